@@ -1,0 +1,359 @@
+//! Starting and stopping the two mock servers.
+//!
+//! [`MockServices::start`] binds both listeners (port 0 allowed), builds the shared
+//! [`MockState`] and serves the Qdrant and Bedrock routers on the current tokio runtime.
+//! [`MockServices::start_on_own_runtime`] does the same on a dedicated runtime whose threads are
+//! all named `mock-*`, which is what the harness uses so that the mocks' threads and CPU time can
+//! be told apart from the variant's (DESIGN.md §10).
+//!
+//! Listeners are opened with a large backlog (thousands of clients connect at once) and every
+//! accepted socket gets `TCP_NODELAY` (token frames are small writes; Nagle + delayed ACK would
+//! add tens of milliseconds).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::serve::ListenerExt;
+use axum::routing::{get, post};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{ConfigError, MockConfig};
+use crate::embedding::fnv1a;
+use crate::faults::FaultInjector;
+use crate::stats::{MockStats, Operation};
+
+/// Listen backlog requested for both servers (the kernel caps it at `net.core.somaxconn`).
+pub const LISTEN_BACKLOG: i32 = 65_535;
+
+/// State shared by every handler of both mocks.
+#[derive(Debug)]
+pub struct MockState {
+    /// The model as configured (validated).
+    pub config: MockConfig,
+    /// What the mocks did.
+    pub stats: Arc<MockStats>,
+    /// Faults of Bedrock `InvokeModel`.
+    pub embed_faults: FaultInjector,
+    /// Faults of Bedrock `Converse`.
+    pub converse_faults: FaultInjector,
+    /// Faults of Bedrock `ConverseStream`.
+    pub stream_faults: FaultInjector,
+    /// Faults of every Qdrant operation.
+    pub qdrant_faults: FaultInjector,
+    /// The Qdrant collections.
+    pub qdrant: crate::qdrant::Store,
+    sequence: AtomicU64,
+}
+
+impl MockState {
+    /// Builds the state: validates the config and preloads the demo collection.
+    pub fn new(config: MockConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let f = &config.faults;
+        Ok(MockState {
+            embed_faults: FaultInjector::new(f.embed.clone(), false),
+            converse_faults: FaultInjector::new(f.converse.clone(), false),
+            stream_faults: FaultInjector::new(f.converse_stream.clone(), true),
+            qdrant_faults: FaultInjector::new(f.qdrant.clone(), false),
+            qdrant: crate::qdrant::Store::with_demo_corpus(&config.qdrant),
+            stats: Arc::new(MockStats::default()),
+            sequence: AtomicU64::new(0),
+            config,
+        })
+    }
+
+    /// A fresh RNG for one request of `op`: seeded by the config's seed, the operation and a
+    /// per-process request sequence, so a run with the same seed and arrival order repeats.
+    pub fn request_rng(&self, op: Operation) -> StdRng {
+        let n = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let mut key = [0u8; 24];
+        key[..8].copy_from_slice(&self.config.seed.to_le_bytes());
+        key[8..16].copy_from_slice(&(op as u64).to_le_bytes());
+        key[16..].copy_from_slice(&n.to_le_bytes());
+        StdRng::seed_from_u64(fnv1a(&key))
+    }
+
+    /// An RNG that depends only on the seed and `content` (e.g. the prompt), for answers that are
+    /// the same every time the same prompt is sent.
+    pub fn content_rng(&self, content: &[u8]) -> StdRng {
+        StdRng::seed_from_u64(fnv1a(content) ^ self.config.seed.rotate_left(17))
+    }
+
+    /// The configured time scale.
+    pub fn time_scale(&self) -> f64 {
+        self.config.time_scale
+    }
+}
+
+/// Why the mocks could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error("invalid mock configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr} for the mock {service}: {source} (is the port in use? use port 0 for any free port)")]
+    Bind {
+        /// `qdrant` or `bedrock`.
+        service: &'static str,
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The dedicated runtime could not be built.
+    #[error("cannot start the mock runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Where the two mocks listen.
+#[derive(Clone, Copy, Debug)]
+pub struct Bind {
+    /// Mock Qdrant address (`127.0.0.1:0` for any free port).
+    pub qdrant: SocketAddr,
+    /// Mock Bedrock address.
+    pub bedrock: SocketAddr,
+}
+
+impl Default for Bind {
+    fn default() -> Self {
+        let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+        Bind {
+            qdrant: any,
+            bedrock: any,
+        }
+    }
+}
+
+/// Two running mock servers.
+#[derive(Debug)]
+pub struct MockServices {
+    qdrant_addr: SocketAddr,
+    bedrock_addr: SocketAddr,
+    state: Arc<MockState>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn listener(service: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    let bind_err = |source| StartError::Bind {
+        service,
+        addr,
+        source,
+    };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )
+    .map_err(bind_err)?;
+    socket.set_reuse_address(true).map_err(bind_err)?;
+    socket.set_nonblocking(true).map_err(bind_err)?;
+    socket.bind(&addr.into()).map_err(bind_err)?;
+    socket.listen(LISTEN_BACKLOG).map_err(bind_err)?;
+    tokio::net::TcpListener::from_std(socket.into()).map_err(bind_err)
+}
+
+async fn stats_handler(State(state): State<Arc<MockState>>) -> impl IntoResponse {
+    axum::Json(state.stats.snapshot())
+}
+
+async fn stats_reset_handler(State(state): State<Arc<MockState>>) -> impl IntoResponse {
+    state.stats.reset();
+    axum::Json(serde_json::json!({ "reset": true }))
+}
+
+/// The `/__ragperf/stats` routes both servers carry.
+fn with_stats_routes(router: Router<Arc<MockState>>) -> Router<Arc<MockState>> {
+    router
+        .route("/__ragperf/stats", get(stats_handler))
+        .route("/__ragperf/stats/reset", post(stats_reset_handler))
+}
+
+fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let signal = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        // Token frames are small writes: without TCP_NODELAY Nagle + delayed ACK stall them.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(signal)
+            .await;
+    })
+}
+
+impl MockServices {
+    /// Starts both mocks on the current tokio runtime.
+    pub async fn start(config: MockConfig, bind: Bind) -> Result<Self, StartError> {
+        let state = Arc::new(MockState::new(config)?);
+        let q = listener("qdrant", bind.qdrant)?;
+        let b = listener("bedrock", bind.bedrock)?;
+        let qdrant_addr = q.local_addr().map_err(|source| StartError::Bind {
+            service: "qdrant",
+            addr: bind.qdrant,
+            source,
+        })?;
+        let bedrock_addr = b.local_addr().map_err(|source| StartError::Bind {
+            service: "bedrock",
+            addr: bind.bedrock,
+            source,
+        })?;
+        let (tx, rx) = watch::channel(false);
+        let qdrant_router = with_stats_routes(crate::qdrant::router()).with_state(state.clone());
+        let bedrock_router = with_stats_routes(crate::bedrock::router()).with_state(state.clone());
+        let tasks = vec![
+            serve(q, qdrant_router, rx.clone()),
+            serve(b, bedrock_router, rx),
+        ];
+        Ok(MockServices {
+            qdrant_addr,
+            bedrock_addr,
+            state,
+            shutdown: tx,
+            tasks,
+        })
+    }
+
+    /// Starts both mocks on a runtime of their own with `worker_threads` threads, every one named
+    /// `mock-*` (workers and blocking pool alike).
+    pub fn start_on_own_runtime(
+        config: MockConfig,
+        bind: Bind,
+        worker_threads: usize,
+    ) -> Result<OwnedMockServices, StartError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(worker_threads.max(1))
+            .thread_name_fn(|| {
+                static N: AtomicU64 = AtomicU64::new(0);
+                format!("mock-{}", N.fetch_add(1, Ordering::Relaxed))
+            })
+            .enable_all()
+            .build()
+            .map_err(StartError::Runtime)?;
+        let services = runtime.block_on(MockServices::start(config, bind))?;
+        Ok(OwnedMockServices {
+            services: Some(services),
+            runtime: Some(runtime),
+        })
+    }
+
+    /// Base URL of mock Qdrant, e.g. `http://127.0.0.1:6333`.
+    pub fn qdrant_url(&self) -> String {
+        format!("http://{}", self.qdrant_addr)
+    }
+
+    /// Base URL of mock Bedrock Runtime.
+    pub fn bedrock_url(&self) -> String {
+        format!("http://{}", self.bedrock_addr)
+    }
+
+    /// Bound address of mock Qdrant.
+    pub fn qdrant_addr(&self) -> SocketAddr {
+        self.qdrant_addr
+    }
+
+    /// Bound address of mock Bedrock.
+    pub fn bedrock_addr(&self) -> SocketAddr {
+        self.bedrock_addr
+    }
+
+    /// The shared state (configuration, statistics, store).
+    pub fn state(&self) -> &Arc<MockState> {
+        &self.state
+    }
+
+    /// The live statistics.
+    pub fn stats(&self) -> &Arc<MockStats> {
+        &self.state.stats
+    }
+
+    /// Stops accepting, lets open responses finish for up to `grace`, then stops.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let abort = t.abort_handle();
+            if tokio::time::timeout(grace, t).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}
+
+/// Mocks running on their own runtime; dropping it stops them.
+#[derive(Debug)]
+pub struct OwnedMockServices {
+    services: Option<MockServices>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl OwnedMockServices {
+    /// The running services.
+    pub fn services(&self) -> &MockServices {
+        self.services
+            .as_ref()
+            .expect("services exist until the value is dropped")
+    }
+
+    /// Stops the servers, letting open responses finish for up to `grace`.
+    pub fn shutdown(mut self, grace: Duration) {
+        self.stop(grace);
+    }
+
+    fn stop(&mut self, grace: Duration) {
+        if let (Some(s), Some(rt)) = (self.services.take(), self.runtime.take()) {
+            rt.block_on(s.shutdown(grace));
+            rt.shutdown_timeout(grace);
+        }
+    }
+}
+
+impl std::ops::Deref for OwnedMockServices {
+    type Target = MockServices;
+    fn deref(&self) -> &MockServices {
+        self.services()
+    }
+}
+
+impl Drop for OwnedMockServices {
+    fn drop(&mut self) {
+        self.stop(Duration::from_millis(200));
+    }
+}
+
+/// Raises the soft open-files limit to the hard limit (thousands of connections need thousands
+/// of descriptors; in-process mocks need two per connection). Returns `(before, after)`.
+pub fn raise_fd_limit() -> std::io::Result<(u64, u64)> {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let before = lim.rlim_cur as u64;
+        if lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok((before, lim.rlim_cur as u64))
+    }
+}
