@@ -1,1 +1,22 @@
-fn main() {}
+//! `ragperf`: parse, run, print `Error: {:#}` once, exit non-zero.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ragperf::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(args) => ragperf::commands::run(&args),
+        Command::Sweep(args) => ragperf::commands::sweep(&args),
+        Command::Mock(args) => ragperf::commands::mock(&args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The Converse / ConverseStream request body: parsing and the validation the real service does
+//! before it starts a model (wire-facts §A2).
+//!
+//! Only text matters to the mock (it is what the answer and the token counts are made of), but
+//! every content block kind the API has is accepted, so clients sending images, documents, tool
+//! use or cache points are not turned away.
+
+use serde_json::Value;
+
+use super::errors::BedrockError;
+
+/// Who wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The user.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// One message of the conversation, reduced to its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputMessage {
+    /// Who wrote it.
+    pub role: Role,
+    /// The text of its `text` blocks (and of the text inside `toolResult` blocks), in order.
+    pub texts: Vec<String>,
+}
+
+/// A validated Converse request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConverseInput {
+    /// The `text` blocks of `system`.
+    pub system: Vec<String>,
+    /// The conversation.
+    pub messages: Vec<InputMessage>,
+    /// `inferenceConfig.maxTokens`, when set (>= 1).
+    pub max_tokens: Option<u32>,
+}
+
+impl ConverseInput {
+    /// All input text (system, then every message), one block per line: what the answer is
+    /// seeded from and what `inputTokens` counts.
+    pub fn prompt(&self) -> String {
+        let texts = self
+            .system
+            .iter()
+            .chain(self.messages.iter().flat_map(|m| m.texts.iter()));
+        let mut out = String::new();
+        for (i, t) in texts.enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(t);
+        }
+        out
+    }
+
+    /// The text of the last user message: the question being asked.
+    pub fn question(&self) -> String {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.texts.join("\n"))
+            .unwrap_or_default()
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn wrong_type(path: &str, expected: &str, got: &Value) -> BedrockError {
+    BedrockError::validation(format!(
+        "1 validation error detected: Value at '{path}' failed to satisfy constraint: \
+         Member must be {expected}, got {}",
+        type_name(got)
+    ))
+}
+
+/// Text of one `toolResult` block's `content` list (its `text` members).
+fn tool_result_texts(block: &Value, out: &mut Vec<String>) {
+    if let Some(items) = block.get("content").and_then(Value::as_array) {
+        for item in items {
+            if let Some(t) = item.get("text").and_then(Value::as_str) {
+                out.push(t.to_string());
+            }
+        }
+    }
+}
+
+fn parse_message(i: usize, m: &Value) -> Result<InputMessage, BedrockError> {
+    let path = format!("messages.{i}");
+    if !m.is_object() {
+        return Err(wrong_type(&format!("{path}.member"), "an object", m));
+    }
+    let role = match m.get("role") {
+        Some(Value::String(r)) if r == "user" => Role::User,
+        Some(Value::String(r)) if r == "assistant" => Role::Assistant,
+        Some(Value::String(r)) => {
+            return Err(BedrockError::validation(format!(
+                "1 validation error detected: Value '{r}' at '{path}.member.role' failed to \
+                 satisfy constraint: Member must satisfy enum value set: [user, assistant]"
+            )));
+        }
+        None | Some(Value::Null) => {
+            return Err(BedrockError::validation(format!(
+                "1 validation error detected: Value null at '{path}.member.role' failed to \
+                 satisfy constraint: Member must not be null"
+            )));
+        }
+        Some(other) => return Err(wrong_type(&format!("{path}.member.role"), "a string", other)),
+    };
+    let content = match m.get("content") {
+        Some(Value::Array(c)) => c,
+        None | Some(Value::Null) => {
+            return Err(BedrockError::validation(format!(
+                "1 validation error detected: Value null at '{path}.member.content' failed to \
+                 satisfy constraint: Member must not be null"
+            )));
+        }
+        Some(other) => return Err(wrong_type(&format!("{path}.member.content"), "a list", other)),
+    };
+    if content.is_empty() {
+        return Err(BedrockError::validation(format!(
+            "The content field in the Message object at {path} is empty. Add a ContentBlock \
+             object to the content field and try again."
+        )));
+    }
+    let mut texts = Vec::new();
+    for (j, block) in content.iter().enumerate() {
+        let bpath = format!("{path}.content.{j}");
+        let Some(obj) = block.as_object() else {
+            return Err(wrong_type(&bpath, "a ContentBlock object", block));
+        };
+        if obj.is_empty() {
+            return Err(BedrockError::validation(format!(
+                "The ContentBlock object at {bpath} is empty: set one of its members, e.g. \
+                 {{\"text\":\"...\"}}, and try again."
+            )));
+        }
+        match obj.get("text") {
+            Some(Value::String(t)) if t.trim().is_empty() => {
+                return Err(BedrockError::validation(format!(
+                    "The text field in the ContentBlock object at {bpath} is blank. Add text to \
+                     the text field, and try again."
+                )));
+            }
+            Some(Value::String(t)) => texts.push(t.clone()),
+            Some(other) => return Err(wrong_type(&format!("{bpath}.text"), "a string", other)),
+            None => {}
+        }
+        if let Some(tr) = obj.get("toolResult") {
+            tool_result_texts(tr, &mut texts);
+        }
+    }
+    Ok(InputMessage { role, texts })
+}
+
+fn parse_system(v: &Value) -> Result<Vec<String>, BedrockError> {
+    let Value::Array(blocks) = v else {
+        return Err(wrong_type("system", "a list of SystemContentBlock objects", v));
+    };
+    let mut out = Vec::new();
+    for (i, b) in blocks.iter().enumerate() {
+        match b.get("text") {
+            Some(Value::String(t)) => out.push(t.clone()),
+            Some(other) => return Err(wrong_type(&format!("system.{i}.text"), "a string", other)),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+fn parse_max_tokens(config: &Value) -> Result<Option<u32>, BedrockError> {
+    if !config.is_object() {
+        return Err(wrong_type("inferenceConfig", "an object", config));
+    }
+    match config.get("maxTokens") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(v) if v >= 1 => Ok(Some(v.min(i64::from(u32::MAX)) as u32)),
+            _ => Err(BedrockError::validation(format!(
+                "1 validation error detected: Value '{n}' at 'inferenceConfig.maxTokens' failed \
+                 to satisfy constraint: Member must have value greater than or equal to 1"
+            ))),
+        },
+        Some(other) => Err(wrong_type("inferenceConfig.maxTokens", "an integer", other)),
+    }
+}
+
+/// Parses and validates a Converse / ConverseStream body.
+pub fn parse(body: &[u8]) -> Result<ConverseInput, BedrockError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        BedrockError::validation(format!(
+            "Malformed input request: the body is not valid JSON ({e}). Send a JSON object such \
+             as {{\"messages\":[{{\"role\":\"user\",\"content\":[{{\"text\":\"Hello\"}}]}}]}}."
+        ))
+    })?;
+    if !v.is_object() {
+        return Err(wrong_type("body", "a JSON object", &v));
+    }
+    let messages = match v.get("messages") {
+        Some(Value::Array(m)) => m,
+        None | Some(Value::Null) => {
+            return Err(BedrockError::validation(
+                "1 validation error detected: Value null at 'messages' failed to satisfy \
+                 constraint: Member must not be null. Add a user message, e.g. \
+                 {\"role\":\"user\",\"content\":[{\"text\":\"Hello\"}]}.",
+            ));
+        }
+        Some(other) => return Err(wrong_type("messages", "a list of Message objects", other)),
+    };
+    let messages: Vec<InputMessage> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| parse_message(i, m))
+        .collect::<Result<_, _>>()?;
+    if messages.first().is_none_or(|m| m.role != Role::User) {
+        return Err(BedrockError::validation(
+            "A conversation must start with a user message. Try again with a conversation that \
+             starts with a user message.",
+        ));
+    }
+    if messages.windows(2).any(|w| w[0].role == w[1].role) {
+        return Err(BedrockError::validation(
+            "A conversation must alternate between user and assistant roles. Make sure the \
+             conversation alternates between user and assistant roles and try again.",
+        ));
+    }
+    let system = match v.get("system") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(s) => parse_system(s)?,
+    };
+    let max_tokens = match v.get("inferenceConfig") {
+        None | Some(Value::Null) => None,
+        Some(c) => parse_max_tokens(c)?,
+    };
+    Ok(ConverseInput {
+        system,
+        messages,
+        max_tokens,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(s: &str) -> String {
+        parse(s.as_bytes()).unwrap_err().message
+    }
+
+    #[test]
+    fn parses_text_system_and_max_tokens() {
+        let c = parse(
+            br#"{"messages":[{"role":"user","content":[{"text":"Hi there"},{"image":{"format":"png","source":{"bytes":"AA=="}}}]},
+                            {"role":"assistant","content":[{"text":"Hello"}]},
+                            {"role":"user","content":[{"toolResult":{"toolUseId":"t","content":[{"text":"42"}]}},{"text":"And?"}]}],
+                 "system":[{"text":"Be brief."},{"cachePoint":{"type":"default"}}],
+                 "inferenceConfig":{"maxTokens":10,"temperature":0.5},"unknownField":1}"#,
+        )
+        .unwrap();
+        assert_eq!(c.system, ["Be brief."]);
+        assert_eq!(c.max_tokens, Some(10));
+        assert_eq!(c.prompt(), "Be brief.\nHi there\nHello\n42\nAnd?");
+        assert_eq!(c.question(), "42\nAnd?");
+    }
+
+    #[test]
+    fn rejects_what_the_service_rejects() {
+        assert!(msg("{not json").starts_with("Malformed input request"));
+        assert!(msg("[]").contains("JSON object"));
+        assert!(msg("{}").contains("'messages'"));
+        assert!(msg(r#"{"messages":[]}"#).contains("must start with a user message"));
+        assert!(msg(r#"{"messages":[{"role":"user","content":[]}]}"#).contains("messages.0 is empty"));
+        assert!(
+            msg(r#"{"messages":[{"role":"user","content":[{"text":" "}]}]}"#)
+                .contains("messages.0.content.0 is blank")
+        );
+        assert!(msg(r#"{"messages":[{"role":"bot","content":[{"text":"x"}]}]}"#).contains("[user, assistant]"));
+        assert!(
+            msg(r#"{"messages":[{"role":"user","content":[{"text":"a"}]},{"role":"user","content":[{"text":"b"}]}]}"#)
+                .contains("alternate")
+        );
+        assert!(
+            msg(r#"{"messages":[{"role":"user","content":[{"text":"a"}]}],"inferenceConfig":{"maxTokens":0}}"#)
+                .contains("maxTokens")
+        );
+        assert!(msg(r#"{"messages":[{"role":"user","content":[{}]}]}"#).contains("empty"));
+        assert!(msg(r#"{"messages":"hi"}"#).contains("'messages'"));
+    }
+}

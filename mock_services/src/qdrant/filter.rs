@@ -1,0 +1,578 @@
+//! Payload filters: Qdrant's `Filter` JSON (`must` / `should` / `must_not` / `min_should`, each a
+//! single condition or a list), parsed once per request and evaluated per point.
+//!
+//! Supported conditions: field conditions with `match` (`value`, `any`, `except`, `text`,
+//! `phrase`), `range` (`gt`/`gte`/`lt`/`lte` on numbers) and `values_count`; `has_id`;
+//! `is_empty`; `is_null`; `nested` (array of objects); nested filters. Keys may be dotted paths
+//! (`a.b`, `a[].b`); arrays on the way are flattened and a condition holds when any value does,
+//! as in Qdrant. Geo and datetime conditions are rejected with a message saying so, never
+//! silently ignored (an ignored condition would return wrong points).
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+use super::ids::PointId;
+
+/// Qdrant's generic message for an object that is no known condition.
+const NOT_A_CONDITION: &str = "Expected some form of condition, which can be a field condition (like {\"key\": ..., \"match\": ... }), or some other mentioned in the documentation: https://qdrant.tech/documentation/concepts/filtering/#filtering-conditions";
+
+/// A boolean combination of conditions; the empty filter matches every point.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    /// Every one must hold.
+    pub must: Vec<Condition>,
+    /// At least one must hold (when not empty).
+    pub should: Vec<Condition>,
+    /// None may hold.
+    pub must_not: Vec<Condition>,
+    /// At least `min_count` of `conditions` must hold.
+    pub min_should: Option<MinShould>,
+}
+
+/// `min_should`: at least `min_count` of the conditions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MinShould {
+    /// The candidates.
+    pub conditions: Vec<Condition>,
+    /// How many must hold.
+    pub min_count: usize,
+}
+
+/// One condition.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    /// A condition on the values at a payload key.
+    Field {
+        /// Payload key, possibly a dotted path.
+        key: String,
+        /// What the values must satisfy.
+        test: FieldTest,
+    },
+    /// The point's id is one of these.
+    HasId(HashSet<PointId>),
+    /// The key is missing, `null` or an empty array.
+    IsEmpty(String),
+    /// The key is present with the value `null`.
+    IsNull(String),
+    /// Some object of the array at `key` satisfies `filter` on its own.
+    Nested {
+        /// Path of the array of objects.
+        key: String,
+        /// Filter applied to each element.
+        filter: Filter,
+    },
+    /// A nested filter.
+    Filter(Filter),
+}
+
+/// What the values at a key must satisfy.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldTest {
+    /// `match`.
+    Match(Match),
+    /// `range` on numeric values.
+    Range(Range),
+    /// `values_count`: the number of values at the key.
+    ValuesCount(Range),
+}
+
+/// `match` variants.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Match {
+    /// `{"value": v}`: some value equals `v`.
+    Value(Scalar),
+    /// `{"any": [..]}`: some value is one of these.
+    Any(Vec<Scalar>),
+    /// `{"except": [..]}`: some value is none of these (a missing key matches too).
+    Except(Vec<Scalar>),
+    /// `{"text": s}` / `{"phrase": s}`: some string value contains `s` (the unindexed semantics).
+    Text(String),
+}
+
+/// A value a keyword, integer or boolean match compares with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scalar {
+    /// A string (keyword).
+    Keyword(String),
+    /// An integer.
+    Integer(i64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// Bounds on a number; absent bounds are open.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Range {
+    /// Strictly greater than.
+    pub gt: Option<f64>,
+    /// Greater than or equal.
+    pub gte: Option<f64>,
+    /// Strictly less than.
+    pub lt: Option<f64>,
+    /// Less than or equal.
+    pub lte: Option<f64>,
+}
+
+impl Range {
+    /// True when `x` is within every bound.
+    pub fn contains(&self, x: f64) -> bool {
+        self.gt.is_none_or(|b| x > b)
+            && self.gte.is_none_or(|b| x >= b)
+            && self.lt.is_none_or(|b| x < b)
+            && self.lte.is_none_or(|b| x <= b)
+    }
+}
+
+impl Scalar {
+    fn parse(v: &Value, what: &str) -> Result<Scalar, String> {
+        match v {
+            Value::String(s) => Ok(Scalar::Keyword(s.clone())),
+            Value::Bool(b) => Ok(Scalar::Bool(*b)),
+            Value::Number(n) => n.as_i64().map(Scalar::Integer).ok_or_else(|| {
+                format!("{what}: {n} is not an integer; match compares keywords, integers and booleans (use `range` for floats)")
+            }),
+            other => Err(format!(
+                "{what}: expected a string, an integer or a boolean, got {other}"
+            )),
+        }
+    }
+
+    fn matches(&self, v: &Value) -> bool {
+        match (self, v) {
+            (Scalar::Keyword(s), Value::String(t)) => s == t,
+            (Scalar::Integer(i), Value::Number(n)) => n.as_i64() == Some(*i),
+            (Scalar::Bool(b), Value::Bool(c)) => b == c,
+            _ => false,
+        }
+    }
+}
+
+fn conditions(v: &Value, what: &str) -> Result<Vec<Condition>, String> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items.iter().map(Condition::parse).collect(),
+        Value::Object(_) => Ok(vec![Condition::parse(v)?]),
+        other => Err(format!(
+            "`{what}` must be a condition or a list of conditions, got {other}"
+        )),
+    }
+}
+
+fn number(v: &Value, what: &str) -> Result<Option<f64>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => Ok(n.as_f64()),
+        Value::String(_) => Err(format!(
+            "`{what}`: datetime ranges are not supported by the ragperf mock; use numbers"
+        )),
+        other => Err(format!("`{what}` must be a number, got {other}")),
+    }
+}
+
+impl Range {
+    fn parse(v: &Value, what: &str) -> Result<Range, String> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| format!("`{what}` must be an object with gt/gte/lt/lte, got {v}"))?;
+        let get = |k: &str| match obj.get(k) {
+            Some(x) => number(x, &format!("{what}.{k}")),
+            None => Ok(None),
+        };
+        Ok(Range {
+            gt: get("gt")?,
+            gte: get("gte")?,
+            lt: get("lt")?,
+            lte: get("lte")?,
+        })
+    }
+}
+
+fn scalars(v: &Value, what: &str) -> Result<Vec<Scalar>, String> {
+    let items = v
+        .as_array()
+        .ok_or_else(|| format!("`{what}` must be a list, got {v}"))?;
+    items.iter().map(|x| Scalar::parse(x, what)).collect()
+}
+
+fn key_of(obj: &Map<String, Value>, what: &str) -> Result<String, String> {
+    match obj.get("key") {
+        Some(Value::String(k)) => Ok(k.clone()),
+        _ => Err(format!("`{what}` needs a string `key`")),
+    }
+}
+
+impl Match {
+    fn parse(v: &Value) -> Result<Match, String> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| format!("`match` must be an object, got {v}"))?;
+        if let Some(x) = obj.get("value") {
+            return Scalar::parse(x, "match.value").map(Match::Value);
+        }
+        if let Some(x) = obj.get("any") {
+            return scalars(x, "match.any").map(Match::Any);
+        }
+        if let Some(x) = obj.get("except") {
+            return scalars(x, "match.except").map(Match::Except);
+        }
+        for k in ["text", "phrase"] {
+            if let Some(x) = obj.get(k) {
+                return x
+                    .as_str()
+                    .map(|s| Match::Text(s.to_string()))
+                    .ok_or_else(|| format!("`match.{k}` must be a string"));
+            }
+        }
+        Err(format!(
+            "unsupported `match` {v}: use `value`, `any`, `except`, `text` or `phrase`"
+        ))
+    }
+
+    fn holds(&self, values: &[&Value]) -> bool {
+        match self {
+            Match::Value(s) => values.iter().any(|v| s.matches(v)),
+            Match::Any(list) => values.iter().any(|v| list.iter().any(|s| s.matches(v))),
+            Match::Except(list) => {
+                values.is_empty() || values.iter().any(|v| !list.iter().any(|s| s.matches(v)))
+            }
+            Match::Text(t) => values
+                .iter()
+                .any(|v| v.as_str().is_some_and(|s| s.contains(t.as_str()))),
+        }
+    }
+}
+
+impl Condition {
+    /// Parses one condition object.
+    pub fn parse(v: &Value) -> Result<Condition, String> {
+        let obj = v.as_object().ok_or_else(|| NOT_A_CONDITION.to_string())?;
+        if obj.contains_key("key") {
+            let key = key_of(obj, "field condition")?;
+            let test = if let Some(m) = obj.get("match").filter(|m| !m.is_null()) {
+                FieldTest::Match(Match::parse(m)?)
+            } else if let Some(r) = obj.get("range").filter(|r| !r.is_null()) {
+                FieldTest::Range(Range::parse(r, "range")?)
+            } else if let Some(r) = obj.get("values_count").filter(|r| !r.is_null()) {
+                FieldTest::ValuesCount(Range::parse(r, "values_count")?)
+            } else if obj.get("is_empty") == Some(&Value::Bool(true)) {
+                return Ok(Condition::IsEmpty(key));
+            } else if obj.get("is_null") == Some(&Value::Bool(true)) {
+                return Ok(Condition::IsNull(key));
+            } else if let Some(g) = obj.keys().find(|k| k.starts_with("geo_")) {
+                return Err(format!("`{g}` conditions are not supported by the ragperf mock"));
+            } else {
+                return Err(NOT_A_CONDITION.to_string());
+            };
+            return Ok(Condition::Field { key, test });
+        }
+        if let Some(ids) = obj.get("has_id") {
+            let items = ids
+                .as_array()
+                .ok_or_else(|| "`has_id` must be a list of point ids".to_string())?;
+            let set = items
+                .iter()
+                .map(PointId::from_json)
+                .collect::<Result<_, _>>()?;
+            return Ok(Condition::HasId(set));
+        }
+        for (name, make) in [
+            ("is_empty", Condition::IsEmpty as fn(String) -> Condition),
+            ("is_null", Condition::IsNull),
+        ] {
+            if let Some(x) = obj.get(name) {
+                let inner = x
+                    .as_object()
+                    .ok_or_else(|| format!("`{name}` must be an object with a `key`"))?;
+                return Ok(make(key_of(inner, name)?));
+            }
+        }
+        if let Some(n) = obj.get("nested") {
+            let inner = n
+                .as_object()
+                .ok_or_else(|| "`nested` must be an object with `key` and `filter`".to_string())?;
+            let key = key_of(inner, "nested")?;
+            let filter = Filter::parse(inner.get("filter").unwrap_or(&Value::Null))?;
+            return Ok(Condition::Nested { key, filter });
+        }
+        if obj.contains_key("has_vector") {
+            return Err("`has_vector` conditions are not supported by the ragperf mock".into());
+        }
+        let filter_keys = ["must", "should", "must_not", "min_should"];
+        if obj.keys().all(|k| filter_keys.contains(&k.as_str())) {
+            return Filter::parse(v).map(Condition::Filter);
+        }
+        Err(NOT_A_CONDITION.to_string())
+    }
+
+    fn holds(&self, id: &PointId, payload: &Map<String, Value>) -> bool {
+        match self {
+            Condition::Field { key, test } => {
+                let values = values_at(payload, key);
+                match test {
+                    FieldTest::Match(m) => m.holds(&values),
+                    FieldTest::Range(r) => values
+                        .iter()
+                        .any(|v| v.as_f64().is_some_and(|x| r.contains(x))),
+                    FieldTest::ValuesCount(r) => r.contains(values.len() as f64),
+                }
+            }
+            Condition::HasId(set) => set.contains(id),
+            Condition::IsEmpty(key) => values_at(payload, key).is_empty(),
+            Condition::IsNull(key) => is_null_at(payload, key),
+            Condition::Nested { key, filter } => values_at(payload, key)
+                .iter()
+                .any(|v| v.as_object().is_some_and(|o| filter.matches(id, o))),
+            Condition::Filter(f) => f.matches(id, payload),
+        }
+    }
+}
+
+impl Filter {
+    /// Parses a filter object (`null` is the empty filter).
+    pub fn parse(v: &Value) -> Result<Filter, String> {
+        let obj = match v {
+            Value::Null => return Ok(Filter::default()),
+            Value::Object(o) => o,
+            other => return Err(format!("`filter` must be an object, got {other}")),
+        };
+        let part = |k: &str| conditions(obj.get(k).unwrap_or(&Value::Null), k);
+        let min_should = match obj.get("min_should") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(m)) => Some(MinShould {
+                conditions: conditions(
+                    m.get("conditions").unwrap_or(&Value::Null),
+                    "min_should.conditions",
+                )?,
+                min_count: m
+                    .get("min_count")
+                    .and_then(Value::as_u64)
+                    .ok_or("`min_should.min_count` must be an unsigned integer")?
+                    as usize,
+            }),
+            Some(other) => return Err(format!("`min_should` must be an object, got {other}")),
+        };
+        Ok(Filter {
+            must: part("must")?,
+            should: part("should")?,
+            must_not: part("must_not")?,
+            min_should,
+        })
+    }
+
+    /// True when the filter has no condition at all (so it matches every point).
+    pub fn is_empty(&self) -> bool {
+        self.must.is_empty()
+            && self.should.is_empty()
+            && self.must_not.is_empty()
+            && self.min_should.is_none()
+    }
+
+    /// Does the point with this id and payload pass?
+    pub fn matches(&self, id: &PointId, payload: &Map<String, Value>) -> bool {
+        self.must.iter().all(|c| c.holds(id, payload))
+            && (self.should.is_empty() || self.should.iter().any(|c| c.holds(id, payload)))
+            && !self.must_not.iter().any(|c| c.holds(id, payload))
+            && self.min_should.as_ref().is_none_or(|m| {
+                m.conditions.iter().filter(|c| c.holds(id, payload)).count() >= m.min_count
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for Filter {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Filter, D::Error> {
+        let v = Value::deserialize(d)?;
+        Filter::parse(&v).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Pushes the non-null values reached from `v` by `path`, flattening arrays on the way.
+fn collect<'a>(v: &'a Value, path: &[&str], out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|x| collect(x, path, out)),
+        Value::Null => {}
+        _ if path.is_empty() => out.push(v),
+        Value::Object(o) => {
+            if let Some(next) = o.get(path[0]) {
+                collect(next, &path[1..], out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn segments(key: &str) -> Vec<&str> {
+    key.split('.')
+        .map(|s| s.strip_suffix("[]").unwrap_or(s))
+        .collect()
+}
+
+/// The non-null values at `key` (a dotted path); arrays are flattened, so `[]` and a missing key
+/// both give no value.
+pub fn values_at<'a>(payload: &'a Map<String, Value>, key: &str) -> Vec<&'a Value> {
+    let mut out = Vec::new();
+    if !key.contains('.') && !key.contains('[') {
+        if let Some(v) = payload.get(key) {
+            collect(v, &[], &mut out);
+        }
+        return out;
+    }
+    let path = segments(key);
+    if let Some(v) = payload.get(path[0]) {
+        collect(v, &path[1..], &mut out);
+    }
+    out
+}
+
+fn is_null_at(payload: &Map<String, Value>, key: &str) -> bool {
+    let path = segments(key);
+    let mut cur = payload.get(path[0]);
+    for seg in &path[1..] {
+        cur = cur.and_then(|v| v.as_object()).and_then(|o| o.get(*seg));
+    }
+    matches!(cur, Some(Value::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn f(v: Value) -> Filter {
+        Filter::parse(&v).unwrap()
+    }
+
+    fn p(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    const ID: PointId = PointId::Num(7);
+
+    #[test]
+    fn match_value_any_except_text() {
+        let doc = p(json!({"topic": "finance", "year": 2024, "ok": true, "tags": ["a", "b"],
+                           "body": "quarterly revenue grew"}));
+        let yes = [
+            json!({"must": [{"key": "topic", "match": {"value": "finance"}}]}),
+            json!({"must": {"key": "year", "match": {"value": 2024}}}),
+            json!({"must": [{"key": "ok", "match": {"value": true}}]}),
+            json!({"must": [{"key": "tags", "match": {"value": "b"}}]}),
+            json!({"must": [{"key": "topic", "match": {"any": ["hr", "finance"]}}]}),
+            json!({"must": [{"key": "topic", "match": {"except": ["hr"]}}]}),
+            json!({"must": [{"key": "tags", "match": {"except": ["a"]}}]}),
+            json!({"must": [{"key": "missing", "match": {"except": ["a"]}}]}),
+            json!({"must": [{"key": "body", "match": {"text": "revenue"}}]}),
+        ];
+        for c in yes {
+            assert!(f(c.clone()).matches(&ID, &doc), "{c}");
+        }
+        let no = [
+            json!({"must": [{"key": "topic", "match": {"value": "hr"}}]}),
+            json!({"must": [{"key": "year", "match": {"value": "2024"}}]}),
+            json!({"must": [{"key": "ok", "match": {"value": false}}]}),
+            json!({"must": [{"key": "topic", "match": {"any": ["hr", "it"]}}]}),
+            json!({"must": [{"key": "topic", "match": {"except": ["finance"]}}]}),
+            json!({"must": [{"key": "tags", "match": {"except": ["a", "b"]}}]}),
+            json!({"must": [{"key": "missing", "match": {"value": "x"}}]}),
+            json!({"must": [{"key": "body", "match": {"text": "loss"}}]}),
+        ];
+        for c in no {
+            assert!(!f(c.clone()).matches(&ID, &doc), "{c}");
+        }
+    }
+
+    #[test]
+    fn range_values_count_and_nested_paths() {
+        let doc = p(json!({"price": 9.5, "n": [1, 5, 10],
+                           "site": {"name": "north", "rooms": [{"temp": 21}, {"temp": 30}]}}));
+        let cases = [
+            (json!({"key": "price", "range": {"gte": 9.5, "lt": 10}}), true),
+            (json!({"key": "price", "range": {"gt": 9.5}}), false),
+            (json!({"key": "n", "range": {"gt": 9}}), true),
+            (json!({"key": "n", "range": {"gt": 10}}), false),
+            (json!({"key": "n", "values_count": {"gte": 3}}), true),
+            (json!({"key": "n", "values_count": {"gt": 3}}), false),
+            (json!({"key": "site.name", "match": {"value": "north"}}), true),
+            (json!({"key": "site.rooms[].temp", "range": {"gte": 30}}), true),
+            (json!({"key": "site.rooms.temp", "range": {"gt": 30}}), false),
+            (json!({"nested": {"key": "site.rooms", "filter": {"must": [
+                {"key": "temp", "range": {"gt": 25}}]}}}), true),
+            (json!({"nested": {"key": "site.rooms", "filter": {"must": [
+                {"key": "temp", "range": {"gt": 25}}, {"key": "temp", "range": {"lt": 25}}]}}}), false),
+        ];
+        for (c, want) in cases {
+            let filter = f(json!({ "must": [c.clone()] }));
+            assert_eq!(filter.matches(&ID, &doc), want, "{c}");
+        }
+    }
+
+    #[test]
+    fn has_id_is_empty_is_null() {
+        let doc = p(json!({"a": null, "b": [], "c": "x"}));
+        let uuid = "550e8400-e29b-41d4-a716-446655440000";
+        let cases = [
+            (json!({"has_id": [1, 7]}), true),
+            (json!({"has_id": [1, uuid]}), false),
+            (json!({"is_empty": {"key": "a"}}), true),
+            (json!({"is_empty": {"key": "b"}}), true),
+            (json!({"is_empty": {"key": "zz"}}), true),
+            (json!({"is_empty": {"key": "c"}}), false),
+            (json!({"is_null": {"key": "a"}}), true),
+            (json!({"is_null": {"key": "zz"}}), false),
+            (json!({"is_null": {"key": "b"}}), false),
+        ];
+        for (c, want) in cases {
+            assert_eq!(f(json!({ "must": c.clone() })).matches(&ID, &doc), want, "{c}");
+        }
+        let u = PointId::parse_uuid(uuid).unwrap();
+        assert!(f(json!({"must": {"has_id": [uuid]}})).matches(&u, &doc));
+    }
+
+    #[test]
+    fn boolean_combinations() {
+        let doc = p(json!({"t": "a", "n": 3}));
+        let a = json!({"key": "t", "match": {"value": "a"}});
+        let b = json!({"key": "t", "match": {"value": "b"}});
+        let three = json!({"key": "n", "match": {"value": 3}});
+        let cases = [
+            (json!({}), true),
+            (json!({"should": [a.clone(), b.clone()]}), true),
+            (json!({"should": [b.clone()]}), false),
+            (json!({"must_not": [b.clone()]}), true),
+            (json!({"must_not": a.clone()}), false),
+            (json!({"must": [a.clone(), three.clone()]}), true),
+            (json!({"must": [a.clone(), b.clone()]}), false),
+            (json!({"must": [{"should": [b.clone(), three.clone()]}]}), true),
+            (json!({"must": [{"must_not": [a.clone()]}]}), false),
+            (json!({"min_should": {"conditions": [a.clone(), b.clone(), three.clone()], "min_count": 2}}), true),
+            (json!({"min_should": {"conditions": [a.clone(), b.clone()], "min_count": 2}}), false),
+            (json!({"must": a.clone(), "should": [b.clone()], "must_not": []}), false),
+        ];
+        for (c, want) in cases {
+            assert_eq!(f(c.clone()).matches(&ID, &doc), want, "{c}");
+        }
+        assert!(f(json!({})).is_empty());
+        assert!(f(Value::Null).is_empty());
+    }
+
+    #[test]
+    fn parse_errors_say_what_is_wrong() {
+        let cases = [
+            (json!({"must": [{"foo": 1}]}), "Expected some form of condition"),
+            (json!({"must": [{"key": "t"}]}), "Expected some form of condition"),
+            (json!({"must": [{"key": "t", "match": {"value": 1.5}}]}), "not an integer"),
+            (json!({"must": [{"key": "t", "range": {"gt": "2024-01-01"}}]}), "datetime"),
+            (json!({"must": [{"key": "t", "geo_radius": {}}]}), "geo_radius"),
+            (json!({"must": [{"has_id": ["nope"]}]}), "not a valid point ID"),
+            (json!({"must": 3}), "`must`"),
+            (json!([1]), "`filter` must be an object"),
+        ];
+        for (c, want) in cases {
+            let e = Filter::parse(&c).unwrap_err();
+            assert!(e.contains(want), "{c}: {e}");
+        }
+        let e = serde_json::from_str::<Filter>(r#"{"must": [{"key": "t"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("line 1 column"), "{e}");
+    }
+}

@@ -1,0 +1,369 @@
+//! Command-line interface: clap definitions and their mapping onto a [`Scenario`] and a
+//! [`RunPlan`]. Flags override the scenario file, which overrides the defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::load::arrivals::Arrivals;
+use crate::metrics::recorder::Slo;
+use crate::pipeline::VariantKind;
+use crate::result::LoadPoint;
+use crate::run::RunPlan;
+use crate::scenario::Scenario;
+
+/// Measure how sync, hybrid and async designs of a RAG service behave under concurrent load.
+#[derive(Debug, Parser)]
+#[command(name = "ragperf", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run variants at one load point against embedded mocks (or --qdrant-url/--bedrock-url).
+    Run(RunArgs),
+    /// Run variants at several load points (--concurrency 1,8,64 or --rates 10,20).
+    Sweep(SweepArgs),
+    /// Serve the mock Qdrant and Bedrock services until Ctrl-C.
+    Mock(MockArgs),
+}
+
+/// `ragperf run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Closed loop: simulated users (default 32).
+    #[arg(long, short = 'c')]
+    pub concurrency: Option<usize>,
+    /// Open loop: offered requests per second (replaces the closed loop).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `ragperf sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Closed-loop points, comma-separated (e.g. 1,8,64,512).
+    #[arg(long, short = 'c', value_delimiter = ',')]
+    pub concurrency: Vec<usize>,
+    /// Open-loop points in requests/s, comma-separated (e.g. 5,10,20).
+    #[arg(long, value_delimiter = ',', conflicts_with = "concurrency")]
+    pub rates: Vec<f64>,
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Flags shared by `run` and `sweep`.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Scenario TOML file (latencies, faults, request, client, load).
+    #[arg(long, short = 's')]
+    pub scenario: Option<PathBuf>,
+    /// Variants to run, comma-separated (default: all): sequential, sync, hybrid, async,
+    /// async-single, blocking-in-async.
+    #[arg(long, alias = "variants", short = 'v', value_delimiter = ',')]
+    pub variant: Vec<String>,
+    /// Stop each variant after this many measured requests.
+    #[arg(long, short = 'n')]
+    pub requests: Option<u64>,
+    /// Measured time per variant, e.g. 30s (default 10s unless --requests is given).
+    #[arg(long, short = 'd', value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Unmeasured warm-up per variant, e.g. 2s (default: the connection ramp).
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Closed loop: pause between a user's requests, model time (scaled), e.g. 500ms.
+    #[arg(long, value_parser = parse_duration)]
+    pub think_time: Option<Duration>,
+    /// Open loop: arrivals: constant, poisson or gamma:<burstiness>.
+    #[arg(long, value_parser = Arrivals::parse)]
+    pub arrivals: Option<Arrivals>,
+    /// Open loop: cap on requests in flight; the rest wait (counted as queue time).
+    #[arg(long)]
+    pub max_in_flight: Option<usize>,
+    /// Multiply every injected latency (0.01 = 100x faster).
+    #[arg(long)]
+    pub time_scale: Option<f64>,
+    /// Seed for latency draws, answers and arrivals.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// `sync`: bounded pool of N threads (default: one per in-flight request).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Tokio worker threads for async, hybrid and blocking-in-async (default: cores).
+    #[arg(long)]
+    pub worker_threads: Option<usize>,
+    /// `hybrid`: size of tokio's blocking pool (default 512).
+    #[arg(long)]
+    pub max_blocking_threads: Option<usize>,
+    /// CPU work per request, µs of calibrated computation.
+    #[arg(long)]
+    pub cpu_work_us: Option<u64>,
+    /// Serialise every CPU section through one global lock, as CPython's GIL.
+    #[arg(long)]
+    pub gil: bool,
+    /// Goodput SLO, e.g. ttft=1s,e2e=6s,tpot=50ms.
+    #[arg(long, value_parser = Slo::parse)]
+    pub slo: Option<Slo>,
+    /// Run every point K times (for noise-aware comparisons).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// Output directory.
+    #[arg(long, short = 'o', default_value = "reports/latest")]
+    pub out: PathBuf,
+    /// Print result.json to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// External Qdrant base URL (with --bedrock-url; no embedded mocks are started).
+    #[arg(long, requires = "bedrock_url")]
+    pub qdrant_url: Option<String>,
+    /// External Bedrock Runtime base URL (with --qdrant-url).
+    #[arg(long, requires = "qdrant_url")]
+    pub bedrock_url: Option<String>,
+    /// Worker threads of the embedded mocks (they share the machine with the variant).
+    #[arg(long, default_value_t = 2)]
+    pub mock_threads: usize,
+    /// Never draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `ragperf mock`.
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// Mock Qdrant address (port 0 = any free port).
+    #[arg(long, default_value = "127.0.0.1:6333")]
+    pub qdrant: SocketAddr,
+    /// Mock Bedrock Runtime address (port 0 = any free port).
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub bedrock: SocketAddr,
+    /// Scenario TOML file (its [qdrant], [bedrock], [embedding] and [faults] sections apply).
+    #[arg(long, short = 's')]
+    pub scenario: Option<PathBuf>,
+    /// Multiply every injected latency.
+    #[arg(long)]
+    pub time_scale: Option<f64>,
+    /// Seed for latency draws and answers.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 10s, 500ms or 2m"))
+}
+
+/// A flag that makes no sense, naming the flag and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag}: {message}")]
+pub struct FlagError {
+    /// The flag, e.g. `--concurrency`.
+    pub flag: &'static str,
+    /// What is wrong and the fix.
+    pub message: String,
+}
+
+fn flag_err(flag: &'static str, message: impl Into<String>) -> anyhow::Error {
+    FlagError {
+        flag,
+        message: message.into(),
+    }
+    .into()
+}
+
+/// Checks that `url` is an `http://host:port` base URL.
+pub fn check_url(flag: &'static str, url: &str) -> anyhow::Result<String> {
+    let trimmed = url.trim_end_matches('/');
+    let rest = trimmed.strip_prefix("http://").ok_or_else(|| {
+        flag_err(
+            flag,
+            format!("`{url}` must start with http:// (e.g. http://127.0.0.1:6333); https is not supported by the mocks"),
+        )
+    })?;
+    if rest.is_empty() || rest.contains('/') {
+        return Err(flag_err(
+            flag,
+            format!("`{url}` must be a base URL like http://127.0.0.1:6333, without a path"),
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Builds the scenario: defaults, then the file, then the flags.
+pub fn scenario(common: &CommonArgs) -> anyhow::Result<Scenario> {
+    let mut s = match &common.scenario {
+        Some(p) => Scenario::from_file(p)?,
+        None => Scenario::default(),
+    };
+    if let Some(v) = common.time_scale {
+        s.time_scale = v;
+    }
+    if let Some(v) = common.seed {
+        s.seed = v;
+    }
+    if !common.variant.is_empty() {
+        s.load.variants = common.variant.clone();
+    }
+    if common.requests.is_some() {
+        s.load.requests = common.requests;
+        if common.duration.is_none() {
+            s.load.duration = None;
+        }
+    }
+    if common.duration.is_some() {
+        s.load.duration = common.duration;
+    }
+    if common.warmup.is_some() {
+        s.load.warmup = common.warmup;
+    }
+    if let Some(t) = common.think_time {
+        s.load.think_time_ms = t.as_secs_f64() * 1000.0;
+    }
+    if let Some(a) = common.arrivals {
+        s.load.arrivals = a;
+    }
+    if common.max_in_flight.is_some() {
+        s.load.max_in_flight = common.max_in_flight;
+    }
+    if common.workers.is_some() {
+        s.load.workers = common.workers;
+    }
+    if common.worker_threads.is_some() {
+        s.load.worker_threads = common.worker_threads;
+    }
+    if common.max_blocking_threads.is_some() {
+        s.load.max_blocking_threads = common.max_blocking_threads;
+    }
+    if let Some(v) = common.cpu_work_us {
+        s.request.cpu_work_us = v;
+    }
+    if common.gil {
+        s.request.gil = true;
+    }
+    s.validate().map_err(|e| {
+        // Name the flag when the value came from one.
+        anyhow::anyhow!("{e} (from --scenario or the flags; see `ragperf run --help`)")
+    })?;
+    Ok(s)
+}
+
+fn variants(s: &Scenario) -> Vec<VariantKind> {
+    if s.load.variants.is_empty() {
+        VariantKind::ALL.to_vec()
+    } else {
+        s.load
+            .variants
+            .iter()
+            .filter_map(|v| VariantKind::parse(v))
+            .collect()
+    }
+}
+
+fn closed_point(concurrency: usize) -> LoadPoint {
+    LoadPoint {
+        mode: "closed".into(),
+        concurrency,
+        rate: None,
+        arrivals: None,
+        max_in_flight: None,
+    }
+}
+
+fn open_point(s: &Scenario, rate: f64) -> LoadPoint {
+    LoadPoint {
+        mode: "open".into(),
+        concurrency: 0,
+        rate: Some(rate),
+        arrivals: Some(s.load.arrivals.to_string()),
+        max_in_flight: s.load.max_in_flight,
+    }
+}
+
+fn plan(
+    command: &str,
+    common: &CommonArgs,
+    s: Scenario,
+    points: Vec<LoadPoint>,
+) -> anyhow::Result<RunPlan> {
+    let external = match (&common.qdrant_url, &common.bedrock_url) {
+        (Some(q), Some(b)) => Some((
+            check_url("--qdrant-url", q)?,
+            check_url("--bedrock-url", b)?,
+        )),
+        _ => None,
+    };
+    if common.repeat == 0 {
+        return Err(flag_err("--repeat", "must be at least 1"));
+    }
+    if common.mock_threads == 0 {
+        return Err(flag_err("--mock-threads", "must be at least 1"));
+    }
+    use std::io::IsTerminal;
+    Ok(RunPlan {
+        command: command.into(),
+        variants: variants(&s),
+        points,
+        slo: common.slo.clone().unwrap_or_default(),
+        repeat: common.repeat,
+        external,
+        mock_threads: common.mock_threads,
+        progress: !common.no_progress && !common.json && std::io::stderr().is_terminal(),
+        sample_interval: Duration::from_millis(100),
+        scenario: s,
+    })
+}
+
+/// The plan of `ragperf run`.
+pub fn run_plan(args: &RunArgs) -> anyhow::Result<RunPlan> {
+    let mut s = scenario(&args.common)?;
+    if let Some(c) = args.concurrency {
+        if c == 0 {
+            return Err(flag_err("--concurrency", "must be at least 1"));
+        }
+        s.load.concurrency = c;
+    }
+    if let Some(r) = args.rate {
+        if !r.is_finite() || r <= 0.0 {
+            return Err(flag_err("--rate", format!("must be > 0 requests per second, got {r}")));
+        }
+        s.load.rate = Some(r);
+    }
+    let point = match s.load.rate {
+        Some(r) => open_point(&s, r),
+        None => closed_point(s.load.concurrency),
+    };
+    plan("run", &args.common, s, vec![point])
+}
+
+/// The plan of `ragperf sweep`.
+pub fn sweep_plan(args: &SweepArgs) -> anyhow::Result<RunPlan> {
+    let s = scenario(&args.common)?;
+    let points: Vec<LoadPoint> = if !args.rates.is_empty() {
+        if let Some(r) = args.rates.iter().find(|r| !r.is_finite() || **r <= 0.0) {
+            return Err(flag_err("--rates", format!("every rate must be > 0, got {r}")));
+        }
+        args.rates.iter().map(|r| open_point(&s, *r)).collect()
+    } else if !args.concurrency.is_empty() {
+        if args.concurrency.contains(&0) {
+            return Err(flag_err("--concurrency", "every point must be at least 1"));
+        }
+        args.concurrency.iter().map(|c| closed_point(*c)).collect()
+    } else {
+        return Err(flag_err(
+            "--concurrency",
+            "a sweep needs points: --concurrency 1,8,64 or --rates 5,10,20",
+        ));
+    };
+    plan("sweep", &args.common, s, points)
+}

@@ -1,0 +1,405 @@
+//! Generation: Bedrock `ConverseStream` (streamed, the pipeline's path) and `Converse`.
+//!
+//! `POST {bedrock}/model/{id}/converse-stream` (or `/converse`) with
+//! `{"messages":[{"role":"user","content":[{"text":user}]}],"system":[{"text":system}],
+//! "inferenceConfig":{"maxTokens":n,"temperature":t}}` — what boto3 sends for the same call
+//! (wire-facts §A2). An empty system prompt is left out (Bedrock rejects empty text blocks).
+//!
+//! Streams are retried only while opening them (a 429/5xx or connect failure before the 200);
+//! once the body is being read, every failure is final — the user may already have seen tokens.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{ClientConfig, Endpoints};
+use super::error::{ClientError, ErrorKind, Service};
+use super::eventstream::{ConverseStreamDecoder, Usage};
+use super::retry::{Backoff, run_async, run_blocking};
+use super::transport::{
+    async_call, async_open_stream, async_read_stream, base_url, blocking_call,
+    blocking_open_stream, blocking_read_stream,
+};
+use super::{ClientBuildError, Reply, encode_path_segment};
+
+const STREAM_OP: &str = "bedrock ConverseStream";
+const CONVERSE_OP: &str = "bedrock Converse";
+
+/// One generation request: a system prompt and a single user turn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChatRequest<'a> {
+    /// System prompt (left out of the request when empty).
+    pub system: &'a str,
+    /// The user message (question plus retrieved passages).
+    pub user: &'a str,
+    /// `inferenceConfig.maxTokens`: most tokens the model may generate.
+    pub max_tokens: u32,
+    /// `inferenceConfig.temperature` (0 = deterministic).
+    pub temperature: f32,
+}
+
+/// What a finished generation produced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerateOutcome {
+    /// The whole answer text.
+    pub text: String,
+    /// Streaming: non-empty text deltas received (the token events the pipeline timed).
+    /// Converse: the service's `usage.outputTokens` (0 if absent).
+    pub output_tokens: u32,
+    /// `usage.outputTokens` reported by the service (`metadata` event when streaming), if any.
+    pub usage_output_tokens: Option<u64>,
+    /// Why generation stopped (`end_turn`, `max_tokens`, …).
+    pub stop_reason: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConverseBody<'a> {
+    messages: [UserMessage<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system: Option<[Text<'a>; 1]>,
+    inference_config: InferenceConfig,
+}
+
+#[derive(Serialize)]
+struct UserMessage<'a> {
+    role: &'static str,
+    content: [Text<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct Text<'a> {
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InferenceConfig {
+    max_tokens: u32,
+    temperature: f32,
+}
+
+fn request_body(req: &ChatRequest<'_>) -> Vec<u8> {
+    let body = ConverseBody {
+        messages: [UserMessage {
+            role: "user",
+            content: [Text { text: req.user }],
+        }],
+        system: (!req.system.is_empty()).then_some([Text { text: req.system }]),
+        inference_config: InferenceConfig {
+            max_tokens: req.max_tokens,
+            temperature: req.temperature,
+        },
+    };
+    // Strings and scalars only: cannot fail (a NaN temperature becomes null, which Bedrock
+    // rejects with a 400).
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConverseResponse {
+    output: Option<ConverseOutput>,
+    stop_reason: Option<String>,
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct ConverseOutput {
+    message: Option<OutputMessage>,
+}
+
+#[derive(Deserialize)]
+struct OutputMessage {
+    #[serde(default)]
+    content: Vec<serde_json::Value>,
+}
+
+fn parse_converse(body: &[u8]) -> Result<GenerateOutcome, ClientError> {
+    let bad = |m: String| ClientError::new(ErrorKind::BadResponse, format!("{CONVERSE_OP}: {m}"));
+    let resp: ConverseResponse = serde_json::from_slice(body)
+        .map_err(|e| bad(format!("response is not Converse JSON: {e}")))?;
+    let message = resp
+        .output
+        .and_then(|o| o.message)
+        .ok_or_else(|| bad("response has no `output.message`".into()))?;
+    let text: String = message
+        .content
+        .iter()
+        .filter_map(|block| block.get("text").and_then(serde_json::Value::as_str))
+        .collect();
+    let stop_reason = resp
+        .stop_reason
+        .ok_or_else(|| bad("response has no `stopReason`".into()))?;
+    let usage_output_tokens = resp.usage.and_then(|u| u.output_tokens);
+    Ok(GenerateOutcome {
+        text,
+        output_tokens: usage_output_tokens.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        usage_output_tokens,
+        stop_reason,
+    })
+}
+
+/// A failure while reading an opened stream, with the decoder's progress and the attempts the
+/// opening took.
+fn mid_stream(err: ClientError, decoder: &ConverseStreamDecoder, attempts: u32) -> ClientError {
+    let mut err = match err.kind {
+        ErrorKind::StreamCut => decoder.cut(&format!("with a connection error ({})", err.message)),
+        ErrorKind::Timeout | ErrorKind::BadResponse => ClientError {
+            message: format!("{} (after {} tokens)", err.message, decoder.tokens()),
+            ..err
+        },
+        _ => err,
+    };
+    err.attempts = attempts;
+    err
+}
+
+/// The outcome of a stream whose body was read to its end (`read` is `Ok`) or failed.
+fn finish(
+    read: Result<(), ClientError>,
+    decoder: ConverseStreamDecoder,
+    attempts: u32,
+) -> Result<Reply<GenerateOutcome>, ClientError> {
+    match read {
+        Ok(()) => match decoder.finish() {
+            Ok(value) => Ok(Reply { value, attempts }),
+            Err(mut e) => {
+                e.attempts = attempts;
+                Err(e)
+            }
+        },
+        Err(e) => Err(mid_stream(e, &decoder, attempts)),
+    }
+}
+
+/// What both stacks share.
+#[derive(Clone, Debug)]
+struct ChatTarget {
+    stream_url: String,
+    converse_url: String,
+    timeout: Duration,
+    idle: Duration,
+    backoff: Backoff,
+}
+
+impl ChatTarget {
+    fn new(
+        endpoints: &Endpoints,
+        config: &ClientConfig,
+        backoff: Backoff,
+    ) -> Result<Self, ClientBuildError> {
+        let base = base_url("bedrock_url", &endpoints.bedrock_url)?;
+        if endpoints.chat_model.is_empty() {
+            return Err(ClientBuildError(
+                "chat_model must not be empty (e.g. anthropic.claude-3-haiku-20240307-v1:0)".into(),
+            ));
+        }
+        let model = encode_path_segment(&endpoints.chat_model);
+        Ok(ChatTarget {
+            stream_url: format!("{base}/model/{model}/converse-stream"),
+            converse_url: format!("{base}/model/{model}/converse"),
+            timeout: config.request_timeout(),
+            idle: config.stream_idle_timeout(),
+            backoff,
+        })
+    }
+}
+
+/// Blocking Bedrock generation client (ureq; I/O on the calling thread).
+#[derive(Clone, Debug)]
+pub struct BlockingBedrockClient {
+    agent: ureq::Agent,
+    target: ChatTarget,
+}
+
+impl BlockingBedrockClient {
+    /// A client on `agent` (usually built by [`super::BlockingClients::new`]).
+    pub fn new(
+        agent: ureq::Agent,
+        endpoints: &Endpoints,
+        config: &ClientConfig,
+        backoff: Backoff,
+    ) -> Result<Self, ClientBuildError> {
+        Ok(BlockingBedrockClient {
+            agent,
+            target: ChatTarget::new(endpoints, config, backoff)?,
+        })
+    }
+
+    /// Streams an answer, calling `on_token` with each text delta on this thread as soon as its
+    /// frame is decoded.
+    pub fn converse_stream<F: FnMut(&str)>(
+        &self,
+        req: &ChatRequest<'_>,
+        mut on_token: F,
+    ) -> Result<Reply<GenerateOutcome>, ClientError> {
+        let t = &self.target;
+        let body = request_body(req);
+        let (mut reader, attempts) = run_blocking(&t.backoff, || {
+            blocking_open_stream(
+                &self.agent,
+                Service::Bedrock,
+                STREAM_OP,
+                &t.stream_url,
+                &body,
+                t.timeout,
+                t.idle,
+            )
+        })?;
+        let mut decoder = ConverseStreamDecoder::new();
+        let read = blocking_read_stream(STREAM_OP, &mut reader, t.idle, |chunk| {
+            decoder.feed(chunk, &mut on_token)
+        });
+        finish(read, decoder, attempts)
+    }
+
+    /// Generates an answer in one response (no streaming).
+    pub fn converse(&self, req: &ChatRequest<'_>) -> Result<Reply<GenerateOutcome>, ClientError> {
+        let t = &self.target;
+        let body = request_body(req);
+        let (value, attempts) = run_blocking(&t.backoff, || {
+            let raw = blocking_call(
+                &self.agent,
+                Service::Bedrock,
+                CONVERSE_OP,
+                &t.converse_url,
+                &body,
+                t.timeout,
+            )?;
+            parse_converse(&raw)
+        })?;
+        Ok(Reply { value, attempts })
+    }
+}
+
+/// Async Bedrock generation client (reqwest).
+#[derive(Clone, Debug)]
+pub struct AsyncBedrockClient {
+    client: reqwest::Client,
+    target: ChatTarget,
+}
+
+impl AsyncBedrockClient {
+    /// A client on `client` (usually built by [`super::AsyncClients::new`]).
+    pub fn new(
+        client: reqwest::Client,
+        endpoints: &Endpoints,
+        config: &ClientConfig,
+        backoff: Backoff,
+    ) -> Result<Self, ClientBuildError> {
+        Ok(AsyncBedrockClient {
+            client,
+            target: ChatTarget::new(endpoints, config, backoff)?,
+        })
+    }
+
+    /// Streams an answer, calling `on_token` with each text delta as soon as its frame is
+    /// decoded (on whichever runtime thread polls the task).
+    pub async fn converse_stream<F: FnMut(&str)>(
+        &self,
+        req: &ChatRequest<'_>,
+        mut on_token: F,
+    ) -> Result<Reply<GenerateOutcome>, ClientError> {
+        let t = &self.target;
+        let body = request_body(req);
+        let body = &body;
+        let (mut resp, attempts) = run_async(&t.backoff, move || async move {
+            async_open_stream(
+                &self.client,
+                Service::Bedrock,
+                STREAM_OP,
+                &t.stream_url,
+                body.clone(),
+                t.timeout,
+            )
+            .await
+        })
+        .await?;
+        let mut decoder = ConverseStreamDecoder::new();
+        let read = async_read_stream(STREAM_OP, &mut resp, t.idle, |chunk| {
+            decoder.feed(chunk, &mut on_token)
+        })
+        .await;
+        finish(read, decoder, attempts)
+    }
+
+    /// Generates an answer in one response (no streaming).
+    pub async fn converse(
+        &self,
+        req: &ChatRequest<'_>,
+    ) -> Result<Reply<GenerateOutcome>, ClientError> {
+        let t = &self.target;
+        let body = request_body(req);
+        let body = &body;
+        let (value, attempts) = run_async(&t.backoff, move || async move {
+            let raw = async_call(
+                &self.client,
+                Service::Bedrock,
+                CONVERSE_OP,
+                &t.converse_url,
+                body.clone(),
+                t.timeout,
+            )
+            .await?;
+            parse_converse(&raw)
+        })
+        .await?;
+        Ok(Reply { value, attempts })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_matches_boto3() {
+        let req = ChatRequest {
+            system: "sys",
+            user: "hi",
+            max_tokens: 10,
+            temperature: 0.5,
+        };
+        let v: serde_json::Value = serde_json::from_slice(&request_body(&req)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"messages":[{"role":"user","content":[{"text":"hi"}]}],
+                "system":[{"text":"sys"}],"inferenceConfig":{"maxTokens":10,"temperature":0.5}})
+        );
+        let v: serde_json::Value =
+            serde_json::from_slice(&request_body(&ChatRequest { system: "", ..req })).unwrap();
+        assert!(v.get("system").is_none());
+    }
+
+    #[test]
+    fn urls_encode_the_model() {
+        let t = ChatTarget::new(
+            &Endpoints::default(),
+            &ClientConfig::default(),
+            Backoff::new(Default::default(), 1.0),
+        )
+        .unwrap();
+        assert_eq!(
+            t.stream_url,
+            "http://127.0.0.1:8000/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream"
+        );
+        assert!(t.converse_url.ends_with("v1%3A0/converse"));
+    }
+
+    #[test]
+    fn parses_converse() {
+        let out = parse_converse(
+            br#"{"output":{"message":{"role":"assistant","content":[{"text":"Hel"},{"text":"lo"}]}},
+                "stopReason":"end_turn","usage":{"inputTokens":5,"outputTokens":3,"totalTokens":8},
+                "metrics":{"latencyMs":12}}"#,
+        )
+        .unwrap();
+        assert_eq!(out.text, "Hello");
+        assert_eq!(out.output_tokens, 3);
+        assert_eq!(out.usage_output_tokens, Some(3));
+        assert_eq!(out.stop_reason, "end_turn");
+        let e = parse_converse(br#"{"stopReason":"end_turn"}"#).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadResponse);
+    }
+}

@@ -1,0 +1,413 @@
+//! The two HTTP stacks, configured once and identically: a `ureq` agent (blocking, socket I/O on
+//! the calling thread) and a `reqwest` client (async). Both:
+//!
+//! - set `TCP_NODELAY` (token frames are small writes; Nagle + delayed ACK add tens of ms, §10);
+//! - keep `pool_size` idle keep-alive connections per host (ureq's defaults are 10 in total and 3
+//!   per host, which would make a 64-way sync variant reconnect constantly);
+//! - ignore `HTTP_PROXY`/`http_proxy` from the environment: a stray proxy would silently put
+//!   another hop into every measured latency;
+//! - speak HTTP/1.1 only (the mocks and the real Qdrant REST API do; Bedrock's SDKs use 1.1);
+//! - hand back 4xx/5xx responses instead of opaque errors, so the error body is parsed into a
+//!   precise [`ErrorKind`] (ureq: `http_status_as_error(false)`).
+//!
+//! Failures before any response header arrives map to `connect` (retry-safe: the request never
+//! got an answer) or `timeout`; failures while reading a body map to `stream_cut` or `timeout`.
+
+use std::io::Read;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::ClientBuildError;
+use super::config::ClientConfig;
+use super::error::{ClientError, ErrorKind, Service, from_http_status};
+
+/// Largest error body read for its message; the rest is ignored.
+const MAX_ERROR_BODY: u64 = 64 * 1024;
+/// Largest successful non-streaming body (a 1024-float embedding is ~20 KB; a top-k search with
+/// payloads a few hundred KB).
+const MAX_BODY: u64 = 64 * 1024 * 1024;
+/// Read buffer of the blocking stream reader.
+const STREAM_READ_BUF: usize = 16 * 1024;
+
+/// Checks a base URL and strips trailing slashes. `field` names where it came from.
+pub(crate) fn base_url(field: &str, url: &str) -> Result<String, ClientBuildError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed.strip_prefix("http://").ok_or_else(|| {
+        ClientBuildError(if trimmed.starts_with("https://") {
+            format!(
+                "{field} = `{url}`: https is not supported (ragperf's clients are built without TLS \
+                 to measure the service, not the handshake); use an http:// URL"
+            )
+        } else {
+            format!("{field} = `{url}` must start with http://, e.g. http://127.0.0.1:6333")
+        })
+    })?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(ClientBuildError(format!(
+            "{field} = `{url}` has no host; use e.g. http://127.0.0.1:6333"
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// The blocking stack: one agent (and connection pool) shared by a variant's blocking clients.
+pub(crate) fn build_agent(config: &ClientConfig, pool_size: usize) -> ureq::Agent {
+    let agent_config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .no_delay(true)
+        .proxy(None)
+        .max_redirects(0)
+        .timeout_connect(Some(config.connect_timeout()))
+        // Two hosts (Qdrant, Bedrock) share the agent.
+        .max_idle_connections(pool_size.saturating_mul(2))
+        .max_idle_connections_per_host(pool_size)
+        .build();
+    ureq::Agent::new_with_config(agent_config)
+}
+
+/// The async stack: one client (and connection pool) shared by a variant's async clients.
+pub(crate) fn build_reqwest(
+    config: &ClientConfig,
+    pool_size: usize,
+) -> Result<reqwest::Client, ClientBuildError> {
+    reqwest::Client::builder()
+        .http1_only()
+        .tcp_nodelay(true)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(config.connect_timeout())
+        .pool_max_idle_per_host(pool_size)
+        .build()
+        .map_err(|e| ClientBuildError(format!("cannot build the async HTTP client: {e}")))
+}
+
+fn ureq_before_response(op: &str, e: ureq::Error, timeout: Duration) -> ClientError {
+    use ureq::Timeout as T;
+    match e {
+        ureq::Error::Timeout(T::Connect | T::Resolve) => ClientError::new(
+            ErrorKind::Connect,
+            format!("{op}: could not connect in time (connect_timeout_ms): {e}"),
+        ),
+        ureq::Error::Timeout(_) => ClientError::new(
+            ErrorKind::Timeout,
+            format!(
+                "{op}: no response within {} ms (request_timeout_ms)",
+                timeout.as_millis()
+            ),
+        ),
+        ureq::Error::Io(_) | ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
+            ClientError::new(
+                ErrorKind::Connect,
+                format!("{op}: connection failed before a response: {e}"),
+            )
+        }
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
+            ClientError::new(ErrorKind::BadRequest, format!("{op}: invalid request: {e}"))
+        }
+        other => ClientError::new(ErrorKind::BadResponse, format!("{op}: {other}")),
+    }
+}
+
+fn ureq_in_body(op: &str, e: ureq::Error, what: &str) -> ClientError {
+    match e {
+        ureq::Error::Timeout(_) => {
+            ClientError::new(ErrorKind::Timeout, format!("{op}: {what}: {e}"))
+        }
+        ureq::Error::Protocol(_) => ClientError::new(ErrorKind::BadResponse, format!("{op}: {e}")),
+        other => ClientError::new(
+            ErrorKind::StreamCut,
+            format!("{op}: the connection failed while reading the body: {other}"),
+        ),
+    }
+}
+
+fn ureq_error_type(resp: &ureq::http::Response<ureq::Body>) -> Option<String> {
+    resp.headers()
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Sends `body` as JSON with `timeout` covering the whole call (blocking, on this thread).
+fn ureq_send(
+    agent: &ureq::Agent,
+    op: &str,
+    url: &str,
+    body: &[u8],
+    timeout: Duration,
+    per_read: Option<Duration>,
+) -> Result<ureq::http::Response<ureq::Body>, ClientError> {
+    let mut request = agent.post(url).config();
+    request = match per_read {
+        // A stream: `timeout` bounds the wait for the headers; each read is bounded by the idle
+        // limit, the stream as a whole is not.
+        Some(idle) => request
+            .timeout_recv_response(Some(timeout))
+            .timeout_per_read(Some(idle)),
+        None => request.timeout_global(Some(timeout)),
+    };
+    request
+        .build()
+        .header("content-type", "application/json")
+        .send(body)
+        .map_err(|e| ureq_before_response(op, e, timeout))
+}
+
+/// Fails with the service's error unless the status is 2xx.
+fn ureq_check_status(
+    service: Service,
+    op: &str,
+    mut resp: ureq::http::Response<ureq::Body>,
+) -> Result<ureq::http::Response<ureq::Body>, ClientError> {
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(resp);
+    }
+    let error_type = ureq_error_type(&resp);
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_ERROR_BODY)
+        .read_to_vec()
+        .unwrap_or_default();
+    Err(from_http_status(
+        service,
+        op,
+        status,
+        error_type.as_deref(),
+        &body,
+    ))
+}
+
+/// A whole non-streaming call: POST JSON, return the 2xx body.
+pub(crate) fn blocking_call(
+    agent: &ureq::Agent,
+    service: Service,
+    op: &str,
+    url: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, ClientError> {
+    let resp = ureq_send(agent, op, url, body, timeout, None)?;
+    let mut resp = ureq_check_status(service, op, resp)?;
+    resp.body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
+        .map_err(|e| ureq_in_body(op, e, "reading the response body"))
+}
+
+/// Opens a stream: POST JSON, wait up to `timeout` for a 2xx, return the unread body reader.
+pub(crate) fn blocking_open_stream(
+    agent: &ureq::Agent,
+    service: Service,
+    op: &str,
+    url: &str,
+    body: &[u8],
+    timeout: Duration,
+    idle: Duration,
+) -> Result<ureq::BodyReader<'static>, ClientError> {
+    let resp = ureq_send(agent, op, url, body, timeout, Some(idle))?;
+    let resp = ureq_check_status(service, op, resp)?;
+    Ok(resp.into_body().into_reader())
+}
+
+/// Reads a stream body chunk by chunk (each read waits at most the idle limit) and hands every
+/// chunk to `on_chunk` as soon as it arrives. Returns at a clean end of the body.
+pub(crate) fn blocking_read_stream(
+    op: &str,
+    reader: &mut ureq::BodyReader<'static>,
+    idle: Duration,
+    mut on_chunk: impl FnMut(&[u8]) -> Result<(), ClientError>,
+) -> Result<(), ClientError> {
+    let mut buf = vec![0u8; STREAM_READ_BUF];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => on_chunk(&buf[..n])?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let what = format!(
+                    "no body bytes for {} ms (stream_idle_timeout_ms)",
+                    idle.as_millis()
+                );
+                return Err(ureq_in_body(op, ureq::Error::from(e), &what));
+            }
+        }
+    }
+}
+
+fn reqwest_before_response(op: &str, e: &reqwest::Error) -> ClientError {
+    // `{:#}`-like detail: reqwest's Display hides the cause (e.g. "connection refused").
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    if e.is_builder() {
+        ClientError::new(
+            ErrorKind::BadRequest,
+            format!("{op}: invalid request: {detail}"),
+        )
+    } else if e.is_connect() {
+        ClientError::new(
+            ErrorKind::Connect,
+            format!("{op}: could not connect: {detail}"),
+        )
+    } else if e.is_timeout() {
+        ClientError::new(
+            ErrorKind::Timeout,
+            format!("{op}: no response in time (request_timeout_ms): {detail}"),
+        )
+    } else {
+        ClientError::new(
+            ErrorKind::Connect,
+            format!("{op}: connection failed before a response: {detail}"),
+        )
+    }
+}
+
+fn reqwest_in_body(op: &str, e: &reqwest::Error) -> ClientError {
+    if e.is_timeout() {
+        ClientError::new(
+            ErrorKind::Timeout,
+            format!("{op}: reading the body timed out (request_timeout_ms): {e}"),
+        )
+    } else {
+        ClientError::new(
+            ErrorKind::StreamCut,
+            format!("{op}: the connection failed while reading the body: {e}"),
+        )
+    }
+}
+
+async fn reqwest_check_status(
+    service: Service,
+    op: &str,
+    resp: reqwest::Response,
+) -> Result<reqwest::Response, ClientError> {
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(resp);
+    }
+    let error_type = resp
+        .headers()
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut resp = resp;
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    Err(from_http_status(
+        service,
+        op,
+        status,
+        error_type.as_deref(),
+        &body,
+    ))
+}
+
+/// A whole non-streaming call: POST JSON, return the 2xx body.
+pub(crate) async fn async_call(
+    client: &reqwest::Client,
+    service: Service,
+    op: &str,
+    url: &str,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<Bytes, ClientError> {
+    let resp = client
+        .post(url)
+        .header("content-type", "application/json")
+        .timeout(timeout)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| reqwest_before_response(op, &e))?;
+    let resp = reqwest_check_status(service, op, resp).await?;
+    resp.bytes().await.map_err(|e| reqwest_in_body(op, &e))
+}
+
+/// Opens a stream: POST JSON, wait up to `timeout` for a 2xx, return the unread response.
+pub(crate) async fn async_open_stream(
+    client: &reqwest::Client,
+    service: Service,
+    op: &str,
+    url: &str,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<reqwest::Response, ClientError> {
+    let send = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send();
+    let resp = match tokio::time::timeout(timeout, send).await {
+        Ok(r) => r.map_err(|e| reqwest_before_response(op, &e))?,
+        Err(_) => {
+            return Err(ClientError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "{op}: no response headers within {} ms (request_timeout_ms)",
+                    timeout.as_millis()
+                ),
+            ));
+        }
+    };
+    reqwest_check_status(service, op, resp).await
+}
+
+/// Reads a stream body chunk by chunk, each wait bounded by `idle`, handing every chunk to
+/// `on_chunk` as soon as it arrives. Returns at a clean end of the body.
+pub(crate) async fn async_read_stream(
+    op: &str,
+    resp: &mut reqwest::Response,
+    idle: Duration,
+    mut on_chunk: impl FnMut(&[u8]) -> Result<(), ClientError>,
+) -> Result<(), ClientError> {
+    loop {
+        match tokio::time::timeout(idle, resp.chunk()).await {
+            Ok(Ok(Some(chunk))) => on_chunk(&chunk)?,
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Err(e)) => return Err(reqwest_in_body(op, &e)),
+            Err(_) => {
+                return Err(ClientError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "{op}: no body bytes for {} ms (stream_idle_timeout_ms)",
+                        idle.as_millis()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked_and_trimmed() {
+        assert_eq!(
+            base_url("f", "http://127.0.0.1:6333/").unwrap(),
+            "http://127.0.0.1:6333"
+        );
+        let e = base_url("qdrant_url", "https://x").unwrap_err();
+        assert!(
+            e.0.contains("qdrant_url") && e.0.contains("https"),
+            "{}",
+            e.0
+        );
+        assert!(base_url("f", "127.0.0.1:6333").is_err());
+        assert!(base_url("f", "http://").is_err());
+    }
+}

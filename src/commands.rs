@@ -1,0 +1,106 @@
+//! What each subcommand does, between the parsed flags and the library.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use mock_services::{Bind, MockServices};
+
+use crate::cli::{MockArgs, RunArgs, SweepArgs};
+use crate::export;
+use crate::run::{self, RunPlan};
+use crate::scenario::Scenario;
+
+/// `ragperf run`.
+pub fn run(args: &RunArgs) -> Result<ExitCode> {
+    let plan = crate::cli::run_plan(args)?;
+    execute(&plan, &args.common.out, args.common.json)
+}
+
+/// `ragperf sweep`.
+pub fn sweep(args: &SweepArgs) -> Result<ExitCode> {
+    let plan = crate::cli::sweep_plan(args)?;
+    execute(&plan, &args.common.out, args.common.json)
+}
+
+fn execute(plan: &RunPlan, out: &std::path::Path, json: bool) -> Result<ExitCode> {
+    let stop = crate::interrupt::stop_flag();
+    if !json {
+        eprintln!(
+            "ragperf {}: {} variant(s) x {} point(s), time scale {}, writing {}",
+            plan.command,
+            plan.variants.len(),
+            plan.points.len(),
+            plan.scenario.time_scale,
+            out.display()
+        );
+    }
+    let result = run::execute(plan, &stop, |partial| export::write_all(out, partial))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print!("{}", export::table::render(&result));
+        eprintln!("wrote {}", out.join("result.json").display());
+    }
+    Ok(if result.partial {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `ragperf mock`.
+pub fn mock(args: &MockArgs) -> Result<ExitCode> {
+    let mut scenario = match &args.scenario {
+        Some(p) => Scenario::from_file(p)?,
+        None => Scenario::default(),
+    };
+    if let Some(t) = args.time_scale {
+        scenario.time_scale = t;
+    }
+    if let Some(s) = args.seed {
+        scenario.seed = s;
+    }
+    let config = scenario.mock_config();
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{e} (from --scenario / --time-scale)"))?;
+    match mock_services::server::raise_fd_limit() {
+        Ok((before, after)) if after > before => {
+            eprintln!("raised the open-files limit from {before} to {after}")
+        }
+        _ => {}
+    }
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .thread_name("mock-worker")
+        .enable_all()
+        .build()
+        .context("starting the mock runtime")?;
+    runtime.block_on(async {
+        let bind = Bind {
+            qdrant: args.qdrant,
+            bedrock: args.bedrock,
+        };
+        let services = MockServices::start(config, bind).await?;
+        println!("qdrant  {}", services.qdrant_url());
+        println!("bedrock {}", services.bedrock_url());
+        eprintln!(
+            "serving mock Qdrant and Bedrock (time scale {}); stats at {}/__ragperf/stats; Ctrl-C stops",
+            scenario.time_scale,
+            services.bedrock_url()
+        );
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        eprintln!("stopping: letting open responses finish (up to 5 s)");
+        services.shutdown(Duration::from_secs(5)).await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,115 @@
+//! The latency model's own lower bound on service time, and the throughput it allows
+//! (Little's law), so a measured figure can be read as a fraction of what was possible.
+//!
+//! Expected service time of one request with no queueing and no overhead:
+//! `E[embed] + E[search] + cpu + E[ttft] + E[itl] · (E[tokens] − 1)`, every model latency
+//! multiplied by the time scale. Closed loop: `ideal = min(concurrency, capacity) / (E[S] + think)`.
+//! Open loop: the offered rate, capped by `capacity / E[S]`. `capacity` is what the variant can
+//! have in progress at once (1 for `sequential`, `--workers` for a bounded `sync` pool).
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::Scenario;
+
+/// Expected service time of one request, seconds.
+pub fn expected_service_s(s: &Scenario) -> f64 {
+    let scale = s.time_scale;
+    let tokens = s
+        .bedrock
+        .output_tokens
+        .mean()
+        .round()
+        .clamp(1.0, f64::from(s.request.max_tokens));
+    let ms = s.embedding.latency_ms.mean()
+        + s.qdrant.search_ms.mean()
+        + s.bedrock.ttft_ms.mean()
+        + s.bedrock.itl_ms.mean() * (tokens - 1.0);
+    ms * scale / 1000.0 + s.request.cpu_work_us as f64 / 1e6
+}
+
+/// The ideal and how close the measurement came.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Ideal {
+    /// Expected service time with no queueing or overhead, seconds.
+    pub expected_service_s: f64,
+    /// Requests the variant can have in progress at once at this load point.
+    pub capacity: usize,
+    /// Little's-law throughput bound, requests/s.
+    pub ideal_requests_per_s: f64,
+    /// Measured `requests_per_s` / `ideal_requests_per_s`.
+    pub efficiency: f64,
+}
+
+impl Ideal {
+    /// The bound for a closed loop of `concurrency` users (`capacity` of them served at once).
+    pub fn closed(service_s: f64, think_s: f64, concurrency: usize, capacity: usize) -> Ideal {
+        let cap = capacity.min(concurrency).max(1);
+        let cycle = service_s + think_s;
+        // With think time, users beyond `cap` still add load; the bound is whichever of the
+        // servers or the users saturates first.
+        let by_users = concurrency as f64 / cycle.max(1e-9);
+        let by_servers = cap as f64 / service_s.max(1e-9);
+        Ideal {
+            expected_service_s: service_s,
+            capacity: cap,
+            ideal_requests_per_s: by_users.min(by_servers),
+            efficiency: 0.0,
+        }
+    }
+
+    /// The bound for an open loop offering `rate` requests/s.
+    pub fn open(service_s: f64, rate: f64, capacity: usize) -> Ideal {
+        Ideal {
+            expected_service_s: service_s,
+            capacity,
+            ideal_requests_per_s: rate.min(capacity as f64 / service_s.max(1e-9)),
+            efficiency: 0.0,
+        }
+    }
+
+    /// Fills in the efficiency of a measured throughput.
+    pub fn with_measured(mut self, requests_per_s: f64) -> Ideal {
+        self.efficiency = if self.ideal_requests_per_s > 0.0 {
+            requests_per_s / self.ideal_requests_per_s
+        } else {
+            0.0
+        };
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mock_services::latency::Dist;
+
+    #[test]
+    fn service_time_adds_the_phases() {
+        let mut s = Scenario::default();
+        s.embedding.latency_ms = Dist::fixed(10.0);
+        s.qdrant.search_ms = Dist::fixed(100.0);
+        s.bedrock.ttft_ms = Dist::fixed(500.0);
+        s.bedrock.itl_ms = Dist::fixed(20.0);
+        s.bedrock.output_tokens = Dist::fixed(51.0);
+        s.request.cpu_work_us = 1000;
+        let e = expected_service_s(&s);
+        assert!((e - (0.010 + 0.100 + 0.500 + 1.0 + 0.001)).abs() < 1e-9, "{e}");
+        s.time_scale = 0.1;
+        assert!((expected_service_s(&s) - (0.161 + 0.001)).abs() < 1e-9);
+        s.request.max_tokens = 11;
+        assert!((expected_service_s(&s) - (0.061 + 0.001)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn littles_law() {
+        let i = Ideal::closed(2.0, 0.0, 100, 100);
+        assert!((i.ideal_requests_per_s - 50.0).abs() < 1e-9);
+        let seq = Ideal::closed(2.0, 0.0, 100, 1);
+        assert!((seq.ideal_requests_per_s - 0.5).abs() < 1e-9);
+        let thinking = Ideal::closed(1.0, 1.0, 10, 10);
+        assert!((thinking.ideal_requests_per_s - 5.0).abs() < 1e-9);
+        let open = Ideal::open(2.0, 30.0, 4);
+        assert!((open.ideal_requests_per_s - 2.0).abs() < 1e-9);
+        assert!((open.with_measured(1.0).efficiency - 0.5).abs() < 1e-9);
+    }
+}

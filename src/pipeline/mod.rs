@@ -1,0 +1,219 @@
+//! The RAG request and the six ways of running many of them (DESIGN.md §3–§4).
+//!
+//! One request is always the same five steps — embed, retrieve, CPU work, streamed generation,
+//! citations — written once in [`steps`] for blocking clients and once for async clients. What
+//! differs between variants is only *where* those steps run: which threads, which runtime, which
+//! queue. Each variant lives in its own file and implements [`Executor`]: the load driver hands it
+//! [`Ticket`]s and gets [`RequestRecord`]s back on a channel, so the driver never knows how a
+//! request was executed.
+
+pub mod blocking_in_async;
+pub mod cpu;
+pub mod fully_async;
+pub mod async_single;
+pub mod hybrid;
+pub mod record;
+pub mod sequential;
+pub mod steps;
+pub mod sync_pool;
+
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use record::{RequestRecord, Ticket};
+pub use steps::RequestContext;
+
+/// The variants (contract: names, DESIGN.md §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum VariantKind {
+    /// One thread, requests one after another (Q5).
+    #[serde(rename = "sequential")]
+    Sequential,
+    /// Blocking clients, one OS thread per in-flight request; `--workers` bounds the pool (Q1, Q3, Q4).
+    #[serde(rename = "sync")]
+    Sync,
+    /// Blocking embed + retrieve in `spawn_blocking`, async streaming generation (Q3 row 2, Q16).
+    #[serde(rename = "hybrid")]
+    Hybrid,
+    /// Async clients end to end on a multi-thread runtime (Q3 row 3, Q7, Q13).
+    #[serde(rename = "async")]
+    Async,
+    /// Async on a current-thread runtime: one thread multiplexes everything (Q30).
+    #[serde(rename = "async-single")]
+    AsyncSingle,
+    /// The anti-pattern: blocking clients called directly inside async tasks.
+    #[serde(rename = "blocking-in-async")]
+    BlockingInAsync,
+}
+
+impl VariantKind {
+    /// Every variant, in report order.
+    pub const ALL: [VariantKind; 6] = [
+        VariantKind::Sequential,
+        VariantKind::Sync,
+        VariantKind::Hybrid,
+        VariantKind::Async,
+        VariantKind::AsyncSingle,
+        VariantKind::BlockingInAsync,
+    ];
+
+    /// The contract name (`sync`, `async-single`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            VariantKind::Sequential => "sequential",
+            VariantKind::Sync => "sync",
+            VariantKind::Hybrid => "hybrid",
+            VariantKind::Async => "async",
+            VariantKind::AsyncSingle => "async-single",
+            VariantKind::BlockingInAsync => "blocking-in-async",
+        }
+    }
+
+    /// Parses a contract name.
+    pub fn parse(s: &str) -> Option<VariantKind> {
+        VariantKind::ALL.into_iter().find(|v| v.name() == s.trim())
+    }
+
+    /// All names, for error messages.
+    pub fn names() -> Vec<&'static str> {
+        VariantKind::ALL.iter().map(|v| v.name()).collect()
+    }
+
+    /// Prefixes of the OS thread names this variant creates (for `threads_peak`).
+    pub fn thread_prefixes(self) -> Vec<String> {
+        let p: &[&str] = match self {
+            VariantKind::Sequential => &["seq-worker"],
+            VariantKind::Sync => &["sync-worker-"],
+            VariantKind::Hybrid => &["hybrid-rt-"],
+            VariantKind::Async => &["async-rt-"],
+            VariantKind::AsyncSingle => &["async-single"],
+            VariantKind::BlockingInAsync => &["bia-rt-"],
+        };
+        p.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// How many requests this variant can have in progress at once, given the load's
+    /// concurrency (for the Little's-law ideal): sequential runs one; a bounded sync pool runs
+    /// `workers`; the others run everything they are given.
+    pub fn capacity(self, offered: usize, workers: Option<usize>) -> usize {
+        match self {
+            VariantKind::Sequential => 1,
+            VariantKind::Sync => workers.map_or(offered, |w| w.min(offered)),
+            _ => offered,
+        }
+    }
+}
+
+/// How a variant is configured for one run.
+#[derive(Clone, Debug)]
+pub struct ExecutorOptions {
+    /// `sync`: bounded pool size (None = a thread per in-flight request).
+    pub workers: Option<usize>,
+    /// Multi-thread runtimes: worker threads (None = cores).
+    pub worker_threads: Option<usize>,
+    /// `hybrid`: tokio blocking-pool size.
+    pub max_blocking_threads: Option<usize>,
+    /// Expected peak in-flight requests (sizes connection pools).
+    pub expected_concurrency: usize,
+}
+
+/// Something that runs requests: a variant's threads, runtime and queue.
+pub trait Executor: Send {
+    /// Accepts a request; its record will arrive on the completion channel. Never blocks for
+    /// long: a variant that cannot start the request now queues it (the wait is its `queue`).
+    fn submit(&self, ticket: Ticket);
+
+    /// Stops accepting, waits up to `grace` for requests in progress, then tears down the
+    /// threads. Requests still running after `grace` are abandoned (the driver counts them).
+    fn shutdown(self: Box<Self>, grace: Duration);
+}
+
+/// Why a variant could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    /// An OS thread or runtime could not be created.
+    #[error("cannot start the `{variant}` variant: {source} (too many threads? lower --concurrency or raise `ulimit -u`)")]
+    Spawn {
+        /// Variant name.
+        variant: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The HTTP clients could not be built.
+    #[error("cannot build the HTTP clients for `{variant}`: {message}")]
+    Clients {
+        /// Variant name.
+        variant: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Starts the executor of `kind`.
+pub fn start_executor(
+    kind: VariantKind,
+    ctx: Arc<RequestContext>,
+    opts: &ExecutorOptions,
+    done: Sender<RequestRecord>,
+) -> Result<Box<dyn Executor>, ExecutorError> {
+    Ok(match kind {
+        VariantKind::Sequential => Box::new(sequential::Sequential::start(ctx, opts, done)?),
+        VariantKind::Sync => Box::new(sync_pool::SyncPool::start(ctx, opts, done)?),
+        VariantKind::Hybrid => Box::new(hybrid::Hybrid::start(ctx, opts, done)?),
+        VariantKind::Async => Box::new(fully_async::FullyAsync::start(ctx, opts, done)?),
+        VariantKind::AsyncSingle => Box::new(async_single::AsyncSingle::start(ctx, opts, done)?),
+        VariantKind::BlockingInAsync => {
+            Box::new(blocking_in_async::BlockingInAsync::start(ctx, opts, done)?)
+        }
+    })
+}
+
+/// A multi-thread tokio runtime whose threads (workers and blocking pool) are named
+/// `<prefix><n>`.
+pub(crate) fn named_runtime(
+    variant: &'static str,
+    prefix: &'static str,
+    worker_threads: Option<usize>,
+    max_blocking_threads: Option<usize>,
+) -> Result<tokio::runtime::Runtime, ExecutorError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let counter = Arc::new(AtomicUsize::new(0));
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.enable_all().thread_name_fn(move || {
+        format!("{prefix}{}", counter.fetch_add(1, Ordering::Relaxed))
+    });
+    if let Some(n) = worker_threads {
+        b.worker_threads(n.max(1));
+    }
+    if let Some(n) = max_blocking_threads {
+        b.max_blocking_threads(n.max(1));
+    }
+    b.build()
+        .map_err(|source| ExecutorError::Spawn { variant, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for v in VariantKind::ALL {
+            assert_eq!(VariantKind::parse(v.name()), Some(v));
+            let json = serde_json::to_string(&v).unwrap();
+            assert_eq!(json, format!("\"{}\"", v.name()));
+        }
+        assert_eq!(VariantKind::parse("fast"), None);
+    }
+
+    #[test]
+    fn capacity_follows_the_model() {
+        assert_eq!(VariantKind::Sequential.capacity(64, None), 1);
+        assert_eq!(VariantKind::Sync.capacity(64, Some(4)), 4);
+        assert_eq!(VariantKind::Sync.capacity(2, Some(4)), 2);
+        assert_eq!(VariantKind::Async.capacity(64, Some(4)), 64);
+    }
+}

@@ -1,0 +1,332 @@
+//! The RAG request itself, written once for blocking clients and once for async clients:
+//! embed → retrieve → CPU work (prompt) → streamed generation → citations (DESIGN.md §3).
+//!
+//! The two versions are the same steps in the same order; only the waiting differs (a blocked
+//! thread or an `.await`). Every phase boundary is timestamped into the [`RequestRecord`]; every
+//! text delta goes through a [`TokenClock`], so TTFT is the first decoded delta, never the HTTP
+//! headers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::cpu;
+use super::record::{RequestRecord, Ticket, TokenClock, since};
+use crate::client::{
+    AsyncClients, BlockingClients, ChatRequest, ClientBuildError, ClientConfig, ClientError,
+    Endpoints, Passage,
+};
+
+/// What every request of a run shares.
+#[derive(Debug)]
+pub struct RequestContext {
+    /// The run's time origin; record timestamps are µs since this instant.
+    pub epoch: Instant,
+    /// Where the services are and which models/collection to use.
+    pub endpoints: Endpoints,
+    /// Client behaviour (timeouts, retries); the pool size is set per variant.
+    pub client: ClientConfig,
+    /// The run's time scale: client retry backoffs are multiplied by it.
+    pub time_scale: f64,
+    /// Passages retrieved per question.
+    pub top_k: usize,
+    /// Calibrated CPU work per request, µs.
+    pub cpu_work_us: u64,
+    /// The global lock of `gil = true`.
+    pub gil: Option<Mutex<()>>,
+    /// `inferenceConfig.maxTokens`.
+    pub max_tokens: u32,
+    /// `inferenceConfig.temperature`.
+    pub temperature: f64,
+}
+
+impl RequestContext {
+    /// Blocking clients whose connection pool is sized for `concurrency`.
+    pub fn blocking_clients(&self, concurrency: usize) -> Result<BlockingClients, ClientBuildError> {
+        BlockingClients::new(&self.endpoints, &self.client, concurrency, self.time_scale)
+    }
+
+    /// Async clients whose connection pool is sized for `concurrency`.
+    pub fn async_clients(&self, concurrency: usize) -> Result<AsyncClients, ClientBuildError> {
+        AsyncClients::new(&self.endpoints, &self.client, concurrency, self.time_scale)
+    }
+
+    fn chat_request<'a>(&self, system: &'a str, user: &'a str) -> ChatRequest<'a> {
+        ChatRequest {
+            system,
+            user,
+            max_tokens: self.max_tokens,
+            temperature: self.temperature as f32,
+        }
+    }
+
+    fn now_us(&self) -> u64 {
+        since(self.epoch, Instant::now())
+    }
+}
+
+/// The prompt: passages in the system text, one `[source: <doc_id>]` line each, and the
+/// question as the user message.
+pub fn build_prompt(question: &str, passages: &[Passage]) -> (String, String) {
+    let mut system = String::from(
+        "You are a helpful assistant. Answer the question using only the sources below, and cite \
+         each source you use as [doc-id].\n\n",
+    );
+    for p in passages {
+        system.push_str("[source: ");
+        system.push_str(&p.doc_id);
+        system.push_str("] ");
+        if !p.title.is_empty() {
+            system.push_str(&p.title);
+            system.push_str(": ");
+        }
+        system.push_str(&p.text);
+        system.push('\n');
+    }
+    (system, question.to_string())
+}
+
+/// The doc ids an answer cites as `[doc-id]`, in order, deduplicated.
+pub fn cited_in_answer(answer: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = answer;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(']') else { break };
+        let id = after[..close].trim();
+        if !id.is_empty() && !id.contains(char::is_whitespace) && !out.iter().any(|o| o == id) {
+            out.push(id.to_string());
+        }
+        rest = &after[close + 1..];
+    }
+    out
+}
+
+/// Citations are right when the answer cites at least one passage and only retrieved ones.
+fn check_citations(answer: &str, passages: &[Passage]) -> bool {
+    let cited = cited_in_answer(answer);
+    if passages.is_empty() {
+        return cited.is_empty();
+    }
+    !cited.is_empty() && cited.iter().all(|c| passages.iter().any(|p| &p.doc_id == c))
+}
+
+fn fail(ctx: &RequestContext, record: &mut RequestRecord, phase: &str, e: &ClientError) {
+    record.retries += e.retries();
+    record.fail(ctx.epoch, e.kind.name(), phase, e.message.clone());
+}
+
+fn cpu_step(ctx: &RequestContext, record: &mut RequestRecord, question: &str, passages: &[Passage]) {
+    let (system, _) = build_prompt(question, passages);
+    let digest = cpu::prompt_work(&system, ctx.cpu_work_us, ctx.gil.as_ref());
+    std::hint::black_box(digest);
+    record.cpu_done_us = Some(ctx.now_us());
+}
+
+fn finish(
+    ctx: &RequestContext,
+    record: &mut RequestRecord,
+    clock: TokenClock,
+    answer: &str,
+    passages: &[Passage],
+) {
+    record.first_token_us = clock.first_us;
+    record.token_gaps_us = clock.gaps_us;
+    record.tokens = clock.tokens;
+    record.stream_tid = clock.tid;
+    record.citations_ok = check_citations(answer, passages);
+    record.citations = passages.iter().map(|p| p.doc_id.clone()).collect();
+    record.finished_us = ctx.now_us();
+}
+
+/// Embed + retrieve with the blocking clients: `Ok((record so far, passages))` or the failed
+/// record.
+pub fn embed_and_retrieve_blocking(
+    ctx: &RequestContext,
+    clients: &BlockingClients,
+    ticket: &Ticket,
+) -> Result<(RequestRecord, Vec<Passage>), RequestRecord> {
+    let mut record = RequestRecord::begin(ticket, ctx.epoch);
+    let vector = match clients.embed.embed(&ticket.question) {
+        Ok(v) => {
+            record.retries += v.retries();
+            v.value
+        }
+        Err(e) => {
+            fail(ctx, &mut record, "embed", &e);
+            return Err(record);
+        }
+    };
+    record.embed_done_us = Some(ctx.now_us());
+    let passages = match clients.qdrant.search(&vector, ctx.top_k) {
+        Ok(p) => {
+            record.retries += p.retries();
+            p.value
+        }
+        Err(e) => {
+            fail(ctx, &mut record, "retrieve", &e);
+            return Err(record);
+        }
+    };
+    record.retrieve_done_us = Some(ctx.now_us());
+    Ok((record, passages))
+}
+
+/// The whole request with blocking clients on the calling thread.
+pub fn run_blocking(ctx: &RequestContext, clients: &BlockingClients, ticket: &Ticket) -> RequestRecord {
+    let (mut record, passages) = match embed_and_retrieve_blocking(ctx, clients, ticket) {
+        Ok(x) => x,
+        Err(record) => return record,
+    };
+    cpu_step(ctx, &mut record, &ticket.question, &passages);
+    let (system, user) = build_prompt(&ticket.question, &passages);
+    let request = ctx.chat_request(&system, &user);
+    let mut clock = TokenClock::new(ctx.epoch);
+    match clients.bedrock.converse_stream(&request, token_sink(&mut clock)) {
+        Ok(out) => {
+            record.retries += out.retries();
+            finish(ctx, &mut record, clock, &out.value.text, &passages);
+        }
+        Err(e) => {
+            record.first_token_us = clock.first_us;
+            record.tokens = clock.tokens;
+            fail(ctx, &mut record, "generate", &e);
+        }
+    }
+    record
+}
+
+/// The CPU step and streamed generation with async clients (the second half of `hybrid`).
+pub async fn finish_async(
+    ctx: &RequestContext,
+    clients: &AsyncClients,
+    mut record: RequestRecord,
+    question: &str,
+    passages: Vec<Passage>,
+) -> RequestRecord {
+    cpu_step(ctx, &mut record, question, &passages);
+    let (system, user) = build_prompt(question, &passages);
+    let request = ctx.chat_request(&system, &user);
+    let mut clock = TokenClock::new(ctx.epoch);
+    match clients
+        .bedrock
+        .converse_stream(&request, token_sink(&mut clock))
+        .await
+    {
+        Ok(out) => {
+            record.retries += out.retries();
+            finish(ctx, &mut record, clock, &out.value.text, &passages);
+        }
+        Err(e) => {
+            record.first_token_us = clock.first_us;
+            record.tokens = clock.tokens;
+            fail(ctx, &mut record, "generate", &e);
+        }
+    }
+    record
+}
+
+/// The whole request with async clients.
+pub async fn run_async(ctx: &RequestContext, clients: &AsyncClients, ticket: &Ticket) -> RequestRecord {
+    let mut record = RequestRecord::begin(ticket, ctx.epoch);
+    let vector = match clients.embed.embed(&ticket.question).await {
+        Ok(v) => {
+            record.retries += v.retries();
+            v.value
+        }
+        Err(e) => {
+            fail(ctx, &mut record, "embed", &e);
+            return record;
+        }
+    };
+    record.embed_done_us = Some(ctx.now_us());
+    let passages = match clients.qdrant.search(&vector, ctx.top_k).await {
+        Ok(p) => {
+            record.retries += p.retries();
+            p.value
+        }
+        Err(e) => {
+            fail(ctx, &mut record, "retrieve", &e);
+            return record;
+        }
+    };
+    record.retrieve_done_us = Some(ctx.now_us());
+    finish_async(ctx, clients, record, &ticket.question, passages).await
+}
+
+/// The token callback: timestamps every text delta. A named function (rather than an inline
+/// closure) gives the closure a concrete signature, which keeps the async futures `Send`.
+fn token_sink(clock: &mut TokenClock) -> impl FnMut(&str) + Send + '_ {
+    move |_delta: &str| clock.token()
+}
+
+/// Counts requests in progress on a runtime, so shutdown can wait for them.
+#[derive(Debug, Default, Clone)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+/// Decrements the in-flight count when dropped.
+#[derive(Debug)]
+pub struct InFlightGuard(Arc<AtomicUsize>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl InFlight {
+    /// One more request in progress.
+    pub fn enter(&self) -> InFlightGuard {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        InFlightGuard(self.0.clone())
+    }
+
+    /// Requests in progress.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Waits until none are in progress or `grace` has passed.
+    pub fn wait_idle(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        while self.count() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passage(doc: &str) -> Passage {
+        Passage {
+            id: "1".into(),
+            doc_id: doc.into(),
+            score: 0.5,
+            title: "T".into(),
+            text: "some text".into(),
+        }
+    }
+
+    #[test]
+    fn prompt_lists_sources() {
+        let (system, user) = build_prompt("Why?", &[passage("doc-1"), passage("doc-2")]);
+        assert!(system.contains("[source: doc-1] T: some text\n"));
+        assert!(system.contains("[source: doc-2]"));
+        assert_eq!(user, "Why?");
+    }
+
+    #[test]
+    fn citations_are_parsed_and_checked() {
+        assert_eq!(
+            cited_in_answer("According to [doc-1], yes [doc-2] and [doc-1]. [not a cite]"),
+            vec!["doc-1", "doc-2"]
+        );
+        let ps = [passage("doc-1"), passage("doc-2")];
+        assert!(check_citations("see [doc-2]", &ps));
+        assert!(!check_citations("see [doc-9]", &ps));
+        assert!(!check_citations("no citation", &ps));
+        assert!(check_citations("plain", &[]));
+    }
+}

@@ -1,0 +1,242 @@
+//! `result.json` (contract, DESIGN.md §7): schema `ragperf.result.v1`.
+//!
+//! One file per run or sweep: the scenario and plan as run, the machine, and one [`VariantRun`]
+//! per variant × load point (× repetition) with counters, throughput, percentiles, process
+//! figures, the Little's-law ideal, the mocks' own figures and every histogram serialised
+//! losslessly (HdrHistogram V2 + deflate, base64). `compare`, `merge` and `report` read only this
+//! file. The JSON Schema is `schema/result.v1.schema.json`; a test validates real output with it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use mock_services::hist::Percentiles;
+use serde::{Deserialize, Serialize};
+
+use crate::load::DriveOutcome;
+use crate::metrics::ideal::Ideal;
+use crate::metrics::machine::MachineInfo;
+use crate::metrics::process::ProcessFigures;
+use crate::metrics::recorder::{Slo, TimelineEntry};
+use crate::scenario::Scenario;
+
+/// The schema identifier of this version.
+pub const SCHEMA: &str = "ragperf.result.v1";
+
+/// A whole result file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunResult {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// ragperf version that wrote it.
+    pub ragperf_version: String,
+    /// When the run started, RFC 3339 (UTC).
+    pub created_at: String,
+    /// True when the run did not finish every planned point (interrupted or failed).
+    pub partial: bool,
+    /// The machine it ran on.
+    pub machine: MachineInfo,
+    /// The scenario as run (after CLI overrides).
+    pub scenario: Scenario,
+    /// What was planned.
+    pub plan: PlanInfo,
+    /// Where the backends were.
+    pub backends: Backends,
+    /// Every variant × load point measured, in run order.
+    pub runs: Vec<VariantRun>,
+}
+
+/// The plan as run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PlanInfo {
+    /// `run` or `sweep`.
+    pub command: String,
+    /// Variant names, in run order.
+    pub variants: Vec<String>,
+    /// The load points, in run order.
+    pub points: Vec<LoadPoint>,
+    /// Goodput SLO.
+    pub slo: Slo,
+    /// Repetitions of each point.
+    pub repeat: u32,
+    /// Open files limit before/after raising it.
+    pub fd_limit: (u64, u64),
+    /// Calibrated CPU-work rounds per µs on this machine.
+    pub cpu_rounds_per_us: f64,
+}
+
+/// Where the services were.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Backends {
+    /// `embedded` (in-process mocks) or `external`.
+    pub mode: String,
+    /// Qdrant base URL.
+    pub qdrant_url: String,
+    /// Bedrock Runtime base URL.
+    pub bedrock_url: String,
+    /// Worker threads of the embedded mocks (0 when external).
+    pub mock_threads: usize,
+}
+
+/// One point of load.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LoadPoint {
+    /// `closed` or `open`.
+    pub mode: String,
+    /// Closed loop: users. Open loop: 0.
+    pub concurrency: usize,
+    /// Open loop: offered requests/s.
+    pub rate: Option<f64>,
+    /// Open loop: arrival pattern.
+    pub arrivals: Option<String>,
+    /// Open loop: in-flight cap.
+    pub max_in_flight: Option<usize>,
+}
+
+impl LoadPoint {
+    /// A short label: `c=64` or `r=100/s`.
+    pub fn label(&self) -> String {
+        match self.rate {
+            Some(r) => format!("r={r}/s"),
+            None => format!("c={}", self.concurrency),
+        }
+    }
+}
+
+/// Counts of one variant at one point (measured requests only).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Counters {
+    /// Measured requests sent.
+    pub sent: u64,
+    /// Requests that succeeded.
+    pub ok: u64,
+    /// Requests that failed.
+    pub failed: u64,
+    /// Failures by error kind (`throttled`, `stream_cut`, …).
+    pub failed_by_kind: BTreeMap<String, u64>,
+    /// Still running when the drain time ran out (neither ok nor failed).
+    pub abandoned: u64,
+    /// Due but never sent because `--max-in-flight` held them when the load stopped.
+    pub never_sent: u64,
+    /// Retries spent.
+    pub retries: u64,
+    /// Text deltas received.
+    pub tokens: u64,
+    /// Successful answers whose citations did not match the retrieved passages.
+    pub citation_mismatches: u64,
+    /// Warm-up requests completed (not measured).
+    pub warmup_completed: u64,
+}
+
+/// Rates over the measured window.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Throughput {
+    /// Measured window, seconds.
+    pub window_s: f64,
+    /// Successful requests per second.
+    pub requests_per_s: f64,
+    /// Tokens of successful requests per second.
+    pub tokens_per_s: f64,
+    /// Successful requests meeting the SLO per second (None without `--slo`).
+    pub goodput_per_s: Option<f64>,
+}
+
+/// The mocks' side of one variant's run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MockSide {
+    /// Injected latency per operation, ms (keys: embed, converse_stream, qdrant_search, …).
+    pub injected_ms: BTreeMap<String, Percentiles>,
+    /// Requests received per operation.
+    pub requests: BTreeMap<String, u64>,
+    /// Faults and outcomes per operation.
+    pub outcomes: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Mean injected wait of one whole request (embed + search + stream), ms.
+    pub injected_request_mean_ms: f64,
+    /// Mean of (e2e − queue − injected waits − CPU step) over successful requests, ms: what the
+    /// client, the runtime and the mocks added on top of the model.
+    pub overhead_mean_ms: f64,
+    /// How late token events left the mock vs their deadlines, ms.
+    pub timer_lateness_ms: Percentiles,
+    /// Token events the mock sent.
+    pub tokens_sent: u64,
+    /// Most streams open at once.
+    pub streams_peak: u64,
+}
+
+/// One variant at one load point.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct VariantRun {
+    /// Variant name.
+    pub variant: String,
+    /// The load point.
+    pub point: LoadPoint,
+    /// Repetition index (0-based).
+    pub repetition: u32,
+    /// Variant settings as run: workers, worker threads, blocking pool.
+    pub settings: BTreeMap<String, String>,
+    /// Counters.
+    pub counters: Counters,
+    /// Throughput.
+    pub throughput: Throughput,
+    /// Percentiles per histogram, ms.
+    pub latency_ms: BTreeMap<String, Percentiles>,
+    /// Every histogram (µs), HdrHistogram V2 + deflate, base64.
+    pub histograms: BTreeMap<String, String>,
+    /// OS figures sampled during the run.
+    pub process: ProcessFigures,
+    /// The Little's-law ideal.
+    pub ideal: Ideal,
+    /// The mocks' figures (None when the backends don't serve `/__ragperf/stats`).
+    pub mock: Option<MockSide>,
+    /// The driver's view: window, in-flight peak, interruption.
+    pub drive: DriveOutcome,
+    /// Phases of the first measured requests, for the timeline chart.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// Why a result file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultError {
+    /// I/O.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Not JSON of this schema.
+    #[error("{path} is not a ragperf result: {message}")]
+    Parse {
+        /// The path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl RunResult {
+    /// Reads a result file, checking the schema identifier first so an old or foreign file gets
+    /// a clear message.
+    pub fn read(path: &Path) -> Result<RunResult, ResultError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ResultError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ResultError::Parse {
+                path: path.display().to_string(),
+                message: format!("invalid JSON: {e}"),
+            })?;
+        let schema = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
+        if schema != SCHEMA {
+            return Err(ResultError::Parse {
+                path: path.display().to_string(),
+                message: format!("schema is `{schema}`, expected `{SCHEMA}`"),
+            });
+        }
+        serde_json::from_value(value).map_err(|e| ResultError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+}

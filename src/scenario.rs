@@ -1,0 +1,436 @@
+//! The scenario: everything a run injects and asks, as one TOML file plus CLI overrides.
+//!
+//! ```toml
+//! time_scale = 1.0          # multiplies every injected latency
+//! seed = 42
+//! [qdrant]                  # mock Qdrant  (see mock_services::config)
+//! [bedrock]                 # mock Bedrock generation
+//! [embedding]               # mock Bedrock embeddings
+//! [faults.converse_stream]  # injected failures per endpoint
+//! [request]                 # what one RAG request does
+//! [client]                  # timeouts, retries, pools
+//! [load]                    # who sends requests, how many, how fast
+//! ```
+//!
+//! Every section is optional; the defaults reproduce the seed Q&A (retrieval ~100 ms, generation
+//! 2–5 s). Unknown keys are errors that name the key, so a typo never silently runs the default.
+
+use std::path::Path;
+use std::time::Duration;
+
+use mock_services::MockConfig;
+use mock_services::config::{BedrockConfig, EmbeddingConfig, FaultsConfig, QdrantConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::client::ClientConfig;
+use crate::load::arrivals::Arrivals;
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scenario {
+    /// Multiplies every injected latency (0.01 runs the seed's seconds-long requests in tens of
+    /// milliseconds). Client backoff and think time scale with it too.
+    pub time_scale: f64,
+    /// Seed for latency draws, generated answers, arrivals and question choice.
+    pub seed: u64,
+    /// Mock Qdrant.
+    pub qdrant: QdrantConfig,
+    /// Mock Bedrock generation.
+    pub bedrock: BedrockConfig,
+    /// Mock Bedrock embeddings.
+    pub embedding: EmbeddingConfig,
+    /// Injected failures.
+    pub faults: FaultsConfig,
+    /// What one RAG request does.
+    pub request: RequestConfig,
+    /// HTTP client behaviour.
+    pub client: ClientConfig,
+    /// The load.
+    pub load: LoadConfig,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        let mock = MockConfig::default();
+        Scenario {
+            time_scale: mock.time_scale,
+            seed: mock.seed,
+            qdrant: mock.qdrant,
+            bedrock: mock.bedrock,
+            embedding: mock.embedding,
+            faults: mock.faults,
+            request: RequestConfig::default(),
+            client: ClientConfig::default(),
+            load: LoadConfig::default(),
+        }
+    }
+}
+
+/// What one RAG request does (DESIGN.md §3).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestConfig {
+    /// Questions, used round-robin from a seeded start; empty = the built-in set.
+    pub questions: Vec<String>,
+    /// Passages retrieved per question.
+    pub top_k: usize,
+    /// CPU work per request (prompt building), microseconds of real computation.
+    pub cpu_work_us: u64,
+    /// Run every CPU section under one global lock, as CPython's GIL does (Q6).
+    pub gil: bool,
+    /// `inferenceConfig.maxTokens`.
+    pub max_tokens: u32,
+    /// `inferenceConfig.temperature`.
+    pub temperature: f64,
+    /// Embedding model id (InvokeModel).
+    pub embed_model: String,
+    /// Embedding dimensions (256, 512 or 1024; must match the collection).
+    pub embed_dimensions: usize,
+    /// Chat model id (ConverseStream).
+    pub chat_model: String,
+}
+
+impl Default for RequestConfig {
+    fn default() -> Self {
+        RequestConfig {
+            questions: Vec::new(),
+            top_k: 4,
+            cpu_work_us: 200,
+            gil: false,
+            max_tokens: 512,
+            temperature: 0.1,
+            embed_model: "amazon.titan-embed-text-v2:0".into(),
+            embed_dimensions: 256,
+            chat_model: "anthropic.claude-3-haiku-20240307-v1:0".into(),
+        }
+    }
+}
+
+/// The built-in questions: each shares words with passages of the demo corpus.
+pub const DEFAULT_QUESTIONS: &[&str] = &[
+    "What is the site status?",
+    "When is the next cooling pump maintenance scheduled?",
+    "Which safety inspections failed at the plant last month?",
+    "How did quarterly revenue change in the retail segment?",
+    "What is the remote work policy for new employees?",
+    "Which IT incidents affected the payment service?",
+    "How long do customer support tickets wait for a first reply?",
+    "Which shipments were delayed at the regional warehouse?",
+    "What do the compliance audit findings say about data retention?",
+];
+
+/// Who sends requests and when.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoadConfig {
+    /// Variants to run, by name (empty = all).
+    pub variants: Vec<String>,
+    /// Closed loop: simulated users, each sending its next request when the last one ends.
+    pub concurrency: usize,
+    /// Closed loop: pause between a user's requests, ms (scaled by `time_scale`).
+    pub think_time_ms: f64,
+    /// Open loop: offered requests per second (replaces the closed loop when set).
+    pub rate: Option<f64>,
+    /// Open loop: inter-arrival pattern.
+    pub arrivals: Arrivals,
+    /// Open loop: at most this many requests in flight; the rest wait (time counted as `queue`).
+    pub max_in_flight: Option<usize>,
+    /// Stop after this many measured requests (per variant).
+    pub requests: Option<u64>,
+    /// Stop after this long (per variant), e.g. "10s". With neither bound: 10 s.
+    #[serde(with = "opt_duration")]
+    pub duration: Option<Duration>,
+    /// Unmeasured warm-up before each variant, e.g. "2s".
+    #[serde(with = "opt_duration")]
+    pub warmup: Option<Duration>,
+    /// `sync`: bound the thread pool to this many workers (default: one per in-flight request).
+    pub workers: Option<usize>,
+    /// `async`, `hybrid`, `blocking-in-async`: tokio worker threads (default: cores).
+    pub worker_threads: Option<usize>,
+    /// `hybrid`: tokio's blocking pool size (default: tokio's 512).
+    pub max_blocking_threads: Option<usize>,
+    /// After the load stops, how long in-flight requests may finish before they are abandoned.
+    #[serde(with = "opt_duration")]
+    pub drain_timeout: Option<Duration>,
+}
+
+impl Default for LoadConfig {
+    fn default() -> Self {
+        LoadConfig {
+            variants: Vec::new(),
+            concurrency: 32,
+            think_time_ms: 0.0,
+            rate: None,
+            arrivals: Arrivals::Constant,
+            max_in_flight: None,
+            requests: None,
+            duration: None,
+            warmup: None,
+            workers: None,
+            worker_threads: None,
+            max_blocking_threads: None,
+            drain_timeout: None,
+        }
+    }
+}
+
+/// Durations written as strings like "10s", "500ms", "2m".
+mod opt_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        match s {
+            None => Ok(None),
+            Some(s) => humantime::parse_duration(&s).map(Some).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "`{s}` is not a duration ({e}); write e.g. \"10s\", \"500ms\" or \"2m\""
+                ))
+            }),
+        }
+    }
+}
+
+/// A scenario that cannot run, naming the field and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("cannot read scenario file {path}: {source}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a scenario (the message names the key and line).
+    #[error("scenario file {path} is invalid: {message}")]
+    Parse {
+        /// The path given.
+        path: String,
+        /// The parser's message, with the key path.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("scenario field `{field}`: {message}")]
+    Invalid {
+        /// Dotted path of the field.
+        field: String,
+        /// What is wrong and the fix.
+        message: String,
+    },
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ScenarioError {
+    ScenarioError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let scenario = Scenario::from_toml(&text).map_err(|e| match e {
+            ScenarioError::Parse { message, .. } => ScenarioError::Parse {
+                path: path.display().to_string(),
+                message,
+            },
+            other => other,
+        })?;
+        Ok(scenario)
+    }
+
+    /// Parses and validates scenario TOML.
+    pub fn from_toml(text: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            path: "<inline>".into(),
+            message: e.to_string(),
+        })?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// The mocks' part of the scenario.
+    pub fn mock_config(&self) -> MockConfig {
+        MockConfig {
+            time_scale: self.time_scale,
+            seed: self.seed,
+            qdrant: self.qdrant.clone(),
+            bedrock: self.bedrock.clone(),
+            embedding: self.embedding.clone(),
+            faults: self.faults.clone(),
+        }
+    }
+
+    /// The questions in use (the built-in set when none are configured).
+    pub fn questions(&self) -> Vec<String> {
+        if self.request.questions.is_empty() {
+            DEFAULT_QUESTIONS.iter().map(|q| q.to_string()).collect()
+        } else {
+            self.request.questions.clone()
+        }
+    }
+
+    /// Checks every value the parser cannot.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        self.mock_config()
+            .validate()
+            .map_err(|e| invalid(&e.field, e.message))?;
+        let r = &self.request;
+        if r.top_k == 0 || r.top_k > 100 {
+            return Err(invalid("request.top_k", "must be from 1 to 100"));
+        }
+        if r.max_tokens == 0 {
+            return Err(invalid("request.max_tokens", "must be at least 1"));
+        }
+        if r.embed_dimensions != self.qdrant.dimensions {
+            return Err(invalid(
+                "request.embed_dimensions",
+                format!(
+                    "is {} but the collection's vectors (qdrant.dimensions) are {}: make them equal",
+                    r.embed_dimensions, self.qdrant.dimensions
+                ),
+            ));
+        }
+        if r.questions.iter().any(|q| q.trim().is_empty()) {
+            return Err(invalid("request.questions", "must not contain empty questions"));
+        }
+        if r.embed_model.trim().is_empty() {
+            return Err(invalid("request.embed_model", "must not be empty"));
+        }
+        if r.chat_model.trim().is_empty() {
+            return Err(invalid("request.chat_model", "must not be empty"));
+        }
+        let l = &self.load;
+        for v in &l.variants {
+            if crate::pipeline::VariantKind::parse(v).is_none() {
+                return Err(invalid(
+                    "load.variants",
+                    format!(
+                        "unknown variant `{v}`: use one of {}",
+                        crate::pipeline::VariantKind::names().join(", ")
+                    ),
+                ));
+            }
+        }
+        if l.concurrency == 0 {
+            return Err(invalid("load.concurrency", "must be at least 1"));
+        }
+        if !l.think_time_ms.is_finite() || l.think_time_ms < 0.0 {
+            return Err(invalid("load.think_time_ms", "must be a number >= 0"));
+        }
+        if let Some(rate) = l.rate {
+            if !rate.is_finite() || rate <= 0.0 {
+                return Err(invalid(
+                    "load.rate",
+                    format!("must be > 0 requests per second, got {rate}"),
+                ));
+            }
+        }
+        for (field, v) in [
+            ("load.max_in_flight", l.max_in_flight),
+            ("load.workers", l.workers),
+            ("load.worker_threads", l.worker_threads),
+            ("load.max_blocking_threads", l.max_blocking_threads),
+        ] {
+            if v == Some(0) {
+                return Err(invalid(field, "must be at least 1 (or leave it out)"));
+            }
+        }
+        if l.requests == Some(0) {
+            return Err(invalid("load.requests", "must be at least 1 (or leave it out)"));
+        }
+        if l.duration == Some(Duration::ZERO) {
+            return Err(invalid("load.duration", "must be longer than 0s"));
+        }
+        self.client
+            .validate()
+            .map_err(|(field, msg)| invalid(&format!("client.{field}"), msg))?;
+        Ok(())
+    }
+
+    /// The measured-phase length: `duration`, or 10 s when neither `requests` nor `duration`
+    /// bounds the run.
+    pub fn measured_duration(&self) -> Option<Duration> {
+        match (self.load.duration, self.load.requests) {
+            (Some(d), _) => Some(d),
+            (None, Some(_)) => None,
+            (None, None) => Some(Duration::from_secs(10)),
+        }
+    }
+
+    /// Multiplies a model-time duration (ms) by the time scale.
+    pub fn scaled_ms(&self, ms: f64) -> Duration {
+        mock_services::latency::ms_to_duration(ms * self.time_scale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid() {
+        Scenario::default().validate().unwrap();
+    }
+
+    #[test]
+    fn empty_file_is_the_default() {
+        assert_eq!(Scenario::from_toml("").unwrap(), Scenario::default());
+    }
+
+    #[test]
+    fn sections_parse() {
+        let s = Scenario::from_toml(
+            r#"
+            time_scale = 0.01
+            [request]
+            cpu_work_us = 1000
+            gil = true
+            [load]
+            concurrency = 8
+            duration = "3s"
+            arrivals = "gamma:2.5"
+            rate = 100
+            [faults.qdrant]
+            throttle = 0.1
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.time_scale, 0.01);
+        assert!(s.request.gil);
+        assert_eq!(s.load.duration, Some(Duration::from_secs(3)));
+        assert_eq!(s.load.arrivals, Arrivals::Gamma(2.5));
+        assert_eq!(s.faults.qdrant.throttle, 0.1);
+    }
+
+    fn err(toml: &str) -> String {
+        Scenario::from_toml(toml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert!(err("[load]\nconcurency = 3").contains("concurency"));
+        assert!(err("[load]\nconcurrency = 0").contains("load.concurrency"));
+        assert!(err("[load]\nduration = \"ten\"").contains("duration"));
+        assert!(err("[bedrock]\nitl_ms = -3").contains(">= 0"));
+        assert!(err("[load]\nvariants = [\"fast\"]").contains("unknown variant `fast`"));
+        assert!(err("[faults.converse_stream]\nthrottle = 2").contains("faults.converse_stream.throttle"));
+        assert!(err("[request]\nembed_dimensions = 512").contains("qdrant.dimensions"));
+        assert!(err("[load]\narrivals = \"bursty\"").contains("constant"));
+    }
+}
