@@ -81,6 +81,10 @@ pub struct CommonArgs {
     /// Unmeasured warm-up per variant, e.g. 2s (default: the connection ramp).
     #[arg(long, value_parser = parse_duration)]
     pub warmup: Option<Duration>,
+    /// Closed loop: spread the users' first requests over this long, e.g. 0s (default: one
+    /// expected service time).
+    #[arg(long, value_parser = parse_duration)]
+    pub ramp: Option<Duration>,
     /// Closed loop: pause between a user's requests, model time (scaled), e.g. 500ms.
     #[arg(long, value_parser = parse_duration)]
     pub think_time: Option<Duration>,
@@ -226,6 +230,9 @@ pub fn scenario(common: &CommonArgs) -> anyhow::Result<Scenario> {
     }
     if common.warmup.is_some() {
         s.load.warmup = common.warmup;
+    }
+    if common.ramp.is_some() {
+        s.load.ramp = common.ramp;
     }
     if let Some(t) = common.think_time {
         s.load.think_time_ms = t.as_secs_f64() * 1000.0;

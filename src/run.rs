@@ -237,10 +237,14 @@ fn run_variant(
     let (tx, rx) = mpsc::channel();
     let executor = start_executor(kind, ctx, &opts, tx)?;
 
-    let warmup = s
-        .load
-        .warmup
-        .unwrap_or_else(|| ClosedLoop::ramp(point.concurrency));
+    let ramp = match point.rate {
+        None => s
+            .load
+            .ramp
+            .unwrap_or_else(|| ClosedLoop::default_ramp(Duration::from_secs_f64(service_s))),
+        Some(_) => Duration::ZERO,
+    };
+    let warmup = s.load.warmup.unwrap_or(ramp);
     let duration = s.measured_duration();
     let drain = s.load.drain_timeout.unwrap_or_else(|| {
         Duration::from_secs_f64((service_s * 3.0 + 2.0).min(120.0))
@@ -262,6 +266,7 @@ fn run_variant(
             point.concurrency,
             start,
             s.scaled_ms(s.load.think_time_ms),
+            ramp,
         )),
         Some(rate) => Box::new(OpenLoop::new(
             rate,

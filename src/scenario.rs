@@ -141,9 +141,13 @@ pub struct LoadConfig {
     /// Stop after this long (per variant), e.g. "10s". With neither bound: 10 s.
     #[serde(with = "opt_duration")]
     pub duration: Option<Duration>,
-    /// Unmeasured warm-up before each variant, e.g. "2s".
+    /// Unmeasured warm-up before each variant, e.g. "2s" (default: the ramp).
     #[serde(with = "opt_duration")]
     pub warmup: Option<Duration>,
+    /// Closed loop: spread the users' first requests evenly over this long, e.g. "0s" for all at
+    /// once (default: one expected service time, at most 30 s).
+    #[serde(with = "opt_duration")]
+    pub ramp: Option<Duration>,
     /// `sync`: bound the thread pool to this many workers (default: one per in-flight request).
     pub workers: Option<usize>,
     /// `async`, `hybrid`, `blocking-in-async`: tokio worker threads (default: cores).
@@ -167,6 +171,7 @@ impl Default for LoadConfig {
             requests: None,
             duration: None,
             warmup: None,
+            ramp: None,
             workers: None,
             worker_threads: None,
             max_blocking_threads: None,

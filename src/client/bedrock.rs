@@ -144,7 +144,13 @@ fn parse_converse(body: &[u8]) -> Result<GenerateOutcome, ClientError> {
 /// opening took.
 fn mid_stream(err: ClientError, decoder: &ConverseStreamDecoder, attempts: u32) -> ClientError {
     let mut err = match err.kind {
-        ErrorKind::StreamCut => decoder.cut(&format!("with a connection error ({})", err.message)),
+        ErrorKind::StreamCut => {
+            let detail = err.message.strip_prefix(STREAM_OP).unwrap_or(&err.message);
+            decoder.cut(&format!(
+                "with a connection error ({})",
+                detail.trim_start_matches(": ")
+            ))
+        }
         ErrorKind::Timeout | ErrorKind::BadResponse => ClientError {
             message: format!("{} (after {} tokens)", err.message, decoder.tokens()),
             ..err

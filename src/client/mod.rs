@@ -193,8 +193,10 @@ mod tests {
         cfg.retry.max_attempts = 0;
         let e = BlockingClients::new(&Endpoints::default(), &cfg, 4, 1.0).unwrap_err();
         assert!(e.0.starts_with("client.retry.max_attempts"), "{}", e.0);
-        let mut ep = Endpoints::default();
-        ep.bedrock_url = "localhost:8000".into();
+        let ep = Endpoints {
+            bedrock_url: "localhost:8000".into(),
+            ..Default::default()
+        };
         let e = AsyncClients::new(&ep, &ClientConfig::default(), 4, 1.0).unwrap_err();
         assert!(e.0.contains("bedrock_url"), "{}", e.0);
         assert!(

@@ -270,8 +270,10 @@ mod tests {
             v,
             serde_json::json!({"query":{"nearest":[0.5,-1.0]},"limit":3,"with_payload":true,"with_vector":false})
         );
-        let mut ep = Endpoints::default();
-        ep.collection = "my docs/v1".into();
+        let ep = Endpoints {
+            collection: "my docs/v1".into(),
+            ..Default::default()
+        };
         let t = QueryTarget::new(
             &ep,
             &ClientConfig::default(),

@@ -246,8 +246,10 @@ mod tests {
 
     #[test]
     fn validate_names_fields() {
-        let mut p = RetryPolicy::default();
-        p.max_attempts = 0;
+        let p = RetryPolicy {
+            max_attempts: 0,
+            ..Default::default()
+        };
         assert_eq!(p.validate().unwrap_err().0, "retry.max_attempts");
         let p = RetryPolicy {
             max_attempts: 2,

@@ -238,8 +238,8 @@ pub(crate) fn blocking_read_stream(
     }
 }
 
-fn reqwest_before_response(op: &str, e: &reqwest::Error) -> ClientError {
-    // `{:#}`-like detail: reqwest's Display hides the cause (e.g. "connection refused").
+/// The error and its causes: reqwest's Display hides the cause (e.g. "connection refused").
+fn chain(e: &reqwest::Error) -> String {
     let mut detail = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -247,6 +247,11 @@ fn reqwest_before_response(op: &str, e: &reqwest::Error) -> ClientError {
         detail.push_str(&s.to_string());
         source = s.source();
     }
+    detail
+}
+
+fn reqwest_before_response(op: &str, e: &reqwest::Error) -> ClientError {
+    let detail = chain(e);
     if e.is_builder() {
         ClientError::new(
             ErrorKind::BadRequest,
@@ -271,15 +276,16 @@ fn reqwest_before_response(op: &str, e: &reqwest::Error) -> ClientError {
 }
 
 fn reqwest_in_body(op: &str, e: &reqwest::Error) -> ClientError {
+    let detail = chain(e);
     if e.is_timeout() {
         ClientError::new(
             ErrorKind::Timeout,
-            format!("{op}: reading the body timed out (request_timeout_ms): {e}"),
+            format!("{op}: reading the body timed out (request_timeout_ms): {detail}"),
         )
     } else {
         ClientError::new(
             ErrorKind::StreamCut,
-            format!("{op}: the connection failed while reading the body: {e}"),
+            format!("{op}: the connection failed while reading the body: {detail}"),
         )
     }
 }

@@ -1,9 +1,11 @@
 //! Closed loop: `concurrency` simulated users; each sends a request, waits for it to finish,
 //! pauses for the think time, and sends the next (`--concurrency N`).
 //!
-//! The first requests are spread over a short ramp (0.2 ms per user, at most 2 s) rather than
-//! fired in the same microsecond: ten thousand simultaneous connects overflow listen backlogs
-//! and turn into one-second SYN retransmits (DESIGN.md §10). A ramped start still counts from its
+//! The users' first requests are spread evenly over a ramp rather than fired in the same
+//! microsecond. By default the ramp is one expected service time: the users then start out of
+//! phase, as they would be in steady state, so the measured window that follows is not a series
+//! of synchronised waves; and ten thousand simultaneous connects no longer overflow listen
+//! backlogs into one-second SYN retransmits (DESIGN.md §10). A ramped start still counts from its
 //! own intended time, so the ramp never hides latency.
 
 use std::cmp::Reverse;
@@ -12,10 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::{Arrival, Source};
 
-/// Time between consecutive users' first requests.
-pub const RAMP_PER_USER: Duration = Duration::from_micros(200);
-/// Longest ramp.
-pub const MAX_RAMP: Duration = Duration::from_secs(2);
+/// Longest default ramp.
+pub const MAX_RAMP: Duration = Duration::from_secs(30);
 
 /// N users in a closed loop.
 #[derive(Debug)]
@@ -25,9 +25,9 @@ pub struct ClosedLoop {
 }
 
 impl ClosedLoop {
-    /// `users` users starting at `start`, pausing `think` between requests.
-    pub fn new(users: usize, start: Instant, think: Duration) -> Self {
-        let ramp = (RAMP_PER_USER * users as u32).min(MAX_RAMP);
+    /// `users` users whose first requests are spread over `ramp` from `start`, pausing `think`
+    /// between requests.
+    pub fn new(users: usize, start: Instant, think: Duration, ramp: Duration) -> Self {
         let step = if users > 1 { ramp / users as u32 } else { Duration::ZERO };
         let pending = (0..users)
             .map(|u| {
@@ -40,9 +40,9 @@ impl ClosedLoop {
         ClosedLoop { pending, think }
     }
 
-    /// Length of the initial ramp for `users`.
-    pub fn ramp(users: usize) -> Duration {
-        (RAMP_PER_USER * users as u32).min(MAX_RAMP)
+    /// The default ramp: one expected service time, at most [`MAX_RAMP`].
+    pub fn default_ramp(expected_service: Duration) -> Duration {
+        expected_service.min(MAX_RAMP)
     }
 }
 
@@ -78,7 +78,7 @@ mod tests {
     #[test]
     fn users_ramp_then_follow_completions() {
         let t0 = Instant::now();
-        let mut s = ClosedLoop::new(3, t0, Duration::from_millis(10));
+        let mut s = ClosedLoop::new(3, t0, Duration::from_millis(10), Duration::from_millis(3));
         let mut out = Vec::new();
         s.due(t0, &mut out);
         assert_eq!(out.len(), 1, "only the first user is due at t0");
@@ -97,7 +97,8 @@ mod tests {
 
     #[test]
     fn ramp_is_bounded() {
-        assert_eq!(ClosedLoop::ramp(10), Duration::from_millis(2));
-        assert_eq!(ClosedLoop::ramp(1_000_000), MAX_RAMP);
+        let s = Duration::from_secs(3);
+        assert_eq!(ClosedLoop::default_ramp(s), s);
+        assert_eq!(ClosedLoop::default_ramp(Duration::from_secs(600)), MAX_RAMP);
     }
 }

@@ -26,6 +26,7 @@ pub fn fixed_scenario(embed_ms: f64, search_ms: f64, ttft_ms: f64, itl_ms: f64, 
     s.bedrock.output_tokens = Dist::fixed(tokens);
     s.request.cpu_work_us = 50;
     s.load.warmup = Some(Duration::ZERO);
+    s.load.ramp = Some(Duration::ZERO);
     s.load.duration = None;
     s
 }
@@ -35,6 +36,7 @@ pub fn fast_seed_scenario() -> Scenario {
     let mut s = Scenario::default();
     s.time_scale = 0.01;
     s.load.warmup = Some(Duration::ZERO);
+    s.load.ramp = Some(Duration::ZERO);
     s
 }
 
