@@ -232,10 +232,12 @@ fn run_variant(
         max_tokens: s.request.max_tokens,
         temperature: s.request.temperature,
     });
-    let sampler = ProcessSampler::start(plan.sample_interval, kind.thread_prefixes())
-        .context("starting the OS sampler")?;
     let (tx, rx) = mpsc::channel();
     let executor = start_executor(kind, ctx, &opts, tx)?;
+    // Started after the executor, so `threads_baseline` is the variant's idle threads (its
+    // runtime workers) before any load.
+    let sampler = ProcessSampler::start(plan.sample_interval, kind.thread_prefixes())
+        .context("starting the OS sampler")?;
 
     let ramp = match point.rate {
         None => s
@@ -307,7 +309,7 @@ fn run_variant(
         window_s,
         requests_per_s,
         tokens_per_s: per_s(tokens_in_window),
-        goodput_per_s: (!plan.slo.is_empty()).then(|| requests_per_s * good_share),
+        goodput_per_s: (!plan.slo.is_empty()).then_some(requests_per_s * good_share),
     };
     let capacity = kind.capacity(concurrency_hint, s.load.workers);
     let ideal = match point.rate {

@@ -16,7 +16,8 @@ use anyhow::{Context, bail};
 use mock_services::server::raise_fd_limit;
 use mock_services::{Bind, MockConfig, MockServices};
 
-const USAGE: &str = "usage: serve [--time-scale X] [--config FILE.toml] [--qdrant ADDR] [--bedrock ADDR]";
+const USAGE: &str =
+    "usage: serve [--time-scale X] [--config FILE.toml] [--qdrant ADDR] [--bedrock ADDR]";
 
 fn value<'a>(args: &'a [String], i: usize, flag: &str) -> anyhow::Result<&'a str> {
     args.get(i + 1)
@@ -75,7 +76,10 @@ async fn main() -> anyhow::Result<()> {
     let services = MockServices::start(config, bind).await?;
     println!("qdrant:  {}", services.qdrant_url());
     println!("bedrock: {}", services.bedrock_url());
-    println!("stats:   {}/__ragperf/stats (Ctrl-C to stop)", services.bedrock_url());
+    println!(
+        "stats:   {}/__ragperf/stats (Ctrl-C to stop)",
+        services.bedrock_url()
+    );
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;

@@ -347,13 +347,13 @@ pub fn raise_fd_limit() -> std::io::Result<(u64, u64)> {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        let before = lim.rlim_cur as u64;
+        let before = lim.rlim_cur;
         if lim.rlim_cur < lim.rlim_max {
             lim.rlim_cur = lim.rlim_max;
             if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
         }
-        Ok((before, lim.rlim_cur as u64))
+        Ok((before, lim.rlim_cur))
     }
 }

@@ -47,8 +47,12 @@ async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> Strin
     assert_eq!(h["x-amzn-errortype"], code);
     assert_eq!(h["content-type"], "application/json");
     assert!(h.contains_key("x-amzn-requestid"));
-    let body: Value = serde_json::from_slice(&resp.bytes().await.expect("body")).expect("JSON body");
-    body["message"].as_str().expect("message string").to_string()
+    let body: Value =
+        serde_json::from_slice(&resp.bytes().await.expect("body")).expect("JSON body");
+    body["message"]
+        .as_str()
+        .expect("message string")
+        .to_string()
 }
 
 /// One decoded event-stream frame: (message type, event or exception type, JSON payload).
@@ -76,7 +80,10 @@ fn decode_all(decoder: &mut MessageFrameDecoder, buf: &mut BytesMut, out: &mut V
 /// Reads a ConverseStream body; returns the events and whether the body ended in an error.
 async fn read_stream(resp: reqwest::Response) -> (Vec<Event>, bool) {
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["content-type"], "application/vnd.amazon.eventstream");
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/vnd.amazon.eventstream"
+    );
     let mut body = resp.bytes_stream();
     let mut decoder = MessageFrameDecoder::new();
     let mut buf = BytesMut::new();
@@ -99,7 +106,12 @@ async fn malformed_and_invalid_bodies_are_validation_exceptions() {
     let url = format!("{}/model/{HAIKU_ENCODED}/converse", mocks.bedrock_url());
     let m = expect_error(post(&url, "{not json").await, 400, "ValidationException").await;
     assert!(m.starts_with("Malformed input request"), "{m}");
-    let m = expect_error(post(&url, r#"{"messages":[]}"#).await, 400, "ValidationException").await;
+    let m = expect_error(
+        post(&url, r#"{"messages":[]}"#).await,
+        400,
+        "ValidationException",
+    )
+    .await;
     assert!(m.contains("must start with a user message"), "{m}");
     let m = expect_error(post(&url, "{}").await, 400, "ValidationException").await;
     assert!(m.contains("'messages'"), "{m}");
@@ -107,11 +119,22 @@ async fn malformed_and_invalid_bodies_are_validation_exceptions() {
     let m = expect_error(post(&url, empty).await, 400, "ValidationException").await;
     assert!(m.contains("content field"), "{m}");
 
-    let stream_url = format!("{}/model/{HAIKU_ENCODED}/converse-stream", mocks.bedrock_url());
+    let stream_url = format!(
+        "{}/model/{HAIKU_ENCODED}/converse-stream",
+        mocks.bedrock_url()
+    );
     expect_error(post(&stream_url, "[]").await, 400, "ValidationException").await;
 
-    let embed_url = format!("{}/model/amazon.titan-embed-text-v2%3A0/invoke", mocks.bedrock_url());
-    let m = expect_error(post(&embed_url, r#"{"inputText":""}"#).await, 400, "ValidationException").await;
+    let embed_url = format!(
+        "{}/model/amazon.titan-embed-text-v2%3A0/invoke",
+        mocks.bedrock_url()
+    );
+    let m = expect_error(
+        post(&embed_url, r#"{"inputText":""}"#).await,
+        400,
+        "ValidationException",
+    )
+    .await;
     assert!(m.contains("minLength"), "{m}");
     let m = expect_error(
         post(&embed_url, r#"{"inputText":"x","dimensions":300}"#).await,
@@ -121,9 +144,19 @@ async fn malformed_and_invalid_bodies_are_validation_exceptions() {
     .await;
     assert!(m.contains("#/dimensions"), "{m}");
     // InvokeModel on a text model, Converse on an embedding model.
-    let m = expect_error(post(&url.replace("/converse", "/invoke"), "{}").await, 400, "ValidationException").await;
+    let m = expect_error(
+        post(&url.replace("/converse", "/invoke"), "{}").await,
+        400,
+        "ValidationException",
+    )
+    .await;
     assert!(m.contains("embedding models only"), "{m}");
-    let m = expect_error(post(&embed_url.replace("/invoke", "/converse"), hello()).await, 400, "ValidationException").await;
+    let m = expect_error(
+        post(&embed_url.replace("/invoke", "/converse"), hello()).await,
+        400,
+        "ValidationException",
+    )
+    .await;
     assert!(m.contains("doesn't support the model"), "{m}");
 
     let snap = mocks.stats().snapshot();
@@ -137,7 +170,8 @@ async fn oversized_body_gets_the_json_error_shape() {
     config.bedrock.max_body_bytes = 4096;
     let mocks = start(config).await;
     let url = format!("{}/model/{HAIKU_ENCODED}/converse", mocks.bedrock_url());
-    let big = json!({"messages":[{"role":"user","content":[{"text":"word ".repeat(2000)}]}]}).to_string();
+    let big =
+        json!({"messages":[{"role":"user","content":[{"text":"word ".repeat(2000)}]}]}).to_string();
     let m = expect_error(post(&url, big.clone()).await, 400, "ValidationException").await;
     assert!(m.contains("4096"), "{m}");
     // Without a Content-Length (chunked), the limit still holds.
@@ -150,7 +184,8 @@ async fn oversized_body_gets_the_json_error_shape() {
     let resp = post(&url, reqwest::Body::wrap_stream(chunks)).await;
     expect_error(resp, 400, "ValidationException").await;
     // Just under the limit is fine.
-    let ok = json!({"messages":[{"role":"user","content":[{"text":"word ".repeat(700)}]}]}).to_string();
+    let ok =
+        json!({"messages":[{"role":"user","content":[{"text":"word ".repeat(700)}]}]}).to_string();
     assert!(ok.len() < 4096);
     assert_eq!(post(&url, ok).await.status(), 200);
 }
@@ -165,7 +200,10 @@ async fn unknown_models_and_routes_are_404s() {
         "ResourceNotFoundException",
     )
     .await;
-    assert_eq!(m, "Could not resolve the foundation model from the provided model identifier.");
+    assert_eq!(
+        m,
+        "Could not resolve the foundation model from the provided model identifier."
+    );
     let m = expect_error(
         post(&format!("{base}/model/has%20space/converse"), hello()).await,
         400,
@@ -173,12 +211,26 @@ async fn unknown_models_and_routes_are_404s() {
     )
     .await;
     assert!(m.contains("modelId"), "{m}");
-    for path in ["/model/x/unknown-op", "/foo", "/model/arn:aws:bedrock:us-east-1:1:inference-profile/us.anthropic.c/converse"] {
-        expect_error(post(&format!("{base}{path}"), hello()).await, 404, "UnknownOperationException").await;
+    for path in [
+        "/model/x/unknown-op",
+        "/foo",
+        "/model/arn:aws:bedrock:us-east-1:1:inference-profile/us.anthropic.c/converse",
+    ] {
+        expect_error(
+            post(&format!("{base}{path}"), hello()).await,
+            404,
+            "UnknownOperationException",
+        )
+        .await;
     }
-    let get = reqwest::get(format!("{base}/model/{HAIKU_ENCODED}/converse")).await.expect("GET");
+    let get = reqwest::get(format!("{base}/model/{HAIKU_ENCODED}/converse"))
+        .await
+        .expect("GET");
     expect_error(get, 404, "UnknownOperationException").await;
-    assert_eq!(mocks.stats().snapshot().operations["converse"].outcomes["not_found"], 1);
+    assert_eq!(
+        mocks.stats().snapshot().operations["converse"].outcomes["not_found"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -191,8 +243,13 @@ async fn encoded_arn_is_one_segment_and_decoded() {
     let v: Value = serde_json::from_slice(&resp.bytes().await.expect("body")).expect("json");
     assert_eq!(v["output"]["message"]["role"], "assistant");
     assert_eq!(v["stopReason"], "end_turn");
-    let text = v["output"]["message"]["content"][0]["text"].as_str().expect("text");
-    assert_eq!(text.split(' ').count() as u64, v["usage"]["outputTokens"].as_u64().expect("n"));
+    let text = v["output"]["message"]["content"][0]["text"]
+        .as_str()
+        .expect("text");
+    assert_eq!(
+        text.split(' ').count() as u64,
+        v["usage"]["outputTokens"].as_u64().expect("n")
+    );
     assert_eq!(v["usage"]["inputTokens"], 2);
     // An unknown provider behind an encoded ARN is resolved (and rejected) too.
     let bad = arn.replace("us.anthropic", "us.acme");
@@ -208,7 +265,10 @@ async fn stream_frames_are_ordered_padded_and_on_schedule() {
     config.bedrock.itl_ms = Dist::fixed(10.0);
     config.bedrock.output_tokens = Dist::fixed(20.0);
     let mocks = start(config).await;
-    let url = format!("{}/model/{HAIKU_ENCODED}/converse-stream", mocks.bedrock_url());
+    let url = format!(
+        "{}/model/{HAIKU_ENCODED}/converse-stream",
+        mocks.bedrock_url()
+    );
     let started = Instant::now();
     let (events, failed) = read_stream(post(&url, hello()).await).await;
     let elapsed = started.elapsed();
@@ -219,19 +279,34 @@ async fn stream_frames_are_ordered_padded_and_on_schedule() {
     assert!(kinds[1..21].iter().all(|k| *k == "contentBlockDelta"));
     assert_eq!(kinds[21..], ["contentBlockStop", "messageStop", "metadata"]);
     assert!(events.iter().all(|e| e.0 == "event"));
-    assert!(events.iter().all(|e| e.2["p"].as_str().is_some_and(|p| p.starts_with('a'))));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.2["p"].as_str().is_some_and(|p| p.starts_with('a')))
+    );
     assert_eq!(events[0].2["role"], "assistant");
     assert_eq!(events[22].2["stopReason"], "end_turn");
     let meta = &events[23].2;
     assert_eq!(meta["usage"]["outputTokens"], 20);
     // ttft 10 ms + 19 gaps of 1 ms: nothing can arrive earlier than scheduled.
-    assert!(meta["metrics"]["latencyMs"].as_u64().expect("latency") >= 29, "{meta}");
+    assert!(
+        meta["metrics"]["latencyMs"].as_u64().expect("latency") >= 29,
+        "{meta}"
+    );
     assert!(elapsed >= Duration::from_millis(29), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     let snap = mocks.stats().snapshot();
     assert_eq!(snap.injected_itl_ms.count, 19);
-    assert!((snap.injected_itl_ms.p50 - 1.0).abs() < 0.01, "{:?}", snap.injected_itl_ms);
-    assert!((snap.injected_ttft_ms.p50 - 10.0).abs() < 0.05, "{:?}", snap.injected_ttft_ms);
+    assert!(
+        (snap.injected_itl_ms.p50 - 1.0).abs() < 0.01,
+        "{:?}",
+        snap.injected_itl_ms
+    );
+    assert!(
+        (snap.injected_ttft_ms.p50 - 10.0).abs() < 0.05,
+        "{:?}",
+        snap.injected_ttft_ms
+    );
     assert_eq!(snap.timer_lateness_ms.count, 20);
 }
 
@@ -242,12 +317,19 @@ async fn message_start_is_sent_before_the_first_token_is_due() {
     config.bedrock.ttft_ms = Dist::fixed(1500.0);
     config.bedrock.output_tokens = Dist::fixed(2.0);
     let mocks = start(config).await;
-    let url = format!("{}/model/{HAIKU_ENCODED}/converse-stream", mocks.bedrock_url());
+    let url = format!(
+        "{}/model/{HAIKU_ENCODED}/converse-stream",
+        mocks.bedrock_url()
+    );
     let started = Instant::now();
     let resp = post(&url, hello()).await;
     let mut body = resp.bytes_stream();
     let first = body.next().await.expect("a first chunk").expect("ok chunk");
-    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
     let mut buf = BytesMut::from(&first[..]);
     let mut events = Vec::new();
     decode_all(&mut MessageFrameDecoder::new(), &mut buf, &mut events);
@@ -260,11 +342,17 @@ async fn stream_cut_ends_the_body_in_an_error() {
     let mut config = fast_config();
     config.faults.converse_stream.stream_cut = 1.0;
     let mocks = start(config).await;
-    let url = format!("{}/model/{HAIKU_ENCODED}/converse-stream", mocks.bedrock_url());
+    let url = format!(
+        "{}/model/{HAIKU_ENCODED}/converse-stream",
+        mocks.bedrock_url()
+    );
     let (events, failed) = read_stream(post(&url, hello()).await).await;
     assert!(failed, "the client must see an incomplete body");
     assert_eq!(events[0].1, "messageStart");
-    assert!(events[1..].iter().all(|e| e.1 == "contentBlockDelta"), "{events:?}");
+    assert!(
+        events[1..].iter().all(|e| e.1 == "contentBlockDelta"),
+        "{events:?}"
+    );
     let snap = mocks.stats().snapshot();
     assert_eq!(snap.operations["converse_stream"].outcomes["stream_cut"], 1);
     assert_eq!(snap.tokens_sent, events.len() as u64 - 1);
@@ -274,8 +362,18 @@ async fn stream_cut_ends_the_body_in_an_error() {
 #[tokio::test]
 async fn server_faults_answer_before_any_byte() {
     for (field, status, code, outcome) in [
-        ("server_error", 500, "InternalServerException", "server_error"),
-        ("unavailable", 503, "ServiceUnavailableException", "unavailable"),
+        (
+            "server_error",
+            500,
+            "InternalServerException",
+            "server_error",
+        ),
+        (
+            "unavailable",
+            503,
+            "ServiceUnavailableException",
+            "unavailable",
+        ),
         ("throttle", 429, "ThrottlingException", "throttle"),
     ] {
         let mut config = fast_config();
@@ -285,16 +383,25 @@ async fn server_faults_answer_before_any_byte() {
             _ => config.faults.embed.throttle = 1.0,
         }
         let mocks = start(config).await;
-        let url = format!("{}/model/amazon.titan-embed-text-v2%3A0/invoke", mocks.bedrock_url());
+        let url = format!(
+            "{}/model/amazon.titan-embed-text-v2%3A0/invoke",
+            mocks.bedrock_url()
+        );
         expect_error(post(&url, r#"{"inputText":"x"}"#).await, status, code).await;
-        assert_eq!(mocks.stats().snapshot().operations["embed"].outcomes[outcome], 1);
+        assert_eq!(
+            mocks.stats().snapshot().operations["embed"].outcomes[outcome],
+            1
+        );
     }
 }
 
 #[tokio::test]
 async fn invoke_answers_json_with_content_type() {
     let mocks = start(fast_config()).await;
-    let url = format!("{}/model/amazon.titan-embed-text-v2%3A0/invoke", mocks.bedrock_url());
+    let url = format!(
+        "{}/model/amazon.titan-embed-text-v2%3A0/invoke",
+        mocks.bedrock_url()
+    );
     let resp = post(
         &url,
         r#"{"inputText":"cooling pump","dimensions":512,"embeddingTypes":["float","binary"]}"#,
@@ -306,5 +413,11 @@ async fn invoke_answers_json_with_content_type() {
     let v: Value = serde_json::from_slice(&resp.bytes().await.expect("body")).expect("json");
     assert_eq!(v["embedding"].as_array().expect("list").len(), 512);
     assert_eq!(v["embeddingsByType"]["float"], v["embedding"]);
-    assert_eq!(v["embeddingsByType"]["binary"].as_array().expect("bits").len(), 512);
+    assert_eq!(
+        v["embeddingsByType"]["binary"]
+            .as_array()
+            .expect("bits")
+            .len(),
+        512
+    );
 }

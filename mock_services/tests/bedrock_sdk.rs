@@ -15,8 +15,7 @@ use mock_services::latency::Dist;
 use mock_services::{Bind, MockConfig, MockServices};
 
 const HAIKU: &str = "anthropic.claude-3-haiku-20240307-v1:0";
-const PROFILE_ARN: &str =
-    "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0";
+const PROFILE_ARN: &str = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0";
 
 const CONTEXT: &str = "Answer from the passages and cite them.\n\
     [source: doc-0042] The primary cooling pump is serviced every six weeks by the night shift.\n\
@@ -103,7 +102,10 @@ async fn stream(client: &Client, model: &str, question: &str, max_tokens: Option
                 let usage = m.usage().expect("usage");
                 s.output_tokens = usage.output_tokens();
                 s.input_tokens = usage.input_tokens();
-                assert_eq!(usage.total_tokens(), usage.input_tokens() + usage.output_tokens());
+                assert_eq!(
+                    usage.total_tokens(),
+                    usage.input_tokens() + usage.output_tokens()
+                );
                 s.latency_ms = m.metrics().expect("metrics").latency_ms();
                 s.events.push("metadata");
             }
@@ -130,7 +132,7 @@ async fn converse_and_converse_stream_give_the_same_cited_answer() {
     let text = match answer.output() {
         Some(ConverseOutput::Message(m)) => {
             assert_eq!(m.role(), &ConversationRole::Assistant);
-            match &m.content()[..] {
+            match m.content() {
                 [ContentBlock::Text(t)] => t.clone(),
                 other => panic!("unexpected content {other:?}"),
             }
@@ -139,13 +141,22 @@ async fn converse_and_converse_stream_give_the_same_cited_answer() {
     };
     assert_eq!(answer.stop_reason(), &StopReason::EndTurn);
     let usage = answer.usage().expect("usage");
-    assert!(text.contains("[doc-0042]") && text.contains("[doc-0007]"), "{text}");
+    assert!(
+        text.contains("[doc-0042]") && text.contains("[doc-0007]"),
+        "{text}"
+    );
     assert!(text.find("[doc-0042]") < text.find("[doc-0007]"), "{text}");
 
     let s = stream(&c, HAIKU, question, None).await;
     assert_eq!(
         s.events,
-        ["messageStart", "contentBlockDelta", "contentBlockStop", "messageStop", "metadata"]
+        [
+            "messageStart",
+            "contentBlockDelta",
+            "contentBlockStop",
+            "messageStop",
+            "metadata"
+        ]
     );
     assert_eq!(s.text, text, "stream and converse answer alike");
     assert_eq!(s.deltas as i32, s.output_tokens);
@@ -174,7 +185,12 @@ async fn max_tokens_cuts_the_answer_and_says_so() {
     assert_eq!(short.deltas, 5);
     assert_eq!(short.output_tokens, 5);
     assert_eq!(short.stop, Some(StopReason::MaxTokens));
-    assert!(full.text.starts_with(&short.text), "{} / {}", full.text, short.text);
+    assert!(
+        full.text.starts_with(&short.text),
+        "{} / {}",
+        full.text,
+        short.text
+    );
 }
 
 #[tokio::test]
@@ -220,7 +236,10 @@ async fn mid_stream_exceptions_arrive_typed() {
             Some(mock_services::bedrock::stream::exception_message(kind))
         );
         let snap = mocks.stats().snapshot();
-        assert_eq!(snap.operations["converse_stream"].outcomes["stream_exception"], 1);
+        assert_eq!(
+            snap.operations["converse_stream"].outcomes["stream_exception"],
+            1
+        );
         assert_eq!(snap.tokens_sent, deltas as u64);
     }
 }
@@ -266,7 +285,10 @@ async fn throttling_and_quota_are_throttling_exceptions() {
         .expect_err("over quota")
         .into_service_error();
     assert!(err.is_throttling_exception(), "{err:?}");
-    assert_eq!(mocks.stats().snapshot().operations["converse_stream"].outcomes["quota"], 1);
+    assert_eq!(
+        mocks.stats().snapshot().operations["converse_stream"].outcomes["quota"],
+        1
+    );
     drop(first);
 }
 
@@ -294,13 +316,21 @@ async fn invoke_model_returns_titan_embeddings() {
     let mocks = start(fast_config()).await;
     let c = client(&mocks.bedrock_url(), 1);
     for (model, body, dims) in [
-        ("amazon.titan-embed-text-v2:0", r#"{"inputText":"cooling pump"}"#, 1024),
+        (
+            "amazon.titan-embed-text-v2:0",
+            r#"{"inputText":"cooling pump"}"#,
+            1024,
+        ),
         (
             "amazon.titan-embed-text-v2:0",
             r#"{"inputText":"cooling pump","dimensions":256,"normalize":true}"#,
             256,
         ),
-        ("amazon.titan-embed-text-v1", r#"{"inputText":"cooling pump"}"#, 1536),
+        (
+            "amazon.titan-embed-text-v1",
+            r#"{"inputText":"cooling pump"}"#,
+            1536,
+        ),
     ] {
         let out = c
             .invoke_model()
@@ -317,8 +347,14 @@ async fn invoke_model_returns_titan_embeddings() {
         assert_eq!(e.len(), dims, "{model}");
         let norm = e.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4, "{norm}");
-        assert_eq!(e, mock_services::embedding::embed("cooling pump", dims, true));
+        assert_eq!(
+            e,
+            mock_services::embedding::embed("cooling pump", dims, true)
+        );
         assert_eq!(v["inputTextTokenCount"], 2);
     }
-    assert_eq!(mocks.stats().snapshot().operations["embed"].outcomes["ok"], 3);
+    assert_eq!(
+        mocks.stats().snapshot().operations["embed"].outcomes["ok"],
+        3
+    );
 }

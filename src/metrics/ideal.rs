@@ -97,7 +97,7 @@ mod tests {
         s.time_scale = 0.1;
         assert!((expected_service_s(&s) - (0.161 + 0.001)).abs() < 1e-9);
         s.request.max_tokens = 11;
-        assert!((expected_service_s(&s) - (0.061 + 0.001)).abs() < 1e-9);
+        assert!((expected_service_s(&s) - (0.081 + 0.001)).abs() < 1e-9);
     }
 
     #[test]

@@ -107,9 +107,12 @@ pub struct Recorder {
     pub warmup_completed: u64,
     /// Per-request phases for the timeline chart (the first `timeline_cap` measured requests).
     pub timeline: Vec<TimelineEntry>,
-    /// Finish times (µs since epoch) of successful measured requests, for windowed throughput.
+    /// Finish times (µs since epoch) of every successful request, warm-up included: throughput
+    /// counts whatever finished inside the measured window, like wrk, so requests that started
+    /// during the warm-up but finish inside the window are not lost (a closed loop would
+    /// otherwise under-count its first service time).
     pub ok_finish_us: Vec<u64>,
-    /// Tokens per successful measured request, aligned with `ok_finish_us`.
+    /// Tokens per successful request, aligned with `ok_finish_us`.
     pub ok_tokens: Vec<u32>,
 }
 
@@ -142,6 +145,10 @@ impl Recorder {
 
     /// Folds one finished request in.
     pub fn record(&mut self, r: &RequestRecord) {
+        if r.is_ok() {
+            self.ok_finish_us.push(r.finished_us);
+            self.ok_tokens.push(r.tokens);
+        }
         if !r.measured {
             self.warmup_completed += 1;
             return;
@@ -173,8 +180,6 @@ impl Recorder {
         if !r.citations_ok {
             self.citation_mismatches += 1;
         }
-        self.ok_finish_us.push(r.finished_us);
-        self.ok_tokens.push(r.tokens);
         let e2e = r.e2e_us();
         self.rec("e2e", e2e);
         if let Some(e) = r.embed_done_us {

@@ -75,7 +75,7 @@ impl Executor for Hybrid {
                 Ok(Ok((record, passages))) => {
                     steps::finish_async(&ctx, &clients, record, &ticket.question, passages).await
                 }
-                Ok(Err(record)) => record,
+                Ok(Err(record)) => *record,
                 Err(join) => RequestRecord::not_started(
                     &ticket,
                     ctx.epoch,

@@ -145,7 +145,7 @@ pub fn embed_and_retrieve_blocking(
     ctx: &RequestContext,
     clients: &BlockingClients,
     ticket: &Ticket,
-) -> Result<(RequestRecord, Vec<Passage>), RequestRecord> {
+) -> Result<(RequestRecord, Vec<Passage>), Box<RequestRecord>> {
     let mut record = RequestRecord::begin(ticket, ctx.epoch);
     let vector = match clients.embed.embed(&ticket.question) {
         Ok(v) => {
@@ -154,7 +154,7 @@ pub fn embed_and_retrieve_blocking(
         }
         Err(e) => {
             fail(ctx, &mut record, "embed", &e);
-            return Err(record);
+            return Err(Box::new(record));
         }
     };
     record.embed_done_us = Some(ctx.now_us());
@@ -165,7 +165,7 @@ pub fn embed_and_retrieve_blocking(
         }
         Err(e) => {
             fail(ctx, &mut record, "retrieve", &e);
-            return Err(record);
+            return Err(Box::new(record));
         }
     };
     record.retrieve_done_us = Some(ctx.now_us());
@@ -176,7 +176,7 @@ pub fn embed_and_retrieve_blocking(
 pub fn run_blocking(ctx: &RequestContext, clients: &BlockingClients, ticket: &Ticket) -> RequestRecord {
     let (mut record, passages) = match embed_and_retrieve_blocking(ctx, clients, ticket) {
         Ok(x) => x,
-        Err(record) => return record,
+        Err(record) => return *record,
     };
     cpu_step(ctx, &mut record, &ticket.question, &passages);
     let (system, user) = build_prompt(&ticket.question, &passages);

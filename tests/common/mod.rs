@@ -17,8 +17,10 @@ use ragperf::scenario::Scenario;
 /// embed `embed_ms`, search `search_ms`, first token `ttft_ms`, then `tokens` tokens `itl_ms`
 /// apart (model milliseconds; `time_scale` 1).
 pub fn fixed_scenario(embed_ms: f64, search_ms: f64, ttft_ms: f64, itl_ms: f64, tokens: f64) -> Scenario {
-    let mut s = Scenario::default();
-    s.time_scale = 1.0;
+    let mut s = Scenario {
+        time_scale: 1.0,
+        ..Scenario::default()
+    };
     s.embedding.latency_ms = Dist::fixed(embed_ms);
     s.qdrant.search_ms = Dist::fixed(search_ms);
     s.bedrock.ttft_ms = Dist::fixed(ttft_ms);
@@ -33,8 +35,10 @@ pub fn fixed_scenario(embed_ms: f64, search_ms: f64, ttft_ms: f64, itl_ms: f64, 
 
 /// The seed's latency model, 100x faster.
 pub fn fast_seed_scenario() -> Scenario {
-    let mut s = Scenario::default();
-    s.time_scale = 0.01;
+    let mut s = Scenario {
+        time_scale: 0.01,
+        ..Scenario::default()
+    };
     s.load.warmup = Some(Duration::ZERO);
     s.load.ramp = Some(Duration::ZERO);
     s

@@ -22,18 +22,88 @@ pub const SOURCE_MARKER: &str = "[source:";
 
 /// Words that are prompt scaffolding rather than the question's subject.
 const SCAFFOLD_WORDS: &[&str] = &[
-    "about", "all", "answer", "any", "based", "been", "can", "cite", "context", "could",
-    "following", "given", "had", "has", "have", "i", "if", "into", "me", "my", "no", "not", "only",
-    "our", "passage", "passages", "please", "question", "should", "so", "source", "sources",
-    "than", "their", "them", "then", "there", "these", "they", "those", "us", "use", "using",
-    "was", "we", "were", "will", "would", "you", "your",
+    "about",
+    "all",
+    "answer",
+    "any",
+    "based",
+    "been",
+    "can",
+    "cite",
+    "context",
+    "could",
+    "following",
+    "given",
+    "had",
+    "has",
+    "have",
+    "i",
+    "if",
+    "into",
+    "me",
+    "my",
+    "no",
+    "not",
+    "only",
+    "our",
+    "passage",
+    "passages",
+    "please",
+    "question",
+    "should",
+    "so",
+    "source",
+    "sources",
+    "than",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "those",
+    "us",
+    "use",
+    "using",
+    "was",
+    "we",
+    "were",
+    "will",
+    "would",
+    "you",
+    "your",
 ];
 
 /// Neutral words for answers without context and for padding empty passages.
 const FILLER: &[&str] = &[
-    "the", "system", "depends", "on", "several", "factors", "including", "its", "design", "and",
-    "expected", "load", "in", "practice", "this", "means", "that", "results", "vary", "with",
-    "configuration", "usage", "over", "time", "typically", "requires", "careful", "review",
+    "the",
+    "system",
+    "depends",
+    "on",
+    "several",
+    "factors",
+    "including",
+    "its",
+    "design",
+    "and",
+    "expected",
+    "load",
+    "in",
+    "practice",
+    "this",
+    "means",
+    "that",
+    "results",
+    "vary",
+    "with",
+    "configuration",
+    "usage",
+    "over",
+    "time",
+    "typically",
+    "requires",
+    "careful",
+    "review",
 ];
 
 /// How each cited sentence opens; `@` stands for the `[doc_id]` citation.
@@ -76,7 +146,10 @@ fn split(text: &str) -> (Vec<Passage>, String) {
     let mut in_passage = false;
     for line in text.lines() {
         if let Some((doc_id, first)) = source_line(line) {
-            passages.push(Passage { doc_id, text: first });
+            passages.push(Passage {
+                doc_id,
+                text: first,
+            });
             in_passage = true;
         } else if line.trim().is_empty() {
             in_passage = false;
@@ -183,7 +256,11 @@ fn sentence<R: Rng + ?Sized>(
     let start = out.len();
     if let Some(id) = citation {
         let opener = OPENERS[rng.random_range(0..OPENERS.len())];
-        let opener: &[&str] = if budget > opener.len() { opener } else { &["@"] };
+        let opener: &[&str] = if budget > opener.len() {
+            opener
+        } else {
+            &["@"]
+        };
         for w in opener {
             out.push(w.replace('@', &format!("[{id}]")));
         }
@@ -191,8 +268,16 @@ fn sentence<R: Rng + ?Sized>(
     let mut i = 0;
     while out.len() - start < budget {
         // About one word in four comes from the question, the rest from the passage.
-        let from_question = if citation.is_some() { i % 4 == 1 } else { rng.random_bool(0.4) };
-        let word = if from_question { question.take() } else { body.take() };
+        let from_question = if citation.is_some() {
+            i % 4 == 1
+        } else {
+            rng.random_bool(0.4)
+        };
+        let word = if from_question {
+            question.take()
+        } else {
+            body.take()
+        };
         out.push(word.map_or_else(|| filler(rng).to_string(), str::to_string));
         i += 1;
     }
@@ -233,7 +318,14 @@ pub fn compose<R: Rng + ?Sized>(
                 .map(str::to_string)
                 .collect();
             let mut body = Cycle::new(&body, rng);
-            sentence(&mut words, budget, Some(&source.doc_id), &mut body, &mut q, rng);
+            sentence(
+                &mut words,
+                budget,
+                Some(&source.doc_id),
+                &mut body,
+                &mut q,
+                rng,
+            );
         }
     }
     words
@@ -270,8 +362,14 @@ mod tests {
             p[0].text,
             "The primary cooling pump is serviced every six weeks by the night shift."
         );
-        assert_eq!(cited_sources("no context here\n[source:] empty id\n[source: x"), Vec::<String>::new());
-        assert_eq!(question_words(PROMPT), ["often", "cooling", "pump", "serviced"]);
+        assert_eq!(
+            cited_sources("no context here\n[source:] empty id\n[source: x"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            question_words(PROMPT),
+            ["often", "cooling", "pump", "serviced"]
+        );
     }
 
     #[test]
@@ -286,7 +384,12 @@ mod tests {
         assert!(i42 < i7, "{t}");
         assert!(t.ends_with('.'), "{t}");
         assert!(!a[0].starts_with(' '));
-        assert!(a[1..].iter().all(|w| w.starts_with(' ') && !w[1..].contains(' ')), "{a:?}");
+        assert!(
+            a[1..]
+                .iter()
+                .all(|w| w.starts_with(' ') && !w[1..].contains(' ')),
+            "{a:?}"
+        );
         // Words come from the passages and the question.
         assert!(t.contains("pump") || t.contains("Pump"), "{t}");
         let c = compose(PROMPT, PROMPT, 40, &mut StdRng::seed_from_u64(2));
@@ -298,7 +401,10 @@ mod tests {
         let one = compose(PROMPT, PROMPT, 1, &mut StdRng::seed_from_u64(3));
         assert_eq!(one, ["[doc-0042]."]);
         let nine = text(&compose(PROMPT, PROMPT, 9, &mut StdRng::seed_from_u64(3)));
-        assert!(nine.contains("[doc-0042]") && !nine.contains("[doc-0007]"), "{nine}");
+        assert!(
+            nine.contains("[doc-0042]") && !nine.contains("[doc-0007]"),
+            "{nine}"
+        );
         let long = text(&compose(PROMPT, PROMPT, 200, &mut StdRng::seed_from_u64(3)));
         assert_eq!(long.matches("[doc-0042]").count(), 1);
         assert_eq!(long.matches("[doc-0007]").count(), 1);
@@ -313,7 +419,12 @@ mod tests {
         let t = text(&a);
         assert!(!t.contains('['), "{t}");
         assert!(t.ends_with('.'));
-        assert!(["reactor", "pumps", "vibrate"].iter().any(|w| t.contains(w)), "{t}");
+        assert!(
+            ["reactor", "pumps", "vibrate"]
+                .iter()
+                .any(|w| t.contains(w)),
+            "{t}"
+        );
         // Even an empty prompt gets words.
         assert_eq!(compose("", "", 5, &mut StdRng::seed_from_u64(5)).len(), 5);
     }

@@ -83,7 +83,12 @@ pub struct Schedule {
 impl Schedule {
     /// Draws the time to first token and `tokens - 1` gaps, each scaled by `factor`
     /// (time scale times a slow fault's multiplier).
-    pub fn draw<R: Rng + ?Sized>(cfg: &BedrockConfig, rng: &mut R, tokens: usize, factor: f64) -> Self {
+    pub fn draw<R: Rng + ?Sized>(
+        cfg: &BedrockConfig,
+        rng: &mut R,
+        tokens: usize,
+        factor: f64,
+    ) -> Self {
         let ttft = cfg.ttft_ms.sample_duration(rng, factor);
         let gaps = (1..tokens)
             .map(|_| cfg.itl_ms.sample_duration(rng, factor))
@@ -163,7 +168,10 @@ async fn converse(
     drop(admitted);
     let mut response = body.to_string().into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(REQUEST_ID_HEADER, request_id());
     Ok(response)
 }

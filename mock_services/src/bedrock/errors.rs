@@ -133,7 +133,9 @@ pub fn request_id() -> HeaderValue {
         &s[16..20],
         &s[20..]
     );
-    HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("00000000-0000-4000-8000-000000000000"))
+    HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(
+        "00000000-0000-4000-8000-000000000000",
+    ))
 }
 
 /// Name of the header the request id goes in.
@@ -151,7 +153,10 @@ impl IntoResponse for BedrockError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        headers.insert(ERROR_TYPE_HEADER, HeaderValue::from_static(self.code.name()));
+        headers.insert(
+            ERROR_TYPE_HEADER,
+            HeaderValue::from_static(self.code.name()),
+        );
         headers.insert(REQUEST_ID_HEADER, request_id());
         response
     }

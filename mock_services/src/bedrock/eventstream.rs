@@ -161,7 +161,13 @@ struct Metadata<'a> {
 
 /// `messageStart` `{"role":"assistant"}`.
 pub fn message_start(p: &str) -> Bytes {
-    event("messageStart", json(&MessageStart { role: "assistant", p }))
+    event(
+        "messageStart",
+        json(&MessageStart {
+            role: "assistant",
+            p,
+        }),
+    )
 }
 
 /// `contentBlockDelta` `{"contentBlockIndex":0,"delta":{"text":...}}`.
@@ -242,7 +248,11 @@ mod tests {
         let mut got = Vec::new();
         while let DecodedFrame::Complete(m) = decoder.decode_frame(&mut buf).unwrap() {
             let h = parse_response_headers(&m).unwrap();
-            let names: Vec<String> = m.headers().iter().map(|h| h.name().as_str().to_string()).collect();
+            let names: Vec<String> = m
+                .headers()
+                .iter()
+                .map(|h| h.name().as_str().to_string())
+                .collect();
             let payload: serde_json::Value = serde_json::from_slice(m.payload()).unwrap();
             got.push((
                 h.message_type.as_str().to_string(),
@@ -266,11 +276,17 @@ mod tests {
         assert_eq!(got[5].0, "exception");
         assert_eq!(got[5].1, "throttlingException");
         assert_eq!(got[5].2.as_deref(), Some("application/json"));
-        assert_eq!(got[5].3, [":exception-type", ":content-type", ":message-type"]);
+        assert_eq!(
+            got[5].3,
+            [":exception-type", ":content-type", ":message-type"]
+        );
         assert_eq!(got[5].4["message"], "slow down");
 
         // A single frame also parses with the one-shot reader.
         let one = read_message_from(&mut block_stop("ab")).unwrap();
-        assert_eq!(one.payload().as_ref(), br#"{"contentBlockIndex":0,"p":"ab"}"#);
+        assert_eq!(
+            one.payload().as_ref(),
+            br#"{"contentBlockIndex":0,"p":"ab"}"#
+        );
     }
 }

@@ -69,7 +69,10 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 fn expect_type(path: &str, expected: &str, v: &Value) -> BedrockError {
-    malformed(format!("#/{path}: expected type: {expected}, found: {}", json_type(v)))
+    malformed(format!(
+        "#/{path}: expected type: {expected}, found: {}",
+        json_type(v)
+    ))
 }
 
 fn input_text(obj: &Map<String, Value>) -> Result<String, BedrockError> {
@@ -92,7 +95,10 @@ pub fn parse(body: &[u8], kind: ModelKind) -> Result<EmbedRequest, BedrockError>
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| malformed(format!("the body is not valid JSON ({e})")))?;
     let Value::Object(obj) = &v else {
-        return Err(malformed(format!("#: expected type: JSONObject, found: {}", json_type(&v))));
+        return Err(malformed(format!(
+            "#: expected type: JSONObject, found: {}",
+            json_type(&v)
+        )));
     };
     let allowed: &[&str] = if kind == ModelKind::TitanEmbedV2 {
         &["inputText", "dimensions", "normalize", "embeddingTypes"]
@@ -100,7 +106,9 @@ pub fn parse(body: &[u8], kind: ModelKind) -> Result<EmbedRequest, BedrockError>
         &["inputText"]
     };
     if let Some(extra) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(malformed(format!("#: extraneous key [{extra}] is not permitted")));
+        return Err(malformed(format!(
+            "#: extraneous key [{extra}] is not permitted"
+        )));
     }
     let text = input_text(obj)?;
     if kind != ModelKind::TitanEmbedV2 {
@@ -116,7 +124,11 @@ pub fn parse(body: &[u8], kind: ModelKind) -> Result<EmbedRequest, BedrockError>
         None => 1024,
         Some(Value::Number(n)) => match n.as_u64() {
             Some(d) if V2_DIMENSIONS.contains(&(d as usize)) => d as usize,
-            _ => return Err(malformed(format!("#/dimensions: {n} is not a valid enum value"))),
+            _ => {
+                return Err(malformed(format!(
+                    "#/dimensions: {n} is not a valid enum value"
+                )));
+            }
         },
         Some(other) => return Err(expect_type("dimensions", "Integer", other)),
     };
@@ -130,7 +142,9 @@ pub fn parse(body: &[u8], kind: ModelKind) -> Result<EmbedRequest, BedrockError>
         None => {}
         Some(Value::Array(types)) => {
             if types.is_empty() {
-                return Err(malformed("#/embeddingTypes: expected minimum item count: 1, found: 0"));
+                return Err(malformed(
+                    "#/embeddingTypes: expected minimum item count: 1, found: 0",
+                ));
             }
             float = false;
             for (i, t) in types.iter().enumerate() {
@@ -235,9 +249,15 @@ async fn invoke(
     let tokens = token_count(&request.text);
     let mut response = answer.into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(REQUEST_ID_HEADER, request_id());
-    h.insert("x-amzn-bedrock-input-token-count", HeaderValue::from(tokens as u64));
+    h.insert(
+        "x-amzn-bedrock-input-token-count",
+        HeaderValue::from(tokens as u64),
+    );
     h.insert(
         "x-amzn-bedrock-invocation-latency",
         HeaderValue::from(t0.elapsed().as_millis() as u64),
@@ -256,22 +276,35 @@ mod tests {
     #[test]
     fn v2_defaults_and_options() {
         let r = parse(br#"{"inputText":"pump"}"#, ModelKind::TitanEmbedV2).unwrap();
-        assert_eq!((r.dimensions, r.normalize, r.binary, r.by_type), (1024, true, false, true));
+        assert_eq!(
+            (r.dimensions, r.normalize, r.binary, r.by_type),
+            (1024, true, false, true)
+        );
         let r = parse(
             br#"{"inputText":"pump","dimensions":256,"normalize":false,"embeddingTypes":["binary"]}"#,
             ModelKind::TitanEmbedV2,
         )
         .unwrap();
-        assert_eq!((r.dimensions, r.normalize, r.binary, r.by_type), (256, false, true, false));
+        assert_eq!(
+            (r.dimensions, r.normalize, r.binary, r.by_type),
+            (256, false, true, false)
+        );
         let j = respond_json(&r, ModelKind::TitanEmbedV2);
         assert_eq!(j["embedding"].as_array().unwrap().len(), 256);
-        assert_eq!(j["embeddingsByType"]["binary"].as_array().unwrap().len(), 256);
+        assert_eq!(
+            j["embeddingsByType"]["binary"].as_array().unwrap().len(),
+            256
+        );
         assert!(j["embeddingsByType"].get("float").is_none());
     }
 
     #[test]
     fn v2_vectors_match_the_corpus_function() {
-        let r = parse(br#"{"inputText":"cooling pump","dimensions":512}"#, ModelKind::TitanEmbedV2).unwrap();
+        let r = parse(
+            br#"{"inputText":"cooling pump","dimensions":512}"#,
+            ModelKind::TitanEmbedV2,
+        )
+        .unwrap();
         let j = respond_json(&r, ModelKind::TitanEmbedV2);
         let got: Vec<f32> = serde_json::from_value(j["embedding"].clone()).unwrap();
         assert_eq!(got, embed("cooling pump", 512, true));
@@ -285,7 +318,13 @@ mod tests {
         let j = respond_json(&r, ModelKind::TitanEmbedV1);
         assert_eq!(j["embedding"].as_array().unwrap().len(), 1536);
         assert!(j.get("embeddingsByType").is_none());
-        assert!(err(r#"{"inputText":"x","dimensions":256}"#, ModelKind::TitanEmbedV1).contains("extraneous key [dimensions]"));
+        assert!(
+            err(
+                r#"{"inputText":"x","dimensions":256}"#,
+                ModelKind::TitanEmbedV1
+            )
+            .contains("extraneous key [dimensions]")
+        );
     }
 
     #[test]
@@ -295,7 +334,10 @@ mod tests {
         assert!(err(r#"{"inputText":""}"#, v2).contains("minLength"));
         assert!(err("{}", v2).contains("required key [inputText]"));
         assert!(err(r#"{"inputText":3}"#, v2).contains("expected type: String, found: Integer"));
-        assert!(err(r#"{"inputText":"a","dimensions":100}"#, v2).contains("100 is not a valid enum value"));
+        assert!(
+            err(r#"{"inputText":"a","dimensions":100}"#, v2)
+                .contains("100 is not a valid enum value")
+        );
         assert!(err(r#"{"inputText":"a","dimensions":"256"}"#, v2).contains("#/dimensions"));
         assert!(err(r#"{"inputText":"a","normalize":"yes"}"#, v2).contains("#/normalize"));
         assert!(err(r#"{"inputText":"a","embeddingTypes":["int8"]}"#, v2).contains("int8"));

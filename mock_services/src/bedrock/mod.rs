@@ -93,7 +93,11 @@ impl Failure {
 
 /// Reads the whole request body, refusing more than `limit` bytes with a JSON
 /// `ValidationException` (not axum's plain-text rejection).
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, BedrockError> {
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, BedrockError> {
     let too_long = || {
         BedrockError::validation(format!(
             "Input is too long for requested model: the request body is over {limit} bytes \
@@ -136,7 +140,11 @@ pub struct Admitted {
 
 /// Takes a quota slot and draws the request's fault. Throttling, server errors and
 /// unavailability become the error to answer at once, before any byte of the response.
-pub fn admit(state: &MockState, faults: &FaultInjector, op: Operation) -> Result<Admitted, Failure> {
+pub fn admit(
+    state: &MockState,
+    faults: &FaultInjector,
+    op: Operation,
+) -> Result<Admitted, Failure> {
     let Some(admission) = faults.admit() else {
         return Err(Failure {
             error: BedrockError::throttling(),

@@ -165,7 +165,11 @@ pub fn resolve(id: &str) -> Result<Model, BedrockError> {
         let Some((rtype, rid)) = resource.split_once('/') else {
             return Err(pattern_error(id));
         };
-        if rid.is_empty() || !rid.bytes().all(|b| b.is_ascii_alphanumeric() || b"-:./".contains(&b)) {
+        if rid.is_empty()
+            || !rid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-:./".contains(&b))
+        {
             return Err(pattern_error(id));
         }
         match rtype {
@@ -206,7 +210,9 @@ mod tests {
         let path = "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-5-haiku-20241022-v1%3A0/converse-stream";
         assert_eq!(
             raw_segment(path),
-            Some("arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-5-haiku-20241022-v1%3A0")
+            Some(
+                "arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-5-haiku-20241022-v1%3A0"
+            )
         );
         let m = from_path(path).unwrap();
         assert_eq!(
@@ -218,33 +224,59 @@ mod tests {
 
     #[test]
     fn embedding_models_are_recognised() {
-        assert_eq!(resolve("amazon.titan-embed-text-v2:0").unwrap().kind, ModelKind::TitanEmbedV2);
-        assert_eq!(resolve("amazon.titan-embed-text-v1").unwrap().kind, ModelKind::TitanEmbedV1);
+        assert_eq!(
+            resolve("amazon.titan-embed-text-v2:0").unwrap().kind,
+            ModelKind::TitanEmbedV2
+        );
+        assert_eq!(
+            resolve("amazon.titan-embed-text-v1").unwrap().kind,
+            ModelKind::TitanEmbedV1
+        );
         assert_eq!(
             resolve("arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0")
                 .unwrap()
                 .kind,
             ModelKind::TitanEmbedV2
         );
-        assert_eq!(resolve("cohere.embed-english-v3").unwrap().kind, ModelKind::OtherEmbedding);
+        assert_eq!(
+            resolve("cohere.embed-english-v3").unwrap().kind,
+            ModelKind::OtherEmbedding
+        );
     }
 
     #[test]
     fn unknown_provider_is_not_found_and_bad_shape_is_invalid() {
         for id in ["acme.llm-v1", "gpt-4o", "us.acme.model"] {
-            assert_eq!(resolve(id).unwrap_err().code, ErrorCode::ResourceNotFound, "{id}");
+            assert_eq!(
+                resolve(id).unwrap_err().code,
+                ErrorCode::ResourceNotFound,
+                "{id}"
+            );
         }
-        for id in ["", "has space", "anthropic.claude/x", "arn:aws:s3:::bucket/x"] {
-            assert_eq!(resolve(id).unwrap_err().code, ErrorCode::Validation, "{id:?}");
+        for id in [
+            "",
+            "has space",
+            "anthropic.claude/x",
+            "arn:aws:s3:::bucket/x",
+        ] {
+            assert_eq!(
+                resolve(id).unwrap_err().code,
+                ErrorCode::Validation,
+                "{id:?}"
+            );
         }
         let long = "a".repeat(MAX_MODEL_ID_LEN + 1);
         assert_eq!(resolve(&long).unwrap_err().code, ErrorCode::Validation);
-        assert_eq!(decode_segment("bad%FF").unwrap_err().code, ErrorCode::Validation);
+        assert_eq!(
+            decode_segment("bad%FF").unwrap_err().code,
+            ErrorCode::Validation
+        );
     }
 
     #[test]
     fn opaque_arns_are_text_models() {
-        let m = resolve("arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abcdef123456").unwrap();
+        let m = resolve("arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abcdef123456")
+            .unwrap();
         assert_eq!(m.kind, ModelKind::Text);
         assert_eq!(m.base, "abcdef123456");
     }

@@ -117,7 +117,13 @@ fn parse_message(i: usize, m: &Value) -> Result<InputMessage, BedrockError> {
                  satisfy constraint: Member must not be null"
             )));
         }
-        Some(other) => return Err(wrong_type(&format!("{path}.member.role"), "a string", other)),
+        Some(other) => {
+            return Err(wrong_type(
+                &format!("{path}.member.role"),
+                "a string",
+                other,
+            ));
+        }
     };
     let content = match m.get("content") {
         Some(Value::Array(c)) => c,
@@ -127,7 +133,13 @@ fn parse_message(i: usize, m: &Value) -> Result<InputMessage, BedrockError> {
                  satisfy constraint: Member must not be null"
             )));
         }
-        Some(other) => return Err(wrong_type(&format!("{path}.member.content"), "a list", other)),
+        Some(other) => {
+            return Err(wrong_type(
+                &format!("{path}.member.content"),
+                "a list",
+                other,
+            ));
+        }
     };
     if content.is_empty() {
         return Err(BedrockError::validation(format!(
@@ -167,7 +179,11 @@ fn parse_message(i: usize, m: &Value) -> Result<InputMessage, BedrockError> {
 
 fn parse_system(v: &Value) -> Result<Vec<String>, BedrockError> {
     let Value::Array(blocks) = v else {
-        return Err(wrong_type("system", "a list of SystemContentBlock objects", v));
+        return Err(wrong_type(
+            "system",
+            "a list of SystemContentBlock objects",
+            v,
+        ));
     };
     let mut out = Vec::new();
     for (i, b) in blocks.iter().enumerate() {
@@ -281,12 +297,17 @@ mod tests {
         assert!(msg("[]").contains("JSON object"));
         assert!(msg("{}").contains("'messages'"));
         assert!(msg(r#"{"messages":[]}"#).contains("must start with a user message"));
-        assert!(msg(r#"{"messages":[{"role":"user","content":[]}]}"#).contains("messages.0 is empty"));
+        assert!(
+            msg(r#"{"messages":[{"role":"user","content":[]}]}"#).contains("messages.0 is empty")
+        );
         assert!(
             msg(r#"{"messages":[{"role":"user","content":[{"text":" "}]}]}"#)
                 .contains("messages.0.content.0 is blank")
         );
-        assert!(msg(r#"{"messages":[{"role":"bot","content":[{"text":"x"}]}]}"#).contains("[user, assistant]"));
+        assert!(
+            msg(r#"{"messages":[{"role":"bot","content":[{"text":"x"}]}]}"#)
+                .contains("[user, assistant]")
+        );
         assert!(
             msg(r#"{"messages":[{"role":"user","content":[{"text":"a"}]},{"role":"user","content":[{"text":"b"}]}]}"#)
                 .contains("alternate")

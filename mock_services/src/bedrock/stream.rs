@@ -39,7 +39,9 @@ const OP: Operation = Operation::ConverseStream;
 pub fn exception_message(kind: &str) -> &'static str {
     match kind {
         "throttlingException" => THROTTLING_MESSAGE,
-        "validationException" => "The model output failed validation. Check the request and try again.",
+        "validationException" => {
+            "The model output failed validation. Check the request and try again."
+        }
         "internalServerException" => {
             "The server encountered an internal error while processing the request."
         }
@@ -95,7 +97,10 @@ async fn start(
     let frames = generate(move |y| emit(y, plan));
     let mut response = (StatusCode::OK, Body::from_stream(frames)).into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(eventstream::CONTENT_TYPE));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(eventstream::CONTENT_TYPE),
+    );
     h.insert(REQUEST_ID_HEADER, request_id());
     Ok(response)
 }
@@ -132,9 +137,9 @@ fn pad(rng: &mut StdRng) -> &'static str {
 /// Index of the token a mid-stream fault replaces (`after_fraction` of `n` tokens were sent).
 fn fault_index(fault: &Option<Fault>, n: usize) -> Option<usize> {
     match fault {
-        Some(Fault::StreamException { after_fraction, .. } | Fault::StreamCut { after_fraction }) => {
-            Some(((after_fraction.clamp(0.0, 1.0) * n as f64) as usize).min(n.saturating_sub(1)))
-        }
+        Some(
+            Fault::StreamException { after_fraction, .. } | Fault::StreamCut { after_fraction },
+        ) => Some(((after_fraction.clamp(0.0, 1.0) * n as f64) as usize).min(n.saturating_sub(1))),
         _ => None,
     }
 }
@@ -171,7 +176,8 @@ async fn emit(y: Yielder<Frame>, plan: Plan) {
             match &fault {
                 Some(Fault::StreamException { kind, .. }) => {
                     state.stats.outcome(OP, "stream_exception");
-                    y.send(Ok(eventstream::exception(kind, exception_message(kind)))).await;
+                    y.send(Ok(eventstream::exception(kind, exception_message(kind))))
+                        .await;
                 }
                 _ => {
                     state.stats.outcome(OP, "stream_cut");
@@ -190,13 +196,23 @@ async fn emit(y: Yielder<Frame>, plan: Plan) {
         }
         let lateness = Instant::now().saturating_duration_since(deadline);
         recording.rec.token(gap, lateness);
-        y.send(Ok(eventstream::text_delta(piece, pad(&mut rng)))).await;
+        y.send(Ok(eventstream::text_delta(piece, pad(&mut rng))))
+            .await;
     }
 
     y.send(Ok(eventstream::block_stop(pad(&mut rng)))).await;
-    y.send(Ok(eventstream::message_stop(generation.stop_reason, pad(&mut rng)))).await;
+    y.send(Ok(eventstream::message_stop(
+        generation.stop_reason,
+        pad(&mut rng),
+    )))
+    .await;
     let latency_ms = t0.elapsed().as_millis() as u64;
-    y.send(Ok(eventstream::metadata(generation.usage, latency_ms, pad(&mut rng)))).await;
+    y.send(Ok(eventstream::metadata(
+        generation.usage,
+        latency_ms,
+        pad(&mut rng),
+    )))
+    .await;
     state.stats.outcome(OP, "ok");
 }
 

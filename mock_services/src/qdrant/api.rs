@@ -208,24 +208,31 @@ async fn create_collection(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    run_with_body(state, Operation::QdrantOther, name, headers, body, |st, name, spec: CollectionSpec| {
-        let zero: Vec<String> = match &spec.vectors {
-            Some(VectorsConfig::Single(p)) if p.size == 0 => vec!["vectors.size".into()],
-            Some(VectorsConfig::Named(m)) => m
-                .iter()
-                .filter(|(_, p)| p.size == 0)
-                .map(|(n, _)| format!("vectors.{n}.size"))
-                .collect(),
-            _ => Vec::new(),
-        };
-        validate(
-            zero.into_iter()
-                .map(|f| format!("{f}: value 0 invalid, must be 1 or larger"))
-                .collect(),
-        )?;
-        st.qdrant.create_collection(&name, spec)?;
-        Ok(true)
-    })
+    run_with_body(
+        state,
+        Operation::QdrantOther,
+        name,
+        headers,
+        body,
+        |st, name, spec: CollectionSpec| {
+            let zero: Vec<String> = match &spec.vectors {
+                Some(VectorsConfig::Single(p)) if p.size == 0 => vec!["vectors.size".into()],
+                Some(VectorsConfig::Named(m)) => m
+                    .iter()
+                    .filter(|(_, p)| p.size == 0)
+                    .map(|(n, _)| format!("vectors.{n}.size"))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            validate(
+                zero.into_iter()
+                    .map(|f| format!("{f}: value 0 invalid, must be 1 or larger"))
+                    .collect(),
+            )?;
+            st.qdrant.create_collection(&name, spec)?;
+            Ok(true)
+        },
+    )
     .await
 }
 
@@ -237,14 +244,25 @@ async fn create_index(
     body: Body,
 ) -> Response {
     let wait = wait_flag(q.as_deref());
-    run_with_body(state, Operation::QdrantOther, name, headers, body, move |st, name, b: IndexBody| {
-        let index = PayloadIndex::parse(b.field_schema.as_ref().unwrap_or(&serde_json::Value::Null))
-            .map_err(|m| ApiError::bad_request(format!("Format error in JSON body: {m}")))?;
-        Ok(update_result(
-            st.qdrant.create_payload_index(&name, &b.field_name, index)?,
-            wait,
-        ))
-    })
+    run_with_body(
+        state,
+        Operation::QdrantOther,
+        name,
+        headers,
+        body,
+        move |st, name, b: IndexBody| {
+            let index =
+                PayloadIndex::parse(b.field_schema.as_ref().unwrap_or(&serde_json::Value::Null))
+                    .map_err(|m| {
+                        ApiError::bad_request(format!("Format error in JSON body: {m}"))
+                    })?;
+            Ok(update_result(
+                st.qdrant
+                    .create_payload_index(&name, &b.field_name, index)?,
+                wait,
+            ))
+        },
+    )
     .await
 }
 
@@ -255,7 +273,10 @@ async fn delete_index(State(state): AppState, path: PairPath, RawQuery(q): RawQu
         Err(e) => (Err(e), String::new()),
     };
     run(state, Operation::QdrantOther, name, move |st, name| {
-        Ok(update_result(st.qdrant.delete_payload_index(&name, &field)?, wait))
+        Ok(update_result(
+            st.qdrant.delete_payload_index(&name, &field)?,
+            wait,
+        ))
     })
     .await
 }
@@ -268,10 +289,17 @@ async fn upsert(
     body: Body,
 ) -> Response {
     let wait = wait_flag(q.as_deref());
-    run_with_body(state, Operation::QdrantOther, name, headers, body, move |st, name, b: UpsertBody| {
-        let points = b.into_points()?;
-        Ok(update_result(st.qdrant.upsert(&name, points)?, wait))
-    })
+    run_with_body(
+        state,
+        Operation::QdrantOther,
+        name,
+        headers,
+        body,
+        move |st, name, b: UpsertBody| {
+            let points = b.into_points()?;
+            Ok(update_result(st.qdrant.upsert(&name, points)?, wait))
+        },
+    )
     .await
 }
 
@@ -283,22 +311,44 @@ async fn delete_points(
     body: Body,
 ) -> Response {
     let wait = wait_flag(q.as_deref());
-    run_with_body(state, Operation::QdrantOther, name, headers, body, move |st, name, b: DeleteBody| {
-        let selector = b.selector()?;
-        Ok(update_result(st.qdrant.delete_points(&name, &selector)?, wait))
-    })
+    run_with_body(
+        state,
+        Operation::QdrantOther,
+        name,
+        headers,
+        body,
+        move |st, name, b: DeleteBody| {
+            let selector = b.selector()?;
+            Ok(update_result(
+                st.qdrant.delete_points(&name, &selector)?,
+                wait,
+            ))
+        },
+    )
     .await
 }
 
-async fn retrieve(State(state): AppState, name: NamePath, headers: HeaderMap, body: Body) -> Response {
-    run_with_body(state, Operation::QdrantOther, name, headers, body, |st, name, b: RetrieveBody| {
-        Ok(st.qdrant.retrieve(
-            &name,
-            &b.ids,
-            &b.with_payload.unwrap_or(WithPayload::All),
-            &b.with_vector.unwrap_or_default(),
-        )?)
-    })
+async fn retrieve(
+    State(state): AppState,
+    name: NamePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    run_with_body(
+        state,
+        Operation::QdrantOther,
+        name,
+        headers,
+        body,
+        |st, name, b: RetrieveBody| {
+            Ok(st.qdrant.retrieve(
+                &name,
+                &b.ids,
+                &b.with_payload.unwrap_or(WithPayload::All),
+                &b.with_vector.unwrap_or_default(),
+            )?)
+        },
+    )
     .await
 }
 
@@ -331,81 +381,143 @@ struct QueryResponse {
 }
 
 async fn query(State(state): AppState, name: NamePath, headers: HeaderMap, body: Body) -> Response {
-    run_with_body(state, Operation::QdrantSearch, name, headers, body, |st, name, b: QueryBody| {
-        validate(b.problems("internal"))?;
-        let req = b.into_search()?;
-        Ok(QueryResponse {
-            points: st.qdrant.search(&name, &req)?,
-        })
-    })
+    run_with_body(
+        state,
+        Operation::QdrantSearch,
+        name,
+        headers,
+        body,
+        |st, name, b: QueryBody| {
+            validate(b.problems("internal"))?;
+            let req = b.into_search()?;
+            Ok(QueryResponse {
+                points: st.qdrant.search(&name, &req)?,
+            })
+        },
+    )
     .await
 }
 
-async fn query_batch(State(state): AppState, name: NamePath, headers: HeaderMap, body: Body) -> Response {
-    run_with_body(state, Operation::QdrantSearch, name, headers, body, |st, name, b: QueryBatchBody| {
-        validate(
-            b.searches
-                .iter()
-                .enumerate()
-                .flat_map(|(i, q)| q.problems(&format!("searches[{i}].internal")))
-                .collect(),
-        )?;
-        let reqs = b
-            .searches
-            .into_iter()
-            .map(QueryBody::into_search)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(st
-            .qdrant
-            .search_batch(&name, &reqs)?
-            .into_iter()
-            .map(|points| QueryResponse { points })
-            .collect::<Vec<_>>())
-    })
+async fn query_batch(
+    State(state): AppState,
+    name: NamePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    run_with_body(
+        state,
+        Operation::QdrantSearch,
+        name,
+        headers,
+        body,
+        |st, name, b: QueryBatchBody| {
+            validate(
+                b.searches
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, q)| q.problems(&format!("searches[{i}].internal")))
+                    .collect(),
+            )?;
+            let reqs = b
+                .searches
+                .into_iter()
+                .map(QueryBody::into_search)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(st
+                .qdrant
+                .search_batch(&name, &reqs)?
+                .into_iter()
+                .map(|points| QueryResponse { points })
+                .collect::<Vec<_>>())
+        },
+    )
     .await
 }
 
-async fn search(State(state): AppState, name: NamePath, headers: HeaderMap, body: Body) -> Response {
-    run_with_body(state, Operation::QdrantSearch, name, headers, body, |st, name, b: SearchBody| {
-        validate(b.problems("search_request"))?;
-        let req = b.into_search()?;
-        Ok(st.qdrant.search(&name, &req)?)
-    })
+async fn search(
+    State(state): AppState,
+    name: NamePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    run_with_body(
+        state,
+        Operation::QdrantSearch,
+        name,
+        headers,
+        body,
+        |st, name, b: SearchBody| {
+            validate(b.problems("search_request"))?;
+            let req = b.into_search()?;
+            Ok(st.qdrant.search(&name, &req)?)
+        },
+    )
     .await
 }
 
-async fn search_batch(State(state): AppState, name: NamePath, headers: HeaderMap, body: Body) -> Response {
-    run_with_body(state, Operation::QdrantSearch, name, headers, body, |st, name, b: SearchBatchBody| {
-        validate(
-            b.searches
-                .iter()
-                .enumerate()
-                .flat_map(|(i, s)| s.problems(&format!("searches[{i}].search_request")))
-                .collect(),
-        )?;
-        let reqs = b
-            .searches
-            .into_iter()
-            .map(SearchBody::into_search)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(st.qdrant.search_batch(&name, &reqs)?)
-    })
+async fn search_batch(
+    State(state): AppState,
+    name: NamePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    run_with_body(
+        state,
+        Operation::QdrantSearch,
+        name,
+        headers,
+        body,
+        |st, name, b: SearchBatchBody| {
+            validate(
+                b.searches
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, s)| s.problems(&format!("searches[{i}].search_request")))
+                    .collect(),
+            )?;
+            let reqs = b
+                .searches
+                .into_iter()
+                .map(SearchBody::into_search)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(st.qdrant.search_batch(&name, &reqs)?)
+        },
+    )
     .await
 }
 
-async fn scroll(State(state): AppState, name: NamePath, headers: HeaderMap, body: Body) -> Response {
-    run_with_body(state, Operation::QdrantOther, name, headers, body, |st, name, b: ScrollBody| {
-        validate(b.problems())?;
-        let req = b.into_scroll()?;
-        Ok(st.qdrant.scroll(&name, &req)?)
-    })
+async fn scroll(
+    State(state): AppState,
+    name: NamePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    run_with_body(
+        state,
+        Operation::QdrantOther,
+        name,
+        headers,
+        body,
+        |st, name, b: ScrollBody| {
+            validate(b.problems())?;
+            let req = b.into_scroll()?;
+            Ok(st.qdrant.scroll(&name, &req)?)
+        },
+    )
     .await
 }
 
 async fn count(State(state): AppState, name: NamePath, headers: HeaderMap, body: Body) -> Response {
-    run_with_body(state, Operation::QdrantOther, name, headers, body, |st, name, b: CountBody| {
-        let _exact = b.exact; // always exact
-        Ok(json!({ "count": st.qdrant.count(&name, b.filter.as_ref())? }))
-    })
+    run_with_body(
+        state,
+        Operation::QdrantOther,
+        name,
+        headers,
+        body,
+        |st, name, b: CountBody| {
+            let _exact = b.exact; // always exact
+            Ok(json!({ "count": st.qdrant.count(&name, b.filter.as_ref())? }))
+        },
+    )
     .await
 }

@@ -131,40 +131,104 @@ const TOPICS: [Topic; 8] = [
 ];
 
 const SITES: [&str; 8] = [
-    "Riverside", "Northgate", "Harbor Point", "Eastfield", "Ridgeway", "Lakeshore", "Summit",
+    "Riverside",
+    "Northgate",
+    "Harbor Point",
+    "Eastfield",
+    "Ridgeway",
+    "Lakeshore",
+    "Summit",
     "Westbrook",
 ];
 const EQUIPMENT: [&str; 8] = [
-    "cooling pump", "conveyor belt", "boiler", "air compressor", "steam turbine", "packaging robot",
-    "hydraulic press", "chiller",
+    "cooling pump",
+    "conveyor belt",
+    "boiler",
+    "air compressor",
+    "steam turbine",
+    "packaging robot",
+    "hydraulic press",
+    "chiller",
 ];
-const TEAMS: [&str; 6] = ["night shift", "day shift", "platform", "network", "facilities", "field service"];
+const TEAMS: [&str; 6] = [
+    "night shift",
+    "day shift",
+    "platform",
+    "network",
+    "facilities",
+    "field service",
+];
 const REGIONS: [&str; 6] = ["Nordic", "Iberian", "Benelux", "Alpine", "Baltic", "Danube"];
 const QUARTERS: [&str; 4] = ["Q1", "Q2", "Q3", "Q4"];
 const POLICIES: [&str; 8] = [
-    "remote work", "parental leave", "overtime compensation", "travel expenses", "annual leave",
-    "training budget", "performance review", "on-call duty",
+    "remote work",
+    "parental leave",
+    "overtime compensation",
+    "travel expenses",
+    "annual leave",
+    "training budget",
+    "performance review",
+    "on-call duty",
 ];
 const SYSTEMS: [&str; 8] = [
-    "email", "VPN", "ERP", "payroll", "badge access", "wifi", "file server", "ticketing",
+    "email",
+    "VPN",
+    "ERP",
+    "payroll",
+    "badge access",
+    "wifi",
+    "file server",
+    "ticketing",
 ];
 const PRODUCTS: [&str; 6] = [
-    "smart meter", "billing app", "customer portal", "sensor kit", "mobile app", "invoice service",
+    "smart meter",
+    "billing app",
+    "customer portal",
+    "sensor kit",
+    "mobile app",
+    "invoice service",
 ];
 const ISSUES: [&str; 6] = [
-    "login problems", "delayed invoices", "firmware updates", "connection errors", "refund requests",
+    "login problems",
+    "delayed invoices",
+    "firmware updates",
+    "connection errors",
+    "refund requests",
     "data export",
 ];
 const CITIES: [&str; 8] = [
-    "Rotterdam", "Hamburg", "Lyon", "Milan", "Gdansk", "Porto", "Vienna", "Oslo",
+    "Rotterdam",
+    "Hamburg",
+    "Lyon",
+    "Milan",
+    "Gdansk",
+    "Porto",
+    "Vienna",
+    "Oslo",
 ];
 const REGULATIONS: [&str; 8] = [
-    "ISO 14001", "ISO 45001", "GDPR", "SOX", "emissions permit", "waste handling",
-    "export control", "data retention",
+    "ISO 14001",
+    "ISO 45001",
+    "GDPR",
+    "SOX",
+    "emissions permit",
+    "waste handling",
+    "export control",
+    "data retention",
 ];
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const WEEKDAYS: [&str; 5] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"];
 
@@ -241,10 +305,22 @@ pub fn passage(id: u64) -> Passage {
         ("{year}", (2022 + rng.below(4)).to_string()),
         ("{pct2}", (5 + rng.below(25)).to_string()),
         ("{pct}", (50 + rng.below(50)).to_string()),
-        ("{money2}", format!("{}.{}", 1 + rng.below(20), rng.below(10))),
-        ("{money}", format!("{}.{}", 2 + rng.below(80), rng.below(10))),
-        ("{code}", format!("{:04}", 1000 + (id * 37 + rng.below(37)) % 9000)),
-        ("{version}", format!("{}.{}.{}", 1 + rng.below(5), rng.below(20), rng.below(10))),
+        (
+            "{money2}",
+            format!("{}.{}", 1 + rng.below(20), rng.below(10)),
+        ),
+        (
+            "{money}",
+            format!("{}.{}", 2 + rng.below(80), rng.below(10)),
+        ),
+        (
+            "{code}",
+            format!("{:04}", 1000 + (id * 37 + rng.below(37)) % 9000),
+        ),
+        (
+            "{version}",
+            format!("{}.{}.{}", 1 + rng.below(5), rng.below(20), rng.below(10)),
+        ),
         ("{n}", (2 + rng.below(40)).to_string()),
     ];
     let fill = |template: &str| {
@@ -373,7 +449,16 @@ mod tests {
     #[test]
     fn payload_has_llamaindex_layout() {
         let p = passage(7).payload();
-        for k in ["_node_content", "_node_type", "document_id", "doc_id", "ref_doc_id", "title", "topic", "source"] {
+        for k in [
+            "_node_content",
+            "_node_type",
+            "document_id",
+            "doc_id",
+            "ref_doc_id",
+            "title",
+            "topic",
+            "source",
+        ] {
             assert!(p.contains_key(k), "{k}");
         }
         let node: Value = serde_json::from_str(p["_node_content"].as_str().unwrap()).unwrap();
@@ -388,7 +473,9 @@ mod tests {
     #[test]
     fn a_passage_is_nearest_to_its_own_words() {
         let dims = 256;
-        let points: Vec<Vec<f32>> = (1..=300).map(|i| embed(&passage_text(i), dims, true)).collect();
+        let points: Vec<Vec<f32>> = (1..=300)
+            .map(|i| embed(&passage_text(i), dims, true))
+            .collect();
         for id in [1u64, 42, 150, 299] {
             let q = embed(&passage(id).text, dims, true);
             let best = (0..points.len())

@@ -181,9 +181,7 @@ pub async fn read_json<T: DeserializeOwned>(
         // `to_bytes` fails either on the limit or on a broken upload.
         // (axum's error displays the inner one: http-body's "length limit exceeded").
         if e.to_string().contains("length limit") {
-            ApiError::bad_request(format!(
-                "JSON payload has exceeded limit ({limit} bytes)."
-            ))
+            ApiError::bad_request(format!("JSON payload has exceeded limit ({limit} bytes)."))
         } else {
             ApiError::bad_request(format!("Error that occur during reading payload: {e}"))
         }
@@ -338,7 +336,8 @@ mod tests {
         let e = ApiError::from(StoreError::AlreadyExists("x".into()));
         assert_eq!(e.status, StatusCode::CONFLICT);
         assert_eq!(e.message, "Wrong input: Collection `x` already exists!");
-        let e = ApiError::validation(&["internal.limit: value 0 invalid, must be 1 or larger".into()]);
+        let e =
+            ApiError::validation(&["internal.limit: value 0 invalid, must be 1 or larger".into()]);
         assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(
             e.message,

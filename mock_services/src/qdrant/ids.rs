@@ -144,27 +144,42 @@ mod tests {
         ] {
             let id = PointId::parse_uuid(form).unwrap();
             assert_eq!(id.to_string(), canonical, "{form}");
-            assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{canonical}\""));
+            assert_eq!(
+                serde_json::to_string(&id).unwrap(),
+                format!("\"{canonical}\"")
+            );
         }
-        for bad in ["", "abc", "550e8400-e29b-41d4-a716-44665544000g", "550e8400e29b-41d4a716-446655440000x"] {
+        for bad in [
+            "",
+            "abc",
+            "550e8400-e29b-41d4-a716-44665544000g",
+            "550e8400e29b-41d4a716-446655440000x",
+        ] {
             assert!(PointId::parse_uuid(bad).is_none(), "{bad}");
         }
     }
 
     #[test]
     fn json_round_trip_and_errors() {
-        assert_eq!(serde_json::from_str::<PointId>("42").unwrap(), PointId::Num(42));
+        assert_eq!(
+            serde_json::from_str::<PointId>("42").unwrap(),
+            PointId::Num(42)
+        );
         assert_eq!(serde_json::to_string(&PointId::Num(42)).unwrap(), "42");
-        let e = serde_json::from_str::<PointId>("-1").unwrap_err().to_string();
+        let e = serde_json::from_str::<PointId>("-1")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a valid point ID"), "{e}");
-        let e = serde_json::from_str::<PointId>("\"doc-1\"").unwrap_err().to_string();
+        let e = serde_json::from_str::<PointId>("\"doc-1\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("value doc-1 is not a valid point ID"), "{e}");
         assert!(serde_json::from_str::<PointId>("1.5").is_err());
     }
 
     #[test]
     fn integers_sort_before_uuids() {
-        let mut v = vec![
+        let mut v = [
             PointId::parse_uuid("00000000-0000-0000-0000-000000000001").unwrap(),
             PointId::Num(u64::MAX),
             PointId::Num(3),

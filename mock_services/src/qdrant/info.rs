@@ -93,9 +93,15 @@ impl PayloadIndex {
                 None => return Err("`field_schema` object needs a `type`".into()),
             },
             Value::Null => {
-                return Err("`field_schema` is required by the ragperf mock (e.g. \"keyword\")".into());
+                return Err(
+                    "`field_schema` is required by the ragperf mock (e.g. \"keyword\")".into(),
+                );
             }
-            other => return Err(format!("`field_schema` must be a type name or an object, got {other}")),
+            other => {
+                return Err(format!(
+                    "`field_schema` must be a type name or an object, got {other}"
+                ));
+            }
         };
         if !PAYLOAD_TYPES.contains(&name) {
             return Err(format!(
@@ -208,15 +214,27 @@ mod tests {
             PayloadIndex::parse(&json!("keyword")).unwrap(),
         );
         let info = collection_info(&spec, 3, &schema, |_| 2);
-        for k in ["status", "optimizer_status", "segments_count", "payload_schema", "config"] {
+        for k in [
+            "status",
+            "optimizer_status",
+            "segments_count",
+            "payload_schema",
+            "config",
+        ] {
             assert!(info.get(k).is_some(), "{k}");
         }
         assert_eq!(info["points_count"], 3);
-        assert_eq!(info["config"]["params"]["vectors"], json!({"size": 4, "distance": "Dot"}));
+        assert_eq!(
+            info["config"]["params"]["vectors"],
+            json!({"size": 4, "distance": "Dot"})
+        );
         assert_eq!(info["config"]["hnsw_config"]["m"], 32);
         assert_eq!(info["config"]["hnsw_config"]["ef_construct"], 100);
         assert_eq!(info["config"]["optimizer_config"]["flush_interval_sec"], 5);
-        assert_eq!(info["config"]["params"]["sparse_vectors"], json!({"text-sparse": {}}));
+        assert_eq!(
+            info["config"]["params"]["sparse_vectors"],
+            json!({"text-sparse": {}})
+        );
         assert_eq!(
             info["payload_schema"]["doc_id"],
             json!({"data_type": "keyword", "points": 2})
@@ -228,11 +246,18 @@ mod tests {
 
     #[test]
     fn payload_index_schema_forms() {
-        assert_eq!(PayloadIndex::parse(&json!("integer")).unwrap().data_type, "integer");
+        assert_eq!(
+            PayloadIndex::parse(&json!("integer")).unwrap().data_type,
+            "integer"
+        );
         let p = PayloadIndex::parse(&json!({"type": "keyword", "is_tenant": true})).unwrap();
         assert_eq!(p.data_type, "keyword");
         assert!(p.params.is_some());
-        assert!(PayloadIndex::parse(&json!("nope")).unwrap_err().contains("unknown variant"));
+        assert!(
+            PayloadIndex::parse(&json!("nope"))
+                .unwrap_err()
+                .contains("unknown variant")
+        );
         assert!(PayloadIndex::parse(&Value::Null).is_err());
         assert!(PayloadIndex::parse(&json!({"x": 1})).is_err());
     }

@@ -35,8 +35,8 @@ pub use filter::Filter;
 pub use ids::PointId;
 pub use info::CollectionSpec;
 pub use model::{
-    Distance, PointInput, Record, ScoredPoint, VectorInput, VectorParams, VectorValue,
-    WithPayload, WithVector,
+    Distance, PointInput, Record, ScoredPoint, VectorInput, VectorParams, VectorValue, WithPayload,
+    WithVector,
 };
 pub use store::{PointSelector, Query, ScrollRequest, SearchRequest, Store, StoreError};
 

@@ -153,10 +153,9 @@ impl VectorInput {
             Value::Object(o)
                 if !o.contains_key("indices") && !o.get("model").is_some_and(Value::is_string) =>
             {
-                o
-                .iter()
-                .map(|(k, x)| vector_value(x).map(|vv| (k.clone(), vv)))
-                .collect::<Result<_, _>>()
+                o.iter()
+                    .map(|(k, x)| vector_value(x).map(|vv| (k.clone(), vv)))
+                    .collect::<Result<_, _>>()
                     .map(VectorInput::Named)
             }
             other => vector_value(other).map(VectorInput::Single),
@@ -438,7 +437,10 @@ mod tests {
         assert_eq!(sel(json!(true)), Some(json!({"a": 1, "b": 2, "c": 3})));
         assert_eq!(sel(json!(["a", "zz"])), Some(json!({"a": 1})));
         assert_eq!(sel(json!({"include": ["b"]})), Some(json!({"b": 2})));
-        assert_eq!(sel(json!({"exclude": ["b"]})), Some(json!({"a": 1, "c": 3})));
+        assert_eq!(
+            sel(json!({"exclude": ["b"]})),
+            Some(json!({"a": 1, "c": 3}))
+        );
         assert!(WithPayload::parse(&json!(3)).is_err());
         assert!(WithPayload::parse(&json!({"x": 1})).is_err());
     }

@@ -212,7 +212,9 @@ pub struct SearchBody {
 impl SearchBody {
     /// 422 items, labelled under `prefix` (e.g. `search_request`).
     pub fn problems(&self, prefix: &str) -> Vec<String> {
-        limit_problem(prefix, Some(self.limit)).into_iter().collect()
+        limit_problem(prefix, Some(self.limit))
+            .into_iter()
+            .collect()
     }
 
     /// The store request.
@@ -267,7 +269,9 @@ pub struct ScrollBody {
 impl ScrollBody {
     /// 422 items.
     pub fn problems(&self) -> Vec<String> {
-        limit_problem("scroll_request", self.limit).into_iter().collect()
+        limit_problem("scroll_request", self.limit)
+            .into_iter()
+            .collect()
     }
 
     /// The store request.
@@ -350,10 +354,7 @@ fn batch_vectors(v: &Value, n: usize) -> Result<Vec<VectorInput>, String> {
             .collect()
     };
     match v {
-        Value::Array(_) => Ok(rows(v, "")?
-            .into_iter()
-            .map(VectorInput::Single)
-            .collect()),
+        Value::Array(_) => Ok(rows(v, "")?.into_iter().map(VectorInput::Single).collect()),
         Value::Object(o) => {
             let mut out: Vec<Vec<(String, VectorValue)>> = vec![Vec::new(); n];
             for (name, x) in o {
@@ -363,7 +364,9 @@ fn batch_vectors(v: &Value, n: usize) -> Result<Vec<VectorInput>, String> {
             }
             Ok(out.into_iter().map(VectorInput::Named).collect())
         }
-        other => Err(format!("`batch.vectors` must be a list or a map, got {other}")),
+        other => Err(format!(
+            "`batch.vectors` must be a list or a map, got {other}"
+        )),
     }
 }
 
@@ -467,16 +470,31 @@ mod tests {
     #[test]
     fn query_forms() {
         let q = query(r#"{"query":{"nearest":[1,2]},"limit":3}"#).unwrap();
-        assert_eq!(q.query, Some(QueryInput::Nearest(Query::Vector(vec![1.0, 2.0]))));
+        assert_eq!(
+            q.query,
+            Some(QueryInput::Nearest(Query::Vector(vec![1.0, 2.0])))
+        );
         let q = query(r#"{"query":[1,2]}"#).unwrap();
-        assert_eq!(q.query, Some(QueryInput::Nearest(Query::Vector(vec![1.0, 2.0]))));
+        assert_eq!(
+            q.query,
+            Some(QueryInput::Nearest(Query::Vector(vec![1.0, 2.0])))
+        );
         let q = query(r#"{"query":42}"#).unwrap();
-        assert_eq!(q.query, Some(QueryInput::Nearest(Query::Point(PointId::Num(42)))));
+        assert_eq!(
+            q.query,
+            Some(QueryInput::Nearest(Query::Point(PointId::Num(42))))
+        );
         let q = query(r#"{"query":{"nearest":"550e8400-e29b-41d4-a716-446655440000"}}"#).unwrap();
-        assert!(matches!(q.query, Some(QueryInput::Nearest(Query::Point(PointId::Uuid(_))))));
+        assert!(matches!(
+            q.query,
+            Some(QueryInput::Nearest(Query::Point(PointId::Uuid(_))))
+        ));
         for (body, what) in [
             (r#"{"query":{"fusion":"rrf"}}"#, "`fusion` queries"),
-            (r#"{"query":{"nearest":{"indices":[1],"values":[1]}}}"#, "sparse"),
+            (
+                r#"{"query":{"nearest":{"indices":[1],"values":[1]}}}"#,
+                "sparse",
+            ),
             (r#"{"query":[[1,2],[3,4]]}"#, "multi-vector"),
         ] {
             let Some(QueryInput::Unsupported(w)) = query(body).unwrap().query else {
@@ -494,10 +512,19 @@ mod tests {
         assert_eq!((s.limit, s.offset, s.query), (10, 0, Query::None));
         assert_eq!(s.with_payload, WithPayload::None);
         let q = query(r#"{"limit":0}"#).unwrap();
-        assert_eq!(q.problems("internal"), vec!["internal.limit: value 0 invalid, must be 1 or larger"]);
-        let e = query(r#"{"query":[1],"prefetch":[{"query":[1]}]}"#).unwrap().into_search().unwrap_err();
+        assert_eq!(
+            q.problems("internal"),
+            vec!["internal.limit: value 0 invalid, must be 1 or larger"]
+        );
+        let e = query(r#"{"query":[1],"prefetch":[{"query":[1]}]}"#)
+            .unwrap()
+            .into_search()
+            .unwrap_err();
         assert!(e.message.contains("prefetch"), "{}", e.message);
-        let e = query(r#"{"query":{"recommend":{}}}"#).unwrap().into_search().unwrap_err();
+        let e = query(r#"{"query":{"recommend":{}}}"#)
+            .unwrap()
+            .into_search()
+            .unwrap_err();
         assert_eq!(e.status.as_u16(), 400);
     }
 
@@ -507,8 +534,12 @@ mod tests {
         let s = b.into_search().unwrap();
         assert_eq!((s.using, s.limit), (None, 3));
         let b: SearchBody =
-            serde_json::from_str(r#"{"vector":{"name":"text-dense","vector":[1]},"limit":1}"#).unwrap();
-        assert_eq!(b.into_search().unwrap().using.as_deref(), Some("text-dense"));
+            serde_json::from_str(r#"{"vector":{"name":"text-dense","vector":[1]},"limit":1}"#)
+                .unwrap();
+        assert_eq!(
+            b.into_search().unwrap().using.as_deref(),
+            Some("text-dense")
+        );
         let e = serde_json::from_str::<SearchBody>(r#"{"vector":[1]}"#).unwrap_err();
         assert!(e.to_string().contains("missing field `limit`"), "{e}");
         let b: SearchBody = serde_json::from_str(r#"{"vector":[1],"limit":0}"#).unwrap();
@@ -529,10 +560,18 @@ mod tests {
         )
         .unwrap();
         let p = b.into_points().unwrap();
-        assert_eq!(p[1].vector, VectorInput::Single(VectorValue::Dense(vec![3.0, 4.0])));
+        assert_eq!(
+            p[1].vector,
+            VectorInput::Single(VectorValue::Dense(vec![3.0, 4.0]))
+        );
         let b: UpsertBody =
             serde_json::from_str(r#"{"batch":{"ids":[1,2],"vectors":{"x":[[1]]}}}"#).unwrap();
-        assert!(b.into_points().unwrap_err().message.contains("1 vectors for 2 ids"));
+        assert!(
+            b.into_points()
+                .unwrap_err()
+                .message
+                .contains("1 vectors for 2 ids")
+        );
         let e = serde_json::from_str::<UpsertBody>(r#"{"points":[{"id":1}]}"#).unwrap_err();
         assert!(e.to_string().contains("missing field `vector`"), "{e}");
         let b: UpsertBody = serde_json::from_str("{}").unwrap();
@@ -543,11 +582,17 @@ mod tests {
     fn scroll_and_delete_bodies() {
         let s: ScrollBody = serde_json::from_str(r#"{"limit":2,"offset":5}"#).unwrap();
         let r = s.into_scroll().unwrap();
-        assert_eq!((r.limit, r.offset, r.with_payload), (2, Some(PointId::Num(5)), WithPayload::All));
+        assert_eq!(
+            (r.limit, r.offset, r.with_payload),
+            (2, Some(PointId::Num(5)), WithPayload::All)
+        );
         let s: ScrollBody = serde_json::from_str(r#"{"order_by":"x"}"#).unwrap();
         assert!(s.into_scroll().is_err());
         let d: DeleteBody = serde_json::from_str(r#"{"points":[1,2]}"#).unwrap();
-        assert_eq!(d.selector().unwrap(), PointSelector::Ids(vec![PointId::Num(1), PointId::Num(2)]));
+        assert_eq!(
+            d.selector().unwrap(),
+            PointSelector::Ids(vec![PointId::Num(1), PointId::Num(2)])
+        );
         let d: DeleteBody = serde_json::from_str("{}").unwrap();
         assert!(d.selector().is_err());
     }

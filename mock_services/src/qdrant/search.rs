@@ -294,7 +294,13 @@ mod tests {
         u
     }
 
-    fn run(distance: Distance, query: &[f32], rows: &[Vec<f32>], k: usize, thr: Option<f32>) -> Vec<(u64, f32)> {
+    fn run(
+        distance: Distance,
+        query: &[f32],
+        rows: &[Vec<f32>],
+        k: usize,
+        thr: Option<f32>,
+    ) -> Vec<(u64, f32)> {
         let dim = query.len();
         let mut matrix = Vec::with_capacity(rows.len() * dim);
         for r in rows {
@@ -320,7 +326,9 @@ mod tests {
         )
         .into_iter()
         .map(|h| {
-            let PointId::Num(n) = h.id else { unreachable!() };
+            let PointId::Num(n) = h.id else {
+                unreachable!()
+            };
             (n, to_score(distance, h.similarity))
         })
         .collect()
@@ -337,7 +345,13 @@ mod tests {
     fn matches_the_naive_reference_for_every_distance() {
         let mut rng = StdRng::seed_from_u64(11);
         for distance in ALL {
-            for &(n, dim, k) in &[(1, 3, 1), (50, 7, 5), (300, 19, 10), (200, 64, 200), (40, 16, 100)] {
+            for &(n, dim, k) in &[
+                (1, 3, 1),
+                (50, 7, 5),
+                (300, 19, 10),
+                (200, 64, 200),
+                (40, 16, 100),
+            ] {
                 let rows: Vec<Vec<f32>> = (0..n)
                     .map(|_| (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect())
                     .collect();
@@ -346,7 +360,10 @@ mod tests {
                 let want = naive(distance, &q, &rows, k, None);
                 assert_eq!(got.len(), want.len(), "{distance:?} n={n}");
                 for (g, w) in got.iter().zip(&want) {
-                    assert_eq!(g.0, w.0, "{distance:?} n={n} dim={dim}: {got:?} vs {want:?}");
+                    assert_eq!(
+                        g.0, w.0,
+                        "{distance:?} n={n} dim={dim}: {got:?} vs {want:?}"
+                    );
                     assert!((g.1 - w.1).abs() < 1e-4, "{distance:?}: {g:?} vs {w:?}");
                 }
             }
@@ -378,7 +395,11 @@ mod tests {
         let rows = vec![vec![1.0, 0.0]; 6];
         for d in ALL {
             let r = run(d, &[1.0, 0.0], &rows, 4, None);
-            assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 1, 2, 3], "{d:?}");
+            assert_eq!(
+                r.iter().map(|x| x.0).collect::<Vec<_>>(),
+                vec![0, 1, 2, 3],
+                "{d:?}"
+            );
         }
         assert!(run(Distance::Dot, &[1.0, 0.0], &rows, 0, None).is_empty());
     }
@@ -401,7 +422,11 @@ mod tests {
             assert!(!got.is_empty() && got.len() < 400, "{d:?}: {}", got.len());
             assert_eq!(got.len(), want.len(), "{d:?}");
             let higher_better = matches!(d, Distance::Cosine | Distance::Dot);
-            assert!(got.iter().all(|&(_, s)| if higher_better { s >= thr - 1e-5 } else { s <= thr + 1e-5 }));
+            assert!(got.iter().all(|&(_, s)| if higher_better {
+                s >= thr - 1e-5
+            } else {
+                s <= thr + 1e-5
+            }));
         }
         assert!(run(Distance::Euclid, &q, &rows, 10, Some(-1.0)).is_empty());
     }
@@ -411,8 +436,13 @@ mod tests {
         let rows: Vec<Vec<f32>> = (0..10).map(|i| vec![i as f32, 1.0]).collect();
         let matrix: Vec<f32> = rows.concat();
         let ids: Vec<PointId> = (0..10).map(PointId::Num).collect();
-        let hits = exact_top_k(Distance::Dot, &[1.0, 0.0], &matrix, &ids, 3, None, |r| r % 2 == 0);
-        assert_eq!(hits.iter().map(|h| h.row).collect::<Vec<_>>(), vec![8, 6, 4]);
+        let hits = exact_top_k(Distance::Dot, &[1.0, 0.0], &matrix, &ids, 3, None, |r| {
+            r % 2 == 0
+        });
+        assert_eq!(
+            hits.iter().map(|h| h.row).collect::<Vec<_>>(),
+            vec![8, 6, 4]
+        );
     }
 
     #[test]
@@ -422,7 +452,10 @@ mod tests {
         let d: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         assert_eq!(dot(&a, &b), d);
         assert_eq!(l1(&a, &b), (0..13).map(|i| i as f32).sum::<f32>());
-        assert_eq!(l2_squared(&a, &b), (0..13).map(|i| (i * i) as f32).sum::<f32>());
+        assert_eq!(
+            l2_squared(&a, &b),
+            (0..13).map(|i| (i * i) as f32).sum::<f32>()
+        );
         let mut z = vec![0.0; 4];
         normalize(&mut z);
         assert_eq!(z, vec![0.0; 4]);

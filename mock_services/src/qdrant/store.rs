@@ -19,8 +19,8 @@ use super::filter::{Filter, values_at};
 use super::ids::PointId;
 use super::info::{CollectionSpec, PayloadIndex, collection_info};
 use super::model::{
-    Distance, PointInput, Record, ScoredPoint, ScrollPage, VectorInput, VectorOutput,
-    VectorParams, VectorValue, VectorsConfig, WithPayload, WithVector,
+    Distance, PointInput, Record, ScoredPoint, ScrollPage, VectorInput, VectorOutput, VectorParams,
+    VectorValue, VectorsConfig, WithPayload, WithVector,
 };
 use super::search::{exact_top_k, normalize, threshold_similarity, to_score};
 
@@ -175,10 +175,11 @@ impl Collection {
                 p.size
             )));
         }
-        if let Some((name, _)) = spaces
-            .iter()
-            .find(|(_, p)| p.extra.get("multivector_config").is_some_and(|v| !v.is_null()))
-        {
+        if let Some((name, _)) = spaces.iter().find(|(_, p)| {
+            p.extra
+                .get("multivector_config")
+                .is_some_and(|v| !v.is_null())
+        }) {
             return Err(StoreError::BadInput(format!(
                 "multivector_config (vector `{name}`) is not supported by the ragperf mock"
             )));

@@ -36,7 +36,8 @@ fn ids(points: &[ScoredPoint]) -> Vec<u64> {
 /// A collection of `n` random 8-dim points with `topic` cycling a/b/c and `n` = the id.
 fn random_store(n: u64, distance: Distance) -> Store {
     let s = Store::new();
-    s.create_collection("c", CollectionSpec::single(8, distance)).unwrap();
+    s.create_collection("c", CollectionSpec::single(8, distance))
+        .unwrap();
     let mut rng = StdRng::seed_from_u64(9);
     let topics = ["a", "b", "c"];
     let points = (1..=n)
@@ -53,30 +54,47 @@ fn random_store(n: u64, distance: Distance) -> Store {
 fn create_exists_delete_and_errors() {
     let s = Store::new();
     assert!(!s.exists("c"));
-    s.create_collection("c", CollectionSpec::single(2, Distance::Dot)).unwrap();
+    s.create_collection("c", CollectionSpec::single(2, Distance::Dot))
+        .unwrap();
     assert!(s.exists("c"));
     assert_eq!(
         s.create_collection("c", CollectionSpec::single(2, Distance::Dot)),
         Err(StoreError::AlreadyExists("c".into()))
     );
     assert_eq!(s.collection_names(), vec!["c".to_string()]);
-    let missing = s.search("zz", &SearchRequest::nearest(vec![1.0, 0.0], 1)).unwrap_err();
-    assert_eq!(missing.to_string(), "Not found: Collection `zz` doesn't exist!");
+    let missing = s
+        .search("zz", &SearchRequest::nearest(vec![1.0, 0.0], 1))
+        .unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "Not found: Collection `zz` doesn't exist!"
+    );
     assert_eq!(missing.status(), 404);
-    let e = s.upsert("c", vec![point(1, vec![1.0], json!({}))]).unwrap_err();
-    assert_eq!(e.to_string(), "Wrong input: Vector dimension error: expected dim: 2, got 1");
+    let e = s
+        .upsert("c", vec![point(1, vec![1.0], json!({}))])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Wrong input: Vector dimension error: expected dim: 2, got 1"
+    );
     assert_eq!(e.status(), 400);
-    let e = s.search("c", &SearchRequest::nearest(vec![1.0; 3], 1)).unwrap_err();
+    let e = s
+        .search("c", &SearchRequest::nearest(vec![1.0; 3], 1))
+        .unwrap_err();
     assert!(e.to_string().contains("expected dim: 2, got 3"));
     assert!(s.delete_collection("c"));
     assert!(!s.delete_collection("c"));
-    assert!(s.create_collection("z", CollectionSpec::single(0, Distance::Dot)).is_err());
+    assert!(
+        s.create_collection("z", CollectionSpec::single(0, Distance::Dot))
+            .is_err()
+    );
 }
 
 #[test]
 fn a_bad_point_rejects_the_whole_batch() {
     let s = Store::new();
-    s.create_collection("c", CollectionSpec::single(2, Distance::Dot)).unwrap();
+    s.create_collection("c", CollectionSpec::single(2, Distance::Dot))
+        .unwrap();
     let batch = vec![
         point(1, vec![1.0, 0.0], json!({})),
         point(2, vec![1.0], json!({})),
@@ -88,9 +106,14 @@ fn a_bad_point_rejects_the_whole_batch() {
 #[test]
 fn upsert_replaces_and_versions_follow_operations() {
     let s = Store::new();
-    s.create_collection("c", CollectionSpec::single(2, Distance::Cosine)).unwrap();
-    let op0 = s.upsert("c", vec![point(1, vec![3.0, 4.0], json!({"v": 1}))]).unwrap();
-    let op1 = s.upsert("c", vec![point(1, vec![0.0, 2.0], json!({"v": 2}))]).unwrap();
+    s.create_collection("c", CollectionSpec::single(2, Distance::Cosine))
+        .unwrap();
+    let op0 = s
+        .upsert("c", vec![point(1, vec![3.0, 4.0], json!({"v": 1}))])
+        .unwrap();
+    let op1 = s
+        .upsert("c", vec![point(1, vec![0.0, 2.0], json!({"v": 2}))])
+        .unwrap();
     assert_eq!((op0, op1), (0, 1));
     assert_eq!(s.point_count("c").unwrap(), 1);
     let mut req = SearchRequest::nearest(vec![0.0, 1.0], 5);
@@ -99,17 +122,30 @@ fn upsert_replaces_and_versions_follow_operations() {
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].version, 1);
     assert!((hits[0].score - 1.0).abs() < 1e-6);
-    assert_eq!(serde_json::to_value(&hits[0].payload).unwrap(), json!({"v": 2}));
+    assert_eq!(
+        serde_json::to_value(&hits[0].payload).unwrap(),
+        json!({"v": 2})
+    );
     // Cosine vectors are stored normalised, and returned so.
-    assert_eq!(serde_json::to_value(&hits[0].vector).unwrap(), json!([0.0, 1.0]));
+    assert_eq!(
+        serde_json::to_value(&hits[0].vector).unwrap(),
+        json!([0.0, 1.0])
+    );
 }
 
 #[test]
 fn store_search_matches_brute_force_with_filter_threshold_and_offset() {
-    for distance in [Distance::Cosine, Distance::Dot, Distance::Euclid, Distance::Manhattan] {
+    for distance in [
+        Distance::Cosine,
+        Distance::Dot,
+        Distance::Euclid,
+        Distance::Manhattan,
+    ] {
         let s = random_store(200, distance);
         let q: Vec<f32> = (0..8).map(|i| (i as f32 * 0.3).sin()).collect();
-        let all = s.search("c", &SearchRequest::nearest(q.clone(), 200)).unwrap();
+        let all = s
+            .search("c", &SearchRequest::nearest(q.clone(), 200))
+            .unwrap();
         assert_eq!(all.len(), 200);
         let higher_better = matches!(distance, Distance::Cosine | Distance::Dot);
         for w in all.windows(2) {
@@ -121,7 +157,9 @@ fn store_search_matches_brute_force_with_filter_threshold_and_offset() {
         }
         // Filter = the unfiltered ranking restricted to matching points.
         let mut req = SearchRequest::nearest(q.clone(), 7);
-        req.filter = Some(filter(json!({"must": {"key": "topic", "match": {"value": "b"}}})));
+        req.filter = Some(filter(
+            json!({"must": {"key": "topic", "match": {"value": "b"}}}),
+        ));
         let got = s.search("c", &req).unwrap();
         let want: Vec<_> = all
             .iter()
@@ -138,7 +176,11 @@ fn store_search_matches_brute_force_with_filter_threshold_and_offset() {
         let mut req = SearchRequest::nearest(q.clone(), 200);
         req.score_threshold = Some(all[20].score);
         let got = s.search("c", &req).unwrap();
-        assert!(got.len() >= 21 && got.len() < 200, "{distance:?} {}", got.len());
+        assert!(
+            got.len() >= 21 && got.len() < 200,
+            "{distance:?} {}",
+            got.len()
+        );
         assert_eq!(ids(&got), ids(&all[..got.len()]));
     }
 }
@@ -163,11 +205,14 @@ fn named_vectors_and_query_by_point() {
             payload: None,
         }
     };
-    s.upsert("n", vec![
-        named(1, vec![1.0, 0.0], Some(vec![0.0, 0.0, 0.0])),
-        named(2, vec![0.0, 1.0], None),
-        named(3, vec![1.0, 0.1], Some(vec![5.0, 0.0, 0.0])),
-    ])
+    s.upsert(
+        "n",
+        vec![
+            named(1, vec![1.0, 0.0], Some(vec![0.0, 0.0, 0.0])),
+            named(2, vec![0.0, 1.0], None),
+            named(3, vec![1.0, 0.1], Some(vec![5.0, 0.0, 0.0])),
+        ],
+    )
     .unwrap();
     let mut req = SearchRequest::nearest(vec![1.0, 0.0], 3);
     req.using = Some("text-dense".into());
@@ -179,10 +224,18 @@ fn named_vectors_and_query_by_point() {
     let hits = s.search("n", &req).unwrap();
     assert_eq!(ids(&hits), vec![3, 1]);
     assert_eq!(hits[0].score, 1.0);
-    assert_eq!(serde_json::to_value(&hits[0].vector).unwrap(), json!({"img": [5.0, 0.0, 0.0]}));
+    assert_eq!(
+        serde_json::to_value(&hits[0].vector).unwrap(),
+        json!({"img": [5.0, 0.0, 0.0]})
+    );
     // The unnamed space does not exist here.
-    let e = s.search("n", &SearchRequest::nearest(vec![1.0, 0.0], 1)).unwrap_err();
-    assert_eq!(e.to_string(), "Wrong input: Not existing vector name error: ");
+    let e = s
+        .search("n", &SearchRequest::nearest(vec![1.0, 0.0], 1))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Wrong input: Not existing vector name error: "
+    );
     // Query by point id: that point's vector, the point itself left out.
     let mut req = SearchRequest::nearest(vec![], 3);
     req.query = Query::Point(PointId::Num(1));
@@ -198,54 +251,75 @@ fn named_vectors_and_query_by_point() {
 #[test]
 fn unnamed_collection_accepts_the_empty_name_and_uuid_ids() {
     let s = Store::new();
-    s.create_collection("u", CollectionSpec::single(2, Distance::Dot)).unwrap();
+    s.create_collection("u", CollectionSpec::single(2, Distance::Dot))
+        .unwrap();
     let uuid = PointId::parse_uuid("550e8400-e29b-41d4-a716-446655440000").unwrap();
-    s.upsert("u", vec![PointInput {
-        id: uuid,
-        vector: VectorInput::Named(vec![(String::new(), VectorValue::Dense(vec![1.0, 2.0]))]),
-        payload: None,
-    }])
+    s.upsert(
+        "u",
+        vec![PointInput {
+            id: uuid,
+            vector: VectorInput::Named(vec![(String::new(), VectorValue::Dense(vec![1.0, 2.0]))]),
+            payload: None,
+        }],
+    )
     .unwrap();
     let mut req = SearchRequest::nearest(vec![1.0, 0.0], 1);
     req.using = Some(String::new());
     let hits = s.search("u", &req).unwrap();
     assert_eq!(hits[0].id, uuid);
     let e = s
-        .upsert("u", vec![PointInput {
-            id: PointId::Num(1),
-            vector: VectorInput::Named(vec![("x".into(), VectorValue::Dense(vec![1.0, 2.0]))]),
-            payload: None,
-        }])
+        .upsert(
+            "u",
+            vec![PointInput {
+                id: PointId::Num(1),
+                vector: VectorInput::Named(vec![("x".into(), VectorValue::Dense(vec![1.0, 2.0]))]),
+                payload: None,
+            }],
+        )
         .unwrap_err();
-    assert_eq!(e.to_string(), "Wrong input: Not existing vector name error: x");
+    assert_eq!(
+        e.to_string(),
+        "Wrong input: Not existing vector name error: x"
+    );
 }
 
 #[test]
 fn scroll_pages_cover_every_point_exactly_once() {
     let s = random_store(103, Distance::Dot);
     let uuid = PointId::parse_uuid("00000000-0000-0000-0000-0000000000aa").unwrap();
-    s.upsert("c", vec![PointInput {
-        id: uuid,
-        vector: VectorInput::Single(VectorValue::Dense(vec![0.0; 8])),
-        payload: None,
-    }])
+    s.upsert(
+        "c",
+        vec![PointInput {
+            id: uuid,
+            vector: VectorInput::Single(VectorValue::Dense(vec![0.0; 8])),
+            payload: None,
+        }],
+    )
     .unwrap();
     for (f, expected) in [
         (None, 104),
-        (Some(filter(json!({"must": [{"key": "topic", "match": {"value": "a"}}]}))), 34),
+        (
+            Some(filter(
+                json!({"must": [{"key": "topic", "match": {"value": "a"}}]}),
+            )),
+            34,
+        ),
     ] {
         let mut seen = Vec::new();
         let mut offset = None;
         let mut pages = 0;
         loop {
             let page = s
-                .scroll("c", &ScrollRequest {
-                    offset,
-                    limit: 10,
-                    filter: f.clone(),
-                    with_payload: WithPayload::None,
-                    with_vector: WithVector::None,
-                })
+                .scroll(
+                    "c",
+                    &ScrollRequest {
+                        offset,
+                        limit: 10,
+                        filter: f.clone(),
+                        with_payload: WithPayload::None,
+                        with_vector: WithVector::None,
+                    },
+                )
                 .unwrap();
             pages += 1;
             assert!(page.points.len() <= 10);
@@ -256,7 +330,11 @@ fn scroll_pages_cover_every_point_exactly_once() {
             }
         }
         assert_eq!(seen.len(), expected);
-        assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), expected, "duplicates");
+        assert_eq!(
+            seen.iter().collect::<BTreeSet<_>>().len(),
+            expected,
+            "duplicates"
+        );
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "id order");
         assert_eq!(pages, expected.div_ceil(10));
         if f.is_none() {
@@ -274,18 +352,29 @@ fn count_and_delete() {
     let should = filter(json!({"should": [{"key": "topic", "match": {"value": "a"}},
                                           {"has_id": [1, 2]}]}));
     assert_eq!(s.count("c", Some(&should)).unwrap(), 10 + 2);
-    s.delete_points("c", &PointSelector::Filter(f.clone())).unwrap();
+    s.delete_points("c", &PointSelector::Filter(f.clone()))
+        .unwrap();
     assert_eq!(s.count("c", None).unwrap(), 20);
     assert_eq!(s.count("c", Some(&f)).unwrap(), 0);
-    s.delete_points("c", &PointSelector::Ids(vec![PointId::Num(1), PointId::Num(999)]))
-        .unwrap();
+    s.delete_points(
+        "c",
+        &PointSelector::Ids(vec![PointId::Num(1), PointId::Num(999)]),
+    )
+    .unwrap();
     assert_eq!(s.count("c", None).unwrap(), 19);
     // Rows moved by swap-remove still answer with their own vector and payload.
     let all = s
-        .retrieve("c", &[PointId::Num(30)], &WithPayload::All, &WithVector::All)
+        .retrieve(
+            "c",
+            &[PointId::Num(30)],
+            &WithPayload::All,
+            &WithVector::All,
+        )
         .unwrap();
     assert_eq!(all[0].payload.as_ref().unwrap().0["n"], 30);
-    let VectorOutput::Single(v) = all[0].vector.clone().unwrap() else { panic!() };
+    let VectorOutput::Single(v) = all[0].vector.clone().unwrap() else {
+        panic!()
+    };
     let mut req = SearchRequest::nearest(v, 1);
     req.with_payload = WithPayload::Include(vec!["n".into()]);
     let hit = &s.search("c", &req).unwrap()[0];
@@ -331,7 +420,10 @@ fn demo_corpus_answers_a_question_with_its_passage() {
         let p = passage(id);
         let question = format!("{}?", p.text.lines().nth(1).unwrap_or(&p.title));
         let hits = s
-            .search(&cfg.collection, &SearchRequest::nearest(embed(&question, 256, true), 3))
+            .search(
+                &cfg.collection,
+                &SearchRequest::nearest(embed(&question, 256, true), 3),
+            )
             .unwrap();
         assert_eq!(hits[0].id, PointId::Num(id), "{question}");
         let payload = &hits[0].payload.as_ref().unwrap().0;
@@ -339,8 +431,13 @@ fn demo_corpus_answers_a_question_with_its_passage() {
     }
     // A topic filter restricts the answers to that topic.
     let mut req = SearchRequest::nearest(embed("What is the site status?", 256, true), 5);
-    req.filter = Some(filter(json!({"must": {"key": "topic", "match": {"value": "site-status"}}})));
+    req.filter = Some(filter(
+        json!({"must": {"key": "topic", "match": {"value": "site-status"}}}),
+    ));
     let hits = s.search(&cfg.collection, &req).unwrap();
     assert_eq!(hits.len(), 5);
-    assert!(hits.iter().all(|h| h.payload.as_ref().unwrap().0["topic"] == "site-status"));
+    assert!(
+        hits.iter()
+            .all(|h| h.payload.as_ref().unwrap().0["topic"] == "site-status")
+    );
 }
