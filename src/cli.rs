@@ -165,7 +165,8 @@ pub struct MockArgs {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 10s, 500ms or 2m"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 10s, 500ms or 2m"))
 }
 
 /// A flag that makes no sense, naming the flag and the fix.
@@ -342,7 +343,10 @@ pub fn run_plan(args: &RunArgs) -> anyhow::Result<RunPlan> {
     }
     if let Some(r) = args.rate {
         if !r.is_finite() || r <= 0.0 {
-            return Err(flag_err("--rate", format!("must be > 0 requests per second, got {r}")));
+            return Err(flag_err(
+                "--rate",
+                format!("must be > 0 requests per second, got {r}"),
+            ));
         }
         s.load.rate = Some(r);
     }
@@ -358,7 +362,10 @@ pub fn sweep_plan(args: &SweepArgs) -> anyhow::Result<RunPlan> {
     let s = scenario(&args.common)?;
     let points: Vec<LoadPoint> = if !args.rates.is_empty() {
         if let Some(r) = args.rates.iter().find(|r| !r.is_finite() || **r <= 0.0) {
-            return Err(flag_err("--rates", format!("every rate must be > 0, got {r}")));
+            return Err(flag_err(
+                "--rates",
+                format!("every rate must be > 0, got {r}"),
+            ));
         }
         args.rates.iter().map(|r| open_point(&s, *r)).collect()
     } else if !args.concurrency.is_empty() {

@@ -3,8 +3,8 @@
 //! one exits at once.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 static HITS: AtomicU32 = AtomicU32::new(0);
@@ -22,7 +22,9 @@ extern "C" fn on_sigint(_: libc::c_int) {
 
 /// Installs the handler (once) and returns the stop flag it sets.
 pub fn stop_flag() -> Arc<AtomicBool> {
-    let flag = FLAG.get_or_init(|| Arc::new(AtomicBool::new(false))).clone();
+    let flag = FLAG
+        .get_or_init(|| Arc::new(AtomicBool::new(false)))
+        .clone();
     // SAFETY: installing a handler that only touches atomics and calls _exit.
     unsafe {
         let handler: extern "C" fn(libc::c_int) = on_sigint;

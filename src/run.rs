@@ -92,7 +92,9 @@ impl Backend {
         match self {
             Backend::Embedded(m) => Some(m.stats().snapshot()),
             Backend::External { bedrock, .. } => {
-                let mut resp = ureq::get(&format!("{bedrock}/__ragperf/stats")).call().ok()?;
+                let mut resp = ureq::get(&format!("{bedrock}/__ragperf/stats"))
+                    .call()
+                    .ok()?;
                 let text = resp.body_mut().read_to_string().ok()?;
                 serde_json::from_str::<StatsSnapshot>(&text).ok()
             }
@@ -140,10 +142,19 @@ pub fn execute(
             cpu_rounds_per_us: rounds,
         },
         backends: Backends {
-            mode: if plan.external.is_some() { "external" } else { "embedded" }.into(),
+            mode: if plan.external.is_some() {
+                "external"
+            } else {
+                "embedded"
+            }
+            .into(),
             qdrant_url: qdrant_url.clone(),
             bedrock_url: bedrock_url.clone(),
-            mock_threads: if plan.external.is_some() { 0 } else { plan.mock_threads },
+            mock_threads: if plan.external.is_some() {
+                0
+            } else {
+                plan.mock_threads
+            },
         },
         runs: Vec::new(),
     };
@@ -187,9 +198,7 @@ fn progress_bar(plan: &RunPlan, label: String, total: Duration) -> ProgressBar {
             ProgressDrawTarget::hidden()
         },
     );
-    if let Ok(style) =
-        ProgressStyle::with_template("{prefix:>28} [{bar:30}] {elapsed:>4} {msg}")
-    {
+    if let Ok(style) = ProgressStyle::with_template("{prefix:>28} [{bar:30}] {elapsed:>4} {msg}") {
         pb.set_style(style.progress_chars("=> "));
     }
     pb.set_prefix(label);
@@ -248,9 +257,10 @@ fn run_variant(
     };
     let warmup = s.load.warmup.unwrap_or(ramp);
     let duration = s.measured_duration();
-    let drain = s.load.drain_timeout.unwrap_or_else(|| {
-        Duration::from_secs_f64((service_s * 3.0 + 2.0).min(120.0))
-    });
+    let drain = s
+        .load
+        .drain_timeout
+        .unwrap_or_else(|| Duration::from_secs_f64((service_s * 3.0 + 2.0).min(120.0)));
     let start = Instant::now();
     let questions: Vec<Arc<str>> = s.questions().into_iter().map(Arc::from).collect();
     let drive_plan = DrivePlan {
@@ -298,7 +308,13 @@ fn run_variant(
     let window_s = outcome.window_s();
     let (ok_in_window, tokens_in_window) =
         recorder.ok_within(outcome.window_start_us, outcome.window_end_us);
-    let per_s = |n: u64| if window_s > 0.0 { n as f64 / window_s } else { 0.0 };
+    let per_s = |n: u64| {
+        if window_s > 0.0 {
+            n as f64 / window_s
+        } else {
+            0.0
+        }
+    };
     let requests_per_s = per_s(ok_in_window);
     let good_share = if recorder.ok > 0 {
         recorder.good as f64 / recorder.ok as f64
@@ -328,7 +344,9 @@ fn run_variant(
     if kind == VariantKind::Sync {
         settings.insert(
             "workers".into(),
-            s.load.workers.map_or("per request".into(), |w| w.to_string()),
+            s.load
+                .workers
+                .map_or("per request".into(), |w| w.to_string()),
         );
     }
     if matches!(

@@ -312,7 +312,10 @@ impl Scenario {
             ));
         }
         if r.questions.iter().any(|q| q.trim().is_empty()) {
-            return Err(invalid("request.questions", "must not contain empty questions"));
+            return Err(invalid(
+                "request.questions",
+                "must not contain empty questions",
+            ));
         }
         if r.embed_model.trim().is_empty() {
             return Err(invalid("request.embed_model", "must not be empty"));
@@ -357,7 +360,10 @@ impl Scenario {
             }
         }
         if l.requests == Some(0) {
-            return Err(invalid("load.requests", "must be at least 1 (or leave it out)"));
+            return Err(invalid(
+                "load.requests",
+                "must be at least 1 (or leave it out)",
+            ));
         }
         if l.duration == Some(Duration::ZERO) {
             return Err(invalid("load.duration", "must be longer than 0s"));
@@ -434,7 +440,10 @@ mod tests {
         assert!(err("[load]\nduration = \"ten\"").contains("duration"));
         assert!(err("[bedrock]\nitl_ms = -3").contains(">= 0"));
         assert!(err("[load]\nvariants = [\"fast\"]").contains("unknown variant `fast`"));
-        assert!(err("[faults.converse_stream]\nthrottle = 2").contains("faults.converse_stream.throttle"));
+        assert!(
+            err("[faults.converse_stream]\nthrottle = 2")
+                .contains("faults.converse_stream.throttle")
+        );
         assert!(err("[request]\nembed_dimensions = 512").contains("qdrant.dimensions"));
         assert!(err("[load]\narrivals = \"bursty\"").contains("constant"));
     }

@@ -19,11 +19,28 @@ fn faults_are_counted_by_kind_and_nothing_is_lost() {
     ));
     for r in &result.runs {
         let c = &r.counters;
-        assert_eq!(c.ok + c.failed + c.abandoned, c.sent, "{}: {c:?}", r.variant);
+        assert_eq!(
+            c.ok + c.failed + c.abandoned,
+            c.sent,
+            "{}: {c:?}",
+            r.variant
+        );
         assert_eq!(c.failed, c.failed_by_kind.values().sum::<u64>());
-        assert!(c.failed_by_kind.get("throttled").copied().unwrap_or(0) > 0, "{}: {c:?}", r.variant);
-        assert!(c.failed_by_kind.get("stream_cut").copied().unwrap_or(0) > 0, "{}: {c:?}", r.variant);
-        assert!(c.failed_by_kind.get("server_error").copied().unwrap_or(0) > 0, "{}: {c:?}", r.variant);
+        assert!(
+            c.failed_by_kind.get("throttled").copied().unwrap_or(0) > 0,
+            "{}: {c:?}",
+            r.variant
+        );
+        assert!(
+            c.failed_by_kind.get("stream_cut").copied().unwrap_or(0) > 0,
+            "{}: {c:?}",
+            r.variant
+        );
+        assert!(
+            c.failed_by_kind.get("server_error").copied().unwrap_or(0) > 0,
+            "{}: {c:?}",
+            r.variant
+        );
         assert!(c.ok > 0);
         let mock = r.mock.as_ref().expect("mock stats");
         assert!(mock.outcomes["converse_stream"].contains_key("throttle"));
@@ -36,8 +53,15 @@ fn retries_recover_from_throttling_and_are_counted() {
     s.faults.embed.throttle = 0.3;
     s.client.retry.max_attempts = 8;
     s.load.requests = Some(30);
-    let result = common::run(&common::plan(s, &[VariantKind::Async], vec![common::closed(4)]));
+    let result = common::run(&common::plan(
+        s,
+        &[VariantKind::Async],
+        vec![common::closed(4)],
+    ));
     let c = &common::variant(&result, "async").counters;
     assert!(c.retries > 0, "{c:?}");
-    assert!(c.ok >= 29, "retries should absorb nearly every throttle: {c:?}");
+    assert!(
+        c.ok >= 29,
+        "retries should absorb nearly every throttle: {c:?}"
+    );
 }

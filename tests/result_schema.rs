@@ -34,7 +34,11 @@ fn a_real_result_matches_the_schema_and_round_trips() {
         .iter_errors(&written)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "schema violations:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "schema violations:\n{}",
+        errors.join("\n")
+    );
 
     // A file that is not ours is rejected with a schema message.
     let mut wrong = written.clone();
@@ -43,7 +47,10 @@ fn a_real_result_matches_the_schema_and_round_trips() {
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, serde_json::to_string(&wrong).expect("ser")).expect("write");
     let err = RunResult::read(&bad).expect_err("foreign schema");
-    assert!(err.to_string().contains("expected `ragperf.result.v1`"), "{err}");
+    assert!(
+        err.to_string().contains("expected `ragperf.result.v1`"),
+        "{err}"
+    );
 
     // Reads back to the same value; every histogram decodes to its recorded count.
     let back = RunResult::read(&path).expect("read back");
@@ -51,7 +58,12 @@ fn a_real_result_matches_the_schema_and_round_trips() {
     for run in &back.runs {
         for (name, b64) in &run.histograms {
             let h = mock_services::hist::decode_b64(b64).expect("decodes");
-            assert_eq!(h.len(), run.latency_ms[name].count, "{} {name}", run.variant);
+            assert_eq!(
+                h.len(),
+                run.latency_ms[name].count,
+                "{} {name}",
+                run.variant
+            );
         }
     }
 }

@@ -16,7 +16,11 @@ fn every_variant_completes_with_citations() {
         assert_eq!(c.sent, 12, "{}", r.variant);
         assert_eq!(c.ok, 12, "{}: {:?}", r.variant, c.failed_by_kind);
         assert_eq!(c.failed, 0, "{}", r.variant);
-        assert_eq!(c.citation_mismatches, 0, "{}: answers must cite retrieved passages", r.variant);
+        assert_eq!(
+            c.citation_mismatches, 0,
+            "{}: answers must cite retrieved passages",
+            r.variant
+        );
         assert!(c.tokens >= 12 * 60, "{}: {} tokens", r.variant, c.tokens);
         assert_eq!(r.latency_ms["e2e"].count, 12);
         assert!(r.latency_ms["itl"].count > 0);

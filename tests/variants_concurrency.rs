@@ -19,10 +19,18 @@ fn sequential_takes_the_sum_and_async_the_max() {
     let seq = common::variant(&result, "sequential");
     let asy = common::variant(&result, "async");
     // Sequential: the second request waits for the first, so its e2e is ~600 ms.
-    assert!(seq.latency_ms["e2e"].max >= 580.0, "sequential max {}", seq.latency_ms["e2e"].max);
+    assert!(
+        seq.latency_ms["e2e"].max >= 580.0,
+        "sequential max {}",
+        seq.latency_ms["e2e"].max
+    );
     assert!(seq.latency_ms["queue"].max >= 280.0);
     // Async: both overlap, so neither takes much more than 300 ms.
-    assert!(asy.latency_ms["e2e"].max < 580.0, "async max {}", asy.latency_ms["e2e"].max);
+    assert!(
+        asy.latency_ms["e2e"].max < 580.0,
+        "async max {}",
+        asy.latency_ms["e2e"].max
+    );
     assert!(asy.latency_ms["e2e"].min >= 295.0);
 }
 
@@ -35,16 +43,37 @@ fn sync_threads_grow_with_concurrency_async_threads_do_not() {
     small.load.requests = Some(4);
     let mut big = s;
     big.load.requests = Some(32);
-    let variants = [VariantKind::Sync, VariantKind::Async, VariantKind::AsyncSingle];
+    let variants = [
+        VariantKind::Sync,
+        VariantKind::Async,
+        VariantKind::AsyncSingle,
+    ];
     let r4 = common::run(&common::plan(small, &variants, vec![common::closed(4)]));
     let r32 = common::run(&common::plan(big, &variants, vec![common::closed(32)]));
-    let threads = |r: &ragperf::result::RunResult, v: &str| common::variant(r, v).process.threads_peak;
-    assert!(threads(&r4, "sync") >= 4, "sync at 4: {}", threads(&r4, "sync"));
-    assert!(threads(&r32, "sync") >= 24, "sync at 32: {}", threads(&r32, "sync"));
+    let threads =
+        |r: &ragperf::result::RunResult, v: &str| common::variant(r, v).process.threads_peak;
+    assert!(
+        threads(&r4, "sync") >= 4,
+        "sync at 4: {}",
+        threads(&r4, "sync")
+    );
+    assert!(
+        threads(&r32, "sync") >= 24,
+        "sync at 32: {}",
+        threads(&r32, "sync")
+    );
     assert!(threads(&r32, "sync") > threads(&r4, "sync"));
     // Async: two workers (plus, at most, a couple of blocking-pool helpers).
-    assert!(threads(&r32, "async") <= 4, "async at 32: {}", threads(&r32, "async"));
-    assert!(threads(&r32, "async-single") <= 2, "async-single: {}", threads(&r32, "async-single"));
+    assert!(
+        threads(&r32, "async") <= 4,
+        "async at 32: {}",
+        threads(&r32, "async")
+    );
+    assert!(
+        threads(&r32, "async-single") <= 2,
+        "async-single: {}",
+        threads(&r32, "async-single")
+    );
     assert!(threads(&r32, "async-single") >= 1);
 }
 
@@ -54,11 +83,23 @@ fn a_bounded_pool_queues_the_excess() {
     let mut s = common::fixed_scenario(0.0, 0.0, 200.0, 0.0, 1.0);
     s.load.workers = Some(1);
     s.load.requests = Some(4);
-    let result = common::run(&common::plan(s, &[VariantKind::Sync], vec![common::closed(4)]));
+    let result = common::run(&common::plan(
+        s,
+        &[VariantKind::Sync],
+        vec![common::closed(4)],
+    ));
     let r = common::variant(&result, "sync");
     assert_eq!(r.counters.ok, 4);
-    assert!(r.latency_ms["queue"].max >= 550.0, "queue max {}", r.latency_ms["queue"].max);
-    assert!(r.process.threads_peak <= 2, "one worker, got {}", r.process.threads_peak);
+    assert!(
+        r.latency_ms["queue"].max >= 550.0,
+        "queue max {}",
+        r.latency_ms["queue"].max
+    );
+    assert!(
+        r.process.threads_peak <= 2,
+        "one worker, got {}",
+        r.process.threads_peak
+    );
 }
 
 #[test]
@@ -75,7 +116,11 @@ fn open_loop_over_capacity_counts_queueing() {
     let r = common::variant(&result, "sequential");
     // ~20 arrivals; the last waits behind ~19 x 100 ms of work: e2e far above the 100 ms service.
     assert!(r.counters.sent >= 15, "sent {}", r.counters.sent);
-    assert!(r.latency_ms["e2e"].max >= 500.0, "e2e max {}", r.latency_ms["e2e"].max);
+    assert!(
+        r.latency_ms["e2e"].max >= 500.0,
+        "e2e max {}",
+        r.latency_ms["e2e"].max
+    );
     assert!(r.latency_ms["queue"].p99 >= 400.0);
     assert!(r.ideal.ideal_requests_per_s <= 10.5);
 }

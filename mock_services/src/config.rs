@@ -288,13 +288,18 @@ impl FaultSpec {
         if sum > 1.0 + 1e-9 {
             return Err(err(
                 prefix,
-                format!("the fault probabilities add up to {sum:.3}; at most one fault is drawn per request, so keep the sum <= 1"),
+                format!(
+                    "the fault probabilities add up to {sum:.3}; at most one fault is drawn per request, so keep the sum <= 1"
+                ),
             ));
         }
         if !self.slow_multiplier.is_finite() || self.slow_multiplier < 1.0 {
             return Err(err(
                 format!("{prefix}.slow_multiplier"),
-                format!("must be >= 1 (5 = five times slower), got {}", self.slow_multiplier),
+                format!(
+                    "must be >= 1 (5 = five times slower), got {}",
+                    self.slow_multiplier
+                ),
             ));
         }
         if !STREAM_EXCEPTION_KINDS.contains(&self.stream_exception_kind.as_str()) {
@@ -334,8 +339,8 @@ mod tests {
         let search = c.qdrant.search_ms.mean();
         assert!((80.0..130.0).contains(&search), "{search}");
         // Generation 2-5 s.
-        let gen_ms = c.bedrock.ttft_ms.mean()
-            + c.bedrock.itl_ms.mean() * c.bedrock.output_tokens.mean();
+        let gen_ms =
+            c.bedrock.ttft_ms.mean() + c.bedrock.itl_ms.mean() * c.bedrock.output_tokens.mean();
         assert!((2000.0..5000.0).contains(&gen_ms), "{gen_ms}");
     }
 
@@ -384,6 +389,11 @@ mod tests {
 
         let mut c = MockConfig::default();
         c.faults.converse_stream.stream_exception_kind = "Throttling".into();
-        assert!(c.validate().unwrap_err().message.contains("throttlingException"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .message
+                .contains("throttlingException")
+        );
     }
 }

@@ -35,7 +35,9 @@ pub fn content_words(text: &str) -> Vec<String> {
 
 /// Number of tokens Titan would bill for `text` (approximated as words + punctuation runs).
 pub fn token_count(text: &str) -> usize {
-    text.split_whitespace().count().max(if text.is_empty() { 0 } else { 1 })
+    text.split_whitespace()
+        .count()
+        .max(if text.is_empty() { 0 } else { 1 })
 }
 
 fn add_feature(v: &mut [f32], feature: &[u8], weight: f32) {
@@ -106,7 +108,11 @@ mod tests {
     #[test]
     fn shared_words_mean_higher_similarity() {
         let q = embed("reactor cooling pump maintenance", 256, true);
-        let near = embed("The cooling pump of the reactor needs maintenance weekly", 256, true);
+        let near = embed(
+            "The cooling pump of the reactor needs maintenance weekly",
+            256,
+            true,
+        );
         let far = embed("Quarterly revenue grew in the retail segment", 256, true);
         assert!(cosine(&q, &near) > cosine(&q, &far) + 0.3);
     }

@@ -276,7 +276,8 @@ fn normal_cdf(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * z.abs());
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let erf = 1.0 - poly * (-z * z).exp();
     let erf = if z >= 0.0 { erf } else { -erf };
     0.5 * (1.0 + erf)
@@ -317,23 +318,44 @@ impl RawDist {
         .collect();
         let (needs, example): (&[&str], &str) = match self.dist.as_str() {
             "fixed" => (&["value"], r#"{ dist = "fixed", value = 100 }"#),
-            "uniform" => (&["min", "max"], r#"{ dist = "uniform", min = 50, max = 150 }"#),
-            "normal" => (&["mean", "stddev"], r#"{ dist = "normal", mean = 100, stddev = 20 }"#),
+            "uniform" => (
+                &["min", "max"],
+                r#"{ dist = "uniform", min = 50, max = 150 }"#,
+            ),
+            "normal" => (
+                &["mean", "stddev"],
+                r#"{ dist = "normal", mean = 100, stddev = 20 }"#,
+            ),
             "lognormal" => (
                 &["median", "p99"],
                 r#"{ dist = "lognormal", median = 100, p99 = 400 }"#,
             ),
-            "pareto" => (&["scale", "shape"], r#"{ dist = "pareto", scale = 50, shape = 1.5 }"#),
+            "pareto" => (
+                &["scale", "shape"],
+                r#"{ dist = "pareto", scale = 50, shape = 1.5 }"#,
+            ),
             other => {
                 return Err(DistError(format!(
                     "unknown dist `{other}`: use one of fixed, uniform, normal, lognormal, pareto"
                 )));
             }
         };
-        let missing: Vec<&str> = needs.iter().filter(|k| !given.contains(k)).copied().collect();
-        let extra: Vec<&str> = given.iter().filter(|k| !needs.contains(k)).copied().collect();
+        let missing: Vec<&str> = needs
+            .iter()
+            .filter(|k| !given.contains(k))
+            .copied()
+            .collect();
+        let extra: Vec<&str> = given
+            .iter()
+            .filter(|k| !needs.contains(k))
+            .copied()
+            .collect();
         if !missing.is_empty() || !extra.is_empty() {
-            let mut msg = format!("dist = \"{}\" takes exactly {}", self.dist, needs.join(" and "));
+            let mut msg = format!(
+                "dist = \"{}\" takes exactly {}",
+                self.dist,
+                needs.join(" and ")
+            );
             if !missing.is_empty() {
                 msg.push_str(&format!("; missing {}", missing.join(", ")));
             }
@@ -345,7 +367,9 @@ impl RawDist {
         }
         let g = |v: Option<f64>| v.unwrap_or_default();
         let dist = match self.dist.as_str() {
-            "fixed" => Dist::Fixed { value: g(self.value) },
+            "fixed" => Dist::Fixed {
+                value: g(self.value),
+            },
             "uniform" => Dist::Uniform {
                 min: g(self.min),
                 max: g(self.max),
@@ -427,7 +451,10 @@ mod tests {
 
     #[test]
     fn uniform_stays_in_bounds_and_centres() {
-        let d = Dist::Uniform { min: 10.0, max: 30.0 };
+        let d = Dist::Uniform {
+            min: 10.0,
+            max: 30.0,
+        };
         let v = draws(&d, 20_000);
         assert!(v[0] >= 10.0 && v[v.len() - 1] <= 30.0);
         assert!((mean(&v) - 20.0).abs() < 0.3, "mean {}", mean(&v));
@@ -435,17 +462,27 @@ mod tests {
 
     #[test]
     fn normal_is_truncated_at_zero_and_mean_matches_formula() {
-        let d = Dist::Normal { mean: 5.0, stddev: 10.0 };
+        let d = Dist::Normal {
+            mean: 5.0,
+            stddev: 10.0,
+        };
         let v = draws(&d, 50_000);
         assert!(v[0] >= 0.0);
         let expected = d.mean();
         assert!(expected > 5.0, "truncation raises the mean");
-        assert!((mean(&v) - expected).abs() / expected < 0.03, "{} vs {expected}", mean(&v));
+        assert!(
+            (mean(&v) - expected).abs() / expected < 0.03,
+            "{} vs {expected}",
+            mean(&v)
+        );
     }
 
     #[test]
     fn lognormal_hits_median_and_p99() {
-        let d = Dist::Lognormal { median: 100.0, p99: 400.0 };
+        let d = Dist::Lognormal {
+            median: 100.0,
+            p99: 400.0,
+        };
         let v = draws(&d, 100_000);
         let p50 = quantile(&v, 0.5);
         let p99 = quantile(&v, 0.99);
@@ -456,16 +493,29 @@ mod tests {
 
     #[test]
     fn pareto_never_below_scale_and_mean_matches() {
-        let d = Dist::Pareto { scale: 10.0, shape: 3.0 };
+        let d = Dist::Pareto {
+            scale: 10.0,
+            shape: 3.0,
+        };
         let v = draws(&d, 100_000);
         assert!(v[0] >= 10.0);
         assert!((mean(&v) - 15.0).abs() < 0.5, "mean {}", mean(&v));
-        assert!(Dist::Pareto { scale: 1.0, shape: 1.0 }.mean().is_infinite());
+        assert!(
+            Dist::Pareto {
+                scale: 1.0,
+                shape: 1.0
+            }
+            .mean()
+            .is_infinite()
+        );
     }
 
     #[test]
     fn same_seed_same_draws() {
-        let d = Dist::Lognormal { median: 50.0, p99: 90.0 };
+        let d = Dist::Lognormal {
+            median: 50.0,
+            p99: 90.0,
+        };
         assert_eq!(draws(&d, 50), draws(&d, 50));
     }
 
@@ -486,7 +536,9 @@ mod tests {
     }
 
     fn parse(s: &str) -> Result<Dist, String> {
-        toml::from_str::<Holder>(s).map(|h| h.d).map_err(|e| e.to_string())
+        toml::from_str::<Holder>(s)
+            .map(|h| h.d)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -495,7 +547,10 @@ mod tests {
         assert_eq!(parse("d = 2.5").unwrap(), Dist::fixed(2.5));
         assert_eq!(
             parse(r#"d = { dist = "lognormal", median = 80, p99 = 250 }"#).unwrap(),
-            Dist::Lognormal { median: 80.0, p99: 250.0 }
+            Dist::Lognormal {
+                median: 80.0,
+                p99: 250.0
+            }
         );
         assert_eq!(
             parse(r#"d = { dist = "uniform", min = 1, max = 2 }"#).unwrap(),
@@ -521,7 +576,10 @@ mod tests {
 
     #[test]
     fn serialises_back_to_a_tagged_table() {
-        let d = Dist::Lognormal { median: 80.0, p99: 250.0 };
+        let d = Dist::Lognormal {
+            median: 80.0,
+            p99: 250.0,
+        };
         let s = serde_json::to_string(&d).unwrap();
         assert_eq!(s, r#"{"dist":"lognormal","median":80.0,"p99":250.0}"#);
         let back: Dist = serde_json::from_str(&s).unwrap();

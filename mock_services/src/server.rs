@@ -18,8 +18,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::serve::ListenerExt;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::watch;
@@ -100,7 +100,9 @@ pub enum StartError {
     #[error("invalid mock configuration: {0}")]
     Config(#[from] ConfigError),
     /// A listener could not be bound.
-    #[error("cannot listen on {addr} for the mock {service}: {source} (is the port in use? use port 0 for any free port)")]
+    #[error(
+        "cannot listen on {addr} for the mock {service}: {source} (is the port in use? use port 0 for any free port)"
+    )]
     Bind {
         /// `qdrant` or `bedrock`.
         service: &'static str,
@@ -143,7 +145,10 @@ pub struct MockServices {
     tasks: Vec<JoinHandle<()>>,
 }
 
-fn listener(service: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+fn listener(
+    service: &'static str,
+    addr: SocketAddr,
+) -> Result<tokio::net::TcpListener, StartError> {
     let bind_err = |source| StartError::Bind {
         service,
         addr,

@@ -160,7 +160,9 @@ impl StreamRecorder {
 impl MockStats {
     /// Counts a request arriving at `op`.
     pub fn request(&self, op: Operation) {
-        self.ops[op.index()].requests.fetch_add(1, Ordering::Relaxed);
+        self.ops[op.index()]
+            .requests
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts how a request ended: `ok` or one of [`OUTCOME_KINDS`].
@@ -176,7 +178,10 @@ impl MockStats {
     /// Records the latency injected into one request of `op` (for a stream: its whole duration
     /// as scheduled: time to first token plus every gap).
     pub fn injected(&self, op: Operation, d: Duration) {
-        hist::record_us(&mut lock(&self.ops[op.index()].injected), d.as_micros() as u64);
+        hist::record_us(
+            &mut lock(&self.ops[op.index()].injected),
+            d.as_micros() as u64,
+        );
     }
 
     /// Records an injected time to first token.

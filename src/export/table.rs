@@ -45,8 +45,19 @@ fn row(r: &VariantRun) -> Vec<String> {
 /// A fixed-width table, one row per variant × point.
 pub fn render(result: &RunResult) -> String {
     let header: Vec<String> = [
-        "variant", "load", "req/s", "tok/s", "e2e p50/p99", "ttft p50/p99", "itl p50/p99",
-        "queue p99", "threads", "rss", "cpu s", "eff", "errors",
+        "variant",
+        "load",
+        "req/s",
+        "tok/s",
+        "e2e p50/p99",
+        "ttft p50/p99",
+        "itl p50/p99",
+        "queue p99",
+        "threads",
+        "rss",
+        "cpu s",
+        "eff",
+        "errors",
     ]
     .iter()
     .map(|s| s.to_string())

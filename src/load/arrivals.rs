@@ -100,7 +100,12 @@ mod tests {
 
     #[test]
     fn every_pattern_keeps_the_rate() {
-        for a in [Arrivals::Constant, Arrivals::Poisson, Arrivals::Gamma(0.5), Arrivals::Gamma(4.0)] {
+        for a in [
+            Arrivals::Constant,
+            Arrivals::Poisson,
+            Arrivals::Gamma(0.5),
+            Arrivals::Gamma(4.0),
+        ] {
             let (m, _) = mean_gap(a, 40_000);
             assert!((m - 0.01).abs() < 0.0005, "{a}: mean gap {m}");
         }

@@ -28,7 +28,11 @@ impl ClosedLoop {
     /// `users` users whose first requests are spread over `ramp` from `start`, pausing `think`
     /// between requests.
     pub fn new(users: usize, start: Instant, think: Duration, ramp: Duration) -> Self {
-        let step = if users > 1 { ramp / users as u32 } else { Duration::ZERO };
+        let step = if users > 1 {
+            ramp / users as u32
+        } else {
+            Duration::ZERO
+        };
         let pending = (0..users)
             .map(|u| {
                 Reverse(Arrival {

@@ -104,7 +104,11 @@ pub fn drive(
             }
             if time_up || count_up || out.interrupted {
                 issuing = false;
-                stopped_at = Some(if time_up { load_end.unwrap_or(now) } else { now });
+                stopped_at = Some(if time_up {
+                    load_end.unwrap_or(now)
+                } else {
+                    now
+                });
                 out.never_sent = held.len() as u64;
                 held.clear();
             }

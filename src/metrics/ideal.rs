@@ -93,7 +93,10 @@ mod tests {
         s.bedrock.output_tokens = Dist::fixed(51.0);
         s.request.cpu_work_us = 1000;
         let e = expected_service_s(&s);
-        assert!((e - (0.010 + 0.100 + 0.500 + 1.0 + 0.001)).abs() < 1e-9, "{e}");
+        assert!(
+            (e - (0.010 + 0.100 + 0.500 + 1.0 + 0.001)).abs() < 1e-9,
+            "{e}"
+        );
         s.time_scale = 0.1;
         assert!((expected_service_s(&s) - (0.161 + 0.001)).abs() < 1e-9);
         s.request.max_tokens = 11;

@@ -37,7 +37,9 @@ impl Slo {
         let mut slo = Slo::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((k, v)) = part.split_once('=') else {
-                return Err(format!("`{part}` is not key=duration; write e.g. ttft=1s,e2e=6s"));
+                return Err(format!(
+                    "`{part}` is not key=duration; write e.g. ttft=1s,e2e=6s"
+                ));
             };
             let d = humantime::parse_duration(v.trim())
                 .map_err(|e| format!("`{v}` in --slo is not a duration ({e}); write e.g. 500ms"))?;
@@ -46,7 +48,11 @@ impl Slo {
                 "ttft" => slo.ttft_ms = ms,
                 "e2e" => slo.e2e_ms = ms,
                 "tpot" => slo.tpot_ms = ms,
-                other => return Err(format!("unknown SLO metric `{other}`: use ttft, e2e or tpot")),
+                other => {
+                    return Err(format!(
+                        "unknown SLO metric `{other}`: use ttft, e2e or tpot"
+                    ));
+                }
             }
         }
         Ok(slo)

@@ -29,11 +29,12 @@ impl AsyncSingle {
         opts: &ExecutorOptions,
         done: Sender<RequestRecord>,
     ) -> Result<Self, ExecutorError> {
-        let clients = ctx.async_clients(opts.expected_concurrency)
-            .map_err(|e| ExecutorError::Clients {
-                variant: "async-single",
-                message: e.to_string(),
-            })?;
+        let clients =
+            ctx.async_clients(opts.expected_concurrency)
+                .map_err(|e| ExecutorError::Clients {
+                    variant: "async-single",
+                    message: e.to_string(),
+                })?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name("async-single")

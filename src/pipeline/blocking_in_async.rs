@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
-use crate::client::BlockingClients;
 use super::steps::{self, InFlight, RequestContext};
 use super::{Executor, ExecutorError, ExecutorOptions, RequestRecord, Ticket, named_runtime};
+use crate::client::BlockingClients;
 
 /// The anti-pattern executor.
 pub struct BlockingInAsync {
@@ -30,12 +30,12 @@ impl BlockingInAsync {
         done: Sender<RequestRecord>,
     ) -> Result<Self, ExecutorError> {
         let runtime = named_runtime("blocking-in-async", "bia-rt-", opts.worker_threads, None)?;
-        let clients =
-            ctx.blocking_clients(opts.expected_concurrency)
-                .map_err(|e| ExecutorError::Clients {
-                    variant: "blocking-in-async",
-                    message: e.to_string(),
-                })?;
+        let clients = ctx
+            .blocking_clients(opts.expected_concurrency)
+            .map_err(|e| ExecutorError::Clients {
+                variant: "blocking-in-async",
+                message: e.to_string(),
+            })?;
         Ok(BlockingInAsync {
             runtime: Some(runtime),
             clients: Arc::new(clients),

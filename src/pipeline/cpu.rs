@@ -105,7 +105,10 @@ mod tests {
                 done.store(true, std::sync::atomic::Ordering::SeqCst);
             });
             std::thread::sleep(std::time::Duration::from_millis(50));
-            assert!(!done.load(std::sync::atomic::Ordering::SeqCst), "ran while the GIL was held");
+            assert!(
+                !done.load(std::sync::atomic::Ordering::SeqCst),
+                "ran while the GIL was held"
+            );
             drop(held);
         });
         assert!(done.load(std::sync::atomic::Ordering::SeqCst));

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
-use crate::client::AsyncClients;
 use super::steps::{self, InFlight, RequestContext};
 use super::{Executor, ExecutorError, ExecutorOptions, RequestRecord, Ticket, named_runtime};
+use crate::client::AsyncClients;
 
 /// The multi-thread async executor.
 pub struct FullyAsync {
@@ -28,11 +28,12 @@ impl FullyAsync {
         done: Sender<RequestRecord>,
     ) -> Result<Self, ExecutorError> {
         let runtime = named_runtime("async", "async-rt-", opts.worker_threads, None)?;
-        let clients = ctx.async_clients(opts.expected_concurrency)
-            .map_err(|e| ExecutorError::Clients {
-                variant: "async",
-                message: e.to_string(),
-            })?;
+        let clients =
+            ctx.async_clients(opts.expected_concurrency)
+                .map_err(|e| ExecutorError::Clients {
+                    variant: "async",
+                    message: e.to_string(),
+                })?;
         Ok(FullyAsync {
             runtime: Some(runtime),
             clients: Arc::new(clients),

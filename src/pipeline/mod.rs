@@ -7,10 +7,10 @@
 //! [`Ticket`]s and gets [`RequestRecord`]s back on a channel, so the driver never knows how a
 //! request was executed.
 
+pub mod async_single;
 pub mod blocking_in_async;
 pub mod cpu;
 pub mod fully_async;
-pub mod async_single;
 pub mod hybrid;
 pub mod record;
 pub mod sequential;
@@ -135,7 +135,9 @@ pub trait Executor: Send {
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutorError {
     /// An OS thread or runtime could not be created.
-    #[error("cannot start the `{variant}` variant: {source} (too many threads? lower --concurrency or raise `ulimit -u`)")]
+    #[error(
+        "cannot start the `{variant}` variant: {source} (too many threads? lower --concurrency or raise `ulimit -u`)"
+    )]
     Spawn {
         /// Variant name.
         variant: &'static str,
@@ -182,9 +184,8 @@ pub(crate) fn named_runtime(
     use std::sync::atomic::{AtomicUsize, Ordering};
     let counter = Arc::new(AtomicUsize::new(0));
     let mut b = tokio::runtime::Builder::new_multi_thread();
-    b.enable_all().thread_name_fn(move || {
-        format!("{prefix}{}", counter.fetch_add(1, Ordering::Relaxed))
-    });
+    b.enable_all()
+        .thread_name_fn(move || format!("{prefix}{}", counter.fetch_add(1, Ordering::Relaxed)));
     if let Some(n) = worker_threads {
         b.worker_threads(n.max(1));
     }

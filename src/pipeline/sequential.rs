@@ -25,12 +25,12 @@ impl Sequential {
         _opts: &ExecutorOptions,
         done: Sender<RequestRecord>,
     ) -> Result<Self, ExecutorError> {
-        let clients = ctx.blocking_clients(1).map_err(|e| {
-            ExecutorError::Clients {
+        let clients = ctx
+            .blocking_clients(1)
+            .map_err(|e| ExecutorError::Clients {
                 variant: "sequential",
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         let (tx, rx) = mpsc::channel::<Ticket>();
         let abandon = Arc::new(AtomicBool::new(false));
         let stop = abandon.clone();

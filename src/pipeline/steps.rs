@@ -42,7 +42,10 @@ pub struct RequestContext {
 
 impl RequestContext {
     /// Blocking clients whose connection pool is sized for `concurrency`.
-    pub fn blocking_clients(&self, concurrency: usize) -> Result<BlockingClients, ClientBuildError> {
+    pub fn blocking_clients(
+        &self,
+        concurrency: usize,
+    ) -> Result<BlockingClients, ClientBuildError> {
         BlockingClients::new(&self.endpoints, &self.client, concurrency, self.time_scale)
     }
 
@@ -108,7 +111,10 @@ fn check_citations(answer: &str, passages: &[Passage]) -> bool {
     if passages.is_empty() {
         return cited.is_empty();
     }
-    !cited.is_empty() && cited.iter().all(|c| passages.iter().any(|p| &p.doc_id == c))
+    !cited.is_empty()
+        && cited
+            .iter()
+            .all(|c| passages.iter().any(|p| &p.doc_id == c))
 }
 
 fn fail(ctx: &RequestContext, record: &mut RequestRecord, phase: &str, e: &ClientError) {
@@ -116,7 +122,12 @@ fn fail(ctx: &RequestContext, record: &mut RequestRecord, phase: &str, e: &Clien
     record.fail(ctx.epoch, e.kind.name(), phase, e.message.clone());
 }
 
-fn cpu_step(ctx: &RequestContext, record: &mut RequestRecord, question: &str, passages: &[Passage]) {
+fn cpu_step(
+    ctx: &RequestContext,
+    record: &mut RequestRecord,
+    question: &str,
+    passages: &[Passage],
+) {
     let (system, _) = build_prompt(question, passages);
     let digest = cpu::prompt_work(&system, ctx.cpu_work_us, ctx.gil.as_ref());
     std::hint::black_box(digest);
@@ -173,7 +184,11 @@ pub fn embed_and_retrieve_blocking(
 }
 
 /// The whole request with blocking clients on the calling thread.
-pub fn run_blocking(ctx: &RequestContext, clients: &BlockingClients, ticket: &Ticket) -> RequestRecord {
+pub fn run_blocking(
+    ctx: &RequestContext,
+    clients: &BlockingClients,
+    ticket: &Ticket,
+) -> RequestRecord {
     let (mut record, passages) = match embed_and_retrieve_blocking(ctx, clients, ticket) {
         Ok(x) => x,
         Err(record) => return *record,
@@ -182,7 +197,10 @@ pub fn run_blocking(ctx: &RequestContext, clients: &BlockingClients, ticket: &Ti
     let (system, user) = build_prompt(&ticket.question, &passages);
     let request = ctx.chat_request(&system, &user);
     let mut clock = TokenClock::new(ctx.epoch);
-    match clients.bedrock.converse_stream(&request, token_sink(&mut clock)) {
+    match clients
+        .bedrock
+        .converse_stream(&request, token_sink(&mut clock))
+    {
         Ok(out) => {
             record.retries += out.retries();
             finish(ctx, &mut record, clock, &out.value.text, &passages);
@@ -227,7 +245,11 @@ pub async fn finish_async(
 }
 
 /// The whole request with async clients.
-pub async fn run_async(ctx: &RequestContext, clients: &AsyncClients, ticket: &Ticket) -> RequestRecord {
+pub async fn run_async(
+    ctx: &RequestContext,
+    clients: &AsyncClients,
+    ticket: &Ticket,
+) -> RequestRecord {
     let mut record = RequestRecord::begin(ticket, ctx.epoch);
     let vector = match clients.embed.embed(&ticket.question).await {
         Ok(v) => {

@@ -16,9 +16,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::sequential::join_within;
-use crate::client::BlockingClients;
 use super::steps::{self, RequestContext};
 use super::{Executor, ExecutorError, ExecutorOptions, RequestRecord, Ticket};
+use crate::client::BlockingClients;
 
 struct Queue {
     tickets: VecDeque<Ticket>,
@@ -51,12 +51,11 @@ impl SyncPool {
         done: Sender<RequestRecord>,
     ) -> Result<Self, ExecutorError> {
         let pool = opts.workers.unwrap_or(opts.expected_concurrency).max(1);
-        let clients =
-            ctx.blocking_clients(pool).map_err(|e| {
-                ExecutorError::Clients {
-                    variant: "sync",
-                    message: e.to_string(),
-                }
+        let clients = ctx
+            .blocking_clients(pool)
+            .map_err(|e| ExecutorError::Clients {
+                variant: "sync",
+                message: e.to_string(),
             })?;
         Ok(SyncPool {
             shared: Arc::new(Shared {

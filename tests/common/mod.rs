@@ -16,7 +16,13 @@ use ragperf::scenario::Scenario;
 /// A scenario whose every latency is fixed, so expected times are exact sums:
 /// embed `embed_ms`, search `search_ms`, first token `ttft_ms`, then `tokens` tokens `itl_ms`
 /// apart (model milliseconds; `time_scale` 1).
-pub fn fixed_scenario(embed_ms: f64, search_ms: f64, ttft_ms: f64, itl_ms: f64, tokens: f64) -> Scenario {
+pub fn fixed_scenario(
+    embed_ms: f64,
+    search_ms: f64,
+    ttft_ms: f64,
+    itl_ms: f64,
+    tokens: f64,
+) -> Scenario {
     let mut s = Scenario {
         time_scale: 1.0,
         ..Scenario::default()
