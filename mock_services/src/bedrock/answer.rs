@@ -21,102 +21,49 @@ pub const MAX_WORD_CHARS: usize = 40;
 pub const SOURCE_MARKER: &str = "[source:";
 
 /// Words that are prompt scaffolding rather than the question's subject.
+#[rustfmt::skip]
 const SCAFFOLD_WORDS: &[&str] = &[
-    "about",
-    "all",
-    "answer",
-    "any",
-    "based",
-    "been",
-    "can",
-    "cite",
-    "context",
-    "could",
-    "following",
-    "given",
-    "had",
-    "has",
-    "have",
-    "i",
-    "if",
-    "into",
-    "me",
-    "my",
-    "no",
-    "not",
-    "only",
-    "our",
-    "passage",
-    "passages",
-    "please",
-    "question",
-    "should",
-    "so",
-    "source",
-    "sources",
-    "than",
-    "their",
-    "them",
-    "then",
-    "there",
-    "these",
-    "they",
-    "those",
-    "us",
-    "use",
-    "using",
-    "was",
-    "we",
-    "were",
-    "will",
-    "would",
-    "you",
-    "your",
+    "about", "all", "answer", "any", "based", "been", "can", "cite", "context", "could",
+    "following", "given", "had", "has", "have", "i", "if", "into", "me", "my", "no", "not", "only",
+    "our", "passage", "passages", "please", "question", "should", "so", "source", "sources",
+    "than", "their", "them", "then", "there", "these", "they", "those", "us", "use", "using",
+    "was", "we", "were", "will", "would", "you", "your",
 ];
 
-/// Neutral words for answers without context and for padding empty passages.
-const FILLER: &[&str] = &[
-    "the",
-    "system",
-    "depends",
-    "on",
-    "several",
-    "factors",
-    "including",
-    "its",
-    "design",
-    "and",
-    "expected",
-    "load",
-    "in",
-    "practice",
-    "this",
-    "means",
-    "that",
-    "results",
-    "vary",
-    "with",
-    "configuration",
-    "usage",
-    "over",
-    "time",
-    "typically",
-    "requires",
-    "careful",
-    "review",
+/// Sentences of an answer without context; `Q` is replaced by the question's subject.
+const PLAIN_SENTENCES: &[&str] = &[
+    "In practice Q depends on several factors",
+    "The answer for Q typically varies with configuration and expected load",
+    "Q usually requires careful review over time",
+    "Overall the results for Q vary with usage",
+    "A common approach to Q is to measure first and then adjust the design",
+    "Q is easier to reason about against a clear baseline",
 ];
 
-/// How each cited sentence opens; `@` stands for the `[doc_id]` citation.
-const OPENERS: &[&[&str]] = &[
-    &["According", "to", "@,"],
-    &["As", "@", "notes,"],
-    &["@", "reports", "that"],
-    &["Per", "@,"],
-    &["Based", "on", "@,"],
+/// How the first sentence about a source opens; `@` is the `[doc_id]` citation. The passage's
+/// words follow.
+const OPENERS: &[&str] = &[
+    "According to @,",
+    "As @ notes,",
+    "@ reports that",
+    "Per @,",
+    "Based on @,",
 ];
 
-/// Fewest words a cited sentence gets before the answer stops citing further sources.
+/// How later sentences about the same source open; a run of the passage's words follows.
+const FOLLOW_UPS: &[&str] = &[
+    "It also notes that",
+    "On Q it adds",
+    "This means",
+    "In particular",
+    "For Q,",
+];
+
+/// Fewest words each cited source gets before the answer stops citing further sources.
 const WORDS_PER_CITATION: usize = 8;
+
+/// Most passage words the first sentence about a source copies.
+const FIRST_RUN: usize = 20;
 
 /// One context passage found in a prompt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -209,31 +156,24 @@ fn passage_words(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Draws words cyclically from one list starting at a random offset.
-struct Cycle<'a> {
+/// The question's subject for `Q`: up to three of its words, in turn, or "this".
+struct Subject<'a> {
     words: &'a [String],
     next: usize,
 }
 
-impl<'a> Cycle<'a> {
-    fn new<R: Rng + ?Sized>(words: &'a [String], rng: &mut R) -> Self {
-        let next = if words.is_empty() {
-            0
-        } else {
-            rng.random_range(0..words.len())
-        };
-        Cycle { words, next }
+impl Subject<'_> {
+    fn take(&mut self) -> Vec<String> {
+        if self.words.is_empty() {
+            return vec!["this".to_string()];
+        }
+        let n = self.words.len().min(3);
+        let out = (0..n)
+            .map(|i| self.words[(self.next + i) % self.words.len()].clone())
+            .collect();
+        self.next += n;
+        out
     }
-
-    fn take(&mut self) -> Option<&'a str> {
-        let w = self.words.get(self.next % self.words.len().max(1))?;
-        self.next += 1;
-        Some(w)
-    }
-}
-
-fn filler<R: Rng + ?Sized>(rng: &mut R) -> &'static str {
-    FILLER[rng.random_range(0..FILLER.len())]
 }
 
 fn capitalise(word: &str) -> String {
@@ -244,54 +184,106 @@ fn capitalise(word: &str) -> String {
     }
 }
 
-/// Appends one sentence of exactly `budget` words (>= 1) to `out`.
-fn sentence<R: Rng + ?Sized>(
-    out: &mut Vec<String>,
-    budget: usize,
-    citation: Option<&str>,
-    body: &mut Cycle<'_>,
-    question: &mut Cycle<'_>,
-    rng: &mut R,
-) {
-    let start = out.len();
-    if let Some(id) = citation {
-        let opener = OPENERS[rng.random_range(0..OPENERS.len())];
-        let opener: &[&str] = if budget > opener.len() {
-            opener
+/// Lower-cases an ordinary capitalised word ("The" -> "the"), leaving acronyms ("NASA", "B").
+fn decapitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    match (chars.next(), chars.next()) {
+        (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase() => a
+            .to_lowercase()
+            .chain(word[a.len_utf8()..].chars())
+            .collect(),
+        _ => word.to_string(),
+    }
+}
+
+/// Expands a template into words: `@` becomes the citation, `Q` the question's subject (any
+/// punctuation after either is kept).
+fn expand(template: &str, citation: &str, subject: &mut Subject<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in template.split_whitespace() {
+        if let Some(rest) = w.strip_prefix('Q') {
+            out.extend(subject.take());
+            if let Some(last) = out.last_mut() {
+                last.push_str(rest);
+            }
         } else {
-            &["@"]
-        };
-        for w in opener {
-            out.push(w.replace('@', &format!("[{id}]")));
+            out.push(w.replace('@', citation));
         }
     }
-    let mut i = 0;
-    while out.len() - start < budget {
-        // About one word in four comes from the question, the rest from the passage.
-        let from_question = if citation.is_some() {
-            i % 4 == 1
-        } else {
-            rng.random_bool(0.4)
-        };
-        let word = if from_question {
-            question.take()
-        } else {
-            body.take()
-        };
-        out.push(word.map_or_else(|| filler(rng).to_string(), str::to_string));
-        i += 1;
+    out
+}
+
+/// Ends the sentence in `words[start..]`: a capital first letter and a full stop.
+fn finish(words: &mut [String], start: usize) {
+    if let Some(first) = words.get_mut(start) {
+        *first = capitalise(first);
     }
-    out[start] = capitalise(&out[start]);
-    if let Some(last) = out.last_mut() {
-        last.push('.');
+    end_with_stop(words);
+}
+
+/// Replaces trailing `,;:` of the last word with a full stop (unless it already ends one).
+fn end_with_stop(words: &mut [String]) {
+    if let Some(last) = words.last_mut() {
+        let kept = last.trim_end_matches([',', ';', ':']).len();
+        last.truncate(kept);
+        if !last.ends_with(['.', '!', '?']) {
+            last.push('.');
+        }
     }
+}
+
+/// Exactly `budget` (>= 1) words about one source, opening with its citation.
+fn cited<R: Rng + ?Sized>(
+    doc_id: &str,
+    passage: &[&str],
+    budget: usize,
+    subject: &mut Subject<'_>,
+    rng: &mut R,
+) -> Vec<String> {
+    let citation = format!("[{doc_id}]");
+    let mut out = expand(
+        OPENERS[rng.random_range(0..OPENERS.len())],
+        &citation,
+        subject,
+    );
+    if out.len() >= budget {
+        // Too short for an opener: the citation alone leads.
+        out = vec![citation.clone()];
+    }
+    let run_start = out.len();
+    out.extend(passage.iter().take(FIRST_RUN).map(|w| w.to_string()));
+    if run_start > 0 {
+        // The passage continues the opener's sentence: "According to [d], the pump ...".
+        if let Some(w) = out.get_mut(run_start) {
+            *w = decapitalise(w);
+        }
+    }
+    finish(&mut out, 0);
+    while out.len() < budget {
+        let start = out.len();
+        if passage.is_empty() {
+            let plain = PLAIN_SENTENCES[rng.random_range(0..PLAIN_SENTENCES.len())];
+            out.extend(expand(plain, &citation, subject));
+        } else {
+            let follow = FOLLOW_UPS[rng.random_range(0..FOLLOW_UPS.len())];
+            out.extend(expand(follow, &citation, subject));
+            let from = rng.random_range(0..passage.len());
+            let len = rng.random_range(4..=10);
+            out.extend(passage[from..].iter().take(len).map(|w| w.to_string()));
+        }
+        finish(&mut out, start);
+    }
+    out.truncate(budget);
+    end_with_stop(&mut out);
+    out
 }
 
 /// Composes an answer of exactly `n_words` word pieces to `prompt` (all input text), whose
 /// question is `question` (usually the last user message).
 ///
 /// With context passages the answer cites them as `[doc_id]` in order of first appearance (as
-/// many as fit, one sentence of at least eight words each); without, it is plain text.
+/// many as fit, at least eight words each), quoting their words; without, it is plain text
+/// about the question's subject.
 pub fn compose<R: Rng + ?Sized>(
     prompt: &str,
     question: &str,
@@ -300,32 +292,39 @@ pub fn compose<R: Rng + ?Sized>(
 ) -> Vec<String> {
     let sources = passages(prompt);
     let q_words = question_words(question);
-    let mut q = Cycle::new(&q_words, rng);
-    let mut words: Vec<String> = Vec::with_capacity(n_words);
+    let next = if q_words.is_empty() {
+        0
+    } else {
+        rng.random_range(0..q_words.len())
+    };
+    let mut subject = Subject {
+        words: &q_words,
+        next,
+    };
+    let mut words: Vec<String> = Vec::with_capacity(n_words + 16);
+    if n_words == 0 {
+        return words;
+    }
     if sources.is_empty() {
-        let empty: Vec<String> = Vec::new();
-        let mut none = Cycle::new(&empty, rng);
+        let mut k = rng.random_range(0..PLAIN_SENTENCES.len());
         while words.len() < n_words {
-            let budget = rng.random_range(8..=14).min(n_words - words.len());
-            sentence(&mut words, budget, None, &mut none, &mut q, rng);
+            let start = words.len();
+            words.extend(expand(
+                PLAIN_SENTENCES[k % PLAIN_SENTENCES.len()],
+                "",
+                &mut subject,
+            ));
+            finish(&mut words, start);
+            k += 1;
         }
-    } else if n_words > 0 {
+        words.truncate(n_words);
+        end_with_stop(&mut words);
+    } else {
         let m = sources.len().min((n_words / WORDS_PER_CITATION).max(1));
         for (j, source) in sources.iter().take(m).enumerate() {
             let budget = n_words / m + usize::from(j < n_words % m);
-            let body: Vec<String> = passage_words(&source.text)
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            let mut body = Cycle::new(&body, rng);
-            sentence(
-                &mut words,
-                budget,
-                Some(&source.doc_id),
-                &mut body,
-                &mut q,
-                rng,
-            );
+            let passage = passage_words(&source.text);
+            words.extend(cited(&source.doc_id, &passage, budget, &mut subject, rng));
         }
     }
     words
@@ -390,6 +389,7 @@ mod tests {
                 .all(|w| w.starts_with(' ') && !w[1..].contains(' ')),
             "{a:?}"
         );
+        assert!(!t.contains("], The") && !t.contains("that The"), "{t}");
         // Words come from the passages and the question.
         assert!(t.contains("pump") || t.contains("Pump"), "{t}");
         let c = compose(PROMPT, PROMPT, 40, &mut StdRng::seed_from_u64(2));

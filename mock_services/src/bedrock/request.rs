@@ -39,8 +39,9 @@ pub struct ConverseInput {
 }
 
 impl ConverseInput {
-    /// All input text (system, then every message), one block per line: what the answer is
-    /// seeded from and what `inputTokens` counts.
+    /// All input text (system, then every message), blocks separated by a blank line (so a
+    /// context passage never runs on into the next block): what the answer is seeded from and
+    /// what `inputTokens` counts.
     pub fn prompt(&self) -> String {
         let texts = self
             .system
@@ -49,7 +50,7 @@ impl ConverseInput {
         let mut out = String::new();
         for (i, t) in texts.enumerate() {
             if i > 0 {
-                out.push('\n');
+                out.push_str("\n\n");
             }
             out.push_str(t);
         }
@@ -287,7 +288,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.system, ["Be brief."]);
         assert_eq!(c.max_tokens, Some(10));
-        assert_eq!(c.prompt(), "Be brief.\nHi there\nHello\n42\nAnd?");
+        assert_eq!(c.prompt(), "Be brief.\n\nHi there\n\nHello\n\n42\n\nAnd?");
         assert_eq!(c.question(), "42\nAnd?");
     }
 

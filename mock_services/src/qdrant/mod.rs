@@ -3,7 +3,8 @@
 //! (wire-facts §B), preloaded with a demo corpus.
 //!
 //! Layout:
-//! - [`store`]: collections, points, upsert/delete/scroll/count, exact search ([`Store`]).
+//! - [`store`]: the collections behind locks ([`Store`]) and the search/scroll requests.
+//! - [`collection`]: one collection's points and vectors, and the operations on them.
 //! - [`search`]: distance kernels, Qdrant's score conventions, top-k selection.
 //! - [`filter`]: payload filters.
 //! - [`model`] and [`ids`]: the JSON shapes of vectors, selectors, points and ids.
@@ -16,6 +17,7 @@
 //! released; `faults.qdrant` injects 429 (with `Retry-After`), 500, 503 and slow answers.
 
 pub mod api;
+pub mod collection;
 pub mod corpus;
 pub mod filter;
 pub mod http;
@@ -26,6 +28,8 @@ pub mod requests;
 pub mod search;
 pub mod store;
 
+#[cfg(test)]
+mod filter_tests;
 #[cfg(test)]
 mod store_tests;
 
