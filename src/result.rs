@@ -160,6 +160,12 @@ pub struct MockSide {
     pub tokens_sent: u64,
     /// Most streams open at once.
     pub streams_peak: u64,
+    /// External mocks only (`ragperf mock` in another process): CPU seconds their process spent
+    /// during this variant's run.
+    pub process_cpu_s: Option<f64>,
+    /// External mocks only: mock CPU per token event sent, µs (all of the mock's work divided by
+    /// its token events: an upper bound on the cost of one event).
+    pub cpu_per_token_us: Option<f64>,
 }
 
 /// One variant at one load point.

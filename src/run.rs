@@ -86,6 +86,14 @@ impl Backend {
         }
     }
 
+    /// CPU seconds of an external mock process so far (None when embedded or unknown).
+    fn external_cpu_s(&self) -> Option<f64> {
+        match self {
+            Backend::Embedded(_) => None,
+            Backend::External { .. } => self.stats().map(|s| s.process_cpu_s),
+        }
+    }
+
     /// The mocks' statistics (one snapshot covers both servers in-process; external mocks
     /// started by `ragperf mock` share one state too, so either URL answers for both).
     fn stats(&self) -> Option<StatsSnapshot> {
@@ -290,6 +298,7 @@ fn run_variant(
     };
     let total = warmup + duration.unwrap_or(Duration::from_secs_f64(service_s * 4.0));
     let pb = progress_bar(plan, format!("{} {}", kind.name(), point.label()), total);
+    let mock_cpu_before = backend.external_cpu_s();
     let mut recorder = Recorder::new(plan.slo.clone(), TIMELINE_CAP);
     let outcome = drive(
         executor.as_ref(),
@@ -339,7 +348,15 @@ fn run_variant(
     }
     .with_measured(requests_per_s);
     let latency_ms = recorder.percentiles();
-    let mock = mock_stats.map(|m| mock_side(&m, &latency_ms));
+    let mock = mock_stats.map(|m| {
+        let mut side = mock_side(&m, &latency_ms);
+        if let Some(before) = mock_cpu_before {
+            let cpu = (m.process_cpu_s - before).max(0.0);
+            side.process_cpu_s = Some(cpu);
+            side.cpu_per_token_us = (m.tokens_sent > 0).then(|| cpu * 1e6 / m.tokens_sent as f64);
+        }
+        side
+    });
     let mut settings = BTreeMap::new();
     if kind == VariantKind::Sync {
         settings.insert(

@@ -280,6 +280,7 @@ impl MockStats {
             injected_ttft_hist: hist::encode_b64(&ttft),
             injected_itl_hist: hist::encode_b64(&itl),
             timer_lateness_hist: hist::encode_b64(&late),
+            process_cpu_s: process_cpu_s(),
         }
     }
 }
@@ -337,6 +338,22 @@ pub struct StatsSnapshot {
     pub injected_itl_hist: String,
     /// Histogram of timer lateness (µs), base64 V2 + deflate.
     pub timer_lateness_hist: String,
+    /// CPU time (user + system) of the whole process serving the mocks since it started,
+    /// seconds. For `ragperf mock` that is the mocks' own cost; in-process it includes the
+    /// harness, so the harness reports its `mock-*` threads instead.
+    #[serde(default)]
+    pub process_cpu_s: f64,
+}
+
+/// CPU time (user + system) of this process so far, seconds.
+pub fn process_cpu_s() -> f64 {
+    // SAFETY: getrusage only writes the struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 #[cfg(test)]
