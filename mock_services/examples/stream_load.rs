@@ -49,33 +49,46 @@ fn take_frames(buf: &mut Vec<u8>) -> usize {
     frames
 }
 
-async fn one_stream(client: &reqwest::Client, url: &str, gaps: &mut Histogram<u64>) -> anyhow::Result<u64> {
-    let resp = client.post(url).header("content-type", "application/json").body(BODY).send().await?;
+/// Runs one stream; records the gaps between arrivals of text deltas; returns the delta count.
+async fn one_stream(
+    client: &reqwest::Client,
+    url: &str,
+    gaps: &mut Histogram<u64>,
+) -> anyhow::Result<u64> {
+    let resp = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(BODY)
+        .send()
+        .await?;
     if !resp.status().is_success() {
         bail!("status {}", resp.status());
     }
     let mut body = resp.bytes_stream();
     let mut buf = Vec::new();
+    // (arrival, index of the first frame in the chunk, index of the last one).
+    let mut arrivals: Vec<(Instant, u64, u64)> = Vec::with_capacity(64);
     let mut frames = 0u64;
-    let mut last: Option<Instant> = None;
     while let Some(chunk) = body.next().await {
         buf.extend_from_slice(&chunk?);
         let n = take_frames(&mut buf) as u64;
-        let now = Instant::now();
-        // Frame 0 is messageStart; deltas follow. A chunk holding several deltas counts one gap.
-        let before = frames;
-        frames += n;
-        if frames > 1 && before >= 1 {
-            if let Some(prev) = last {
-                let _ = gaps.record((now - prev).as_micros() as u64);
-            }
-        }
-        if frames >= 2 {
-            last = Some(now);
+        if n > 0 {
+            arrivals.push((Instant::now(), frames, frames + n - 1));
+            frames += n;
         }
     }
-    // messageStart + deltas + contentBlockStop + messageStop + metadata.
-    Ok(frames.saturating_sub(4))
+    // Frames: messageStart, the deltas, contentBlockStop, messageStop, metadata.
+    let deltas = frames.saturating_sub(4);
+    let mut prev: Option<Instant> = None;
+    for (at, first, last) in arrivals {
+        if last >= 1 && first <= deltas {
+            if let Some(p) = prev {
+                let _ = gaps.record((at - p).as_micros() as u64);
+            }
+            prev = Some(at);
+        }
+    }
+    Ok(deltas)
 }
 
 #[tokio::main]
@@ -87,24 +100,32 @@ async fn main() -> anyhow::Result<()> {
     let n: usize = n.parse().context("STREAMS must be a number")?;
     let secs: u64 = secs.parse().context("SECONDS must be a number")?;
     let _ = mock_services::server::raise_fd_limit();
-    let url = Arc::new(format!("{url}/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream"));
+    let url = Arc::new(format!(
+        "{url}/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream"
+    ));
     let stats_url = format!("{}/__ragperf/stats", &args[0]);
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(n)
         .build()?;
-    let _ = client.post(format!("{}/__ragperf/stats/reset", &args[0])).send().await;
+    let _ = client
+        .post(format!("{}/__ragperf/stats/reset", &args[0]))
+        .send()
+        .await;
     let totals = Arc::new(Totals::default());
     let gaps = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
     let start = Instant::now();
     let end = start + Duration::from_secs(secs);
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
-        let (client, url, totals, gaps) = (client.clone(), url.clone(), totals.clone(), gaps.clone());
+        let (client, url, totals, gaps) =
+            (client.clone(), url.clone(), totals.clone(), gaps.clone());
         tasks.push(tokio::spawn(async move {
             // Ramp the connections up over the first second.
             tokio::time::sleep(Duration::from_micros((i as u64 * 1_000_000) / n as u64)).await;
-            let mut local = Histogram::<u64>::new(3).expect("histogram");
+            let Ok(mut local) = Histogram::<u64>::new(3) else {
+                return;
+            };
             while Instant::now() < end {
                 match one_stream(&client, &url, &mut local).await {
                     Ok(t) => {

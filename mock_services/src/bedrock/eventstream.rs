@@ -9,6 +9,7 @@
 
 use aws_smithy_eventstream::frame::write_message_to;
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+use aws_smithy_types::str_bytes::StrBytes;
 use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 
@@ -26,8 +27,10 @@ pub fn padding(len: usize) -> &'static str {
     &PAD_ALPHABET[..len.min(MAX_PADDING)]
 }
 
-fn string_header(name: &'static str, value: impl Into<String>) -> Header {
-    Header::new(name, HeaderValue::String(value.into().into()))
+/// A string header; `StrBytes` from a `&'static str` borrows it, so the constant headers of
+/// every token frame cost no allocation.
+fn string_header(name: &'static str, value: impl Into<StrBytes>) -> Header {
+    Header::new(name, HeaderValue::String(value.into()))
 }
 
 /// Encodes one message into its wire bytes.

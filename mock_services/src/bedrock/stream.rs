@@ -14,6 +14,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -119,14 +120,35 @@ struct Plan {
 
 /// The per-token figures of one stream; merged into the statistics when dropped, which also
 /// covers a client that hangs up mid-stream.
+///
+/// Samples are kept raw (8 bytes a token) and only turned into a [`StreamRecorder`] at the end:
+/// a recorder holds two full-range histograms (hundreds of KiB), which across thousands of open
+/// streams would cost gigabytes of memory.
 struct Recording<'a> {
     stats: &'a MockStats,
-    rec: StreamRecorder,
+    /// `(injected gap µs, or u32::MAX for the first token; lateness µs)` per token sent.
+    samples: Vec<(u32, u32)>,
+}
+
+fn micros(d: Duration) -> u32 {
+    d.as_micros().min(u128::from(u32::MAX - 1)) as u32
+}
+
+impl Recording<'_> {
+    fn token(&mut self, gap: Option<Duration>, lateness: Duration) {
+        self.samples
+            .push((gap.map_or(u32::MAX, micros), micros(lateness)));
+    }
 }
 
 impl Drop for Recording<'_> {
     fn drop(&mut self) {
-        self.stats.merge_stream(&self.rec);
+        let mut rec = StreamRecorder::default();
+        for &(gap, late) in &self.samples {
+            let gap = (gap != u32::MAX).then(|| Duration::from_micros(u64::from(gap)));
+            rec.token(gap, Duration::from_micros(u64::from(late)));
+        }
+        self.stats.merge_stream(&rec);
     }
 }
 
@@ -160,7 +182,7 @@ async fn emit(y: Yielder<Frame>, plan: Plan) {
     let _open = state.stats.stream_opened();
     let mut recording = Recording {
         stats: &state.stats,
-        rec: StreamRecorder::default(),
+        samples: Vec::with_capacity(generation.pieces.len()),
     };
     y.send(Ok(eventstream::message_start(pad(&mut rng)))).await;
 
@@ -195,7 +217,7 @@ async fn emit(y: Yielder<Frame>, plan: Plan) {
             return;
         }
         let lateness = Instant::now().saturating_duration_since(deadline);
-        recording.rec.token(gap, lateness);
+        recording.token(gap, lateness);
         y.send(Ok(eventstream::text_delta(piece, pad(&mut rng))))
             .await;
     }

@@ -230,16 +230,17 @@ impl Match {
         ))
     }
 
-    fn holds(&self, values: &[&Value]) -> bool {
+    fn holds(&self, payload: &Map<String, Value>, key: &str) -> bool {
         match self {
-            Match::Value(s) => values.iter().any(|v| s.matches(v)),
-            Match::Any(list) => values.iter().any(|v| list.iter().any(|s| s.matches(v))),
+            Match::Value(s) => any_value(payload, key, &mut |v| s.matches(v)),
+            Match::Any(list) => any_value(payload, key, &mut |v| list.iter().any(|s| s.matches(v))),
             Match::Except(list) => {
-                values.is_empty() || values.iter().any(|v| !list.iter().any(|s| s.matches(v)))
+                !any_value(payload, key, &mut |_| true)
+                    || any_value(payload, key, &mut |v| !list.iter().any(|s| s.matches(v)))
             }
-            Match::Text(t) => values
-                .iter()
-                .any(|v| v.as_str().is_some_and(|s| s.contains(t.as_str()))),
+            Match::Text(t) => any_value(payload, key, &mut |v| {
+                v.as_str().is_some_and(|s| s.contains(t.as_str()))
+            }),
         }
     }
 }
@@ -310,18 +311,23 @@ impl Condition {
 
     fn holds(&self, id: &PointId, payload: &Map<String, Value>) -> bool {
         match self {
-            Condition::Field { key, test } => {
-                let values = values_at(payload, key);
-                match test {
-                    FieldTest::Match(m) => m.holds(&values),
-                    FieldTest::Range(r) => values
-                        .iter()
-                        .any(|v| v.as_f64().is_some_and(|x| r.contains(x))),
-                    FieldTest::ValuesCount(r) => r.contains(values.len() as f64),
+            // Evaluated per point on the search path: walk the payload without allocating.
+            Condition::Field { key, test } => match test {
+                FieldTest::Match(m) => m.holds(payload, key),
+                FieldTest::Range(r) => any_value(payload, key, &mut |v| {
+                    v.as_f64().is_some_and(|x| r.contains(x))
+                }),
+                FieldTest::ValuesCount(r) => {
+                    let mut n = 0usize;
+                    any_value(payload, key, &mut |_| {
+                        n += 1;
+                        false
+                    });
+                    r.contains(n as f64)
                 }
-            }
+            },
             Condition::HasId(set) => set.contains(id),
-            Condition::IsEmpty(key) => values_at(payload, key).is_empty(),
+            Condition::IsEmpty(key) => !any_value(payload, key, &mut |_| true),
             Condition::IsNull(key) => is_null_at(payload, key),
             Condition::Nested { key, filter } => values_at(payload, key)
                 .iter()
@@ -389,18 +395,17 @@ impl<'de> Deserialize<'de> for Filter {
     }
 }
 
-/// Pushes the non-null values reached from `v` by `path`, flattening arrays on the way.
-fn collect<'a>(v: &'a Value, path: &[&str], out: &mut Vec<&'a Value>) {
+/// Does `f` hold for some non-null value reached from `v` by `path` (arrays flattened on the
+/// way)? Stops at the first value for which `f` returns true.
+fn visit<'a>(v: &'a Value, path: &[&str], f: &mut dyn FnMut(&'a Value) -> bool) -> bool {
     match v {
-        Value::Array(items) => items.iter().for_each(|x| collect(x, path, out)),
-        Value::Null => {}
-        _ if path.is_empty() => out.push(v),
-        Value::Object(o) => {
-            if let Some(next) = o.get(path[0]) {
-                collect(next, &path[1..], out);
-            }
-        }
-        _ => {}
+        Value::Array(items) => items.iter().any(|x| visit(x, path, f)),
+        Value::Null => false,
+        _ if path.is_empty() => f(v),
+        Value::Object(o) => o
+            .get(path[0])
+            .is_some_and(|next| visit(next, &path[1..], f)),
+        _ => false,
     }
 }
 
@@ -410,20 +415,29 @@ fn segments(key: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Does `f` hold for some non-null value at `key` (a dotted path, arrays flattened)?
+pub fn any_value<'a>(
+    payload: &'a Map<String, Value>,
+    key: &str,
+    f: &mut dyn FnMut(&'a Value) -> bool,
+) -> bool {
+    if !key.contains('.') && !key.contains('[') {
+        return payload.get(key).is_some_and(|v| visit(v, &[], f));
+    }
+    let path = segments(key);
+    payload
+        .get(path[0])
+        .is_some_and(|v| visit(v, &path[1..], f))
+}
+
 /// The non-null values at `key` (a dotted path); arrays are flattened, so `[]` and a missing key
 /// both give no value.
 pub fn values_at<'a>(payload: &'a Map<String, Value>, key: &str) -> Vec<&'a Value> {
     let mut out = Vec::new();
-    if !key.contains('.') && !key.contains('[') {
-        if let Some(v) = payload.get(key) {
-            collect(v, &[], &mut out);
-        }
-        return out;
-    }
-    let path = segments(key);
-    if let Some(v) = payload.get(path[0]) {
-        collect(v, &path[1..], &mut out);
-    }
+    any_value(payload, key, &mut |v| {
+        out.push(v);
+        false
+    });
     out
 }
 

@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
+use super::model::VectorOutput;
 use super::*;
 use crate::config::QdrantConfig;
 use crate::embedding::embed;
@@ -406,8 +407,6 @@ fn collection_info_counts_indexed_points() {
     assert_eq!(s.collection_info("c").unwrap()["payload_schema"], json!({}));
 }
 
-use model::VectorOutput;
-
 #[test]
 fn demo_corpus_answers_a_question_with_its_passage() {
     let cfg = QdrantConfig {
@@ -429,6 +428,25 @@ fn demo_corpus_answers_a_question_with_its_passage() {
         let payload = &hits[0].payload.as_ref().unwrap().0;
         assert_eq!(payload["doc_id"], format!("doc-{id:04}"));
     }
+    // The seed's question finds site-status reports without a filter, the named site among them.
+    let q = embed("What is the site status at Riverside this week?", 256, true);
+    let hits = s
+        .search(&cfg.collection, &SearchRequest::nearest(q, 5))
+        .unwrap();
+    let payloads: Vec<_> = hits
+        .iter()
+        .map(|h| &h.payload.as_ref().unwrap().0)
+        .collect();
+    assert!(
+        payloads.iter().all(|p| p["topic"] == "site-status"),
+        "{payloads:?}"
+    );
+    assert!(
+        payloads
+            .iter()
+            .any(|p| p["title"].as_str().unwrap().contains("Riverside")),
+        "{payloads:?}"
+    );
     // A topic filter restricts the answers to that topic.
     let mut req = SearchRequest::nearest(embed("What is the site status?", 256, true), 5);
     req.filter = Some(filter(

@@ -1,0 +1,6 @@
+//! The benchmark groups, one per file.
+
+pub mod eventstream_decode;
+pub mod histogram;
+pub mod qdrant_search;
+pub mod variants;
