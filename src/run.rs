@@ -224,7 +224,7 @@ fn run_variant(
     stop: &Arc<AtomicBool>,
 ) -> Result<VariantRun> {
     let s = &plan.scenario;
-    let service_s = ideal::expected_service_s(s);
+    let service_s = ideal::expected_service_s(s, None);
     let concurrency_hint = match point.rate {
         None => point.concurrency,
         Some(rate) => point
@@ -337,6 +337,11 @@ fn run_variant(
         goodput_per_s: (!plan.slo.is_empty()).then_some(requests_per_s * good_share),
     };
     let capacity = kind.capacity(concurrency_hint, s.load.workers);
+    let observed_tokens = (!recorder.ok_tokens.is_empty()).then(|| {
+        recorder.ok_tokens.iter().map(|t| f64::from(*t)).sum::<f64>()
+            / recorder.ok_tokens.len() as f64
+    });
+    let service_s = ideal::expected_service_s(s, observed_tokens);
     let ideal = match point.rate {
         None => Ideal::closed(
             service_s,

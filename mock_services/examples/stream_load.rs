@@ -2,26 +2,28 @@
 //! whether token events keep their schedule, as the client sees it and as the mock saw it.
 //!
 //! ```text
-//! cargo run --release -p mock-services --example serve -- --config load.toml &
-//! cargo run --release -p mock-services --example stream_load -- http://127.0.0.1:PORT 5000 20
+//! printf 'time_scale = 1.0\n[bedrock]\nttft_ms = 200\nitl_ms = 100\noutput_tokens = 50\n' > load.toml
+//! cargo run --release -p mock-services --example serve -- --config load.toml --bedrock 127.0.0.1:18000 &
+//! cargo run --release -p mock-services --example stream_load -- http://127.0.0.1:18000 5000 20
 //! ```
 //!
 //! Arguments: the Bedrock URL, the number of concurrent streams, the duration in seconds
-//! (closed loop: each stream is followed by the next on the same connection). Connections are
-//! ramped up over the first second so that the listen backlog is not flooded.
+//! (closed loop: each of the N tasks starts its next stream when the last one ends). Streams are
+//! ramped up over the first second so that the listen backlog is not flooded. The mock's
+//! statistics are reset at the start. Run the two in separate processes: on one machine they
+//! share its cores, so the figures are a lower bound for the mock alone.
 //!
 //! Reported: streams and tokens completed, tokens per second, the client-observed gap between
 //! consecutive text deltas (compare with the configured `itl_ms`), and the mock's own timer
 //! lateness from `/__ragperf/stats`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
-use std::sync::Mutex;
 
 const BODY: &str = r#"{"messages":[{"role":"user","content":[{"text":"How often is the cooling pump serviced?"}]}]}"#;
 
@@ -145,7 +147,10 @@ async fn main() -> anyhow::Result<()> {
         let _ = t.await;
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let g = gaps.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    let g = gaps
+        .lock()
+        .map_err(|_| anyhow::anyhow!("a stream task panicked"))?
+        .clone();
     let tokens = totals.tokens.load(Ordering::Relaxed);
     println!(
         "{n} streams for {elapsed:.1} s: {} streams done, {} errors, {tokens} tokens, {:.0} tokens/s",

@@ -57,8 +57,9 @@ impl Operation {
     }
 }
 
-/// Fault and outcome kinds counted per operation.
-pub const OUTCOME_KINDS: [&str; 9] = [
+/// Fault and outcome kinds counted per operation (`client_closed`: the client hung up before
+/// the response was complete).
+pub const OUTCOME_KINDS: [&str; 10] = [
     "ok",
     "throttle",
     "quota",
@@ -68,6 +69,7 @@ pub const OUTCOME_KINDS: [&str; 9] = [
     "stream_cut",
     "bad_request",
     "not_found",
+    "client_closed",
 ];
 
 #[derive(Debug)]
@@ -124,36 +126,42 @@ fn outcome_index(kind: &str) -> usize {
     OUTCOME_KINDS
         .iter()
         .position(|k| *k == kind)
-        .unwrap_or(OUTCOME_KINDS.len() - 2) // unknown kinds count as bad_request
+        .unwrap_or(7) // unknown kinds count as bad_request
 }
 
 /// Per-stream figures, merged into [`MockStats`] once when the stream ends.
-#[derive(Debug)]
+///
+/// Samples are kept raw (8 bytes a token) and folded into the shared histograms under their
+/// locks only in [`MockStats::merge_stream`]: a recorder holding histograms of its own would
+/// cost hundreds of KiB per open stream, gigabytes across ten thousand streams.
+#[derive(Debug, Default)]
 pub struct StreamRecorder {
-    itl: Histogram<u64>,
-    lateness: Histogram<u64>,
-    tokens: u64,
+    /// `(injected gap µs, or u32::MAX for the first token; lateness µs)` per token sent.
+    samples: Vec<(u32, u32)>,
 }
 
-impl Default for StreamRecorder {
-    fn default() -> Self {
-        StreamRecorder {
-            itl: hist::new_us(),
-            lateness: hist::new_us(),
-            tokens: 0,
-        }
-    }
+fn micros_u32(d: Duration) -> u32 {
+    d.as_micros().min(u128::from(u32::MAX - 1)) as u32
 }
 
 impl StreamRecorder {
-    /// One token event sent: `injected_gap` is the gap the model asked for (zero for the first
-    /// token), `lateness` how much later than its deadline it actually went out.
-    pub fn token(&mut self, injected_gap: Option<Duration>, lateness: Duration) {
-        self.tokens += 1;
-        if let Some(gap) = injected_gap {
-            hist::record_us(&mut self.itl, gap.as_micros() as u64);
+    /// A recorder with room for `tokens` tokens.
+    pub fn with_capacity(tokens: usize) -> Self {
+        StreamRecorder {
+            samples: Vec::with_capacity(tokens),
         }
-        hist::record_us(&mut self.lateness, lateness.as_micros() as u64);
+    }
+
+    /// One token event sent: `injected_gap` is the gap the model asked for (`None` for the
+    /// first token), `lateness` how much later than its deadline it actually went out.
+    pub fn token(&mut self, injected_gap: Option<Duration>, lateness: Duration) {
+        self.samples
+            .push((injected_gap.map_or(u32::MAX, micros_u32), micros_u32(lateness)));
+    }
+
+    /// Tokens recorded.
+    pub fn tokens(&self) -> usize {
+        self.samples.len()
     }
 }
 
@@ -196,14 +204,24 @@ impl MockStats {
         StreamGuard { stats: self }
     }
 
-    /// Merges a finished stream's figures.
+    /// Merges a finished stream's figures (one lock per histogram per stream).
     pub fn merge_stream(&self, rec: &StreamRecorder) {
-        self.tokens_sent.fetch_add(rec.tokens, Ordering::Relaxed);
-        if !rec.itl.is_empty() {
-            let _ = lock(&self.itl).add(&rec.itl);
+        if rec.samples.is_empty() {
+            return;
         }
-        if !rec.lateness.is_empty() {
-            let _ = lock(&self.timer_lateness).add(&rec.lateness);
+        self.tokens_sent
+            .fetch_add(rec.samples.len() as u64, Ordering::Relaxed);
+        {
+            let mut itl = lock(&self.itl);
+            for &(gap, _) in &rec.samples {
+                if gap != u32::MAX {
+                    hist::record_us(&mut itl, u64::from(gap));
+                }
+            }
+        }
+        let mut late = lock(&self.timer_lateness);
+        for &(_, l) in &rec.samples {
+            hist::record_us(&mut late, u64::from(l));
         }
     }
 

@@ -421,3 +421,77 @@ async fn invoke_answers_json_with_content_type() {
         512
     );
 }
+
+#[tokio::test]
+async fn a_client_hanging_up_releases_the_stream_and_its_quota_slot() {
+    let mut config = fast_config();
+    config.time_scale = 1.0;
+    config.bedrock.ttft_ms = Dist::fixed(200.0);
+    config.bedrock.itl_ms = Dist::fixed(50.0);
+    config.bedrock.output_tokens = Dist::fixed(1000.0);
+    config.faults.converse_stream.max_concurrency = 1;
+    let mocks = start(config).await;
+    let url = format!(
+        "{}/model/{HAIKU_ENCODED}/converse-stream",
+        mocks.bedrock_url()
+    );
+    let resp = post(&url, hello()).await;
+    let mut body = resp.bytes_stream();
+    // messageStart, then at least one token.
+    let (mut decoder, mut buf, mut events) =
+        (MessageFrameDecoder::new(), BytesMut::new(), Vec::new());
+    while !events.iter().any(|e: &Event| e.1 == "contentBlockDelta") {
+        buf.extend_from_slice(&body.next().await.expect("a chunk").expect("ok chunk"));
+        decode_all(&mut decoder, &mut buf, &mut events);
+    }
+    assert_eq!(mocks.stats().streams_open(), 1);
+    drop(body);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mocks.stats().streams_open() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        mocks.stats().streams_open(),
+        0,
+        "the mock noticed the hang-up"
+    );
+    assert!(mocks.stats().tokens_sent() >= 1);
+    // The quota slot is free again: a new stream is admitted.
+    let resp = post(&url, hello()).await;
+    assert_eq!(resp.status(), 200);
+    let snap = mocks.stats().snapshot();
+    assert!(
+        !snap.operations["converse_stream"]
+            .outcomes
+            .contains_key("quota")
+    );
+}
+
+#[tokio::test]
+async fn a_slow_fault_multiplies_the_injected_latency() {
+    let mut config = fast_config();
+    config.time_scale = 1.0;
+    config.embedding.latency_ms = Dist::fixed(10.0);
+    config.faults.embed.slow = 1.0;
+    config.faults.embed.slow_multiplier = 4.0;
+    let mocks = start(config).await;
+    let url = format!(
+        "{}/model/amazon.titan-embed-text-v2%3A0/invoke",
+        mocks.bedrock_url()
+    );
+    let started = Instant::now();
+    assert_eq!(post(&url, r#"{"inputText":"x"}"#).await.status(), 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(40),
+        "{:?}",
+        started.elapsed()
+    );
+    let embed = &mocks.stats().snapshot().operations["embed"];
+    assert_eq!(embed.slow, 1);
+    assert_eq!(embed.outcomes["ok"], 1);
+    assert!(
+        (embed.injected_ms.p50 - 40.0).abs() < 0.1,
+        "{:?}",
+        embed.injected_ms
+    );
+}

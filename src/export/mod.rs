@@ -1,13 +1,27 @@
 //! Writing results: one format per file behind [`Exporter`] (hyperfine-style). Every exporter
 //! renders from a [`RunResult`] alone, so a result from another machine or day renders the same.
+//!
+//! [`write_all`] writes every [`Format`] into one directory: `result.json` first (the lossless
+//! record), then `summary.md`, `results.csv`, `hgrm/*.hgrm`, the charts (`charts/*.svg`,
+//! `charts/*.png`) and `index.html`. Each file is replaced atomically, and a format that fails
+//! does not stop the others: the failures are collected into one [`ExportError`].
 
+pub mod csv;
+pub mod hgrm;
+pub mod highlights;
+pub mod histograms;
+pub mod html;
 pub mod json;
+pub mod markdown;
 pub mod table;
 
+use std::collections::BTreeSet;
+use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use crate::plot::{self, ImageFormat};
 use crate::result::RunResult;
 
 /// One output format.
@@ -16,20 +30,216 @@ pub trait Exporter {
     fn file_name(&self) -> &'static str;
     /// Renders the whole result.
     fn render(&self, result: &RunResult) -> Result<String>;
+    /// Every file this format writes, relative to the output directory. Most formats write one
+    /// file ([`Exporter::file_name`] with [`Exporter::render`]); a format that writes a folder
+    /// of files (one `.hgrm` per histogram) overrides this.
+    fn files(&self, result: &RunResult) -> Result<Vec<OutputFile>> {
+        Ok(vec![OutputFile {
+            path: self.file_name().to_string(),
+            bytes: self.render(result)?.into_bytes(),
+        }])
+    }
 }
 
-/// Renders `result` with every exporter into `dir`, replacing each file atomically (write to a
-/// temporary name, then rename), so an interrupted run never leaves a half-written file.
-pub fn write_all(dir: &Path, result: &RunResult) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating the output directory {}", dir.display()))?;
-    let exporters: [&dyn Exporter; 1] = [&json::JsonExporter];
-    for e in exporters {
-        let text = e.render(result)?;
-        let path = dir.join(e.file_name());
-        let tmp = dir.join(format!(".{}.tmp", e.file_name()));
-        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+/// One file to write.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputFile {
+    /// Path relative to the output directory, `/`-separated (e.g. `hgrm/sync_c8_e2e.hgrm`).
+    pub path: String,
+    /// The contents.
+    pub bytes: Vec<u8>,
+}
+
+/// An output format, as named by `ragperf report --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    /// `result.json`.
+    Json,
+    /// `summary.md`.
+    Markdown,
+    /// `results.csv`.
+    Csv,
+    /// `hgrm/*.hgrm`, HdrHistogram percentile distributions.
+    Hgrm,
+    /// `charts/*.svg`.
+    Svg,
+    /// `charts/*.png`.
+    Png,
+    /// `index.html` (charts inlined as SVG).
+    Html,
+}
+
+impl Format {
+    /// Every format, in the order they are written (JSON first: it is the record).
+    pub const ALL: [Format; 7] = [
+        Format::Json,
+        Format::Markdown,
+        Format::Csv,
+        Format::Hgrm,
+        Format::Svg,
+        Format::Png,
+        Format::Html,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Markdown => "md",
+            Format::Csv => "csv",
+            Format::Hgrm => "hgrm",
+            Format::Svg => "svg",
+            Format::Png => "png",
+            Format::Html => "html",
+        }
     }
+
+    /// Parses a command-line name (`md` and `markdown` are the same).
+    pub fn parse(s: &str) -> Result<Format, String> {
+        let s = s.trim().to_ascii_lowercase();
+        match s.as_str() {
+            "markdown" => return Ok(Format::Markdown),
+            "all" => {
+                return Err("`all` is the default: leave --format out to write every format".into());
+            }
+            _ => {}
+        }
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown format `{s}`: use some of {}", names.join(","))
+            })
+    }
+}
+
+/// One output that could not be written, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExportFailure {
+    /// What failed: a format, a file or a histogram (e.g. `chart latency_spectrum_e2e`).
+    pub what: String,
+    /// Why.
+    pub message: String,
+}
+
+/// Some outputs failed; every other output was written.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub struct ExportError {
+    /// Every failure, in the order met.
+    pub failures: Vec<ExportFailure>,
+    /// Whether `result.json` itself failed (then nothing of the run is saved).
+    pub json_failed: bool,
+}
+
+impl fmt::Display for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} problem(s) while writing the report (every other file was written)",
+            self.failures.len()
+        )?;
+        for fail in &self.failures {
+            write!(f, "\n  - {}: {}", fail.what, fail.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// Renders `result` in every format into `dir`, replacing each file atomically (write to a
+/// temporary name, then rename), so an interrupted run never leaves a half-written file.
+pub fn write_all(dir: &Path, result: &RunResult) -> Result<(), ExportError> {
+    write_formats(dir, result, &Format::ALL)
+}
+
+/// Renders `result` in `formats` into `dir`. Every format is attempted; the failures (and any
+/// missing or corrupt histogram in the result) come back together in one [`ExportError`].
+pub fn write_formats(dir: &Path, result: &RunResult, formats: &[Format]) -> Result<(), ExportError> {
+    let mut failures = Vec::new();
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return Err(ExportError {
+            failures: vec![ExportFailure {
+                what: dir.display().to_string(),
+                message: format!("cannot create the output directory: {e}"),
+            }],
+            json_failed: formats.contains(&Format::Json),
+        });
+    }
+    let wanted: BTreeSet<Format> = formats.iter().copied().collect();
+    let mut json_failed = false;
+    for format in Format::ALL.into_iter().filter(|f| wanted.contains(f)) {
+        let files = match format {
+            Format::Json => json::JsonExporter.files(result),
+            Format::Markdown => markdown::MarkdownExporter.files(result),
+            Format::Csv => csv::CsvExporter.files(result),
+            Format::Hgrm => hgrm::HgrmExporter.files(result),
+            Format::Html => html::HtmlExporter.files(result),
+            // One chart that fails does not stop the others: `render_all` adds its failures.
+            Format::Svg => Ok(plot::render_all(result, ImageFormat::Svg, &mut failures)),
+            Format::Png => Ok(plot::render_all(result, ImageFormat::Png, &mut failures)),
+        };
+        let outcome = files.and_then(|files| write_files(dir, format, &files));
+        if let Err(e) = outcome {
+            json_failed |= format == Format::Json;
+            failures.push(ExportFailure {
+                what: format!("format {}", format.name()),
+                message: format!("{e:#}"),
+            });
+        }
+    }
+    for problem in histograms::check(result) {
+        failures.push(ExportFailure {
+            what: problem.what(),
+            message: problem.to_string(),
+        });
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(ExportError {
+            failures,
+            json_failed,
+        })
+    }
+}
+
+/// Writes `files`, then removes files of the same format left in its folder by an earlier run
+/// (a sweep with other variants), so the folder holds exactly this result's files.
+fn write_files(dir: &Path, format: Format, files: &[OutputFile]) -> Result<()> {
+    for f in files {
+        write_atomic(dir, &f.path, &f.bytes)?;
+    }
+    let (folder, ext) = match format {
+        Format::Hgrm => ("hgrm", "hgrm"),
+        Format::Svg => ("charts", "svg"),
+        Format::Png => ("charts", "png"),
+        _ => return Ok(()),
+    };
+    let keep: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let Ok(entries) = std::fs::read_dir(dir.join(folder)) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(&format!(".{ext}")) && !keep.contains(format!("{folder}/{name}").as_str())
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Replaces `dir/rel` atomically: write a temporary file beside it, then rename.
+fn write_atomic(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
+    let path = dir.join(rel);
+    let parent = path.parent().unwrap_or(dir);
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = parent.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

@@ -3,7 +3,10 @@
 //!
 //! Expected service time of one request with no queueing and no overhead:
 //! `E[embed] + E[search] + cpu + E[ttft] + E[itl] · (E[tokens] − 1)`, every model latency
-//! multiplied by the time scale. Closed loop: `ideal = min(concurrency, capacity) / (E[S] + think)`.
+//! multiplied by the time scale. `E[tokens]` is the mean answer length the run actually
+//! received when known: the mock draws each prompt's length once (answers are deterministic per
+//! prompt), so over a handful of questions the realised mean can differ from the configured
+//! distribution's, and the bound must follow what was generated. Closed loop: `ideal = min(concurrency, capacity) / (E[S] + think)`.
 //! Open loop: the offered rate, capped by `capacity / E[S]`. `capacity` is what the variant can
 //! have in progress at once (1 for `sequential`, `--workers` for a bounded `sync` pool).
 
@@ -11,14 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::scenario::Scenario;
 
-/// Expected service time of one request, seconds.
-pub fn expected_service_s(s: &Scenario) -> f64 {
+/// Expected service time of one request, seconds; `observed_tokens` is the mean answer length
+/// received (None = the configured distribution's mean).
+pub fn expected_service_s(s: &Scenario, observed_tokens: Option<f64>) -> f64 {
     let scale = s.time_scale;
-    let tokens = s
-        .bedrock
-        .output_tokens
-        .mean()
-        .round()
+    let tokens = observed_tokens
+        .filter(|t| t.is_finite() && *t >= 1.0)
+        .unwrap_or_else(|| s.bedrock.output_tokens.mean().round())
         .clamp(1.0, f64::from(s.request.max_tokens));
     let ms = s.embedding.latency_ms.mean()
         + s.qdrant.search_ms.mean()
@@ -92,15 +94,16 @@ mod tests {
         s.bedrock.itl_ms = Dist::fixed(20.0);
         s.bedrock.output_tokens = Dist::fixed(51.0);
         s.request.cpu_work_us = 1000;
-        let e = expected_service_s(&s);
+        let e = expected_service_s(&s, None);
         assert!(
             (e - (0.010 + 0.100 + 0.500 + 1.0 + 0.001)).abs() < 1e-9,
             "{e}"
         );
         s.time_scale = 0.1;
-        assert!((expected_service_s(&s) - (0.161 + 0.001)).abs() < 1e-9);
+        assert!((expected_service_s(&s, None) - (0.161 + 0.001)).abs() < 1e-9);
+        assert!((expected_service_s(&s, Some(11.0)) - (0.081 + 0.001)).abs() < 1e-9);
         s.request.max_tokens = 11;
-        assert!((expected_service_s(&s) - (0.081 + 0.001)).abs() < 1e-9);
+        assert!((expected_service_s(&s, None) - (0.081 + 0.001)).abs() < 1e-9);
     }
 
     #[test]

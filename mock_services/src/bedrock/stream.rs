@@ -119,36 +119,31 @@ struct Plan {
 }
 
 /// The per-token figures of one stream; merged into the statistics when dropped, which also
-/// covers a client that hangs up mid-stream.
-///
-/// Samples are kept raw (8 bytes a token) and only turned into a [`StreamRecorder`] at the end:
-/// a recorder holds two full-range histograms (hundreds of KiB), which across thousands of open
-/// streams would cost gigabytes of memory.
+/// covers a client that hangs up mid-stream (counted as `client_closed`).
 struct Recording<'a> {
     stats: &'a MockStats,
-    /// `(injected gap µs, or u32::MAX for the first token; lateness µs)` per token sent.
-    samples: Vec<(u32, u32)>,
-}
-
-fn micros(d: Duration) -> u32 {
-    d.as_micros().min(u128::from(u32::MAX - 1)) as u32
+    rec: StreamRecorder,
+    /// An outcome (`ok`, a fault) was counted; when dropped without one, the client left.
+    ended: bool,
 }
 
 impl Recording<'_> {
     fn token(&mut self, gap: Option<Duration>, lateness: Duration) {
-        self.samples
-            .push((gap.map_or(u32::MAX, micros), micros(lateness)));
+        self.rec.token(gap, lateness);
+    }
+
+    fn outcome(&mut self, kind: &str) {
+        self.ended = true;
+        self.stats.outcome(OP, kind);
     }
 }
 
 impl Drop for Recording<'_> {
     fn drop(&mut self) {
-        let mut rec = StreamRecorder::default();
-        for &(gap, late) in &self.samples {
-            let gap = (gap != u32::MAX).then(|| Duration::from_micros(u64::from(gap)));
-            rec.token(gap, Duration::from_micros(u64::from(late)));
+        if !self.ended {
+            self.stats.outcome(OP, "client_closed");
         }
-        self.stats.merge_stream(&rec);
+        self.stats.merge_stream(&self.rec);
     }
 }
 
@@ -182,7 +177,8 @@ async fn emit(y: Yielder<Frame>, plan: Plan) {
     let _open = state.stats.stream_opened();
     let mut recording = Recording {
         stats: &state.stats,
-        samples: Vec::with_capacity(generation.pieces.len()),
+        rec: StreamRecorder::with_capacity(generation.pieces.len()),
+        ended: false,
     };
     y.send(Ok(eventstream::message_start(pad(&mut rng)))).await;
 
@@ -197,12 +193,12 @@ async fn emit(y: Yielder<Frame>, plan: Plan) {
         if stop_at == Some(i) {
             match &fault {
                 Some(Fault::StreamException { kind, .. }) => {
-                    state.stats.outcome(OP, "stream_exception");
+                    recording.outcome("stream_exception");
                     y.send(Ok(eventstream::exception(kind, exception_message(kind))))
                         .await;
                 }
                 _ => {
-                    state.stats.outcome(OP, "stream_cut");
+                    recording.outcome("stream_cut");
                     // Pause once so the server flushes the frames it has buffered (hyper flushes
                     // when the body is pending); an error drops the connection without a flush,
                     // which would lose tokens already counted as sent.
@@ -235,7 +231,7 @@ async fn emit(y: Yielder<Frame>, plan: Plan) {
         pad(&mut rng),
     )))
     .await;
-    state.stats.outcome(OP, "ok");
+    recording.outcome("ok");
 }
 
 #[cfg(test)]

@@ -1,0 +1,307 @@
+//! Plain-language pieces shared by `summary.md` and `index.html`: number formatting with units,
+//! the comparison table's cells, and the scenario as run, as short lines a person can read.
+//!
+//! Everything here is Markdown-flavoured text (`code` in backticks); the HTML exporter turns the
+//! backticks into `<code>`.
+
+use mock_services::config::FaultSpec;
+use mock_services::hist::Percentiles;
+
+use crate::result::{RunResult, VariantRun};
+
+/// Milliseconds with a precision that suits their size: `0.42 ms`, `12.3 ms`, `245 ms`, `2.35 s`.
+pub fn ms(v: f64) -> String {
+    if !v.is_finite() {
+        "–".into()
+    } else if v >= 1000.0 {
+        format!("{:.2} s", v / 1000.0)
+    } else if v >= 100.0 {
+        format!("{v:.0} ms")
+    } else if v >= 1.0 {
+        format!("{v:.1} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
+
+/// Bytes as MiB.
+pub fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// A rate with one decimal below 1,000 and none above.
+pub fn rate(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// The percentiles of one histogram of a run (zeros when absent).
+pub fn pct(run: &VariantRun, metric: &str) -> Percentiles {
+    run.latency_ms.get(metric).cloned().unwrap_or_default()
+}
+
+/// Failed (by kind) and abandoned requests of a run, e.g. `3 (2 throttled, 1 stream_cut)`.
+pub fn errors(run: &VariantRun) -> String {
+    let c = &run.counters;
+    let mut out = c.failed.to_string();
+    if !c.failed_by_kind.is_empty() {
+        let kinds: Vec<String> = c
+            .failed_by_kind
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        out.push_str(&format!(" ({})", kinds.join(", ")));
+    }
+    if c.abandoned > 0 {
+        out.push_str(&format!(" + {} abandoned", c.abandoned));
+    }
+    if c.never_sent > 0 {
+        out.push_str(&format!(" + {} never sent", c.never_sent));
+    }
+    out
+}
+
+/// Header of the comparison table (summary.md and index.html).
+pub const TABLE_HEADER: [&str; 17] = [
+    "variant",
+    "load",
+    "req/s",
+    "ideal req/s",
+    "efficiency",
+    "tok/s",
+    "e2e p50",
+    "e2e p99",
+    "TTFT p50",
+    "TTFT p99",
+    "ITL p50",
+    "ITL p99",
+    "queue p99",
+    "threads peak",
+    "RSS peak",
+    "CPU s",
+    "errors",
+];
+
+/// One row of the comparison table, cells in [`TABLE_HEADER`] order.
+pub fn table_row(run: &VariantRun, with_repetition: bool) -> Vec<String> {
+    let (e2e, ttft, itl, queue) = (
+        pct(run, "e2e"),
+        pct(run, "ttft"),
+        pct(run, "itl"),
+        pct(run, "queue"),
+    );
+    let mut load = run.point.label();
+    if with_repetition {
+        load.push_str(&format!(" #{}", run.repetition + 1));
+    }
+    vec![
+        run.variant.clone(),
+        load,
+        rate(run.throughput.requests_per_s),
+        rate(run.ideal.ideal_requests_per_s),
+        format!("{:.0}%", run.ideal.efficiency * 100.0),
+        format!("{:.0}", run.throughput.tokens_per_s),
+        ms(e2e.p50),
+        ms(e2e.p99),
+        ms(ttft.p50),
+        ms(ttft.p99),
+        ms(itl.p50),
+        ms(itl.p99),
+        ms(queue.p99),
+        run.process.threads_peak.to_string(),
+        mib(run.process.rss_peak_bytes),
+        format!("{:.2}", run.process.cpu_user_s + run.process.cpu_sys_s),
+        errors(run),
+    ]
+}
+
+/// Whether any run is a second or later repetition (then rows say which).
+pub fn has_repetitions(result: &RunResult) -> bool {
+    result.runs.iter().any(|r| r.repetition > 0)
+}
+
+/// One line on where and when the result was measured.
+pub fn provenance(result: &RunResult) -> String {
+    let m = &result.machine;
+    let backends = if result.backends.mode == "embedded" {
+        format!(
+            "embedded mocks ({} threads, sharing the CPU)",
+            result.backends.mock_threads
+        )
+    } else {
+        format!(
+            "external services ({}, {})",
+            result.backends.qdrant_url, result.backends.bedrock_url
+        )
+    };
+    let mut line = format!(
+        "`ragperf {}` at {} with ragperf {} on {} ({} cores, {}, {}); {}.",
+        result.plan.command,
+        result.created_at,
+        result.ragperf_version,
+        if m.hostname.is_empty() {
+            "an unnamed host"
+        } else {
+            &m.hostname
+        },
+        m.cores,
+        if m.cpu_model.is_empty() {
+            "unknown CPU"
+        } else {
+            &m.cpu_model
+        },
+        if m.os.is_empty() { &m.kernel } else { &m.os },
+        backends
+    );
+    if result.partial {
+        line.push_str(
+            " **Partial result**: the run was interrupted or did not finish every planned point.",
+        );
+    }
+    line
+}
+
+/// The scenario as run, as bullet lines (without the leading `- `).
+pub fn scenario_lines(result: &RunResult) -> Vec<String> {
+    let s = &result.scenario;
+    let mut out = Vec::new();
+    let points: Vec<String> = result.plan.points.iter().map(|p| p.label()).collect();
+    let bound = match (s.load.requests, s.load.duration) {
+        (Some(n), Some(d)) => format!(
+            "{n} measured requests or {} per variant, whichever comes first",
+            humantime::format_duration(d)
+        ),
+        (Some(n), None) => format!("{n} measured requests per variant"),
+        (None, Some(d)) => format!("{} measured per variant", humantime::format_duration(d)),
+        (None, None) => "10s measured per variant".into(),
+    };
+    let mode = if s.load.rate.is_some() || result.plan.points.iter().any(|p| p.rate.is_some()) {
+        let cap = s
+            .load
+            .max_in_flight
+            .map_or(String::new(), |m| format!(", at most {m} in flight"));
+        format!("open loop, {} arrivals{cap}", s.load.arrivals)
+    } else {
+        let think = if s.load.think_time_ms > 0.0 {
+            format!(", think time {} (model time)", ms(s.load.think_time_ms))
+        } else {
+            String::new()
+        };
+        format!("closed loop{think}")
+    };
+    out.push(format!(
+        "**Load**: {mode}; points {}; {bound}; repetitions {}.",
+        points.join(", "),
+        result.plan.repeat.max(1)
+    ));
+    out.push(format!(
+        "**Variants**: {}.",
+        result
+            .plan
+            .variants
+            .iter()
+            .map(|v| format!("`{v}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let service_ms = result
+        .runs
+        .first()
+        .map_or(0.0, |r| r.ideal.expected_service_s * 1000.0);
+    out.push(format!(
+        "**Latency model** (ms, before scaling): embedding {}; Qdrant search {}; Bedrock time to first token {}, inter-token gap {}, {} output tokens. Every latency is multiplied by the time scale **{}**: one request's expected service time is {}.",
+        s.embedding.latency_ms,
+        s.qdrant.search_ms,
+        s.bedrock.ttft_ms,
+        s.bedrock.itl_ms,
+        s.bedrock.output_tokens,
+        s.time_scale,
+        ms(service_ms)
+    ));
+    out.push(format!(
+        "**Request**: top-k {}, {} µs of CPU work per request{}.",
+        s.request.top_k,
+        s.request.cpu_work_us,
+        if s.request.gil {
+            ", every CPU section under one global lock (GIL on)"
+        } else {
+            ""
+        }
+    ));
+    out.push(format!("**Faults**: {}.", faults(result)));
+    out.push(format!(
+        "**Client**: request timeout {} ms, up to {} attempts per call (retries with backoff).",
+        s.client.request_timeout_ms, s.client.retry.max_attempts
+    ));
+    let mut settings: Vec<String> = Vec::new();
+    for v in &result.plan.variants {
+        if let Some(run) = result.runs.iter().find(|r| &r.variant == v)
+            && !run.settings.is_empty()
+        {
+            let kv: Vec<String> = run
+                .settings
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            settings.push(format!("`{v}` {}", kv.join(", ")));
+        }
+    }
+    if !settings.is_empty() {
+        out.push(format!("**Variant settings**: {}.", settings.join("; ")));
+    }
+    if !result.plan.slo.is_empty() {
+        let slo = &result.plan.slo;
+        let parts: Vec<String> = [("TTFT", slo.ttft_ms), ("e2e", slo.e2e_ms), ("TPOT", slo.tpot_ms)]
+            .iter()
+            .filter_map(|(n, v)| v.map(|v| format!("{n} ≤ {}", ms(v))))
+            .collect();
+        out.push(format!("**Goodput SLO**: {}.", parts.join(", ")));
+    }
+    out.push(format!(
+        "**Seed** {}; scenario and every histogram are in `result.json`.",
+        s.seed
+    ));
+    out
+}
+
+/// The injected faults, or `none`.
+fn faults(result: &RunResult) -> String {
+    let f = &result.scenario.faults;
+    let specs: [(&str, &FaultSpec); 4] = [
+        ("embed", &f.embed),
+        ("converse", &f.converse),
+        ("converse_stream", &f.converse_stream),
+        ("qdrant", &f.qdrant),
+    ];
+    let mut parts = Vec::new();
+    for (name, spec) in specs {
+        if spec.is_clean() {
+            continue;
+        }
+        let mut p = Vec::new();
+        for (label, v) in [
+            ("throttle", spec.throttle),
+            ("500", spec.server_error),
+            ("503", spec.unavailable),
+            ("slow", spec.slow),
+            ("stream exception", spec.stream_exception),
+            ("stream cut", spec.stream_cut),
+        ] {
+            if v > 0.0 {
+                p.push(format!("{label} {}%", v * 100.0));
+            }
+        }
+        if spec.max_concurrency > 0 {
+            p.push(format!("at most {} concurrent", spec.max_concurrency));
+        }
+        parts.push(format!("`{name}` {}", p.join(", ")));
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join("; ")
+    }
+}

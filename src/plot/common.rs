@@ -1,0 +1,284 @@
+//! Drawing helpers every chart uses: the title, axes with hand-picked ticks, the mesh style,
+//! markers, legend glyphs and notes, so all charts look alike.
+//!
+//! Every chart plots `f64 × f64` with explicit tick positions ([`Axis`]): the load axis is
+//! logarithmic with a tick at each sweep point, the spectrum axis ticks at 50 %, 90 %, 99 % …,
+//! and linear axes tick at 1-2-5 steps. plotters' own tick choice cannot do the first two.
+
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{BindKeyPoints, WithKeyPoints};
+use plotters::coord::types::RangedCoordf64;
+use plotters::element::DynElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{
+    AXIS_FONT, GRID_BOLD, GRID_LIGHT, INK, LABEL_FONT, LINE_WIDTH, MARKER_SIZE, MUTED, NOTE_FONT,
+    Shape, TITLE_FONT, font::FAMILY,
+};
+use crate::result::LoadPoint;
+
+/// A numeric axis with its tick positions.
+pub type Axis = WithKeyPoints<RangedCoordf64>;
+/// The plane every chart draws on.
+pub type Plane = Cartesian2d<Axis, Axis>;
+
+/// A text style of the chart font.
+pub fn text(size: f64) -> TextStyle<'static> {
+    (FAMILY, size).into_font().color(&INK)
+}
+
+/// Muted text (notes).
+pub fn muted(size: f64) -> TextStyle<'static> {
+    (FAMILY, size).into_font().color(&MUTED)
+}
+
+/// Draws `title` across the top and returns the area below it.
+pub fn title<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<DrawingArea<DB, Shift>>
+where
+    DB::ErrorType: 'static,
+{
+    Ok(root.titled(title, text(TITLE_FONT))?)
+}
+
+/// Tick positions at 1-2-5 steps covering `[lo, hi]`, about `n` of them, and the step.
+pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> (Vec<f64>, f64) {
+    let span = (hi - lo).abs().max(1e-9);
+    let raw = span / n.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() * step;
+    let ticks = (0..)
+        .map(|i| first + i as f64 * step)
+        .take_while(|t| *t <= hi + step * 1e-6)
+        .take(200)
+        .collect();
+    (ticks, step)
+}
+
+/// A linear axis from `lo` to `hi` with 1-2-5 ticks (and light lines halfway between).
+pub fn linear(lo: f64, hi: f64, n: usize) -> Axis {
+    let (ticks, step) = nice_ticks(lo, hi, n);
+    let light: Vec<f64> = ticks.iter().map(|t| t + step / 2.0).filter(|t| *t < hi).collect();
+    (lo..hi).with_key_points(ticks).with_light_points(light)
+}
+
+/// A linear axis from 0 to just above `max` (at least `floor`).
+pub fn from_zero(max: f64, floor: f64) -> Axis {
+    let top = if max.is_finite() { max.max(floor) } else { floor } * 1.08;
+    linear(0.0, top, 6)
+}
+
+/// An axis with exactly these ticks.
+pub fn ticks_at(lo: f64, hi: f64, ticks: Vec<f64>) -> Axis {
+    (lo..hi).with_key_points(ticks)
+}
+
+/// The load axis of a sweep: log scale (`ln` of the load), a tick at every point.
+pub fn load_axis(points: &[LoadPoint]) -> Axis {
+    let xs: Vec<f64> = points
+        .iter()
+        .map(|p| super::data::load_value(p).max(1e-3).ln())
+        .collect();
+    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let pad = ((hi - lo) * 0.06).max(0.2);
+    ticks_at(lo - pad, hi + pad, xs)
+}
+
+/// The load-axis position of a point.
+pub fn load_x(point: &LoadPoint) -> f64 {
+    super::data::load_value(point).max(1e-3).ln()
+}
+
+/// Tick label of a load-axis position: the load itself.
+pub fn load_label(x: &f64) -> String {
+    let v = x.exp();
+    if (v - v.round()).abs() < 0.01 {
+        format!("{:.0}", v.round())
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// A categorical axis: one slot per name, ticks at 0, 1, 2 ….
+pub fn category_axis(n: usize) -> Axis {
+    ticks_at(-0.6, n as f64 - 0.4, (0..n).map(|i| i as f64).collect())
+}
+
+/// A number as a tick label: no trailing zeros, thousands as `k`.
+pub fn number_label(v: f64) -> String {
+    let a = v.abs();
+    if a >= 10_000.0 {
+        format!("{:.0}k", v / 1000.0)
+    } else if a >= 100.0 || (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// Builds a chart on `area` with room for tick labels and axis titles.
+pub fn build<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    x: Axis,
+    y: Axis,
+    y_label_width: u32,
+) -> Result<ChartContext<'a, DB, Plane>>
+where
+    DB::ErrorType: 'static,
+{
+    Ok(ChartBuilder::on(area)
+        .margin_left(10)
+        .margin_right(25)
+        .margin_top(10)
+        .margin_bottom(10)
+        .x_label_area_size(62)
+        .y_label_area_size(y_label_width)
+        .build_cartesian_2d(x, y)?)
+}
+
+/// Draws the grid, axes, tick labels and axis titles.
+pub fn mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Plane>,
+    x_desc: &str,
+    y_desc: &str,
+    x_fmt: &dyn Fn(&f64) -> String,
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(x_fmt)
+        .y_label_formatter(y_fmt)
+        .axis_desc_style(text(AXIS_FONT))
+        .label_style(text(LABEL_FONT))
+        .bold_line_style(GRID_BOLD.stroke_width(1))
+        .light_line_style(GRID_LIGHT.stroke_width(1))
+        .axis_style(INK.stroke_width(1))
+        .draw()?;
+    Ok(())
+}
+
+/// Draws the legend of every labelled series.
+pub fn legend<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Plane>,
+    position: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .margin(12)
+        .legend_area_size(36)
+        .label_font(text(LABEL_FONT))
+        .background_style(WHITE.mix(0.92))
+        .border_style(GRID_BOLD)
+        .draw()?;
+    Ok(())
+}
+
+/// A data marker of `shape` at `at`.
+pub fn marker<'a, DB: DrawingBackend + 'a, C: Clone + 'a>(
+    shape: Shape,
+    at: C,
+    color: RGBColor,
+) -> DynElement<'a, DB, C> {
+    let s = MARKER_SIZE;
+    let fill = color.filled();
+    let line = color.stroke_width(2);
+    match shape {
+        Shape::Circle => (EmptyElement::at(at) + Circle::new((0, 0), s, fill)).into_dyn(),
+        Shape::Ring => (EmptyElement::at(at) + Circle::new((0, 0), s, line)).into_dyn(),
+        Shape::Square => {
+            (EmptyElement::at(at) + Rectangle::new([(-s, -s), (s, s)], fill)).into_dyn()
+        }
+        Shape::Frame => {
+            (EmptyElement::at(at) + Rectangle::new([(-s, -s), (s, s)], line)).into_dyn()
+        }
+        Shape::Triangle => {
+            (EmptyElement::at(at) + TriangleMarker::new((0, 0), s + 1, fill)).into_dyn()
+        }
+        Shape::Cross => (EmptyElement::at(at) + Cross::new((0, 0), s, line)).into_dyn(),
+    }
+}
+
+/// A legend glyph: a short line (dashed or solid) with the marker in the middle.
+pub fn glyph<'a, DB: DrawingBackend + 'a>(
+    shape: Option<Shape>,
+    color: RGBColor,
+    dashed: bool,
+    at: BackendCoord,
+) -> DynElement<'a, DB, BackendCoord> {
+    let (x, y) = at;
+    let style = color.stroke_width(LINE_WIDTH);
+    let line = if dashed {
+        vec![(x, y), (x + 8, y)]
+    } else {
+        vec![(x, y), (x + 26, y)]
+    };
+    let base = EmptyElement::at((x, y))
+        + PathElement::new(line.iter().map(|(a, b)| (a - x, b - y)).collect::<Vec<_>>(), style);
+    match (shape, dashed) {
+        (_, true) => (base + PathElement::new(vec![(18, 0), (26, 0)], style)).into_dyn(),
+        (Some(s), false) => (base + marker::<DB, BackendCoord>(s, (13, 0), color)).into_dyn(),
+        (None, false) => base.into_dyn(),
+    }
+}
+
+/// A filled box as a legend glyph.
+pub fn swatch<'a, DB: DrawingBackend + 'a>(
+    color: RGBAColor,
+    at: BackendCoord,
+) -> DynElement<'a, DB, BackendCoord> {
+    let (x, y) = at;
+    Rectangle::new([(x, y - 7), (x + 22, y + 7)], color.filled()).into_dyn()
+}
+
+/// Draws a muted note at pixel `(x, y)` of `area`, left-aligned.
+pub fn note<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, msg: &str, at: (i32, i32)) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    area.draw_text(msg, &muted(NOTE_FONT), at)?;
+    Ok(())
+}
+
+/// Draws a centred message over the whole area (a chart with nothing to plot).
+pub fn empty<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, msg: &str) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (w, h) = area.dim_in_pixel();
+    let style = muted(AXIS_FONT).pos(Pos::new(HPos::Center, VPos::Center));
+    for (i, line) in msg.lines().enumerate() {
+        area.draw_text(line, &style, (w as i32 / 2, h as i32 / 2 - 20 + 30 * i as i32))?;
+    }
+    Ok(())
+}
+
+/// A value label centred above a bar.
+pub fn bar_label<'a, DB: DrawingBackend + 'a>(
+    label: String,
+    at: (f64, f64),
+) -> DynElement<'a, DB, (f64, f64)> {
+    let style = text(LABEL_FONT).pos(Pos::new(HPos::Center, VPos::Bottom));
+    (EmptyElement::at(at) + Text::new(label, (0, -4), style)).into_dyn()
+}

@@ -1,0 +1,146 @@
+//! What each design costs the operating system, against load: on the left the variant's own
+//! threads at their peak (workers, blocking pool, runtime; never the mocks' or the sampler's), on
+//! the right the process's peak resident memory. A thread per request grows with concurrency;
+//! an event loop stays flat.
+//!
+//! With one load point it shows bars per variant instead, with the value on each bar.
+
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::common;
+use super::{LINE_WIDTH, data, variant_style};
+use crate::result::{RunResult, VariantRun};
+
+/// One panel: its y-axis title and the figure it plots.
+struct Panel {
+    title: &'static str,
+    value: fn(&VariantRun) -> f64,
+}
+
+const PANELS: [Panel; 2] = [
+    Panel {
+        title: "threads of the variant (peak)",
+        value: |r| r.process.threads_peak as f64,
+    },
+    Panel {
+        title: "resident memory of the process (peak, MiB)",
+        value: |r| r.process.rss_peak_bytes as f64 / (1024.0 * 1024.0),
+    },
+];
+
+/// Draws the chart.
+pub fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, result: &RunResult) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let points = data::points(result);
+    let variants = data::variants(result);
+    if points.is_empty() || variants.is_empty() {
+        return common::empty(area, "No measurements yet.");
+    }
+    let (w, _) = area.dim_in_pixel();
+    let (left, right) = area.split_horizontally(w / 2);
+    for (panel, sub) in PANELS.iter().zip([left, right]) {
+        if points.len() == 1 {
+            bars(&sub, result, &variants, panel)?;
+        } else {
+            lines(&sub, result, &variants, panel)?;
+        }
+    }
+    Ok(())
+}
+
+fn lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    result: &RunResult,
+    variants: &[String],
+    panel: &Panel,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let mut points = data::points(result);
+    points.sort_by(|a, b| data::load_value(a).total_cmp(&data::load_value(b)));
+    let series: Vec<Vec<(f64, f64)>> = variants
+        .iter()
+        .map(|v| {
+            points
+                .iter()
+                .filter_map(|p| {
+                    let runs = data::cell(result, v, p);
+                    Some((common::load_x(p), data::mean(&runs, panel.value)?))
+                })
+                .collect()
+        })
+        .collect();
+    let top = series.iter().flatten().map(|p| p.1).fold(0.0, f64::max);
+    let mut chart = common::build(
+        area,
+        common::load_axis(&points),
+        common::from_zero(top, 2.0),
+        78,
+    )?;
+    common::mesh(
+        &mut chart,
+        data::load_axis_title(&points),
+        panel.title,
+        &common::load_label,
+        &|v| common::number_label(*v),
+    )?;
+    for (i, (v, pts)) in variants.iter().zip(&series).enumerate() {
+        let (color, shape) = variant_style(v, i);
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(LINE_WIDTH)))?
+            .label(v.as_str())
+            .legend(move |at| common::glyph(Some(shape), color, false, at));
+        chart.draw_series(pts.iter().map(|p| common::marker(shape, *p, color)))?;
+    }
+    common::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    Ok(())
+}
+
+fn bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    result: &RunResult,
+    variants: &[String],
+    panel: &Panel,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let point = &data::points(result)[0];
+    let values: Vec<f64> = variants
+        .iter()
+        .map(|v| data::mean(&data::cell(result, v, point), panel.value).unwrap_or(0.0))
+        .collect();
+    let top = values.iter().copied().fold(0.0, f64::max);
+    let mut chart = common::build(
+        area,
+        common::category_axis(variants.len()),
+        common::from_zero(top * 1.08, 2.0),
+        78,
+    )?;
+    let names = variants.to_vec();
+    common::mesh(
+        &mut chart,
+        &format!("variant at {}", point.label()),
+        panel.title,
+        &move |x| names.get(x.round() as usize).cloned().unwrap_or_default(),
+        &|v| common::number_label(*v),
+    )?;
+    for (i, (v, value)) in variants.iter().zip(&values).enumerate() {
+        let (color, _) = variant_style(v, i);
+        let x = i as f64;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x - 0.32, 0.0), (x + 0.32, *value)],
+            color.filled(),
+        )))?;
+        chart.draw_series(std::iter::once(common::bar_label(
+            common::number_label(*value),
+            (x, *value),
+        )))?;
+    }
+    Ok(())
+}

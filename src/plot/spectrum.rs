@@ -1,0 +1,121 @@
+//! Latency percentile spectrum, as HdrHistogram plots it: x is the percentile on a
+//! `1/(1-p)` log axis (0 %, 90 %, 99 %, 99.9 % … equally spaced), y the latency in ms, one line
+//! per variant. The tail is where designs differ: a flat line is a predictable service, a line
+//! that shoots up at 99 % is one where some requests wait behind others.
+
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::common::{self, Axis};
+use super::{LINE_WIDTH, data, variant_style};
+use crate::export::hgrm::TICKS_PER_HALF_DISTANCE;
+use crate::export::histograms;
+use crate::result::{LoadPoint, RunResult};
+
+/// Percentiles that get a marker on every line (so lines stay apart in black-and-white).
+const MARKED: [f64; 4] = [0.5, 0.9, 0.99, 0.999];
+
+/// Position of quantile `q` on the x axis: `log10(1/(1-q))`, capped at `cap` (q = 1 sits there).
+fn x_of(q: f64, cap: f64) -> f64 {
+    if q >= 1.0 {
+        cap
+    } else {
+        (-(1.0 - q).log10()).min(cap)
+    }
+}
+
+/// Tick label of an x position: the percentile (`99.9%`).
+fn label(x: &f64) -> String {
+    if *x <= 1e-9 {
+        return "0%".into();
+    }
+    let p = 100.0 * (1.0 - 10f64.powf(-*x));
+    let decimals = (x.ceil() as i32 - 2).max(0) as usize;
+    format!("{p:.decimals$}%")
+}
+
+/// One variant's line.
+struct Line {
+    variant: String,
+    index: usize,
+    count: u64,
+    points: Vec<(f64, f64)>,
+    marked: Vec<(f64, f64)>,
+}
+
+/// Draws the spectrum of `metric` at `point`.
+pub fn draw<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    result: &RunResult,
+    metric: &str,
+    point: &LoadPoint,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let mut lines = Vec::new();
+    let mut max_count = 0u64;
+    for (index, variant) in data::variants(result).into_iter().enumerate() {
+        let runs = data::cell(result, &variant, point);
+        let Some(h) = histograms::merged(&runs, metric) else {
+            continue;
+        };
+        max_count = max_count.max(h.len());
+        lines.push(Line {
+            variant,
+            index,
+            count: h.len(),
+            points: h
+                .iter_quantiles(TICKS_PER_HALF_DISTANCE)
+                .map(|v| (v.quantile_iterated_to(), v.value_iterated_to() as f64 / 1000.0))
+                .collect(),
+            marked: MARKED
+                .iter()
+                .filter(|q| (1.0 / (1.0 - **q)) <= h.len() as f64)
+                .map(|q| (*q, h.value_at_quantile(*q) as f64 / 1000.0))
+                .collect(),
+        });
+    }
+    if lines.is_empty() {
+        return common::empty(
+            area,
+            &format!("No `{metric}` histogram at {}: nothing to plot.", point.label()),
+        );
+    }
+    // The axis reaches the resolution the sample supports: with n values, 1/(1-p) ≈ n.
+    let cap = (max_count.max(10) as f64).log10().ceil().clamp(2.0, 6.0);
+    let max_ms = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .fold(0.0, f64::max);
+    let mut ticks = vec![0.0, 2f64.log10()];
+    ticks.extend((1..=cap as i32).map(f64::from));
+    let x: Axis = common::ticks_at(0.0, cap * 1.02, ticks);
+    let mut chart = common::build(area, x, common::from_zero(max_ms, 1.0), 80)?;
+    common::mesh(
+        &mut chart,
+        "percentile (log scale of 1/(1−p): each step right is ten times rarer)",
+        &format!("{} latency (ms)", metric.to_uppercase()),
+        &label,
+        &|v| common::number_label(*v),
+    )?;
+    for line in &lines {
+        let (color, shape) = variant_style(&line.variant, line.index);
+        let style = color.stroke_width(LINE_WIDTH);
+        chart
+            .draw_series(LineSeries::new(
+                line.points.iter().map(|(q, v)| (x_of(*q, cap), *v)),
+                style,
+            ))?
+            .label(format!("{} (n={})", line.variant, line.count))
+            .legend(move |at| common::glyph(Some(shape), color, false, at));
+        chart.draw_series(
+            line.marked
+                .iter()
+                .map(|(q, v)| common::marker(shape, (x_of(*q, cap), *v), color)),
+        )?;
+    }
+    common::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    Ok(())
+}
