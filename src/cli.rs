@@ -32,6 +32,14 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Serve the mock Qdrant and Bedrock services until Ctrl-C.
     Mock(MockArgs),
+    /// Re-render the report (summary.md, results.csv, hgrm/, charts/, index.html) of a result.
+    Report(ReportArgs),
+    /// Compare two result.json files: per variant and metric the change and a verdict;
+    /// exit 1 on a gated regression, 2 on unusable input (see README "Performance regressions").
+    Compare(crate::compare::CompareArgs),
+    /// Run (flags of `run`, e.g. --scenario scenarios/ci.toml --repeat 3) and write the slim
+    /// CI baseline, reports/baseline/result.json.
+    Baseline(crate::compare::BaselineArgs),
 }
 
 /// `ragperf run`.
@@ -139,6 +147,20 @@ pub struct CommonArgs {
     /// Never draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// `ragperf report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A result directory (holding result.json, e.g. reports/latest) or a result.json file.
+    pub input: PathBuf,
+    /// Output directory (default: the result's own directory).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// Formats, comma-separated: json, md, csv, hgrm, svg, png, html (default: all; json only
+    /// when --out is another directory).
+    #[arg(long, short = 'f', value_delimiter = ',', value_parser = crate::export::Format::parse)]
+    pub format: Vec<crate::export::Format>,
 }
 
 /// `ragperf mock`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use mock_services::{Bind, MockServices};
 
-use crate::cli::{MockArgs, RunArgs, SweepArgs};
+use crate::cli::{MockArgs, ReportArgs, RunArgs, SweepArgs};
 use crate::export;
 use crate::run::{self, RunPlan};
 use crate::scenario::Scenario;
@@ -35,12 +35,23 @@ fn execute(plan: &RunPlan, out: &std::path::Path, json: bool) -> Result<ExitCode
             out.display()
         );
     }
-    let result = run::execute(plan, &stop, |partial| export::write_all(out, partial))?;
+    // The whole report (tables, .hgrm, charts, index.html) is rewritten after every variant.
+    let mut writer = crate::report::RunWriter::new(out);
+    let result = run::execute(plan, &stop, |partial| writer.write(partial))?;
+    let (before, after) = result.plan.fd_limit;
+    if !json && after > before {
+        eprintln!("raised the open-files soft limit from {before} to {after}");
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         print!("{}", export::table::render(&result));
         eprintln!("wrote {}", out.join("result.json").display());
+        eprintln!(
+            "report: {} (rendering took {:.2} s per update)",
+            out.join("index.html").display(),
+            writer.last.as_secs_f64()
+        );
     }
     Ok(if result.partial {
         ExitCode::from(130)
@@ -103,4 +114,19 @@ pub fn mock(args: &MockArgs) -> Result<ExitCode> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ragperf report`.
+pub fn report(args: &ReportArgs) -> Result<ExitCode> {
+    crate::report::run(args)
+}
+
+/// `ragperf compare`: prints its own errors so they exit 2 (1 means "regressed").
+pub fn compare(args: &crate::compare::CompareArgs) -> Result<ExitCode> {
+    Ok(crate::compare::command::run(args))
+}
+
+/// `ragperf baseline`.
+pub fn baseline(args: &crate::compare::BaselineArgs) -> Result<ExitCode> {
+    crate::compare::baseline::run(args)
 }

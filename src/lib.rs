@@ -9,11 +9,14 @@
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod compare;
 pub mod export;
 pub mod interrupt;
 pub mod load;
 pub mod metrics;
 pub mod pipeline;
+pub mod plot;
+pub mod report;
 pub mod result;
 pub mod run;
 pub mod scenario;

@@ -11,6 +11,9 @@ fn main() -> ExitCode {
         Command::Run(args) => ragperf::commands::run(&args),
         Command::Sweep(args) => ragperf::commands::sweep(&args),
         Command::Mock(args) => ragperf::commands::mock(&args),
+        Command::Report(args) => ragperf::commands::report(&args),
+        Command::Compare(args) => ragperf::commands::compare(&args),
+        Command::Baseline(args) => ragperf::commands::baseline(&args),
     };
     match outcome {
         Ok(code) => code,

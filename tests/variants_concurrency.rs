@@ -124,3 +124,55 @@ fn open_loop_over_capacity_counts_queueing() {
     assert!(r.latency_ms["queue"].p99 >= 400.0);
     assert!(r.ideal.ideal_requests_per_s <= 10.5);
 }
+
+#[test]
+fn a_small_blocking_pool_queues_hybrid_requests() {
+    // Embedding + search take 200 ms in the blocking pool; with one pool thread and four
+    // concurrent requests, the last one waits ~600 ms for the pool.
+    let mut s = common::fixed_scenario(100.0, 100.0, 50.0, 0.0, 1.0);
+    s.load.max_blocking_threads = Some(1);
+    s.load.requests = Some(4);
+    let result = common::run(&common::plan(
+        s,
+        &[VariantKind::Hybrid],
+        vec![common::closed(4)],
+    ));
+    let r = common::variant(&result, "hybrid");
+    assert_eq!(r.counters.ok, 4);
+    assert!(
+        r.latency_ms["queue"].max >= 550.0,
+        "queue max {}",
+        r.latency_ms["queue"].max
+    );
+}
+
+#[test]
+fn blocking_calls_inside_async_stall_every_task_on_the_thread() {
+    // One runtime thread, four concurrent requests of 200 ms each. Real async overlaps them;
+    // blocking calls on the runtime thread run them one after another.
+    let mut s = common::fixed_scenario(0.0, 0.0, 200.0, 0.0, 1.0);
+    s.load.worker_threads = Some(1);
+    s.load.requests = Some(4);
+    let result = common::run(&common::plan(
+        s,
+        &[VariantKind::Async, VariantKind::BlockingInAsync],
+        vec![common::closed(4)],
+    ));
+    let good = common::variant(&result, "async");
+    let bad = common::variant(&result, "blocking-in-async");
+    assert!(
+        good.latency_ms["e2e"].max < 550.0,
+        "async max {}",
+        good.latency_ms["e2e"].max
+    );
+    assert!(
+        bad.latency_ms["e2e"].max >= 750.0,
+        "blocking-in-async max {}",
+        bad.latency_ms["e2e"].max
+    );
+    assert!(
+        bad.process.threads_peak <= 2,
+        "one runtime thread, got {}",
+        bad.process.threads_peak
+    );
+}

@@ -7,6 +7,7 @@
 //! does not stop the others: the failures are collected into one [`ExportError`].
 
 pub mod csv;
+pub mod describe;
 pub mod hgrm;
 pub mod highlights;
 pub mod histograms;

@@ -3,7 +3,7 @@
 //! Tickets reach it over a channel; each becomes a task on that one thread.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -93,10 +93,9 @@ impl Executor for AsyncSingle {
         let _ = self.grace_tx.send(grace);
         self.tx.take();
         if let Some(t) = self.thread.take() {
+            // The loop itself gives its tasks `grace`, then aborts them; past that margin the
+            // thread is left detached.
             join_within(vec![t], grace + Duration::from_millis(500), &self.abandon);
-        }
-        if self.abandon.load(Ordering::Relaxed) {
-            // The loop thread is detached; it ends once its remaining tasks are aborted.
         }
     }
 }

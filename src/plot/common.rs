@@ -6,10 +6,11 @@
 //! and linear axes tick at 1-2-5 steps. plotters' own tick choice cannot do the first two.
 
 use anyhow::Result;
+use std::ops::Range;
+
+use plotters::chart::SeriesAnno;
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::{BindKeyPoints, WithKeyPoints};
-use plotters::coord::types::RangedCoordf64;
-use plotters::element::DynElement;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -19,8 +20,44 @@ use super::{
 };
 use crate::result::LoadPoint;
 
-/// A numeric axis with its tick positions.
-pub type Axis = WithKeyPoints<RangedCoordf64>;
+/// A numeric axis with its own tick positions: major ticks (labelled, with a grid line) and
+/// light grid lines. plotters' `WithKeyPoints` does this too, but its `f64` axis does not take
+/// the label formatters the mesh needs.
+#[derive(Clone, Debug)]
+pub struct Axis {
+    lo: f64,
+    hi: f64,
+    bold: Vec<f64>,
+    light: Vec<f64>,
+}
+
+impl Ranged for Axis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let span = self.hi - self.lo;
+        if span == 0.0 || !v.is_finite() {
+            return (limit.0 + limit.1) / 2;
+        }
+        let t = (v - self.lo) / span;
+        // Clamped far outside the plot so a stray value cannot overflow pixel coordinates.
+        let px = limit.0 as f64 + (limit.1 - limit.0) as f64 * t.clamp(-10.0, 11.0);
+        px.round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.light.clone()
+        } else {
+            self.bold.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.lo..self.hi
+    }
+}
 /// The plane every chart draws on.
 pub type Plane = Cartesian2d<Axis, Axis>;
 
@@ -68,7 +105,12 @@ pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> (Vec<f64>, f64) {
 pub fn linear(lo: f64, hi: f64, n: usize) -> Axis {
     let (ticks, step) = nice_ticks(lo, hi, n);
     let light: Vec<f64> = ticks.iter().map(|t| t + step / 2.0).filter(|t| *t < hi).collect();
-    (lo..hi).with_key_points(ticks).with_light_points(light)
+    Axis {
+        lo,
+        hi,
+        bold: ticks,
+        light,
+    }
 }
 
 /// A linear axis from 0 to just above `max` (at least `floor`).
@@ -79,7 +121,12 @@ pub fn from_zero(max: f64, floor: f64) -> Axis {
 
 /// An axis with exactly these ticks.
 pub fn ticks_at(lo: f64, hi: f64, ticks: Vec<f64>) -> Axis {
-    (lo..hi).with_key_points(ticks)
+    Axis {
+        lo,
+        hi,
+        bold: ticks,
+        light: Vec::new(),
+    }
 }
 
 /// The load axis of a sweep: log scale (`ln` of the load), a tick at every point.
@@ -176,8 +223,8 @@ where
 }
 
 /// Draws the legend of every labelled series.
-pub fn legend<DB: DrawingBackend>(
-    chart: &mut ChartContext<'_, DB, Plane>,
+pub fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Plane>,
     position: SeriesLabelPosition,
 ) -> Result<()>
 where
@@ -195,61 +242,82 @@ where
     Ok(())
 }
 
-/// A data marker of `shape` at `at`.
-pub fn marker<'a, DB: DrawingBackend + 'a, C: Clone + 'a>(
+/// Draws `shape` markers at `points`.
+pub fn markers<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Plane>,
     shape: Shape,
-    at: C,
     color: RGBColor,
-) -> DynElement<'a, DB, C> {
+    points: &[(f64, f64)],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
     let s = MARKER_SIZE;
     let fill = color.filled();
     let line = color.stroke_width(2);
+    let pts = points.iter().copied();
     match shape {
-        Shape::Circle => (EmptyElement::at(at) + Circle::new((0, 0), s, fill)).into_dyn(),
-        Shape::Ring => (EmptyElement::at(at) + Circle::new((0, 0), s, line)).into_dyn(),
-        Shape::Square => {
-            (EmptyElement::at(at) + Rectangle::new([(-s, -s), (s, s)], fill)).into_dyn()
-        }
-        Shape::Frame => {
-            (EmptyElement::at(at) + Rectangle::new([(-s, -s), (s, s)], line)).into_dyn()
-        }
-        Shape::Triangle => {
-            (EmptyElement::at(at) + TriangleMarker::new((0, 0), s + 1, fill)).into_dyn()
-        }
-        Shape::Cross => (EmptyElement::at(at) + Cross::new((0, 0), s, line)).into_dyn(),
-    }
+        Shape::Circle => chart.draw_series(pts.map(|p| Circle::new(p, s, fill)))?,
+        Shape::Ring => chart.draw_series(pts.map(|p| Circle::new(p, s, line)))?,
+        Shape::Square => chart.draw_series(
+            pts.map(|p| EmptyElement::at(p) + Rectangle::new([(-s, -s), (s, s)], fill)),
+        )?,
+        Shape::Frame => chart.draw_series(
+            pts.map(|p| EmptyElement::at(p) + Rectangle::new([(-s, -s), (s, s)], line)),
+        )?,
+        Shape::Triangle => chart.draw_series(pts.map(|p| TriangleMarker::new(p, s + 1, fill)))?,
+        Shape::Cross => chart.draw_series(pts.map(|p| Cross::new(p, s, line)))?,
+    };
+    Ok(())
 }
 
-/// A legend glyph: a short line (dashed or solid) with the marker in the middle.
-pub fn glyph<'a, DB: DrawingBackend + 'a>(
+/// Sets a series' legend glyph: a short line (solid, or dashed without marker) with the
+/// variant's marker in the middle.
+pub fn legend_line<'a, DB: DrawingBackend + 'a>(
+    anno: &mut SeriesAnno<'a, DB>,
     shape: Option<Shape>,
     color: RGBColor,
     dashed: bool,
-    at: BackendCoord,
-) -> DynElement<'a, DB, BackendCoord> {
-    let (x, y) = at;
+) {
     let style = color.stroke_width(LINE_WIDTH);
-    let line = if dashed {
-        vec![(x, y), (x + 8, y)]
-    } else {
-        vec![(x, y), (x + 26, y)]
-    };
-    let base = EmptyElement::at((x, y))
-        + PathElement::new(line.iter().map(|(a, b)| (a - x, b - y)).collect::<Vec<_>>(), style);
-    match (shape, dashed) {
-        (_, true) => (base + PathElement::new(vec![(18, 0), (26, 0)], style)).into_dyn(),
-        (Some(s), false) => (base + marker::<DB, BackendCoord>(s, (13, 0), color)).into_dyn(),
-        (None, false) => base.into_dyn(),
+    let s = MARKER_SIZE;
+    let fill = color.filled();
+    let thin = color.stroke_width(2);
+    if dashed {
+        anno.legend(move |(x, y)| {
+            EmptyElement::at((x, y))
+                + PathElement::new(vec![(0, 0), (9, 0)], style)
+                + PathElement::new(vec![(17, 0), (26, 0)], style)
+        });
+        return;
     }
+    let line = move |(x, y): (i32, i32)| {
+        EmptyElement::at((x, y)) + PathElement::new(vec![(0, 0), (26, 0)], style)
+    };
+    match shape {
+        None => anno.legend(line),
+        Some(Shape::Circle) => anno.legend(move |at| line(at) + Circle::new((13, 0), s, fill)),
+        Some(Shape::Ring) => anno.legend(move |at| {
+            line(at) + Circle::new((13, 0), s, WHITE.filled()) + Circle::new((13, 0), s, thin)
+        }),
+        Some(Shape::Square) => {
+            anno.legend(move |at| line(at) + Rectangle::new([(13 - s, -s), (13 + s, s)], fill))
+        }
+        Some(Shape::Frame) => anno.legend(move |at| {
+            line(at)
+                + Rectangle::new([(13 - s, -s), (13 + s, s)], WHITE.filled())
+                + Rectangle::new([(13 - s, -s), (13 + s, s)], thin)
+        }),
+        Some(Shape::Triangle) => {
+            anno.legend(move |at| line(at) + TriangleMarker::new((13, 0), s + 1, fill))
+        }
+        Some(Shape::Cross) => anno.legend(move |at| line(at) + Cross::new((13, 0), s, thin)),
+    };
 }
 
-/// A filled box as a legend glyph.
-pub fn swatch<'a, DB: DrawingBackend + 'a>(
-    color: RGBAColor,
-    at: BackendCoord,
-) -> DynElement<'a, DB, BackendCoord> {
-    let (x, y) = at;
-    Rectangle::new([(x, y - 7), (x + 22, y + 7)], color.filled()).into_dyn()
+/// Sets a series' legend glyph to a filled box.
+pub fn legend_box<'a, DB: DrawingBackend + 'a>(anno: &mut SeriesAnno<'a, DB>, color: RGBAColor) {
+    anno.legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 22, y + 7)], color.filled()));
 }
 
 /// Draws a muted note at pixel `(x, y)` of `area`, left-aligned.
@@ -274,11 +342,18 @@ where
     Ok(())
 }
 
-/// A value label centred above a bar.
-pub fn bar_label<'a, DB: DrawingBackend + 'a>(
+/// Draws `label` centred just above `at` (a bar's top).
+pub fn bar_label<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Plane>,
     label: String,
     at: (f64, f64),
-) -> DynElement<'a, DB, (f64, f64)> {
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
     let style = text(LABEL_FONT).pos(Pos::new(HPos::Center, VPos::Bottom));
-    (EmptyElement::at(at) + Text::new(label, (0, -4), style)).into_dyn()
+    chart.draw_series(std::iter::once(
+        EmptyElement::at(at) + Text::new(label, (0, -4), style),
+    ))?;
+    Ok(())
 }

@@ -112,10 +112,10 @@ where
         } else {
             String::new()
         };
-        chart
+        let anno = chart
             .draw_series(LineSeries::new(steps, color.stroke_width(LINE_WIDTH)))?
-            .label(format!("{} (n={}{beyond})", o.variant, o.count))
-            .legend(move |at| common::glyph(Some(shape), color, false, at));
+            .label(format!("{} (n={}{beyond})", o.variant, o.count));
+        common::legend_line(anno, Some(shape), color, false);
         // The marker sits on the highest bin: the mode.
         if let Some((b, share)) = o
             .shares
@@ -123,11 +123,7 @@ where
             .enumerate()
             .max_by(|a, b| a.1.total_cmp(b.1))
         {
-            chart.draw_series(std::iter::once(common::marker(
-                shape,
-                ((b as f64 + 0.5) * width, *share),
-                color,
-            )))?;
+            common::markers(&mut chart, shape, color, &[((b as f64 + 0.5) * width, *share)])?;
         }
     }
     common::legend(&mut chart, SeriesLabelPosition::UpperRight)?;

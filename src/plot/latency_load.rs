@@ -88,17 +88,15 @@ where
     )?;
     for (i, (v, pts)) in variants.iter().zip(&series).enumerate() {
         let (color, shape) = variant_style(v, i);
-        chart
+        let anno = chart
             .draw_series(LineSeries::new(
                 pts.iter().map(|(x, _, p99)| (*x, *p99)),
                 color.stroke_width(LINE_WIDTH),
             ))?
-            .label(v.as_str())
-            .legend(move |at| common::glyph(Some(shape), color, false, at));
-        chart.draw_series(
-            pts.iter()
-                .map(|(x, _, p99)| common::marker(shape, (*x, *p99), color)),
-        )?;
+            .label(v.as_str());
+        common::legend_line(anno, Some(shape), color, false);
+        let p99s: Vec<(f64, f64)> = pts.iter().map(|(x, _, p99)| (*x, *p99)).collect();
+        common::markers(&mut chart, shape, color, &p99s)?;
         chart.draw_series(DashedLineSeries::new(
             pts.iter().map(|(x, p50, _)| (*x, *p50)),
             8,
@@ -107,10 +105,10 @@ where
         ))?;
     }
     // A legend entry for the line styles themselves.
-    chart
+    let anno = chart
         .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-        .label("solid p99, dashed p50")
-        .legend(|at| common::glyph(None, MUTED, true, at));
+        .label("solid p99, dashed p50");
+    common::legend_line(anno, None, MUTED, true);
     common::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
 }
@@ -159,19 +157,16 @@ where
             Rectangle::new([(x - 0.36, 0.0), (x + 0.36, *p99)], color.mix(0.35).filled()),
             Rectangle::new([(x - 0.22, 0.0), (x + 0.22, *p50)], color.filled()),
         ])?;
-        chart.draw_series(std::iter::once(common::bar_label(
-            common::number_label(*p99),
-            (x, *p99),
-        )))?;
+        common::bar_label(&mut chart, common::number_label(*p99), (x, *p99))?;
     }
-    chart
+    let anno = chart
         .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-        .label("p99 (light bar, value on top)")
-        .legend(|at| common::swatch(MUTED.mix(0.35), at));
-    chart
+        .label("p99 (light bar, value on top)");
+    common::legend_box(anno, MUTED.mix(0.35));
+    let anno = chart
         .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-        .label("p50 (dark bar)")
-        .legend(|at| common::swatch(MUTED.to_rgba(), at));
+        .label("p50 (dark bar)");
+    common::legend_box(anno, MUTED.to_rgba());
     common::legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }

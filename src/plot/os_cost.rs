@@ -91,11 +91,11 @@ where
     )?;
     for (i, (v, pts)) in variants.iter().zip(&series).enumerate() {
         let (color, shape) = variant_style(v, i);
-        chart
+        let anno = chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(LINE_WIDTH)))?
-            .label(v.as_str())
-            .legend(move |at| common::glyph(Some(shape), color, false, at));
-        chart.draw_series(pts.iter().map(|p| common::marker(shape, *p, color)))?;
+            .label(v.as_str());
+        common::legend_line(anno, Some(shape), color, false);
+        common::markers(&mut chart, shape, color, pts)?;
     }
     common::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
@@ -137,10 +137,7 @@ where
             [(x - 0.32, 0.0), (x + 0.32, *value)],
             color.filled(),
         )))?;
-        chart.draw_series(std::iter::once(common::bar_label(
-            common::number_label(*value),
-            (x, *value),
-        )))?;
+        common::bar_label(&mut chart, common::number_label(*value), (x, *value))?;
     }
     Ok(())
 }

@@ -103,18 +103,15 @@ where
     for line in &lines {
         let (color, shape) = variant_style(&line.variant, line.index);
         let style = color.stroke_width(LINE_WIDTH);
-        chart
+        let anno = chart
             .draw_series(LineSeries::new(
                 line.points.iter().map(|(q, v)| (x_of(*q, cap), *v)),
                 style,
             ))?
-            .label(format!("{} (n={})", line.variant, line.count))
-            .legend(move |at| common::glyph(Some(shape), color, false, at));
-        chart.draw_series(
-            line.marked
-                .iter()
-                .map(|(q, v)| common::marker(shape, (x_of(*q, cap), *v), color)),
-        )?;
+            .label(format!("{} (n={})", line.variant, line.count));
+        common::legend_line(anno, Some(shape), color, false);
+        let marked: Vec<(f64, f64)> = line.marked.iter().map(|(q, v)| (x_of(*q, cap), *v)).collect();
+        common::markers(&mut chart, shape, color, &marked)?;
     }
     common::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())

@@ -81,30 +81,28 @@ where
         } else {
             (variant_style(v, *i).0, format!("ideal for {v}"))
         };
-        chart
+        let anno = chart
             .draw_series(DashedLineSeries::new(
                 ideal.clone(),
                 10,
                 7,
                 color.stroke_width(2),
             ))?
-            .label(label)
-            .legend(move |at| common::glyph(None, color, true, at));
+            .label(label);
+        common::legend_line(anno, None, color, true);
         drawn.push(ideal);
     }
     for (i, v, pts) in &series {
         let (color, shape) = variant_style(v, *i);
-        chart
+        let anno = chart
             .draw_series(LineSeries::new(
                 pts.iter().map(|(x, m, _)| (*x, *m)),
                 color.stroke_width(LINE_WIDTH),
             ))?
-            .label(v.as_str())
-            .legend(move |at| common::glyph(Some(shape), color, false, at));
-        chart.draw_series(
-            pts.iter()
-                .map(|(x, m, _)| common::marker(shape, (*x, *m), color)),
-        )?;
+            .label(v.as_str());
+        common::legend_line(anno, Some(shape), color, false);
+        let measured: Vec<(f64, f64)> = pts.iter().map(|(x, m, _)| (*x, *m)).collect();
+        common::markers(&mut chart, shape, color, &measured)?;
     }
     common::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
@@ -163,18 +161,20 @@ where
             [(x - 0.32, 0.0), (x + 0.32, *measured)],
             color.filled(),
         )))?;
-        chart.draw_series(std::iter::once(common::bar_label(
-            format!("{} ({:.0}%)", common::number_label(*measured), 100.0 * measured / ideal.max(1e-9)),
-            (x, measured.max(*ideal)),
-        )))?;
+        let label = format!(
+            "{} ({:.0}%)",
+            common::number_label(*measured),
+            100.0 * measured / ideal.max(1e-9)
+        );
+        common::bar_label(&mut chart, label, (x, measured.max(*ideal)))?;
     }
-    chart
+    let anno = chart
         .draw_series(rows.iter().enumerate().map(|(i, (_, ideal))| {
             let x = i as f64;
             PathElement::new(vec![(x - 0.42, *ideal), (x + 0.42, *ideal)], INK.stroke_width(3))
         }))?
-        .label("ideal (Little's law)")
-        .legend(|at| common::glyph(None, INK, false, at));
+        .label("ideal (Little's law)");
+    common::legend_line(anno, None, INK, false);
     common::legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }

@@ -1,0 +1,134 @@
+//! `ragperf compare` from flags to exit code: 0 no gated regression, 1 a gated regression,
+//! 2 anything that prevents a comparison (usage, unreadable input, schema mismatch, missing
+//! variant). Errors are printed here, once, so they keep exit code 2 (the generic error path of
+//! `main` exits 1, which CI would read as "regressed").
+
+use std::process::ExitCode;
+
+use super::gates::{self, GateSet};
+use super::metric::Metric;
+use super::stats::bootstrap::Settings;
+use super::{CompareArgs, CompareError, Comparison, Options, compare, markdown, read};
+
+/// Seed of every bootstrap ("ragperf!" in ASCII), mixed with each row's key.
+pub const BOOTSTRAP_SEED: u64 = 0x7261_6770_6572_6621;
+
+/// Exit code of a regression.
+pub const EXIT_REGRESSION: u8 = 1;
+/// Exit code of a usage or input error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Builds the options from the flags.
+pub fn options(args: &CompareArgs) -> Result<Options, CompareError> {
+    if !(args.confidence > 0.5 && args.confidence < 1.0) {
+        return Err(CompareError::Usage(format!(
+            "--confidence: must be between 0.5 and 1 (e.g. 0.95), got {}",
+            args.confidence
+        )));
+    }
+    if !(100..=1_000_000).contains(&args.resamples) {
+        return Err(CompareError::Usage(format!(
+            "--resamples: must be from 100 to 1000000, got {}",
+            args.resamples
+        )));
+    }
+    let mut gates = match &args.thresholds {
+        Some(path) => GateSet::from_file(path).map_err(CompareError::Usage)?,
+        None if args.fail_on.is_empty() => GateSet::defaults(),
+        None => GateSet {
+            global: Vec::new(),
+            source: "gates from --fail-on".into(),
+            ..GateSet::defaults()
+        },
+    };
+    if !args.fail_on.is_empty() {
+        let flags = gates::parse_gates(&args.fail_on.join(","))
+            .map_err(|e| CompareError::Usage(format!("--fail-on: {e}")))?;
+        if args.thresholds.is_some() {
+            gates.source.push_str(" and --fail-on");
+        }
+        gates.override_with(flags);
+    }
+    let metrics = if args.metrics.is_empty() {
+        gates::DEFAULT_INFO_METRICS
+            .iter()
+            .filter_map(|m| Metric::parse(m).ok())
+            .chain(gates.extra_metrics.iter().copied())
+            .collect()
+    } else {
+        args.metrics
+            .iter()
+            .filter(|m| !m.trim().is_empty())
+            .map(|m| Metric::parse(m).map_err(|e| CompareError::Usage(format!("--metrics: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    Ok(Options {
+        gates,
+        metrics,
+        variants: args
+            .variants
+            .iter()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect(),
+        bootstrap: Settings {
+            confidence: args.confidence,
+            resamples: args.resamples,
+            seed: BOOTSTRAP_SEED,
+        },
+    })
+}
+
+/// Reads both files and compares them.
+pub fn comparison(args: &CompareArgs) -> Result<Comparison, CompareError> {
+    let opts = options(args)?;
+    let base = read(&args.baseline, "baseline")?;
+    let cur = read(&args.current, "current")?;
+    compare(
+        &base,
+        &args.baseline.display().to_string(),
+        &cur,
+        &args.current.display().to_string(),
+        &opts,
+    )
+}
+
+/// Runs `ragperf compare`; never returns an error (it becomes exit code 2).
+pub fn run(args: &CompareArgs) -> ExitCode {
+    let c = match comparison(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let text = if args.json {
+        match serde_json::to_string_pretty(&c) {
+            Ok(t) => t + "\n",
+            Err(e) => {
+                eprintln!("Error: cannot serialise the comparison: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    } else {
+        markdown::render(&c)
+    };
+    print!("{text}");
+    if let Some(path) = &args.output {
+        if let Err(e) = std::fs::write(path, &text) {
+            eprintln!("Error: --output: cannot write {}: {e}", path.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    eprintln!(
+        "ragperf compare: {} gated regression(s), {} improvement(s) over {} row(s)",
+        c.regressions,
+        c.improvements,
+        c.rows.len()
+    );
+    if c.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_REGRESSION)
+    }
+}

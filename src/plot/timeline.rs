@@ -1,0 +1,188 @@
+//! The request timeline: one row per request (the first [`TIMELINE_ROWS`] by intended start),
+//! time across, one bar segment per phase: waiting in the queue, embedding, retrieval, CPU
+//! work, waiting for the first token and streaming. Each row is labelled with the OS thread that
+//! started the request (`T1`, `T2` … in order of appearance) and the request id.
+//!
+//! It is the picture behind the numbers: in `async-single` every row says `T1` (one thread
+//! interleaves every user, the bars overlap in time); in `sync` each row has its own thread,
+//! which sits idle through the grey and purple waits. Timelines of one load point share their
+//! time axis so variants compare at a glance.
+
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::common;
+use super::{LABEL_FONT, TIMELINE_ROWS, data};
+use crate::metrics::recorder::TimelineEntry;
+use crate::result::{LoadPoint, RunResult};
+
+/// Pixels per row.
+const ROW_PX: u32 = 22;
+/// Pixels around the rows: title, axis, legend.
+const FRAME_PX: u32 = 190;
+
+/// The phases, their colours (light to dark: waits light, work saturated) and names.
+pub const PHASES: [(&str, RGBColor); 6] = [
+    ("queue", RGBColor(190, 190, 190)),
+    ("embed", RGBColor(86, 180, 233)),
+    ("retrieve", RGBColor(0, 114, 178)),
+    ("cpu", RGBColor(230, 159, 0)),
+    ("wait for first token", RGBColor(204, 170, 210)),
+    ("stream tokens", RGBColor(0, 158, 115)),
+];
+/// The rest of a failed request, after its last completed phase.
+const FAILED: RGBColor = RGBColor(213, 40, 40);
+
+/// Height of a timeline with `rows` rows.
+pub fn height(rows: usize) -> u32 {
+    FRAME_PX + ROW_PX * rows.max(1) as u32
+}
+
+/// The requests a timeline shows: the first ones by intended start (merged over repetitions
+/// would mix time bases, so the first repetition only).
+pub fn rows<'a>(result: &'a RunResult, variant: &str, point: &LoadPoint) -> Vec<&'a TimelineEntry> {
+    let runs = data::cell(result, variant, point);
+    let Some(run) = runs.iter().min_by_key(|r| r.repetition) else {
+        return Vec::new();
+    };
+    let mut rows: Vec<&TimelineEntry> = run.timeline.iter().collect();
+    rows.sort_by_key(|e| (e.intended_us, e.id));
+    rows.truncate(TIMELINE_ROWS);
+    rows
+}
+
+/// Span of a set of rows, µs: first intended start to last finish.
+fn span(rows: &[&TimelineEntry]) -> (u64, u64) {
+    let t0 = rows.iter().map(|e| e.intended_us).min().unwrap_or(0);
+    let t1 = rows.iter().map(|e| e.finished_us).max().unwrap_or(t0);
+    (t0, t1)
+}
+
+/// Phase segments of one request, µs since epoch: (phase index or None for failed, start, end).
+fn segments(e: &TimelineEntry) -> Vec<(Option<usize>, u64, u64)> {
+    let marks = [
+        Some(e.started_us),
+        e.embed_done_us,
+        e.retrieve_done_us,
+        e.cpu_done_us,
+        e.first_token_us,
+        Some(e.finished_us),
+    ];
+    let mut out = Vec::new();
+    let mut from = e.intended_us;
+    for (i, mark) in marks.iter().enumerate() {
+        match mark {
+            Some(to) => {
+                // A success always has every mark; a failed one stops at its last.
+                let to = (*to).max(from);
+                out.push((Some(i), from, to));
+                from = to;
+            }
+            None => {
+                if e.finished_us > from {
+                    out.push((None, from, e.finished_us));
+                }
+                return out;
+            }
+        }
+    }
+    if !e.ok
+        && let Some(last) = out.last_mut()
+    {
+        last.0 = None;
+    }
+    out
+}
+
+/// Draws the timeline of `variant` at `point`.
+pub fn draw<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    result: &RunResult,
+    variant: &str,
+    point: &LoadPoint,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let shown = rows(result, variant, point);
+    if shown.is_empty() {
+        return common::empty(area, &format!("No timeline for `{variant}` at {}.", point.label()));
+    }
+    // Every variant at this point shares the widest span, so their timelines compare.
+    let width_us = data::variants(result)
+        .iter()
+        .map(|v| {
+            let (a, b) = span(&rows(result, v, point));
+            b - a
+        })
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let (t0, _) = span(&shown);
+    let ms = |us: u64| us.saturating_sub(t0) as f64 / 1000.0;
+    let mut threads: Vec<i32> = Vec::new();
+    let labels: Vec<String> = shown
+        .iter()
+        .map(|e| {
+            let t = match threads.iter().position(|t| *t == e.tid) {
+                Some(i) => i + 1,
+                None => {
+                    threads.push(e.tid);
+                    threads.len()
+                }
+            };
+            format!("T{t} #{}", e.id)
+        })
+        .collect();
+    let n = shown.len();
+    let total = data::cell(result, variant, point)
+        .first()
+        .map_or(0, |r| r.timeline.len());
+    let (_, h) = area.dim_in_pixel();
+    let (body, foot) = area.split_vertically(h - 40);
+    let x_max = width_us as f64 / 1000.0 * 1.02;
+    let y = common::ticks_at(n as f64 - 0.5, -0.5, (0..n).map(|i| i as f64).collect());
+    let mut chart = common::build(&body, common::linear(0.0, x_max, 10), y, 92)?;
+    let label_of = move |v: &f64| labels.get(v.round() as usize).cloned().unwrap_or_default();
+    common::mesh(
+        &mut chart,
+        "time since the first request's intended start (ms)",
+        "OS thread · request",
+        &|v| common::number_label(*v),
+        &label_of,
+    )?;
+    for (row, e) in shown.iter().enumerate() {
+        let y = row as f64;
+        chart.draw_series(segments(e).into_iter().map(|(phase, a, b)| {
+            let color = phase.map_or(FAILED, |p| PHASES[p].1);
+            Rectangle::new([(ms(a), y - 0.36), (ms(b).max(ms(a) + x_max * 0.001), y + 0.36)], color.filled())
+        }))?;
+    }
+    for (name, color) in PHASES.iter().chain([("failed", FAILED)].iter()) {
+        let color = *color;
+        let anno = chart
+            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?
+            .label(*name);
+        common::legend_box(anno, color.to_rgba());
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .margin(8)
+        .legend_area_size(30)
+        .label_font(common::text(LABEL_FONT))
+        .background_style(WHITE.mix(0.92))
+        .border_style(super::GRID_BOLD)
+        .draw()?;
+    common::note(
+        &foot,
+        &format!(
+            "First {n} of {total} recorded requests by intended start; {} OS thread(s) started them. \
+             T = thread that started the request.",
+            threads.len()
+        ),
+        (20, 8),
+    )?;
+    Ok(())
+}
