@@ -24,7 +24,7 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use args::{BaselineArgs, CompareArgs};
-use gates::{GateSet, Limit};
+use gates::GateSet;
 use metric::{Direction, Metric};
 use stats::bootstrap::Settings;
 use stats::rng::seed_of;

@@ -156,6 +156,67 @@ pub fn load_label(x: &f64) -> String {
     }
 }
 
+/// A y axis that turns logarithmic when the values span more than 30×, so a variant at
+/// 3 threads stays readable next to one at 500.
+#[derive(Clone, Copy, Debug)]
+pub struct YScale {
+    /// Logarithmic (the plot holds `log10` of the values).
+    pub log: bool,
+    lo: f64,
+    hi: f64,
+}
+
+impl YScale {
+    /// The scale for `values` (at least `floor` high).
+    pub fn for_values(values: impl IntoIterator<Item = f64>, floor: f64) -> YScale {
+        let v: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
+        let hi = v.iter().copied().fold(floor, f64::max);
+        let lo = v.iter().copied().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
+        YScale {
+            log: lo.is_finite() && hi / lo > 30.0,
+            lo: if lo.is_finite() { lo } else { 1.0 },
+            hi,
+        }
+    }
+
+    /// Where `v` goes on the plot.
+    pub fn y(&self, v: f64) -> f64 {
+        if self.log {
+            v.max(self.lo / 2.0).log10()
+        } else {
+            v
+        }
+    }
+
+    /// The axis, with room above the largest value (`headroom` × it).
+    pub fn axis(&self, headroom: f64) -> Axis {
+        if !self.log {
+            return from_zero(self.hi * headroom / 1.08, 1e-9);
+        }
+        let (lo, hi) = ((self.lo / 1.5).log10(), (self.hi * headroom).log10());
+        let mut ticks = Vec::new();
+        for decade in (lo.floor() as i32)..=(hi.ceil() as i32) {
+            for m in [1.0, 2.0, 5.0] {
+                let t = (m * 10f64.powi(decade)).log10();
+                if t >= lo && t <= hi {
+                    ticks.push(t);
+                }
+            }
+        }
+        ticks_at(lo, hi, ticks)
+    }
+
+    /// Tick label of a plot position.
+    pub fn label(&self, v: &f64) -> String {
+        number_label(if self.log { 10f64.powf(*v) } else { *v })
+    }
+
+    /// Appended to the axis title.
+    pub fn suffix(&self) -> &'static str {
+        if self.log { ", log scale" } else { "" }
+    }
+}
+
 /// A categorical axis: one slot per name, ticks at 0, 1, 2 ….
 pub fn category_axis(n: usize) -> Axis {
     ticks_at(-0.6, n as f64 - 0.4, (0..n).map(|i| i as f64).collect())
@@ -207,9 +268,39 @@ pub fn mesh<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
+    mesh_with(chart, true, x_desc, y_desc, x_fmt, y_fmt)
+}
+
+/// [`mesh`] for a categorical x axis: no vertical grid lines through the bars.
+pub fn category_mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Plane>,
+    x_desc: &str,
+    y_desc: &str,
+    x_fmt: &dyn Fn(&f64) -> String,
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    mesh_with(chart, false, x_desc, y_desc, x_fmt, y_fmt)
+}
+
+fn mesh_with<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Plane>,
+    x_grid: bool,
+    x_desc: &str,
+    y_desc: &str,
+    x_fmt: &dyn Fn(&f64) -> String,
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let mut mesh = chart.configure_mesh();
+    if !x_grid {
+        mesh.disable_x_mesh();
+    }
+    mesh.x_desc(x_desc)
         .y_desc(y_desc)
         .x_label_formatter(x_fmt)
         .y_label_formatter(y_fmt)
@@ -338,6 +429,25 @@ where
     let style = muted(AXIS_FONT).pos(Pos::new(HPos::Center, VPos::Center));
     for (i, line) in msg.lines().enumerate() {
         area.draw_text(line, &style, (w as i32 / 2, h as i32 / 2 - 20 + 30 * i as i32))?;
+    }
+    Ok(())
+}
+
+/// Draws a legend of filled boxes down the top of `area` (beside a plot, not over it).
+pub fn side_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    heading: &str,
+    entries: &[(&str, RGBColor)],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let style = text(LABEL_FONT).pos(Pos::new(HPos::Left, VPos::Center));
+    area.draw_text(heading, &style, (8, 24))?;
+    for (i, (name, color)) in entries.iter().enumerate() {
+        let y = 56 + 28 * i as i32;
+        area.draw(&Rectangle::new([(8, y - 8), (30, y + 8)], color.filled()))?;
+        area.draw_text(name, &style, (38, y))?;
     }
     Ok(())
 }

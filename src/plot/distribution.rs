@@ -93,7 +93,7 @@ where
     )?;
     common::mesh(
         &mut chart,
-        &format!("{} (ms), {BINS} bins", metric.to_uppercase()),
+        &format!("{} (ms), {BINS} bins", super::metric_title(metric).to_lowercase()),
         "share of values (%)",
         &|v| common::number_label(*v),
         &|v| common::number_label(*v),

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use plotters::style::FontStyle;
 
 /// Open Sans Regular, unmodified.
-static OPEN_SANS: &[u8] = include_bytes!("../../assets/fonts/OpenSans-Regular.ttf");
+pub(crate) static OPEN_SANS: &[u8] = include_bytes!("../../assets/fonts/OpenSans-Regular.ttf");
 
 /// The family every chart uses.
 pub const FAMILY: &str = "sans-serif";

@@ -139,11 +139,11 @@ where
     let mut chart = common::build(
         area,
         common::category_axis(variants.len()),
-        common::from_zero(top * 1.1, 1.0),
+        common::from_zero(top * 1.3, 1.0),
         78,
     )?;
     let names = variants.to_vec();
-    common::mesh(
+    common::category_mesh(
         &mut chart,
         &format!("variant at {}", point.label()),
         &format!("{name} latency (ms)"),

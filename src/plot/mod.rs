@@ -22,6 +22,7 @@ pub mod font;
 pub mod latency_load;
 pub mod os_cost;
 pub mod spectrum;
+pub mod text;
 pub mod throughput;
 pub mod timeline;
 
@@ -169,27 +170,32 @@ pub struct Chart {
 /// Every chart `result` gets: the load charts, then per point (heaviest first) the spectra and
 /// distributions, then one timeline per variant at the heaviest point.
 pub fn plan(result: &RunResult) -> Vec<Chart> {
+    let mut points = data::points(result);
+    // One point: the load charts become bars per variant at that point.
+    let at = match points.as_slice() {
+        [only] => format!(" at {}", only.label()),
+        _ => " vs load".into(),
+    };
     let mut charts = vec![
         Chart {
             name: "throughput".into(),
-            title: "Throughput vs load".into(),
+            title: format!("Throughput{at}"),
             size: SIZE,
             kind: ChartKind::Throughput,
         },
         Chart {
             name: "latency_vs_load".into(),
-            title: "Latency vs load".into(),
+            title: format!("Latency{at}: p50 and p99"),
             size: WIDE,
             kind: ChartKind::LatencyVsLoad,
         },
         Chart {
             name: "os_cost".into(),
-            title: "OS cost vs load".into(),
+            title: format!("OS cost{at}: threads and memory"),
             size: WIDE,
             kind: ChartKind::OsCost,
         },
     ];
-    let mut points = data::points(result);
     points.sort_by(|a, b| data::load_value(b).total_cmp(&data::load_value(a)));
     for point in &points {
         let slug = data::point_slug(point);
@@ -243,10 +249,10 @@ pub fn plan(result: &RunResult) -> Vec<Chart> {
 /// A metric's name in titles.
 pub fn metric_title(metric: &str) -> &'static str {
     match metric {
-        "e2e" => "End-to-end",
+        "e2e" => "End-to-end latency",
         "ttft" => "Time to first token",
         "itl" => "Inter-token gap",
-        "queue" => "Queue",
+        "queue" => "Queue time",
         _ => "Latency",
     }
 }
@@ -293,7 +299,7 @@ pub fn render_png(chart: &Chart, result: &RunResult) -> Result<Vec<u8>> {
     let (w, h) = chart.size;
     let mut rgb = vec![255u8; w as usize * h as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        let root = text::GlyphText(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
         draw(chart, result, &root)?;
     }
     let mut png_bytes = Vec::new();

@@ -75,19 +75,18 @@ where
                 .collect()
         })
         .collect();
-    let top = series.iter().flatten().map(|p| p.1).fold(0.0, f64::max);
-    let mut chart = common::build(
-        area,
-        common::load_axis(&points),
-        common::from_zero(top, 2.0),
-        78,
-    )?;
+    let scale = common::YScale::for_values(series.iter().flatten().map(|p| p.1), 2.0);
+    let series: Vec<Vec<(f64, f64)>> = series
+        .into_iter()
+        .map(|pts| pts.into_iter().map(|(x, v)| (x, scale.y(v))).collect())
+        .collect();
+    let mut chart = common::build(area, common::load_axis(&points), scale.axis(1.15), 78)?;
     common::mesh(
         &mut chart,
         data::load_axis_title(&points),
-        panel.title,
+        &format!("{}{}", panel.title, scale.suffix()),
         &common::load_label,
-        &|v| common::number_label(*v),
+        &|v| scale.label(v),
     )?;
     for (i, (v, pts)) in variants.iter().zip(&series).enumerate() {
         let (color, shape) = variant_style(v, i);
@@ -119,11 +118,11 @@ where
     let mut chart = common::build(
         area,
         common::category_axis(variants.len()),
-        common::from_zero(top * 1.08, 2.0),
+        common::from_zero(top * 1.1, 2.0),
         78,
     )?;
     let names = variants.to_vec();
-    common::mesh(
+    common::category_mesh(
         &mut chart,
         &format!("variant at {}", point.label()),
         panel.title,

@@ -96,7 +96,7 @@ where
     common::mesh(
         &mut chart,
         "percentile (log scale of 1/(1−p): each step right is ten times rarer)",
-        &format!("{} latency (ms)", metric.to_uppercase()),
+        &format!("{} (ms)", super::metric_title(metric).to_lowercase()),
         &label,
         &|v| common::number_label(*v),
     )?;

@@ -48,22 +48,30 @@ where
             (i, v, pts)
         })
         .collect();
-    let top = series
-        .iter()
-        .flat_map(|(_, _, p)| p.iter().flat_map(|(_, m, i)| [*m, *i]))
-        .fold(0.0, f64::max);
-    let mut chart = common::build(
-        area,
-        common::load_axis(&points),
-        common::from_zero(top, 1.0),
-        80,
-    )?;
+    let scale = common::YScale::for_values(
+        series
+            .iter()
+            .flat_map(|(_, _, p)| p.iter().flat_map(|(_, m, i)| [*m, *i])),
+        1.0,
+    );
+    // Values as plotted: (x, measured, ideal) on the chosen y scale.
+    let series: Vec<(usize, &String, Vec<(f64, f64, f64)>)> = series
+        .into_iter()
+        .map(|(i, v, p)| {
+            let p = p
+                .into_iter()
+                .map(|(x, m, id)| (x, scale.y(m), scale.y(id)))
+                .collect();
+            (i, v, p)
+        })
+        .collect();
+    let mut chart = common::build(area, common::load_axis(&points), scale.axis(1.15), 80)?;
     common::mesh(
         &mut chart,
         data::load_axis_title(&points),
-        "throughput (successful requests/s)",
+        &format!("throughput (successful requests/s{})", scale.suffix()),
         &common::load_label,
-        &|v| common::number_label(*v),
+        &|v| scale.label(v),
     )?;
     // Ideal lines: variants whose ideal is the same share one black dashed line.
     let mut drawn: Vec<Vec<(f64, f64)>> = Vec::new();
@@ -140,14 +148,14 @@ where
     let mut chart = common::build(
         area,
         common::category_axis(variants.len()),
-        common::from_zero(top * 1.08, 1.0),
+        common::from_zero(top * 1.25, 1.0),
         80,
     )?;
     let names = variants.to_vec();
-    common::mesh(
+    common::category_mesh(
         &mut chart,
         &format!(
-            "variant at {} (one load point: `ragperf sweep` draws throughput against load)",
+            "variant at {} (one load point: ragperf sweep draws throughput against load)",
             point.label()
         ),
         "throughput (successful requests/s)",

@@ -13,12 +13,14 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::common;
-use super::{LABEL_FONT, TIMELINE_ROWS, data};
+use super::{TIMELINE_ROWS, data};
 use crate::metrics::recorder::TimelineEntry;
 use crate::result::{LoadPoint, RunResult};
 
 /// Pixels per row.
 const ROW_PX: u32 = 22;
+/// Width of the legend column right of the plot.
+const LEGEND_PX: u32 = 190;
 /// Pixels around the rows: title, axis, legend.
 const FRAME_PX: u32 = 190;
 
@@ -139,8 +141,9 @@ where
     let total = data::cell(result, variant, point)
         .first()
         .map_or(0, |r| r.timeline.len());
-    let (_, h) = area.dim_in_pixel();
+    let (w, h) = area.dim_in_pixel();
     let (body, foot) = area.split_vertically(h - 40);
+    let (body, side) = body.split_horizontally(w - LEGEND_PX);
     let x_max = width_us as f64 / 1000.0 * 1.02;
     let y = common::ticks_at(n as f64 - 0.5, -0.5, (0..n).map(|i| i as f64).collect());
     let mut chart = common::build(&body, common::linear(0.0, x_max, 10), y, 92)?;
@@ -159,22 +162,9 @@ where
             Rectangle::new([(ms(a), y - 0.36), (ms(b).max(ms(a) + x_max * 0.001), y + 0.36)], color.filled())
         }))?;
     }
-    for (name, color) in PHASES.iter().chain([("failed", FAILED)].iter()) {
-        let color = *color;
-        let anno = chart
-            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?
-            .label(*name);
-        common::legend_box(anno, color.to_rgba());
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .margin(8)
-        .legend_area_size(30)
-        .label_font(common::text(LABEL_FONT))
-        .background_style(WHITE.mix(0.92))
-        .border_style(super::GRID_BOLD)
-        .draw()?;
+    let mut entries: Vec<(&str, RGBColor)> = PHASES.to_vec();
+    entries.push(("failed", FAILED));
+    common::side_legend(&side, "phase", &entries)?;
     common::note(
         &foot,
         &format!(

@@ -22,10 +22,11 @@ status=0
 for check in "$here"/check_*.py; do
   name=$(basename "$check")
   case "$name" in
-    check_bedrock*) url=$bedrock ;;
-    *) url=$qdrant ;;
+    check_bedrock*) args=("$bedrock") ;;
+    check_readme*) args=("$qdrant" "$bedrock") ;;
+    *) args=("$qdrant") ;;
   esac
-  echo "-- $name $url"
-  python3 "$check" "$url" || status=1
+  echo "-- $name ${args[*]}"
+  python3 "$check" "${args[@]}" || status=1
 done
 exit $status
