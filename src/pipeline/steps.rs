@@ -14,7 +14,7 @@ use super::cpu;
 use super::record::{RequestRecord, Ticket, TokenClock, since};
 use crate::client::{
     AsyncClients, BlockingClients, ChatRequest, ClientBuildError, ClientConfig, ClientError,
-    Endpoints, Passage,
+    Endpoints, GenerateOutcome, Passage, Reply,
 };
 
 /// What every request of a run shares.
@@ -122,30 +122,56 @@ fn fail(ctx: &RequestContext, record: &mut RequestRecord, phase: &str, e: &Clien
     record.fail(ctx.epoch, e.kind.name(), phase, e.message.clone());
 }
 
-fn cpu_step(
+/// Takes a call's value and counts its retries; on failure marks the record failed at `phase`.
+fn settle<T>(
+    ctx: &RequestContext,
+    record: &mut RequestRecord,
+    phase: &str,
+    result: Result<Reply<T>, ClientError>,
+) -> Option<T> {
+    match result {
+        Ok(reply) => {
+            record.retries += reply.retries();
+            Some(reply.value)
+        }
+        Err(e) => {
+            fail(ctx, record, phase, &e);
+            None
+        }
+    }
+}
+
+/// The CPU step: builds the prompt (system, user) with the calibrated work, under the GIL
+/// when configured.
+fn prepare(
     ctx: &RequestContext,
     record: &mut RequestRecord,
     question: &str,
     passages: &[Passage],
-) {
-    let (system, _) = build_prompt(question, passages);
-    let digest = cpu::prompt_work(&system, ctx.cpu_work_us, ctx.gil.as_ref());
+) -> (String, String) {
+    let prompt = build_prompt(question, passages);
+    let digest = cpu::prompt_work(&prompt.0, ctx.cpu_work_us, ctx.gil.as_ref());
     std::hint::black_box(digest);
     record.cpu_done_us = Some(ctx.now_us());
+    prompt
 }
 
-fn finish(
+/// Closes the generation step: token timings, citations and the outcome.
+fn close_stream(
     ctx: &RequestContext,
     record: &mut RequestRecord,
     clock: TokenClock,
-    answer: &str,
+    result: Result<Reply<GenerateOutcome>, ClientError>,
     passages: &[Passage],
 ) {
     record.first_token_us = clock.first_us;
-    record.token_gaps_us = clock.gaps_us;
     record.tokens = clock.tokens;
     record.stream_tid = clock.tid;
-    record.citations_ok = check_citations(answer, passages);
+    let Some(outcome) = settle(ctx, record, "generate", result) else {
+        return;
+    };
+    record.token_gaps_us = clock.gaps_us;
+    record.citations_ok = check_citations(&outcome.text, passages);
     record.citations = passages.iter().map(|p| p.doc_id.clone()).collect();
     record.finished_us = ctx.now_us();
 }
@@ -158,26 +184,14 @@ pub fn embed_and_retrieve_blocking(
     ticket: &Ticket,
 ) -> Result<(RequestRecord, Vec<Passage>), Box<RequestRecord>> {
     let mut record = RequestRecord::begin(ticket, ctx.epoch);
-    let vector = match clients.embed.embed(&ticket.question) {
-        Ok(v) => {
-            record.retries += v.retries();
-            v.value
-        }
-        Err(e) => {
-            fail(ctx, &mut record, "embed", &e);
-            return Err(Box::new(record));
-        }
+    let embedded = clients.embed.embed(&ticket.question);
+    let Some(vector) = settle(ctx, &mut record, "embed", embedded) else {
+        return Err(Box::new(record));
     };
     record.embed_done_us = Some(ctx.now_us());
-    let passages = match clients.qdrant.search(&vector, ctx.top_k) {
-        Ok(p) => {
-            record.retries += p.retries();
-            p.value
-        }
-        Err(e) => {
-            fail(ctx, &mut record, "retrieve", &e);
-            return Err(Box::new(record));
-        }
+    let found = clients.qdrant.search(&vector, ctx.top_k);
+    let Some(passages) = settle(ctx, &mut record, "retrieve", found) else {
+        return Err(Box::new(record));
     };
     record.retrieve_done_us = Some(ctx.now_us());
     Ok((record, passages))
@@ -193,24 +207,13 @@ pub fn run_blocking(
         Ok(x) => x,
         Err(record) => return *record,
     };
-    cpu_step(ctx, &mut record, &ticket.question, &passages);
-    let (system, user) = build_prompt(&ticket.question, &passages);
+    let (system, user) = prepare(ctx, &mut record, &ticket.question, &passages);
     let request = ctx.chat_request(&system, &user);
     let mut clock = TokenClock::new(ctx.epoch);
-    match clients
+    let result = clients
         .bedrock
-        .converse_stream(&request, token_sink(&mut clock))
-    {
-        Ok(out) => {
-            record.retries += out.retries();
-            finish(ctx, &mut record, clock, &out.value.text, &passages);
-        }
-        Err(e) => {
-            record.first_token_us = clock.first_us;
-            record.tokens = clock.tokens;
-            fail(ctx, &mut record, "generate", &e);
-        }
-    }
+        .converse_stream(&request, token_sink(&mut clock));
+    close_stream(ctx, &mut record, clock, result, &passages);
     record
 }
 
@@ -222,25 +225,14 @@ pub async fn finish_async(
     question: &str,
     passages: Vec<Passage>,
 ) -> RequestRecord {
-    cpu_step(ctx, &mut record, question, &passages);
-    let (system, user) = build_prompt(question, &passages);
+    let (system, user) = prepare(ctx, &mut record, question, &passages);
     let request = ctx.chat_request(&system, &user);
     let mut clock = TokenClock::new(ctx.epoch);
-    match clients
+    let result = clients
         .bedrock
         .converse_stream(&request, token_sink(&mut clock))
-        .await
-    {
-        Ok(out) => {
-            record.retries += out.retries();
-            finish(ctx, &mut record, clock, &out.value.text, &passages);
-        }
-        Err(e) => {
-            record.first_token_us = clock.first_us;
-            record.tokens = clock.tokens;
-            fail(ctx, &mut record, "generate", &e);
-        }
-    }
+        .await;
+    close_stream(ctx, &mut record, clock, result, &passages);
     record
 }
 
@@ -251,26 +243,14 @@ pub async fn run_async(
     ticket: &Ticket,
 ) -> RequestRecord {
     let mut record = RequestRecord::begin(ticket, ctx.epoch);
-    let vector = match clients.embed.embed(&ticket.question).await {
-        Ok(v) => {
-            record.retries += v.retries();
-            v.value
-        }
-        Err(e) => {
-            fail(ctx, &mut record, "embed", &e);
-            return record;
-        }
+    let embedded = clients.embed.embed(&ticket.question).await;
+    let Some(vector) = settle(ctx, &mut record, "embed", embedded) else {
+        return record;
     };
     record.embed_done_us = Some(ctx.now_us());
-    let passages = match clients.qdrant.search(&vector, ctx.top_k).await {
-        Ok(p) => {
-            record.retries += p.retries();
-            p.value
-        }
-        Err(e) => {
-            fail(ctx, &mut record, "retrieve", &e);
-            return record;
-        }
+    let found = clients.qdrant.search(&vector, ctx.top_k).await;
+    let Some(passages) = settle(ctx, &mut record, "retrieve", found) else {
+        return record;
     };
     record.retrieve_done_us = Some(ctx.now_us());
     finish_async(ctx, clients, record, &ticket.question, passages).await
