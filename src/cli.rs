@@ -40,6 +40,9 @@ pub enum Command {
     /// Run (flags of `run`, e.g. --scenario scenarios/ci.toml --repeat 3) and write the slim
     /// CI baseline, reports/baseline/result.json.
     Baseline(crate::compare::BaselineArgs),
+    /// Run every claim of the seed Q&A as a small experiment and write a report with a
+    /// measured verdict for each (--quick: under a minute).
+    Tour(TourArgs),
 }
 
 /// `ragperf run`.
@@ -161,6 +164,22 @@ pub struct ReportArgs {
     /// when --out is another directory).
     #[arg(long, short = 'f', value_delimiter = ',', value_parser = crate::export::Format::parse)]
     pub format: Vec<crate::export::Format>,
+}
+
+/// `ragperf tour`.
+#[derive(Debug, Args)]
+pub struct TourArgs {
+    /// Small time scales and request counts: under a minute on two cores (the full tour takes
+    /// a few minutes).
+    #[arg(long)]
+    pub quick: bool,
+    /// Only these experiments, comma-separated: Q1/Q3 (or Q1, Q3), Q5, Q4, Q6, Q7, Q16, Q22,
+    /// Q30, X1 (blocking-in-async), X2 (cpu-on-loop).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Output directory (tour.md, index.html, tour.json, charts/, one folder per experiment).
+    #[arg(long, short = 'o', default_value = "reports/tour-latest")]
+    pub out: PathBuf,
 }
 
 /// `ragperf mock`.

@@ -130,3 +130,8 @@ pub fn compare(args: &crate::compare::CompareArgs) -> Result<ExitCode> {
 pub fn baseline(args: &crate::compare::BaselineArgs) -> Result<ExitCode> {
     crate::compare::baseline::run(args)
 }
+
+/// `ragperf tour`.
+pub fn tour(args: &crate::cli::TourArgs) -> Result<ExitCode> {
+    crate::tour::runner::command(args)
+}

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Report(args) => ragperf::commands::report(&args),
         Command::Compare(args) => ragperf::commands::compare(&args),
         Command::Baseline(args) => ragperf::commands::baseline(&args),
+        Command::Tour(args) => ragperf::commands::tour(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -81,7 +81,8 @@ pub struct Decision {
     pub change: Option<f64>,
     /// How `change` is measured.
     pub change_kind: ChangeKind,
-    /// The evidence.
+    /// The evidence (flattened: `method` and its fields).
+    #[serde(flatten)]
     pub evidence: Evidence,
 }
 

@@ -13,6 +13,8 @@ const QUEUE_SHARE: f64 = 0.2;
 const QUEUE_FLOOR_MS: f64 = 2.0;
 /// Below this share of the Little's-law ideal a variant is called out.
 const LOW_EFFICIENCY: f64 = 0.8;
+/// Differences below this share (5 %) are noise on a shared 2-core machine: "about the same".
+const SAME_SHARE: f64 = 0.05;
 /// A p99 this many times the lightest point's is the sweep's knee.
 const KNEE_FACTOR: f64 = 2.0;
 
@@ -73,25 +75,40 @@ fn winners(result: &RunResult, variants: &[String], point: &LoadPoint) -> Option
     let fewest = rows.iter().min_by(|a, b| a.4.total_cmp(&b.4))?;
     let most = rows.iter().max_by(|a, b| a.4.total_cmp(&b.4))?;
     let worst_tput = rows.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
-    let mut line = format!(
-        "**At {}**: `{}` served the most, {} req/s ({:.0}% of its Little's-law ideal)",
-        point.label(),
-        best_tput.0,
-        rate(best_tput.1),
-        best_tput.2 * 100.0
-    );
-    if worst_tput.1 < best_tput.1 * 0.9 {
+    let worst_p99 = rows.iter().max_by(|a, b| a.3.total_cmp(&b.3))?;
+    let mut line = format!("**At {}**: ", point.label());
+    if worst_tput.1 >= best_tput.1 * (1.0 - SAME_SHARE) {
         line.push_str(&format!(
-            " against {} req/s for `{}`",
+            "every variant served about the same, {}–{} req/s",
+            rate(worst_tput.1),
+            rate(best_tput.1)
+        ));
+    } else {
+        line.push_str(&format!(
+            "`{}` served the most, {} req/s ({:.0}% of its Little's-law ideal), against {} req/s for `{}`",
+            best_tput.0,
+            rate(best_tput.1),
+            best_tput.2 * 100.0,
             rate(worst_tput.1),
             worst_tput.0
         ));
     }
-    line.push_str(&format!(
-        "; lowest e2e p99: `{}` ({})",
-        best_p99.0,
-        ms(best_p99.3)
-    ));
+    if worst_p99.3 <= best_p99.3 * (1.0 + 2.0 * SAME_SHARE) {
+        line.push_str(&format!(
+            "; e2e p99 within {:.0}% across variants ({}–{})",
+            (worst_p99.3 / best_p99.3 - 1.0) * 100.0,
+            ms(best_p99.3),
+            ms(worst_p99.3)
+        ));
+    } else {
+        line.push_str(&format!(
+            "; lowest e2e p99: `{}` ({}), highest `{}` ({})",
+            best_p99.0,
+            ms(best_p99.3),
+            worst_p99.0,
+            ms(worst_p99.3)
+        ));
+    }
     if most.4 > fewest.4 {
         line.push_str(&format!(
             "; threads: `{}` needed {:.0}, `{}` {:.0}",
@@ -102,40 +119,54 @@ fn winners(result: &RunResult, variants: &[String], point: &LoadPoint) -> Option
     Some(line)
 }
 
-/// Why one cell's numbers look as they do: queueing, missed ideal, failures.
+/// Why one cell's numbers look as they do, as one line: a capacity below the load, queueing
+/// for a worker, a missed ideal, failures. Nothing when the cell is unremarkable.
 fn observations(run: &VariantRun, runs: &[&VariantRun], out: &mut Vec<String>) {
-    let at = format!("`{}` at {}", run.variant, run.point.label());
+    let mut facts: Vec<String> = Vec::new();
+    let capacity = run.ideal.capacity;
+    if run.point.rate.is_none() && capacity > 0 && capacity < run.point.concurrency {
+        facts.push(format!(
+            "it runs at most {capacity} request(s) at once, so its ideal is {} req/s",
+            rate(mean(runs, |r| r.ideal.ideal_requests_per_s).unwrap_or(0.0))
+        ));
+    }
     let e2e_p50 = mean(runs, |r| pct(r, "e2e").p50).unwrap_or(0.0);
     let queue_p99 = mean(runs, |r| pct(r, "queue").p99).unwrap_or(0.0);
     if queue_p99 > QUEUE_FLOOR_MS && queue_p99 > QUEUE_SHARE * e2e_p50 {
-        out.push(format!(
-            "{at}: requests waited up to {} (queue p99) before a worker picked them up: every \
-             thread, pool slot or runtime worker was busy, and that wait is part of e2e.",
+        facts.push(format!(
+            "requests waited up to {} for a free thread, pool slot or runtime worker (queue \
+             p99; that wait is part of e2e)",
             ms(queue_p99)
         ));
     }
     let eff = mean(runs, |r| r.ideal.efficiency).unwrap_or(1.0);
     let ideal = mean(runs, |r| r.ideal.ideal_requests_per_s).unwrap_or(0.0);
     if ideal > 0.0 && eff < LOW_EFFICIENCY {
-        out.push(format!(
-            "{at}: {:.0}% of the Little's-law ideal ({} of {} req/s): time went to something \
-             the latency model does not inject (queueing, a blocked runtime thread, CPU).",
+        facts.push(format!(
+            "it reached only {:.0}% of its Little's-law ideal ({} of {} req/s): the time went to \
+             something the latency model does not inject, such as a blocked runtime thread or CPU",
             eff * 100.0,
             rate(eff * ideal),
             rate(ideal)
         ));
     }
+    let sent: u64 = runs.iter().map(|r| r.counters.sent).sum();
     let failed: u64 = runs.iter().map(|r| r.counters.failed).sum();
+    if failed > 0 {
+        facts.push(format!("{failed} of {sent} measured requests failed"));
+    }
     let abandoned: u64 = runs.iter().map(|r| r.counters.abandoned).sum();
-    if failed > 0 || abandoned > 0 {
-        let sent: u64 = runs.iter().map(|r| r.counters.sent).sum();
+    if abandoned > 0 {
+        facts.push(format!(
+            "{abandoned} of {sent} were still running when the drain time ran out (abandoned)"
+        ));
+    }
+    if !facts.is_empty() {
         out.push(format!(
-            "{at}: {failed} of {sent} measured requests failed{}.",
-            if abandoned > 0 {
-                format!(" and {abandoned} were still running when the drain time ran out")
-            } else {
-                String::new()
-            }
+            "`{}` at {}: {}.",
+            run.variant,
+            run.point.label(),
+            facts.join("; ")
         ));
     }
 }

@@ -193,7 +193,11 @@ impl YScale {
         if !self.log {
             return from_zero(self.hi * headroom / 1.08, 1e-9);
         }
-        let (lo, hi) = ((self.lo / 1.5).log10(), (self.hi * headroom).log10());
+        YScale::log_axis((self.lo / 1.5).log10(), (self.hi * headroom).log10())
+    }
+
+    /// A log axis from `lo` to `hi` (both `log10` of values), ticks at 1, 2, 5 × 10^k.
+    pub fn log_axis(lo: f64, hi: f64) -> Axis {
         let mut ticks = Vec::new();
         for decade in (lo.floor() as i32)..=(hi.ceil() as i32) {
             for m in [1.0, 2.0, 5.0] {
@@ -271,7 +275,47 @@ where
     mesh_with(chart, true, x_desc, y_desc, x_fmt, y_fmt)
 }
 
-/// [`mesh`] for a categorical x axis: no vertical grid lines through the bars.
+/// A bar chart's frame: one slot per name, the names under the slots (on two staggered rows
+/// when they would collide), no vertical grid lines through the bars, y from 0 to `top`.
+pub fn category_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    names: &[String],
+    top: f64,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<ChartContext<'a, DB, Plane>>
+where
+    DB::ErrorType: 'static,
+{
+    let y_label_width = 78;
+    let mut chart = ChartBuilder::on(area)
+        .margin_left(10)
+        .margin_right(25)
+        .margin_top(10)
+        .margin_bottom(10)
+        .x_label_area_size(84)
+        .y_label_area_size(y_label_width)
+        .build_cartesian_2d(category_axis(names.len()), from_zero(top, 1.0))?;
+    mesh_with(&mut chart, false, x_desc, y_desc, &|_| String::new(), &|v| {
+        number_label(*v)
+    })?;
+    // Open Sans averages about 0.42 of the font size per character at these sizes.
+    let (w, _) = area.dim_in_pixel();
+    let slot = (w.saturating_sub(y_label_width + 35)) as f64 / names.len().max(1) as f64;
+    let widest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0) as f64;
+    let stagger = widest * LABEL_FONT * 0.42 + 10.0 > slot;
+    let style = text(LABEL_FONT).pos(Pos::new(HPos::Center, VPos::Top));
+    let bottom = chart.y_range().start;
+    chart.draw_series(names.iter().enumerate().map(|(i, name)| {
+        let dy = if stagger && i % 2 == 1 { 30 } else { 8 };
+        EmptyElement::at((i as f64, bottom)) + Text::new(name.clone(), (0, dy), style.clone())
+    }))?;
+    Ok(chart)
+}
+
+/// [`mesh`] for a categorical x axis built with [`build`] and [`category_axis`]: no vertical
+/// grid lines through the bars; `x_fmt` names the slots. ([`category_chart`] does all of it and
+/// staggers long names.)
 pub fn category_mesh<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Plane>,
     x_desc: &str,
@@ -283,6 +327,32 @@ where
     DB::ErrorType: 'static,
 {
     mesh_with(chart, false, x_desc, y_desc, x_fmt, y_fmt)
+}
+
+/// Draws plotters' own legend of every labelled series inside the plot, at `position` (the
+/// report's charts use [`side_legend`] beside the plot instead).
+pub fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Plane>,
+    position: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .margin(12)
+        .legend_area_size(36)
+        .label_font(text(LABEL_FONT))
+        .background_style(WHITE.mix(0.92))
+        .border_style(GRID_BOLD)
+        .draw()?;
+    Ok(())
+}
+
+/// Sets a labelled series' legend glyph (for [`legend`]) to a filled box.
+pub fn legend_box<'a, DB: DrawingBackend + 'a>(anno: &mut SeriesAnno<'a, DB>, color: RGBAColor) {
+    anno.legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 22, y + 7)], color.filled()));
 }
 
 fn mesh_with<DB: DrawingBackend>(
@@ -309,26 +379,6 @@ where
         .bold_line_style(GRID_BOLD.stroke_width(1))
         .light_line_style(GRID_LIGHT.stroke_width(1))
         .axis_style(INK.stroke_width(1))
-        .draw()?;
-    Ok(())
-}
-
-/// Draws the legend of every labelled series.
-pub fn legend<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, Plane>,
-    position: SeriesLabelPosition,
-) -> Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    chart
-        .configure_series_labels()
-        .position(position)
-        .margin(12)
-        .legend_area_size(36)
-        .label_font(text(LABEL_FONT))
-        .background_style(WHITE.mix(0.92))
-        .border_style(GRID_BOLD)
         .draw()?;
     Ok(())
 }
@@ -362,55 +412,6 @@ where
     Ok(())
 }
 
-/// Sets a series' legend glyph: a short line (solid, or dashed without marker) with the
-/// variant's marker in the middle.
-pub fn legend_line<'a, DB: DrawingBackend + 'a>(
-    anno: &mut SeriesAnno<'a, DB>,
-    shape: Option<Shape>,
-    color: RGBColor,
-    dashed: bool,
-) {
-    let style = color.stroke_width(LINE_WIDTH);
-    let s = MARKER_SIZE;
-    let fill = color.filled();
-    let thin = color.stroke_width(2);
-    if dashed {
-        anno.legend(move |(x, y)| {
-            EmptyElement::at((x, y))
-                + PathElement::new(vec![(0, 0), (9, 0)], style)
-                + PathElement::new(vec![(17, 0), (26, 0)], style)
-        });
-        return;
-    }
-    let line = move |(x, y): (i32, i32)| {
-        EmptyElement::at((x, y)) + PathElement::new(vec![(0, 0), (26, 0)], style)
-    };
-    match shape {
-        None => anno.legend(line),
-        Some(Shape::Circle) => anno.legend(move |at| line(at) + Circle::new((13, 0), s, fill)),
-        Some(Shape::Ring) => anno.legend(move |at| {
-            line(at) + Circle::new((13, 0), s, WHITE.filled()) + Circle::new((13, 0), s, thin)
-        }),
-        Some(Shape::Square) => {
-            anno.legend(move |at| line(at) + Rectangle::new([(13 - s, -s), (13 + s, s)], fill))
-        }
-        Some(Shape::Frame) => anno.legend(move |at| {
-            line(at)
-                + Rectangle::new([(13 - s, -s), (13 + s, s)], WHITE.filled())
-                + Rectangle::new([(13 - s, -s), (13 + s, s)], thin)
-        }),
-        Some(Shape::Triangle) => {
-            anno.legend(move |at| line(at) + TriangleMarker::new((13, 0), s + 1, fill))
-        }
-        Some(Shape::Cross) => anno.legend(move |at| line(at) + Cross::new((13, 0), s, thin)),
-    };
-}
-
-/// Sets a series' legend glyph to a filled box.
-pub fn legend_box<'a, DB: DrawingBackend + 'a>(anno: &mut SeriesAnno<'a, DB>, color: RGBAColor) {
-    anno.legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 22, y + 7)], color.filled()));
-}
-
 /// Draws a muted note at pixel `(x, y)` of `area`, left-aligned.
 pub fn note<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, msg: &str, at: (i32, i32)) -> Result<()>
 where
@@ -433,21 +434,99 @@ where
     Ok(())
 }
 
-/// Draws a legend of filled boxes down the top of `area` (beside a plot, not over it).
+/// Width of the legend column right of a chart's plot, pixels.
+pub const LEGEND_WIDTH: u32 = 250;
+
+/// How a legend entry is drawn.
+#[derive(Clone, Copy, Debug)]
+pub enum Glyph {
+    /// A solid line with the variant's marker.
+    Line(Shape),
+    /// A solid line without marker.
+    Plain,
+    /// A dashed line.
+    Dashed,
+    /// A filled box.
+    Box,
+}
+
+/// One legend entry.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The text.
+    pub label: String,
+    /// Its colour.
+    pub color: RGBAColor,
+    /// Its glyph.
+    pub glyph: Glyph,
+}
+
+impl Entry {
+    /// An entry of `glyph` in `color`.
+    pub fn new(label: impl Into<String>, color: impl Color, glyph: Glyph) -> Entry {
+        Entry {
+            label: label.into(),
+            color: color.to_rgba(),
+            glyph,
+        }
+    }
+}
+
+/// Splits `area` into the plot (left) and a legend column (right).
+pub fn split_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
+    let (w, _) = area.dim_in_pixel();
+    area.split_horizontally(w.saturating_sub(LEGEND_WIDTH))
+}
+
+/// Draws a legend down the top of `area`: beside the plot, never over the data.
 pub fn side_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     heading: &str,
-    entries: &[(&str, RGBColor)],
+    entries: &[Entry],
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     let style = text(LABEL_FONT).pos(Pos::new(HPos::Left, VPos::Center));
-    area.draw_text(heading, &style, (8, 24))?;
-    for (i, (name, color)) in entries.iter().enumerate() {
+    area.draw_text(heading, &muted(LABEL_FONT).pos(Pos::new(HPos::Left, VPos::Center)), (8, 24))?;
+    let s = MARKER_SIZE;
+    for (i, e) in entries.iter().enumerate() {
         let y = 56 + 28 * i as i32;
-        area.draw(&Rectangle::new([(8, y - 8), (30, y + 8)], color.filled()))?;
-        area.draw_text(name, &style, (38, y))?;
+        let c = e.color;
+        let line = c.stroke_width(LINE_WIDTH);
+        match e.glyph {
+            Glyph::Box => area.draw(&Rectangle::new([(8, y - 8), (34, y + 8)], c.filled()))?,
+            Glyph::Plain => area.draw(&PathElement::new(vec![(8, y), (34, y)], line))?,
+            Glyph::Dashed => {
+                area.draw(&PathElement::new(vec![(8, y), (17, y)], line))?;
+                area.draw(&PathElement::new(vec![(25, y), (34, y)], line))?;
+            }
+            Glyph::Line(shape) => {
+                area.draw(&PathElement::new(vec![(8, y), (34, y)], line))?;
+                let (fill, thin) = (c.filled(), c.stroke_width(2));
+                let at = EmptyElement::at((21, y));
+                match shape {
+                    Shape::Circle => area.draw(&(at + Circle::new((0, 0), s, fill)))?,
+                    Shape::Ring => area.draw(
+                        &(at + Circle::new((0, 0), s, WHITE.filled()) + Circle::new((0, 0), s, thin)),
+                    )?,
+                    Shape::Square => {
+                        area.draw(&(at + Rectangle::new([(-s, -s), (s, s)], fill)))?
+                    }
+                    Shape::Frame => area.draw(
+                        &(at + Rectangle::new([(-s, -s), (s, s)], WHITE.filled())
+                            + Rectangle::new([(-s, -s), (s, s)], thin)),
+                    )?,
+                    Shape::Triangle => {
+                        area.draw(&(at + TriangleMarker::new((0, 0), s + 1, fill)))?
+                    }
+                    Shape::Cross => area.draw(&(at + Cross::new((0, 0), s, thin)))?,
+                }
+            }
+        }
+        area.draw_text(&e.label, &style, (44, y))?;
     }
     Ok(())
 }

@@ -9,13 +9,67 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::common;
+use super::common::{self, Axis, Entry, Glyph};
 use super::{LINE_WIDTH, data, variant_style};
 use crate::export::histograms;
 use crate::result::{LoadPoint, RunResult};
 
 /// Bins across the x axis.
 const BINS: usize = 40;
+
+/// The bins: equal widths from 0, or equal ratios (a log axis) when the values span more than
+/// 20×, so a 40 ms variant and a 4 s one both show their shape.
+struct Bins {
+    log: bool,
+    /// First edge, in plot units (ms, or log10 ms).
+    lo: f64,
+    /// Bin width in plot units.
+    step: f64,
+}
+
+impl Bins {
+    fn new(lo_ms: f64, hi_ms: f64) -> Bins {
+        if lo_ms > 0.0 && hi_ms / lo_ms > 20.0 {
+            let (lo, hi) = ((lo_ms * 0.95).log10(), hi_ms.log10());
+            Bins {
+                log: true,
+                lo,
+                step: (hi - lo) / BINS as f64,
+            }
+        } else {
+            Bins {
+                log: false,
+                lo: 0.0,
+                step: hi_ms / BINS as f64,
+            }
+        }
+    }
+
+    /// The bin of a value, None beyond the last edge.
+    fn index(&self, ms: f64) -> Option<usize> {
+        let x = if self.log { ms.max(1e-6).log10() } else { ms };
+        let b = ((x - self.lo) / self.step).floor().max(0.0) as usize;
+        (b < BINS).then_some(b)
+    }
+
+    /// Edge `k` in plot units.
+    fn edge(&self, k: usize) -> f64 {
+        self.lo + k as f64 * self.step
+    }
+
+    fn axis(&self) -> Axis {
+        let hi = self.edge(BINS);
+        if self.log {
+            common::YScale::log_axis(self.lo, hi)
+        } else {
+            common::linear(0.0, hi, 8)
+        }
+    }
+
+    fn label(&self, x: f64) -> String {
+        common::number_label(if self.log { 10f64.powf(x) } else { x })
+    }
+}
 
 /// One variant's outline.
 struct Outline {
@@ -57,7 +111,11 @@ where
         );
     }
     let hi_ms = hi_us as f64 / 1000.0 * 1.02;
-    let width = hi_ms / BINS as f64;
+    let lo_ms = hists
+        .iter()
+        .map(|(_, _, h)| h.min().max(1) as f64 / 1000.0)
+        .fold(f64::INFINITY, f64::min);
+    let bins = Bins::new(lo_ms, hi_ms);
     let outlines: Vec<Outline> = hists
         .iter()
         .map(|(variant, index, h)| {
@@ -66,9 +124,9 @@ where
             for v in h.iter_recorded() {
                 let ms = h.median_equivalent(v.value_iterated_to()) as f64 / 1000.0;
                 let n = v.count_at_value();
-                match (ms / width) as usize {
-                    b if b < BINS => counts[b] += n,
-                    _ => beyond += n,
+                match bins.index(ms) {
+                    Some(b) => counts[b] += n,
+                    None => beyond += n,
                 }
             }
             let total = h.len().max(1) as f64;
@@ -85,37 +143,39 @@ where
         .iter()
         .flat_map(|o| o.shares.iter().copied())
         .fold(0.0, f64::max);
-    let mut chart = common::build(
-        area,
-        common::linear(0.0, hi_ms, 8),
-        common::from_zero(top, 1.0),
-        80,
-    )?;
+    let (plot_area, legend_area) = common::split_legend(area);
+    let mut chart = common::build(&plot_area, bins.axis(), common::from_zero(top, 1.0), 80)?;
     common::mesh(
         &mut chart,
-        &format!("{} (ms), {BINS} bins", super::metric_title(metric).to_lowercase()),
+        &format!(
+            "{} (ms), {BINS} bins{}",
+            super::metric_title(metric).to_lowercase(),
+            if bins.log { ", log scale" } else { "" }
+        ),
         "share of values (%)",
-        &|v| common::number_label(*v),
+        &|v| bins.label(*v),
         &|v| common::number_label(*v),
     )?;
+    let mut entries = Vec::new();
+    let mut beyond = Vec::new();
     for o in &outlines {
         let (color, shape) = variant_style(&o.variant, o.index);
         // A step outline: flat across each bin, vertical between bins.
-        let mut steps = vec![(0.0, 0.0)];
+        let mut steps = vec![(bins.edge(0), 0.0)];
         for (b, share) in o.shares.iter().enumerate() {
-            steps.push((b as f64 * width, *share));
-            steps.push(((b + 1) as f64 * width, *share));
+            steps.push((bins.edge(b), *share));
+            steps.push((bins.edge(b + 1), *share));
         }
-        steps.push((BINS as f64 * width, 0.0));
-        let beyond = if o.beyond >= 0.05 {
-            format!(", {:.1}% beyond", o.beyond)
-        } else {
-            String::new()
-        };
-        let anno = chart
-            .draw_series(LineSeries::new(steps, color.stroke_width(LINE_WIDTH)))?
-            .label(format!("{} (n={}{beyond})", o.variant, o.count));
-        common::legend_line(anno, Some(shape), color, false);
+        steps.push((bins.edge(BINS), 0.0));
+        if o.beyond >= 0.05 {
+            beyond.push(format!("{} {:.1}%", o.variant, o.beyond));
+        }
+        chart.draw_series(LineSeries::new(steps, color.stroke_width(LINE_WIDTH)))?;
+        entries.push(Entry::new(
+            format!("{} (n={})", o.variant, o.count),
+            color,
+            Glyph::Line(shape),
+        ));
         // The marker sits on the highest bin: the mode.
         if let Some((b, share)) = o
             .shares
@@ -123,9 +183,19 @@ where
             .enumerate()
             .max_by(|a, b| a.1.total_cmp(b.1))
         {
-            common::markers(&mut chart, shape, color, &[((b as f64 + 0.5) * width, *share)])?;
+            let mid = (bins.edge(b) + bins.edge(b + 1)) / 2.0;
+            common::markers(&mut chart, shape, color, &[(mid, *share)])?;
         }
     }
-    common::legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    common::side_legend(&legend_area, "variant (values)", &entries)?;
+    // What lies right of the axis (above the largest p99.9), per variant.
+    let mut y = 56 + 28 * entries.len() as i32 + 16;
+    if !beyond.is_empty() {
+        common::note(&legend_area, "beyond the axis:", (8, y))?;
+        for line in &beyond {
+            y += 24;
+            common::note(&legend_area, line, (16, y))?;
+        }
+    }
     Ok(())
 }

@@ -9,7 +9,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::common;
+use super::common::{self, Entry, Glyph};
 use super::{LINE_WIDTH, MUTED, data, variant_style};
 use crate::export::describe::pct;
 use crate::result::RunResult;
@@ -27,15 +27,29 @@ where
     if points.is_empty() || variants.is_empty() {
         return common::empty(area, "No measurements yet.");
     }
-    let (w, _) = area.dim_in_pixel();
-    let (left, right) = area.split_horizontally(w / 2);
-    for ((metric, name), panel) in PANELS.iter().zip([left, right]) {
-        if points.len() == 1 {
+    if points.len() == 1 {
+        // Bars are labelled on the axis; the axis title says which bar is which.
+        let (w, _) = area.dim_in_pixel();
+        let (left, right) = area.split_horizontally(w / 2);
+        for ((metric, name), panel) in PANELS.iter().zip([left, right]) {
             bars(&panel, result, &variants, metric, name)?;
-        } else {
-            lines(&panel, result, &variants, metric, name)?;
         }
+        return Ok(());
     }
+    let (panels, legend_area) = common::split_legend(area);
+    let (w, _) = panels.dim_in_pixel();
+    let (left, right) = panels.split_horizontally(w / 2);
+    for ((metric, name), panel) in PANELS.iter().zip([left, right]) {
+        lines(&panel, result, &variants, metric, name)?;
+    }
+    let mut entries = Vec::new();
+    for (i, v) in variants.iter().enumerate() {
+        let (color, shape) = variant_style(v, i);
+        entries.push(Entry::new(v.as_str(), color, Glyph::Line(shape)));
+    }
+    entries.push(Entry::new("p99 (solid)", MUTED, Glyph::Plain));
+    entries.push(Entry::new("p50 (dashed)", MUTED, Glyph::Dashed));
+    common::side_legend(&legend_area, "variant", &entries)?;
     Ok(())
 }
 
@@ -68,33 +82,32 @@ where
                 .collect()
         })
         .collect();
-    let top = series
-        .iter()
-        .flatten()
-        .map(|(_, _, p99)| *p99)
-        .fold(0.0, f64::max);
-    let mut chart = common::build(
-        area,
-        common::load_axis(&points),
-        common::from_zero(top, 1.0),
-        78,
-    )?;
+    let scale = common::YScale::for_values(
+        series.iter().flatten().flat_map(|(_, p50, p99)| [*p50, *p99]),
+        1.0,
+    );
+    let series: Vec<Vec<(f64, f64, f64)>> = series
+        .into_iter()
+        .map(|pts| {
+            pts.into_iter()
+                .map(|(x, p50, p99)| (x, scale.y(p50), scale.y(p99)))
+                .collect()
+        })
+        .collect();
+    let mut chart = common::build(area, common::load_axis(&points), scale.axis(1.15), 78)?;
     common::mesh(
         &mut chart,
         data::load_axis_title(&points),
-        &format!("{name} latency (ms)"),
+        &format!("{name} latency (ms{})", scale.suffix()),
         &common::load_label,
-        &|v| common::number_label(*v),
+        &|v| scale.label(v),
     )?;
     for (i, (v, pts)) in variants.iter().zip(&series).enumerate() {
         let (color, shape) = variant_style(v, i);
-        let anno = chart
-            .draw_series(LineSeries::new(
-                pts.iter().map(|(x, _, p99)| (*x, *p99)),
-                color.stroke_width(LINE_WIDTH),
-            ))?
-            .label(v.as_str());
-        common::legend_line(anno, Some(shape), color, false);
+        chart.draw_series(LineSeries::new(
+            pts.iter().map(|(x, _, p99)| (*x, *p99)),
+            color.stroke_width(LINE_WIDTH),
+        ))?;
         let p99s: Vec<(f64, f64)> = pts.iter().map(|(x, _, p99)| (*x, *p99)).collect();
         common::markers(&mut chart, shape, color, &p99s)?;
         chart.draw_series(DashedLineSeries::new(
@@ -104,12 +117,6 @@ where
             color.stroke_width(2),
         ))?;
     }
-    // A legend entry for the line styles themselves.
-    let anno = chart
-        .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-        .label("solid p99, dashed p50");
-    common::legend_line(anno, None, MUTED, true);
-    common::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
 }
 
@@ -136,19 +143,12 @@ where
         })
         .collect();
     let top = rows.iter().map(|r| r.1).fold(0.0, f64::max);
-    let mut chart = common::build(
+    let mut chart = common::category_chart(
         area,
-        common::category_axis(variants.len()),
-        common::from_zero(top * 1.3, 1.0),
-        78,
-    )?;
-    let names = variants.to_vec();
-    common::category_mesh(
-        &mut chart,
-        &format!("variant at {}", point.label()),
+        variants,
+        top * 1.08,
+        &format!("at {}: dark bar p50, light bar p99 (value)", point.label()),
         &format!("{name} latency (ms)"),
-        &move |x| names.get(x.round() as usize).cloned().unwrap_or_default(),
-        &|v| common::number_label(*v),
     )?;
     for (i, (v, (p50, p99))) in variants.iter().zip(&rows).enumerate() {
         let (color, _) = variant_style(v, i);
@@ -159,14 +159,5 @@ where
         ])?;
         common::bar_label(&mut chart, common::number_label(*p99), (x, *p99))?;
     }
-    let anno = chart
-        .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-        .label("p99 (light bar, value on top)");
-    common::legend_box(anno, MUTED.mix(0.35));
-    let anno = chart
-        .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-        .label("p50 (dark bar)");
-    common::legend_box(anno, MUTED.to_rgba());
-    common::legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }

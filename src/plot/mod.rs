@@ -203,7 +203,7 @@ pub fn plan(result: &RunResult) -> Vec<Chart> {
             charts.push(Chart {
                 name: format!("spectrum_{metric}_{slug}"),
                 title: format!(
-                    "{} latency by percentile at {}",
+                    "{} by percentile at {}",
                     metric_title(metric),
                     point.label()
                 ),

@@ -9,7 +9,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::common;
+use super::common::{self, Entry, Glyph};
 use super::{LINE_WIDTH, data, variant_style};
 use crate::result::{RunResult, VariantRun};
 
@@ -40,15 +40,30 @@ where
     if points.is_empty() || variants.is_empty() {
         return common::empty(area, "No measurements yet.");
     }
-    let (w, _) = area.dim_in_pixel();
-    let (left, right) = area.split_horizontally(w / 2);
-    for (panel, sub) in PANELS.iter().zip([left, right]) {
-        if points.len() == 1 {
+    if points.len() == 1 {
+        // Bars are labelled by variant on the axis: no legend needed.
+        let (w, _) = area.dim_in_pixel();
+        let (left, right) = area.split_horizontally(w / 2);
+        for (panel, sub) in PANELS.iter().zip([left, right]) {
             bars(&sub, result, &variants, panel)?;
-        } else {
-            lines(&sub, result, &variants, panel)?;
         }
+        return Ok(());
     }
+    let (panels, legend_area) = common::split_legend(area);
+    let (w, _) = panels.dim_in_pixel();
+    let (left, right) = panels.split_horizontally(w / 2);
+    for (panel, sub) in PANELS.iter().zip([left, right]) {
+        lines(&sub, result, &variants, panel)?;
+    }
+    let entries: Vec<Entry> = variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let (color, shape) = variant_style(v, i);
+            Entry::new(v.as_str(), color, Glyph::Line(shape))
+        })
+        .collect();
+    common::side_legend(&legend_area, "variant", &entries)?;
     Ok(())
 }
 
@@ -90,13 +105,9 @@ where
     )?;
     for (i, (v, pts)) in variants.iter().zip(&series).enumerate() {
         let (color, shape) = variant_style(v, i);
-        let anno = chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(LINE_WIDTH)))?
-            .label(v.as_str());
-        common::legend_line(anno, Some(shape), color, false);
+        chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(LINE_WIDTH)))?;
         common::markers(&mut chart, shape, color, pts)?;
     }
-    common::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
 }
 
@@ -115,19 +126,12 @@ where
         .map(|v| data::mean(&data::cell(result, v, point), panel.value).unwrap_or(0.0))
         .collect();
     let top = values.iter().copied().fold(0.0, f64::max);
-    let mut chart = common::build(
+    let mut chart = common::category_chart(
         area,
-        common::category_axis(variants.len()),
-        common::from_zero(top * 1.1, 2.0),
-        78,
-    )?;
-    let names = variants.to_vec();
-    common::category_mesh(
-        &mut chart,
+        variants,
+        top * 1.1,
         &format!("variant at {}", point.label()),
         panel.title,
-        &move |x| names.get(x.round() as usize).cloned().unwrap_or_default(),
-        &|v| common::number_label(*v),
     )?;
     for (i, (v, value)) in variants.iter().zip(&values).enumerate() {
         let (color, _) = variant_style(v, i);

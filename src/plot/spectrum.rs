@@ -7,7 +7,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::common::{self, Axis};
+use super::common::{self, Axis, Entry, Glyph};
 use super::{LINE_WIDTH, data, variant_style};
 use crate::export::hgrm::TICKS_PER_HALF_DISTANCE;
 use crate::export::histograms;
@@ -85,34 +85,47 @@ where
     }
     // The axis reaches the resolution the sample supports: with n values, 1/(1-p) ≈ n.
     let cap = (max_count.max(10) as f64).log10().ceil().clamp(2.0, 6.0);
-    let max_ms = lines
-        .iter()
-        .flat_map(|l| l.points.iter().map(|p| p.1))
-        .fold(0.0, f64::max);
+    // Log y when one variant is 30x slower than another, so the fast ones stay readable.
+    let scale = common::YScale::for_values(
+        lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)),
+        1.0,
+    );
     let mut ticks = vec![0.0, 2f64.log10()];
     ticks.extend((1..=cap as i32).map(f64::from));
     let x: Axis = common::ticks_at(0.0, cap * 1.02, ticks);
-    let mut chart = common::build(area, x, common::from_zero(max_ms, 1.0), 80)?;
+    let (plot_area, legend_area) = common::split_legend(area);
+    let mut chart = common::build(&plot_area, x, scale.axis(1.08), 80)?;
     common::mesh(
         &mut chart,
         "percentile (log scale of 1/(1−p): each step right is ten times rarer)",
-        &format!("{} (ms)", super::metric_title(metric).to_lowercase()),
+        &format!(
+            "{} (ms{})",
+            super::metric_title(metric).to_lowercase(),
+            scale.suffix()
+        ),
         &label,
-        &|v| common::number_label(*v),
+        &|v| scale.label(v),
     )?;
+    let mut entries = Vec::new();
     for line in &lines {
         let (color, shape) = variant_style(&line.variant, line.index);
         let style = color.stroke_width(LINE_WIDTH);
-        let anno = chart
-            .draw_series(LineSeries::new(
-                line.points.iter().map(|(q, v)| (x_of(*q, cap), *v)),
-                style,
-            ))?
-            .label(format!("{} (n={})", line.variant, line.count));
-        common::legend_line(anno, Some(shape), color, false);
-        let marked: Vec<(f64, f64)> = line.marked.iter().map(|(q, v)| (x_of(*q, cap), *v)).collect();
+        chart.draw_series(LineSeries::new(
+            line.points.iter().map(|(q, v)| (x_of(*q, cap), scale.y(*v))),
+            style,
+        ))?;
+        let marked: Vec<(f64, f64)> = line
+            .marked
+            .iter()
+            .map(|(q, v)| (x_of(*q, cap), scale.y(*v)))
+            .collect();
         common::markers(&mut chart, shape, color, &marked)?;
+        entries.push(Entry::new(
+            format!("{} (n={})", line.variant, line.count),
+            color,
+            Glyph::Line(shape),
+        ));
     }
-    common::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    common::side_legend(&legend_area, "variant (requests)", &entries)?;
     Ok(())
 }

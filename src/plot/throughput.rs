@@ -10,7 +10,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::common;
+use super::common::{self, Entry, Glyph};
 use super::{INK, LINE_WIDTH, data, variant_style};
 use crate::result::RunResult;
 
@@ -65,7 +65,8 @@ where
             (i, v, p)
         })
         .collect();
-    let mut chart = common::build(area, common::load_axis(&points), scale.axis(1.15), 80)?;
+    let (plot_area, legend_area) = common::split_legend(area);
+    let mut chart = common::build(&plot_area, common::load_axis(&points), scale.axis(1.15), 80)?;
     common::mesh(
         &mut chart,
         data::load_axis_title(&points),
@@ -73,55 +74,62 @@ where
         &common::load_label,
         &|v| scale.label(v),
     )?;
-    // Ideal lines: variants whose ideal is the same share one black dashed line.
-    let mut drawn: Vec<Vec<(f64, f64)>> = Vec::new();
+    // Ideal lines: variants whose ideals agree (within a few % — the ideal follows the answer
+    // lengths each variant received) share one line. The largest group's is black; a variant
+    // with an ideal of its own (a bounded pool, `sequential`) gets a dashed line in its colour.
+    let mut groups: Vec<(usize, &String, Vec<(f64, f64)>, usize)> = Vec::new();
     for (i, v, pts) in &series {
         let ideal: Vec<(f64, f64)> = pts.iter().map(|(x, _, id)| (*x, *id)).collect();
-        if drawn.iter().any(|d| same_line(d, &ideal)) {
-            continue;
+        match groups.iter_mut().find(|g| same_line(&g.2, &ideal, scale.log)) {
+            Some(g) => g.3 += 1,
+            None => groups.push((*i, v, ideal, 1)),
         }
-        let shared = series
-            .iter()
-            .filter(|(_, _, p)| same_line(&p.iter().map(|(x, _, id)| (*x, *id)).collect::<Vec<_>>(), &ideal))
-            .count();
-        let (color, label) = if shared == series.len() {
+    }
+    let largest = groups.iter().map(|g| g.3).max().unwrap_or(0);
+    let mut entries = Vec::new();
+    let mut main_drawn = false;
+    for (i, v, ideal, members) in &groups {
+        let (color, label) = if *members == largest && !main_drawn {
+            main_drawn = true;
             (INK, "ideal (Little's law)".to_string())
         } else {
             (variant_style(v, *i).0, format!("ideal for {v}"))
         };
-        let anno = chart
-            .draw_series(DashedLineSeries::new(
-                ideal.clone(),
-                10,
-                7,
-                color.stroke_width(2),
-            ))?
-            .label(label);
-        common::legend_line(anno, None, color, true);
-        drawn.push(ideal);
+        chart.draw_series(DashedLineSeries::new(
+            ideal.clone(),
+            10,
+            7,
+            color.stroke_width(2),
+        ))?;
+        entries.push(Entry::new(label, color, Glyph::Dashed));
     }
     for (i, v, pts) in &series {
         let (color, shape) = variant_style(v, *i);
-        let anno = chart
-            .draw_series(LineSeries::new(
-                pts.iter().map(|(x, m, _)| (*x, *m)),
-                color.stroke_width(LINE_WIDTH),
-            ))?
-            .label(v.as_str());
-        common::legend_line(anno, Some(shape), color, false);
+        chart.draw_series(LineSeries::new(
+            pts.iter().map(|(x, m, _)| (*x, *m)),
+            color.stroke_width(LINE_WIDTH),
+        ))?;
         let measured: Vec<(f64, f64)> = pts.iter().map(|(x, m, _)| (*x, *m)).collect();
         common::markers(&mut chart, shape, color, &measured)?;
+        entries.push(Entry::new(v.as_str(), color, Glyph::Line(shape)));
     }
-    common::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    common::side_legend(&legend_area, "measured, and the ideal", &entries)?;
     Ok(())
 }
 
-/// Whether two polylines are the same within 0.5 %.
-fn same_line(a: &[(f64, f64)], b: &[(f64, f64)]) -> bool {
+/// Whether two polylines (y as plotted, `log10` when `log`) are the same within 3 %.
+fn same_line(a: &[(f64, f64)], b: &[(f64, f64)], log: bool) -> bool {
+    let close = |p: f64, q: f64| {
+        if log {
+            (p - q).abs() <= 1.03f64.log10()
+        } else {
+            (p - q).abs() <= 0.03 * p.abs().max(q.abs()).max(0.01)
+        }
+    };
     a.len() == b.len()
         && a.iter()
             .zip(b)
-            .all(|(p, q)| (p.0 - q.0).abs() < 1e-9 && (p.1 - q.1).abs() <= 0.005 * p.1.abs().max(1e-9))
+            .all(|(p, q)| (p.0 - q.0).abs() < 1e-9 && close(p.1, q.1))
 }
 
 /// One load point: a bar per variant, the ideal as a tick across it.
@@ -145,22 +153,16 @@ where
         })
         .collect();
     let top = rows.iter().flat_map(|(m, i)| [*m, *i]).fold(0.0, f64::max);
-    let mut chart = common::build(
-        area,
-        common::category_axis(variants.len()),
-        common::from_zero(top * 1.25, 1.0),
-        80,
-    )?;
-    let names = variants.to_vec();
-    common::category_mesh(
-        &mut chart,
+    let (plot_area, legend_area) = common::split_legend(area);
+    let mut chart = common::category_chart(
+        &plot_area,
+        variants,
+        top * 1.12,
         &format!(
             "variant at {} (one load point: ragperf sweep draws throughput against load)",
             point.label()
         ),
         "throughput (successful requests/s)",
-        &move |x| names.get(x.round() as usize).cloned().unwrap_or_default(),
-        &|v| common::number_label(*v),
     )?;
     for (i, (v, (measured, ideal))) in variants.iter().zip(&rows).enumerate() {
         let (color, _) = variant_style(v, i);
@@ -176,13 +178,14 @@ where
         );
         common::bar_label(&mut chart, label, (x, measured.max(*ideal)))?;
     }
-    let anno = chart
-        .draw_series(rows.iter().enumerate().map(|(i, (_, ideal))| {
-            let x = i as f64;
-            PathElement::new(vec![(x - 0.42, *ideal), (x + 0.42, *ideal)], INK.stroke_width(3))
-        }))?
-        .label("ideal (Little's law)");
-    common::legend_line(anno, None, INK, false);
-    common::legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    chart.draw_series(rows.iter().enumerate().map(|(i, (_, ideal))| {
+        let x = i as f64;
+        PathElement::new(vec![(x - 0.42, *ideal), (x + 0.42, *ideal)], INK.stroke_width(3))
+    }))?;
+    common::side_legend(
+        &legend_area,
+        "bar: measured (% of ideal)",
+        &[Entry::new("ideal (Little's law)", INK, Glyph::Plain)],
+    )?;
     Ok(())
 }

@@ -12,15 +12,13 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::common;
+use super::common::{self, Entry, Glyph};
 use super::{TIMELINE_ROWS, data};
 use crate::metrics::recorder::TimelineEntry;
 use crate::result::{LoadPoint, RunResult};
 
 /// Pixels per row.
 const ROW_PX: u32 = 22;
-/// Width of the legend column right of the plot.
-const LEGEND_PX: u32 = 190;
 /// Pixels around the rows: title, axis, legend.
 const FRAME_PX: u32 = 190;
 
@@ -141,9 +139,9 @@ where
     let total = data::cell(result, variant, point)
         .first()
         .map_or(0, |r| r.timeline.len());
-    let (w, h) = area.dim_in_pixel();
+    let (_, h) = area.dim_in_pixel();
     let (body, foot) = area.split_vertically(h - 40);
-    let (body, side) = body.split_horizontally(w - LEGEND_PX);
+    let (body, side) = common::split_legend(&body);
     let x_max = width_us as f64 / 1000.0 * 1.02;
     let y = common::ticks_at(n as f64 - 0.5, -0.5, (0..n).map(|i| i as f64).collect());
     let mut chart = common::build(&body, common::linear(0.0, x_max, 10), y, 92)?;
@@ -162,8 +160,11 @@ where
             Rectangle::new([(ms(a), y - 0.36), (ms(b).max(ms(a) + x_max * 0.001), y + 0.36)], color.filled())
         }))?;
     }
-    let mut entries: Vec<(&str, RGBColor)> = PHASES.to_vec();
-    entries.push(("failed", FAILED));
+    let mut entries: Vec<Entry> = PHASES
+        .iter()
+        .map(|(name, color)| Entry::new(*name, *color, Glyph::Box))
+        .collect();
+    entries.push(Entry::new("failed", FAILED, Glyph::Box));
     common::side_legend(&side, "phase", &entries)?;
     common::note(
         &foot,

@@ -1,0 +1,546 @@
+//! Q5 and Q4: thread pools for sync code.
+//!
+//! - **Q5** ("Total: 6s (sequential)"): two requests one after another take the sum of their
+//!   latencies; submitted to a `ThreadPoolExecutor(max_workers=4)` they overlap and take about
+//!   one. Measured as the wall time from the first intended start to the last finish.
+//! - **Q4** (`max_workers=4` with 16 requests): a bounded pool serves at most `workers`
+//!   requests at once, so the others wait in its queue (measured `queue` time) and throughput
+//!   caps at `workers / latency` (Little's law), whatever the load.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::chart::{BarChart, BarSeries, PAIR, RefLine, variant_color};
+use super::measure;
+use super::model::{self, Mode, Step};
+use super::verdict::{Check, Role, num, ratio};
+use super::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
+use crate::pipeline::VariantKind;
+use crate::plot::{Chart, ChartKind, TIMELINE_WIDTH, timeline};
+
+/// The Q5 experiment.
+pub fn two_requests() -> Experiment {
+    Experiment {
+        id: "Q5",
+        aliases: &["Q4/Q5"],
+        slug: "q5-two-requests",
+        title: "Two requests: one after another vs a thread pool",
+        seed: "Without threads, `sync_chat` twice \"waits 3s\" each: \"Total: 6s (sequential)\"; \
+               with `ThreadPoolExecutor(max_workers=4)` the two run in parallel (Q4, Q5).",
+        claim: "Plain sync code runs requests one after another, so two 3 s requests take 6 s; \
+                a thread pool runs them at the same time, so they take about 3 s.",
+        steps: two_requests_steps,
+        analyse: two_requests_analyse,
+    }
+}
+
+fn two_requests_steps(mode: Mode) -> Vec<Step> {
+    let mut s = model::seed_scenario(mode.pick(0.05, 1.0));
+    s.load.workers = Some(4);
+    model::by_requests(&mut s, 2);
+    vec![model::step(
+        "two-requests",
+        "Two requests at once, `sequential` (plain Python) vs `sync` with `--workers 4` \
+         (`ThreadPoolExecutor(max_workers=4)`)",
+        model::plan(
+            s,
+            &[VariantKind::Sequential, VariantKind::Sync],
+            vec![model::closed(2)],
+        ),
+    )]
+}
+
+/// What Q5 measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TwoRequests {
+    /// Expected time of one request at this time scale, ms.
+    pub service_ms: f64,
+    /// The time scale (to convert back to the seed's seconds).
+    pub time_scale: f64,
+    /// Both requests, one after another: first intended start to last finish, ms.
+    pub sequential_ms: f64,
+    /// Both requests in the pool, ms.
+    pub pool_ms: f64,
+    /// Threads the pool used.
+    pub pool_threads: u64,
+}
+
+/// Reads Q5's figures.
+pub fn two_requests_figures(m: &Measured) -> Result<TwoRequests> {
+    let r = m.get("two-requests")?;
+    let seq = measure::run(r, "sequential", 2)?;
+    let pool = measure::run(r, "sync", 2)?;
+    Ok(TwoRequests {
+        service_ms: pool.ideal.expected_service_s * 1000.0,
+        time_scale: r.scenario.time_scale,
+        sequential_ms: measure::makespan_ms(seq),
+        pool_ms: measure::makespan_ms(pool),
+        pool_threads: pool.process.threads_peak,
+    })
+}
+
+/// Q5's checks.
+pub fn two_requests_checks(f: &TwoRequests) -> Vec<Check> {
+    vec![
+        Check::at_least(
+            "one after another, two requests take the sum of both (× one request)",
+            ratio(f.sequential_ms, f.service_ms),
+            1.8,
+            "×",
+            Role::Core,
+        ),
+        Check::at_most(
+            "in the pool they overlap: both take about one request (× one request)",
+            ratio(f.pool_ms, f.service_ms),
+            1.35,
+            "×",
+            Role::Core,
+        ),
+        Check::at_most(
+            "the pool is faster than one after another (pool / sequential)",
+            ratio(f.pool_ms, f.sequential_ms),
+            0.75,
+            "",
+            Role::Core,
+        ),
+        Check::at_least(
+            "the pool ran each request on its own thread (threads)",
+            f.pool_threads as f64,
+            2.0,
+            "",
+            Role::Detail,
+        ),
+    ]
+}
+
+fn seed_s(ms: f64, scale: f64) -> String {
+    format!("{} s", num(ms / scale / 1000.0))
+}
+
+fn two_requests_analyse(m: &Measured) -> Result<Finding> {
+    let f = two_requests_figures(m)?;
+    let checks = two_requests_checks(&f);
+    let mut table = Table::new(&["how", "both requests took", "in the seed's time", "× one request"]);
+    for (how, ms) in [
+        ("one after another (`sequential`)", f.sequential_ms),
+        ("thread pool (`sync --workers 4`)", f.pool_ms),
+    ] {
+        table.row(vec![
+            how.into(),
+            ms_text(ms),
+            seed_s(ms, f.time_scale),
+            num(ratio(ms, f.service_ms)),
+        ]);
+    }
+    let speedup = ratio(f.sequential_ms, f.pool_ms);
+    let ending = if checks.iter().all(|c| c.pass) {
+        format!(
+            "The pool was {}× faster: the seed's \"6 s vs 3 s\", measured as {} vs {}.",
+            num(speedup),
+            seed_s(f.sequential_ms, f.time_scale),
+            seed_s(f.pool_ms, f.time_scale)
+        )
+    } else {
+        format!(
+            "Here the pool was only {}× faster than running one after another ({} vs {} in \
+             the seed's time): see the failed checks below.",
+            num(speedup),
+            seed_s(f.sequential_ms, f.time_scale),
+            seed_s(f.pool_ms, f.time_scale)
+        )
+    };
+    let explanation = format!(
+        "One request is {} here (the seed's 3 s × time scale {}). Run one after another, the \
+         second request waited for the first, so the pair took {} — {}× one request. In the \
+         pool, {} thread(s) each sat in their own network waits at the same time, so the pair \
+         took {} — {}× one request. Nothing got faster: the waits overlapped. {ending}",
+        ms_text(f.service_ms),
+        f.time_scale,
+        ms_text(f.sequential_ms),
+        num(ratio(f.sequential_ms, f.service_ms)),
+        f.pool_threads,
+        ms_text(f.pool_ms),
+        num(ratio(f.pool_ms, f.service_ms)),
+    );
+    let bars = BarChart {
+        title: "Two requests: how long until both are answered".into(),
+        x_label: "how the two requests run".into(),
+        y_label: "wall time for both (ms)".into(),
+        groups: vec![
+            "one after another (sequential)".into(),
+            "thread pool, max_workers=4 (sync)".into(),
+        ],
+        series: vec![BarSeries {
+            name: "both requests".into(),
+            color: PAIR[1],
+            values: vec![f.sequential_ms, f.pool_ms],
+        }],
+        lines: vec![
+            RefLine {
+                value: f.service_ms,
+                label: format!("one request: {}", ms_text(f.service_ms)),
+            },
+            RefLine {
+                value: 2.0 * f.service_ms,
+                label: format!("two requests: {}", ms_text(2.0 * f.service_ms)),
+            },
+        ],
+    };
+    let mut charts = vec![ChartSpec {
+        name: "wall_time".into(),
+        caption: "Wall time from the moment both requests were due until the second answer's \
+                  last token. The dashed lines are one and two requests of the latency model."
+            .into(),
+        source: ChartSource::Bars(bars),
+    }];
+    for variant in ["sequential", "sync"] {
+        charts.push(timeline_chart(
+            "two-requests",
+            variant,
+            2,
+            &format!("Request timeline: {variant}, two requests"),
+            "One row per request, labelled with the OS thread (T1, T2) that ran it. Grey is \
+             waiting; blue retrieval; purple waiting for the first token; green streaming.",
+            m,
+        ));
+    }
+    Ok(Finding {
+        headline: format!(
+            "sequential {} vs pool {} (seed time {} vs {})",
+            ms_text(f.sequential_ms),
+            ms_text(f.pool_ms),
+            seed_s(f.sequential_ms, f.time_scale),
+            seed_s(f.pool_ms, f.time_scale)
+        ),
+        table,
+        checks,
+        explanation,
+        charts,
+    })
+}
+
+/// A request-timeline chart of the report module for `variant` at `c=users` of `step`.
+pub fn timeline_chart(
+    step: &str,
+    variant: &str,
+    users: usize,
+    title: &str,
+    caption: &str,
+    m: &Measured,
+) -> ChartSpec {
+    let point = model::closed(users);
+    let rows = m
+        .get(step)
+        .map(|r| timeline::rows(r, variant, &point).len())
+        .unwrap_or(1);
+    ChartSpec {
+        name: format!("timeline_{variant}"),
+        caption: caption.into(),
+        source: ChartSource::Plot {
+            step: step.into(),
+            chart: Chart {
+                name: format!("timeline_{variant}"),
+                title: title.into(),
+                size: (TIMELINE_WIDTH, timeline::height(rows)),
+                kind: ChartKind::Timeline {
+                    variant: variant.into(),
+                    point,
+                },
+            },
+        },
+    }
+}
+
+/// The Q4 experiment.
+pub fn bounded() -> Experiment {
+    Experiment {
+        id: "Q4",
+        aliases: &["max_workers"],
+        slug: "q4-bounded-pool",
+        title: "A bounded pool: max_workers=4 with 16 requests",
+        seed: "`ThreadPoolExecutor(max_workers=4)` runs sync code in parallel across threads \
+               (Q4).",
+        claim: "A pool runs at most `max_workers` requests at once: with 16 concurrent users and \
+                4 workers, 12 wait in the pool's queue, and throughput caps at workers / latency \
+                however many users come.",
+        steps: bounded_steps,
+        analyse: bounded_analyse,
+    }
+}
+
+/// Users of Q4.
+pub const Q4_USERS: usize = 16;
+/// Workers of Q4.
+pub const Q4_WORKERS: usize = 4;
+
+fn bounded_steps(mode: Mode) -> Vec<Step> {
+    let scale = mode.pick(0.02, 0.1);
+    let duration = mode.pick(Duration::from_millis(1200), Duration::from_secs(6));
+    let mut capped = model::seed_scenario(scale);
+    model::by_duration(&mut capped, duration);
+    let mut free = capped.clone();
+    capped.load.workers = Some(Q4_WORKERS);
+    free.load.workers = None;
+    vec![
+        model::step(
+            "bounded",
+            "`sync` with `--workers 4` (`max_workers=4`), 16 users",
+            model::plan(capped, &[VariantKind::Sync], vec![model::closed(Q4_USERS)]),
+        ),
+        model::step(
+            "unbounded",
+            "`sync` with a thread per request, 16 users (for comparison)",
+            model::plan(free, &[VariantKind::Sync], vec![model::closed(Q4_USERS)]),
+        ),
+    ]
+}
+
+/// What Q4 measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoundedPool {
+    /// Expected time of one request, ms.
+    pub service_ms: f64,
+    /// Pool size.
+    pub workers: usize,
+    /// Concurrent users.
+    pub users: usize,
+    /// Bounded pool: requests/s.
+    pub bounded_rps: f64,
+    /// Bounded pool: median wait for a worker, ms.
+    pub bounded_queue_p50_ms: f64,
+    /// Bounded pool: median end-to-end, ms.
+    pub bounded_e2e_p50_ms: f64,
+    /// Bounded pool: peak threads the OS saw (workers plus any short-lived helper thread).
+    pub bounded_threads: u64,
+    /// Bounded pool: distinct threads that ran requests (from the timeline).
+    pub bounded_request_threads: usize,
+    /// Thread per request: requests/s.
+    pub free_rps: f64,
+    /// Thread per request: median wait, ms.
+    pub free_queue_p50_ms: f64,
+    /// Thread per request: median end-to-end, ms.
+    pub free_e2e_p50_ms: f64,
+    /// Thread per request: peak threads.
+    pub free_threads: u64,
+    /// Thread per request: distinct threads that ran requests.
+    pub free_request_threads: usize,
+}
+
+impl BoundedPool {
+    /// Little's law: the most a pool of `workers` can serve, requests/s.
+    pub fn cap_rps(&self) -> f64 {
+        ratio(self.workers as f64 * 1000.0, self.service_ms)
+    }
+}
+
+/// Reads Q4's figures.
+pub fn bounded_figures(m: &Measured) -> Result<BoundedPool> {
+    let b = measure::run(m.get("bounded")?, "sync", Q4_USERS)?;
+    let f = measure::run(m.get("unbounded")?, "sync", Q4_USERS)?;
+    Ok(BoundedPool {
+        service_ms: b.ideal.expected_service_s * 1000.0,
+        workers: m.get("bounded")?.scenario.load.workers.unwrap_or(Q4_WORKERS),
+        users: Q4_USERS,
+        bounded_rps: b.throughput.requests_per_s,
+        bounded_queue_p50_ms: measure::ms(b, "queue", |p| p.p50),
+        bounded_e2e_p50_ms: measure::ms(b, "e2e", |p| p.p50),
+        bounded_threads: b.process.threads_peak,
+        bounded_request_threads: measure::thread_use(&b.timeline).threads,
+        free_rps: f.throughput.requests_per_s,
+        free_queue_p50_ms: measure::ms(f, "queue", |p| p.p50),
+        free_e2e_p50_ms: measure::ms(f, "e2e", |p| p.p50),
+        free_threads: f.process.threads_peak,
+        free_request_threads: measure::thread_use(&f.timeline).threads,
+    })
+}
+
+/// Q4's checks.
+pub fn bounded_checks(f: &BoundedPool) -> Vec<Check> {
+    let cap = f.cap_rps();
+    vec![
+        Check::at_most(
+            "throughput caps at workers / latency (req/s)",
+            f.bounded_rps,
+            1.15 * cap,
+            "",
+            Role::Core,
+        ),
+        Check::at_least(
+            "queue time appears: median wait for a worker (ms)",
+            f.bounded_queue_p50_ms,
+            f.service_ms,
+            "",
+            Role::Core,
+        ),
+        Check::at_most(
+            "no more than max_workers threads ran requests",
+            f.bounded_request_threads as f64,
+            f.workers as f64,
+            "",
+            Role::Core,
+        ),
+        Check::at_least(
+            "the pool reaches its cap (req/s)",
+            f.bounded_rps,
+            0.7 * cap,
+            "",
+            Role::Detail,
+        ),
+        Check::at_least(
+            "a thread per request lifts the cap (× the bounded pool's throughput)",
+            ratio(f.free_rps, f.bounded_rps),
+            2.5,
+            "×",
+            Role::Detail,
+        ),
+    ]
+}
+
+fn bounded_analyse(m: &Measured) -> Result<Finding> {
+    let f = bounded_figures(m)?;
+    let checks = bounded_checks(&f);
+    let cap = f.cap_rps();
+    let mut table = Table::new(&[
+        "pool",
+        "threads (peak)",
+        "threads that ran requests",
+        "req/s",
+        "workers / latency",
+        "queue p50",
+        "e2e p50",
+    ]);
+    table.row(vec![
+        format!("`max_workers={}`", f.workers),
+        f.bounded_threads.to_string(),
+        f.bounded_request_threads.to_string(),
+        num(f.bounded_rps),
+        num(cap),
+        ms_text(f.bounded_queue_p50_ms),
+        ms_text(f.bounded_e2e_p50_ms),
+    ]);
+    table.row(vec![
+        "a thread per request".into(),
+        f.free_threads.to_string(),
+        f.free_request_threads.to_string(),
+        num(f.free_rps),
+        num(ratio(f.users as f64 * 1000.0, f.service_ms)),
+        ms_text(f.free_queue_p50_ms),
+        ms_text(f.free_e2e_p50_ms),
+    ]);
+    let waits = ratio(f.bounded_queue_p50_ms, f.service_ms);
+    let explanation = format!(
+        "With {} users and {} workers, only {} requests can be in progress; the other {} wait \
+         in the pool's queue. The median request waited {} for a worker ({}× the {} a request \
+         takes; in steady state each waits for about {} others ahead of it to finish) and took \
+         {} end to end. Throughput was {} req/s against a Little's-law cap of {} workers / {} = \
+         {} req/s ({}% of it). With a thread per request the same load ran at {} req/s ({}× \
+         more) with a median wait of {}, on {} threads: the cap is the pool, not the network.",
+        f.users,
+        f.workers,
+        f.workers,
+        f.users.saturating_sub(f.workers),
+        ms_text(f.bounded_queue_p50_ms),
+        num(waits),
+        ms_text(f.service_ms),
+        num((f.users as f64 / f.workers as f64 - 1.0).max(0.0)),
+        ms_text(f.bounded_e2e_p50_ms),
+        num(f.bounded_rps),
+        f.workers,
+        ms_text(f.service_ms),
+        num(cap),
+        num(100.0 * ratio(f.bounded_rps, cap)),
+        num(f.free_rps),
+        num(ratio(f.free_rps, f.bounded_rps)),
+        ms_text(f.free_queue_p50_ms),
+        f.free_threads,
+    );
+    let explanation = if f.bounded_threads as usize > f.bounded_request_threads {
+        format!(
+            "{explanation} (The OS counted {} threads at the bounded pool's peak: the {} \
+             workers that ran requests plus short-lived helper threads — ureq resolves a new \
+             connection's host on a thread of its own, which inherits the worker's name.)",
+            f.bounded_threads, f.bounded_request_threads
+        )
+    } else {
+        explanation
+    };
+    let groups = vec![
+        format!("max_workers={}", f.workers),
+        "a thread per request".into(),
+    ];
+    let throughput = BarChart {
+        title: format!("{} users: throughput of a bounded pool", f.users),
+        x_label: "sync pool".into(),
+        y_label: "throughput (requests/s)".into(),
+        groups: groups.clone(),
+        series: vec![BarSeries {
+            name: "throughput".into(),
+            color: variant_color("sync"),
+            values: vec![f.bounded_rps, f.free_rps],
+        }],
+        lines: vec![
+            RefLine {
+                value: cap,
+                label: format!("workers / latency = {} req/s", num(cap)),
+            },
+            RefLine {
+                value: ratio(f.users as f64 * 1000.0, f.service_ms),
+                label: format!(
+                    "users / latency = {} req/s",
+                    num(ratio(f.users as f64 * 1000.0, f.service_ms))
+                ),
+            },
+        ],
+    };
+    let latency = BarChart {
+        title: format!("{} users: where the time goes", f.users),
+        x_label: "sync pool".into(),
+        y_label: "median (ms)".into(),
+        groups,
+        series: vec![
+            BarSeries {
+                name: "waiting for a worker (queue p50)".into(),
+                color: PAIR[0],
+                values: vec![f.bounded_queue_p50_ms, f.free_queue_p50_ms],
+            },
+            BarSeries {
+                name: "end to end (e2e p50)".into(),
+                color: PAIR[1],
+                values: vec![f.bounded_e2e_p50_ms, f.free_e2e_p50_ms],
+            },
+        ],
+        lines: vec![RefLine {
+            value: f.service_ms,
+            label: format!("one request: {}", ms_text(f.service_ms)),
+        }],
+    };
+    Ok(Finding {
+        headline: format!(
+            "{} req/s (cap {}), median queue {} vs {} req/s unbounded",
+            num(f.bounded_rps),
+            num(cap),
+            ms_text(f.bounded_queue_p50_ms),
+            num(f.free_rps)
+        ),
+        table,
+        checks,
+        explanation,
+        charts: vec![
+            ChartSpec {
+                name: "throughput".into(),
+                caption: "Throughput of the bounded pool against its Little's-law cap \
+                          (workers / latency), and with a thread per request."
+                    .into(),
+                source: ChartSource::Bars(throughput),
+            },
+            ChartSpec {
+                name: "queue".into(),
+                caption: "Median time waiting for a worker and median end-to-end time: in \
+                          the bounded pool most of a request's time is queueing."
+                    .into(),
+                source: ChartSource::Bars(latency),
+            },
+        ],
+    })
+}

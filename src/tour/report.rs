@@ -1,0 +1,420 @@
+//! What a tour writes: `tour.json` (every verdict, check and figure, machine-readable),
+//! `tour.md` (the hand-out, charts linked from `charts/`) and `index.html` (the same, one
+//! self-contained page with the charts inlined as SVG, no script, no external resource).
+//! All three are rewritten after every experiment, so an interrupted tour leaves a valid report
+//! of what it measured.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::verdict::{Check, Role, Verdict};
+use super::{Mode, Table};
+use crate::export::html::escape;
+use crate::metrics::machine::MachineInfo;
+
+/// Schema identifier of `tour.json`.
+pub const SCHEMA: &str = "ragperf.tour.v1";
+
+/// One chart written to disk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChartFile {
+    /// Path relative to the tour folder, e.g. `charts/q5_makespan.svg`.
+    pub file: String,
+    /// What to look at.
+    pub caption: String,
+    /// The SVG text, for the HTML page (not stored in `tour.json`).
+    #[serde(skip)]
+    pub svg: String,
+    /// Why it could not be drawn (then there is no file).
+    pub error: Option<String>,
+}
+
+/// One experiment as run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentReport {
+    /// `Q5`, `Q1/Q3`, `X1`.
+    pub id: String,
+    /// Folder and chart prefix.
+    pub slug: String,
+    /// Heading.
+    pub title: String,
+    /// What the seed says.
+    pub seed: String,
+    /// The claim in our words.
+    pub claim: String,
+    /// The setup of every step, in words.
+    pub setup: Vec<String>,
+    /// The verdict (None when the experiment could not finish).
+    pub verdict: Option<Verdict>,
+    /// The key numbers in one line.
+    pub headline: String,
+    /// Measured figures.
+    pub table: Table,
+    /// Every check behind the verdict.
+    pub checks: Vec<Check>,
+    /// Written from the measured numbers.
+    pub explanation: String,
+    /// Charts.
+    pub charts: Vec<ChartFile>,
+    /// The steps' result files, relative to the tour folder (`q5/pool/result.json`).
+    pub results: Vec<String>,
+    /// Why the experiment could not finish.
+    pub error: Option<String>,
+    /// Wall time of the experiment, seconds.
+    pub seconds: f64,
+}
+
+/// The whole tour.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TourReport {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// Quick or full.
+    pub mode: Mode,
+    /// When the tour started, RFC 3339 (UTC).
+    pub created_at: String,
+    /// The machine.
+    pub machine: MachineInfo,
+    /// Wall time so far, seconds.
+    pub seconds: f64,
+    /// True when the tour was interrupted before every selected experiment ran.
+    pub partial: bool,
+    /// The experiments, in order.
+    pub experiments: Vec<ExperimentReport>,
+}
+
+/// Writes `tour.json`, `tour.md` and `index.html` into `dir`.
+pub fn write(dir: &Path, report: &TourReport) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let json = serde_json::to_string_pretty(report)? + "\n";
+    for (name, text) in [
+        ("tour.json", json),
+        ("tour.md", markdown(report)),
+        ("index.html", html(report)),
+    ] {
+        let path = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn verdict_text(v: Option<Verdict>) -> &'static str {
+    v.map_or("did not finish", Verdict::label)
+}
+
+fn provenance(r: &TourReport) -> String {
+    let m = &r.machine;
+    format!(
+        "Measured {} on `{}` ({} cores, {}, {}), ragperf {}, {} tour in {:.0} s{}.",
+        r.created_at,
+        m.hostname,
+        m.cores,
+        m.cpu_model,
+        m.os,
+        m.ragperf_version,
+        r.mode.name(),
+        r.seconds,
+        if r.partial { " — interrupted, partial" } else { "" }
+    )
+}
+
+const INTRO: &str = "Each section takes one claim of the seed Q&A about sync and async RAG \
+services, runs it as a small experiment against the in-process mock Qdrant and Bedrock, and \
+gives a verdict computed from the measurements: **confirmed** (every check passed), \
+**qualified** (the heart of the claim holds, a part of it did not, as measured here) or \
+**not confirmed** (a core check failed). Latencies are the seed's own (retrieval ~100 ms, \
+generation ~2.9 s, 3 s per request) shrunk by a time scale so the tour runs in minutes; every \
+explanation is written from this run's numbers.";
+
+fn checks_md(out: &mut String, checks: &[Check]) {
+    out.push_str("| | check | measured | bound | role |\n|---|---|---|---|---|\n");
+    for c in checks {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            if c.pass { "✅" } else { "❌" },
+            c.what,
+            c.measured,
+            c.expected,
+            match c.role {
+                Role::Core => "core",
+                Role::Detail => "detail",
+            }
+        );
+    }
+}
+
+fn table_md(out: &mut String, t: &Table) {
+    if t.header.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "| {} |", t.header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(t.header.len()));
+    for row in &t.rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    out.push('\n');
+}
+
+/// `tour.md`.
+pub fn markdown(r: &TourReport) -> String {
+    let mut out = String::from("# The seed's claims, measured (`ragperf tour`)\n\n");
+    let _ = writeln!(out, "{}\n\n{INTRO}\n", provenance(r));
+    out.push_str("| claim | verdict | measured |\n|---|---|---|\n");
+    for e in &r.experiments {
+        let _ = writeln!(
+            out,
+            "| [{}: {}](#{}) | **{}** | {} |",
+            e.id,
+            e.title,
+            e.slug,
+            verdict_text(e.verdict),
+            e.headline
+        );
+    }
+    out.push('\n');
+    for e in &r.experiments {
+        let _ = writeln!(out, "<a id=\"{}\"></a>\n\n## {}: {}\n", e.slug, e.id, e.title);
+        let _ = writeln!(out, "> **The seed:** {}\n", e.seed);
+        let _ = writeln!(out, "**Claim.** {}\n", e.claim);
+        let _ = writeln!(out, "**Verdict: {}.**\n", verdict_text(e.verdict));
+        out.push_str("**Setup.**\n\n");
+        for s in &e.setup {
+            let _ = writeln!(out, "- {s}");
+        }
+        out.push('\n');
+        if let Some(err) = &e.error {
+            let _ = writeln!(out, "**Could not finish:** {err}\n");
+        }
+        if !e.table.rows.is_empty() {
+            out.push_str("**Measured.**\n\n");
+            table_md(&mut out, &e.table);
+        }
+        if !e.explanation.is_empty() {
+            let _ = writeln!(out, "**Why.** {}\n", e.explanation);
+        }
+        for c in &e.charts {
+            match &c.error {
+                None => {
+                    let _ = writeln!(out, "![{}]({})\n\n*{}*\n", c.caption, c.file, c.caption);
+                }
+                Some(err) => {
+                    let _ = writeln!(out, "*Chart not drawn: {err}*\n");
+                }
+            }
+        }
+        if !e.checks.is_empty() {
+            out.push_str("**Checks behind the verdict.**\n\n");
+            checks_md(&mut out, &e.checks);
+            out.push('\n');
+        }
+        if !e.results.is_empty() {
+            let files: Vec<String> = e.results.iter().map(|f| format!("[`{f}`]({f})")).collect();
+            let _ = writeln!(
+                out,
+                "Raw results: {} (`ragperf report <folder>` renders the full report of one).\n",
+                files.join(", ")
+            );
+        }
+    }
+    out.push_str(
+        "---\n\nResult files keep every histogram and figure, the first 400 requests' \
+         timelines and a 400-point process series (trimmed to keep the report small); the \
+         verdicts were computed from exactly what is saved.\n",
+    );
+    out
+}
+
+/// The little Markdown the generated text uses (`code`, **bold**), as HTML.
+pub fn inline_html(md: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in escape(md).split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            for (j, piece) in part.split("**").enumerate() {
+                if j % 2 == 1 {
+                    let _ = write!(out, "<strong>{piece}</strong>");
+                } else {
+                    out.push_str(piece);
+                }
+            }
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Open Sans',sans-serif;color:#222;
+ max-width:1100px;margin:0 auto;padding:0 24px 48px;line-height:1.55;background:#fff}
+h1{margin:28px 0 4px;font-size:28px}h2{margin-top:48px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.prov{color:#555;margin-top:0}
+code{background:#f3f3f3;padding:1px 4px;border-radius:3px;font-size:92%}
+blockquote{margin:10px 0;padding:6px 14px;border-left:4px solid #ccc;color:#444;background:#fafafa}
+table{border-collapse:collapse;font-size:14px;margin:12px 0;display:block;overflow-x:auto}
+th,td{padding:5px 9px;border-bottom:1px solid #e4e4e4;text-align:left;vertical-align:top}
+th{background:#f6f6f6}
+.v{display:inline-block;padding:1px 9px;border-radius:10px;font-weight:600;font-size:90%;white-space:nowrap}
+.confirmed{background:#d9f2e3;color:#11643a}.qualified{background:#fff0cc;color:#7a5200}
+.not-confirmed,.none{background:#fbdada;color:#8a1c1c}
+figure{margin:18px 0 30px}figure svg{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{color:#444;margin-top:6px}
+.warn{background:#fff4e5;border:1px solid #f0b060;padding:10px 14px;border-radius:4px}
+.note{color:#555;font-size:14px}
+@media print{figure{break-inside:avoid}h2{break-before:page}}
+";
+
+fn badge(v: Option<Verdict>) -> String {
+    let class = match v {
+        Some(Verdict::Confirmed) => "confirmed",
+        Some(Verdict::Qualified) => "qualified",
+        Some(Verdict::NotConfirmed) => "not-confirmed",
+        None => "none",
+    };
+    format!("<span class=\"v {class}\">{}</span>", verdict_text(v))
+}
+
+fn table_html(out: &mut String, header: &[String], rows: &[Vec<String>]) {
+    out.push_str("<table><thead><tr>");
+    for h in header {
+        let _ = write!(out, "<th>{}</th>", inline_html(h));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{}</td>", inline_html(cell));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table>\n");
+}
+
+/// `index.html`.
+pub fn html(r: &TourReport) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>ragperf tour: the seed's claims, measured</title><style>{STYLE}</style></head><body>\n\
+         <h1>The seed's claims, measured</h1>\n<p class=\"prov\">{}</p>\n<p>{}</p>\n",
+        inline_html(&provenance(r)),
+        inline_html(INTRO)
+    );
+    let summary: Vec<Vec<String>> = r
+        .experiments
+        .iter()
+        .map(|e| {
+            vec![
+                format!("{}: {}", e.id, e.title),
+                verdict_text(e.verdict).to_string(),
+                e.headline.clone(),
+            ]
+        })
+        .collect();
+    // The summary links each row and colours its verdict, so it is written by hand.
+    out.push_str("<table><thead><tr><th>claim</th><th>verdict</th><th>measured</th></tr></thead><tbody>\n");
+    for (e, row) in r.experiments.iter().zip(&summary) {
+        let _ = writeln!(
+            out,
+            "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+            escape(&e.slug),
+            inline_html(&row[0]),
+            badge(e.verdict),
+            inline_html(&row[2])
+        );
+    }
+    out.push_str("</tbody></table>\n");
+    for e in &r.experiments {
+        let _ = writeln!(
+            out,
+            "<h2 id=\"{}\">{}: {} {}</h2>",
+            escape(&e.slug),
+            escape(&e.id),
+            inline_html(&e.title),
+            badge(e.verdict)
+        );
+        let _ = writeln!(
+            out,
+            "<blockquote><strong>The seed:</strong> {}</blockquote>\n<p><strong>Claim.</strong> {}</p>",
+            inline_html(&e.seed),
+            inline_html(&e.claim)
+        );
+        out.push_str("<p><strong>Setup.</strong></p><ul>\n");
+        for s in &e.setup {
+            let _ = writeln!(out, "<li>{}</li>", inline_html(s));
+        }
+        out.push_str("</ul>\n");
+        if let Some(err) = &e.error {
+            let _ = writeln!(out, "<p class=\"warn\">Could not finish: {}</p>", escape(err));
+        }
+        if !e.table.rows.is_empty() {
+            table_html(&mut out, &e.table.header, &e.table.rows);
+        }
+        if !e.explanation.is_empty() {
+            let _ = writeln!(out, "<p><strong>Why.</strong> {}</p>", inline_html(&e.explanation));
+        }
+        for c in &e.charts {
+            match &c.error {
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "<figure>{}<figcaption>{} <em>({})</em></figcaption></figure>",
+                        c.svg,
+                        inline_html(&c.caption),
+                        escape(&c.file)
+                    );
+                }
+                Some(err) => {
+                    let _ = writeln!(out, "<p class=\"warn\">Chart not drawn: {}</p>", escape(err));
+                }
+            }
+        }
+        if !e.checks.is_empty() {
+            let rows: Vec<Vec<String>> = e
+                .checks
+                .iter()
+                .map(|c| {
+                    vec![
+                        if c.pass { "✅" } else { "❌" }.to_string(),
+                        c.what.clone(),
+                        c.measured.clone(),
+                        c.expected.clone(),
+                        match c.role {
+                            Role::Core => "core".into(),
+                            Role::Detail => "detail".into(),
+                        },
+                    ]
+                })
+                .collect();
+            out.push_str("<details open><summary>Checks behind the verdict</summary>\n");
+            let header: Vec<String> = ["", "check", "measured", "bound", "role"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            table_html(&mut out, &header, &rows);
+            out.push_str("</details>\n");
+        }
+        if !e.results.is_empty() {
+            let files: Vec<String> = e
+                .results
+                .iter()
+                .map(|f| format!("<a href=\"{0}\"><code>{0}</code></a>", escape(f)))
+                .collect();
+            let _ = writeln!(out, "<p class=\"note\">Raw results: {}</p>", files.join(", "));
+        }
+    }
+    out.push_str(
+        "<p class=\"note\">Result files keep every histogram and figure, the first 400 \
+         requests' timelines and a 400-point process series; the verdicts were computed from \
+         exactly what is saved. <code>ragperf report &lt;folder&gt;</code> renders the full \
+         report of one step.</p>\n</body></html>\n",
+    );
+    out
+}

@@ -1,0 +1,398 @@
+//! Q22 and Q30: where a streaming request spends its thread.
+//!
+//! - **Q22**: a sync stream blocks its thread between chunks, so each request holds one OS
+//!   thread from start to last token; an async stream releases the thread at every wait.
+//!   Measured from the per-request timeline: which thread ran each request, and for how long
+//!   each thread had a request in progress.
+//! - **Q30**: one event-loop thread interleaves many users: every request of `async-single`
+//!   runs on the same OS thread, overlapping in time.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::chart::{BarChart, BarSeries, PAIR};
+use super::measure::{self, ThreadUse};
+use super::model::{self, Mode, Step};
+use super::pool::timeline_chart;
+use super::verdict::{Check, Role, num, ratio};
+use super::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
+use crate::pipeline::VariantKind;
+use crate::result::VariantRun;
+
+/// The Q22 experiment.
+pub fn held_thread() -> Experiment {
+    Experiment {
+        id: "Q22",
+        aliases: &["Q20", "async-for"],
+        slug: "q22-held-thread",
+        title: "A sync stream holds its thread for the whole stream",
+        seed: "\"Sync streaming - thread blocks while waiting for each chunk … Between chunks, \
+               thread is BLOCKED\"; \"Async streaming - thread released while waiting for each \
+               chunk\" (Q22, also Q2, Q20).",
+        claim: "Iterating a stream synchronously keeps the OS thread for the whole stream, \
+                idle between chunks; an async stream costs its thread only the moments it \
+                handles a chunk, so one thread carries many streams.",
+        steps: held_steps,
+        analyse: held_analyse,
+    }
+}
+
+/// Users of Q22.
+pub const HELD_USERS: usize = 16;
+
+fn held_steps(mode: Mode) -> Vec<Step> {
+    let mut s = model::seed_scenario(mode.pick(0.05, 0.25));
+    model::by_duration(
+        &mut s,
+        mode.pick(Duration::from_millis(1000), Duration::from_secs(4)),
+    );
+    vec![model::step(
+        "streams",
+        format!("{HELD_USERS} streaming users: `sync` vs `async-single` (one event loop)"),
+        model::plan(
+            s,
+            &[VariantKind::AsyncSingle, VariantKind::Sync],
+            vec![model::closed(HELD_USERS)],
+        ),
+    )]
+}
+
+/// One variant's use of its threads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldSide {
+    /// From the timeline.
+    pub usage: ThreadUse,
+    /// Peak threads of the variant.
+    pub threads: u64,
+    /// CPU time of the harness side (process minus mocks and sampler) over thread-seconds the
+    /// variant's threads existed: how busy the threads were.
+    pub busy_share: f64,
+}
+
+fn held_side(run: &VariantRun) -> HeldSide {
+    let p = &run.process;
+    let cpu = (p.cpu_user_s + p.cpu_sys_s - p.mock_cpu_s - p.sampler_cpu_s).max(0.0);
+    HeldSide {
+        usage: measure::thread_use(&run.timeline),
+        threads: p.threads_peak,
+        busy_share: ratio(cpu, p.threads_peak as f64 * p.window_s),
+    }
+}
+
+/// What Q22 measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Held {
+    /// `sync`.
+    pub sync: HeldSide,
+    /// `async-single`.
+    pub single: HeldSide,
+}
+
+/// Reads Q22's figures.
+pub fn held_figures(m: &Measured) -> Result<Held> {
+    let r = m.get("streams")?;
+    Ok(Held {
+        sync: held_side(measure::run(r, "sync", HELD_USERS)?),
+        single: held_side(measure::run(r, "async-single", HELD_USERS)?),
+    })
+}
+
+/// Q22's checks.
+pub fn held_checks(f: &Held) -> Vec<Check> {
+    let s = &f.sync.usage;
+    let a = &f.single.usage;
+    vec![
+        Check::at_most(
+            "sync: a thread carries one stream at a time (most requests at once on a thread)",
+            s.max_per_thread as f64,
+            1.0,
+            "",
+            Role::Core,
+        ),
+        Check::at_least(
+            "sync: the thread is held for the whole stream (thread time per request / stream)",
+            ratio(s.thread_ms_per_request, s.stream_ms),
+            1.0,
+            "×",
+            Role::Core,
+        ),
+        Check::at_most(
+            "async: the thread is released between chunks (thread time per request, × sync's)",
+            ratio(a.thread_ms_per_request, s.thread_ms_per_request),
+            0.5,
+            "×",
+            Role::Core,
+        ),
+        Check::at_least(
+            "async: one thread carries many streams at once (most requests on one thread)",
+            a.max_per_thread as f64,
+            2.0,
+            "",
+            Role::Core,
+        ),
+        Check::at_most(
+            "sync: the held threads sat idle, \"wasteful\" (CPU / thread time)",
+            f.sync.busy_share,
+            0.1,
+            "",
+            Role::Detail,
+        ),
+    ]
+}
+
+fn pct(v: f64) -> String {
+    format!("{}%", num(100.0 * v))
+}
+
+fn held_analyse(m: &Measured) -> Result<Finding> {
+    let f = held_figures(m)?;
+    let checks = held_checks(&f);
+    let mut table = Table::new(&[
+        "variant",
+        "threads",
+        "most streams on one thread",
+        "stream (first → last token)",
+        "thread time per request",
+        "threads busy (CPU / thread time)",
+    ]);
+    for (name, side) in [("sync", &f.sync), ("async-single", &f.single)] {
+        table.row(vec![
+            format!("`{name}`"),
+            side.threads.to_string(),
+            side.usage.max_per_thread.to_string(),
+            ms_text(side.usage.stream_ms),
+            ms_text(side.usage.thread_ms_per_request),
+            pct(side.busy_share),
+        ]);
+    }
+    let (s, a) = (&f.sync.usage, &f.single.usage);
+    let explanation = format!(
+        "Each sync request ran on its own thread ({} threads for {HELD_USERS} users, never \
+         more than {} request per thread) and kept it for {} per request, although its stream \
+         (first to last token) lasted {}: the thread waited through the first-token wait and \
+         every gap between chunks. Those threads computed for {} of the time they existed. The \
+         event loop carried up to {} streams at once on {} thread; spread over its requests \
+         that thread cost {} per request — {}× less than sync's — and it was busy {} of the \
+         time. Same streams, same latency; what differs is who waits: a blocked thread, or \
+         nobody.",
+        f.sync.threads,
+        s.max_per_thread,
+        ms_text(s.thread_ms_per_request),
+        ms_text(s.stream_ms),
+        pct(f.sync.busy_share),
+        a.max_per_thread,
+        f.single.threads,
+        ms_text(a.thread_ms_per_request),
+        num(ratio(s.thread_ms_per_request, a.thread_ms_per_request)),
+        pct(f.single.busy_share),
+    );
+    let bars = BarChart {
+        title: "Thread time a streaming request costs".into(),
+        x_label: "variant".into(),
+        y_label: "ms per request".into(),
+        groups: vec!["sync".into(), "async-single".into()],
+        series: vec![
+            BarSeries {
+                name: "stream: first to last token".into(),
+                color: PAIR[0],
+                values: vec![s.stream_ms, a.stream_ms],
+            },
+            BarSeries {
+                name: "thread time per request".into(),
+                color: PAIR[1],
+                values: vec![s.thread_ms_per_request, a.thread_ms_per_request],
+            },
+        ],
+        lines: Vec::new(),
+    };
+    Ok(Finding {
+        headline: format!(
+            "sync holds a thread {} per request (stream {}); async {} per request",
+            ms_text(s.thread_ms_per_request),
+            ms_text(s.stream_ms),
+            ms_text(a.thread_ms_per_request)
+        ),
+        table,
+        checks,
+        explanation,
+        charts: vec![
+            ChartSpec {
+                name: "thread_time".into(),
+                caption: "For each variant: how long a stream lasts, and how much thread time \
+                          a request cost (per thread, the time it had any request in progress, \
+                          divided by the requests)."
+                    .into(),
+                source: ChartSource::Bars(bars),
+            },
+            timeline_chart(
+                "streams",
+                "sync",
+                HELD_USERS,
+                &format!("Request timeline: sync, {HELD_USERS} streaming users"),
+                "Every row has its own thread (T1, T2, …), held from retrieval through the \
+                 purple first-token wait and the green stream.",
+                m,
+            ),
+        ],
+    })
+}
+
+/// The Q30 experiment.
+pub fn one_thread() -> Experiment {
+    Experiment {
+        id: "Q30",
+        aliases: &["event-loop", "Q19"],
+        slug: "q30-one-thread",
+        title: "One thread interleaving many users",
+        seed: "\"Event Loop (single thread)\": user A and user B each wait for chunks, and \
+               \"every 'wait' is an opportunity for the thread to do other work\" (Q30).",
+        claim: "A single event-loop thread serves many users at once by switching to another \
+                request at every wait, so their requests overlap in time on one OS thread \
+                without slowing each other down.",
+        steps: one_thread_steps,
+        analyse: one_thread_analyse,
+    }
+}
+
+/// Users of Q30.
+pub const LOOP_USERS: usize = 8;
+
+fn one_thread_steps(mode: Mode) -> Vec<Step> {
+    let mut s = model::seed_scenario(mode.pick(0.05, 0.25));
+    model::by_duration(
+        &mut s,
+        mode.pick(Duration::from_millis(600), Duration::from_secs(3)),
+    );
+    vec![model::step(
+        "loop",
+        format!("{LOOP_USERS} users on `async-single` (one current-thread runtime)"),
+        model::plan(
+            s,
+            &[VariantKind::AsyncSingle],
+            vec![model::closed(LOOP_USERS)],
+        ),
+    )]
+}
+
+/// What Q30 measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OneThread {
+    /// From the timeline.
+    pub usage: ThreadUse,
+    /// Peak threads of the variant.
+    pub threads: u64,
+    /// Users.
+    pub users: usize,
+    /// One request, ms.
+    pub service_ms: f64,
+    /// Median end-to-end, ms.
+    pub e2e_p50_ms: f64,
+    /// Measured / ideal throughput.
+    pub efficiency: f64,
+}
+
+/// Reads Q30's figures.
+pub fn one_thread_figures(m: &Measured) -> Result<OneThread> {
+    let run = measure::run(m.get("loop")?, "async-single", LOOP_USERS)?;
+    Ok(OneThread {
+        usage: measure::thread_use(&run.timeline),
+        threads: run.process.threads_peak,
+        users: LOOP_USERS,
+        service_ms: run.ideal.expected_service_s * 1000.0,
+        e2e_p50_ms: measure::ms(run, "e2e", |p| p.p50),
+        efficiency: run.ideal.efficiency,
+    })
+}
+
+/// Q30's checks.
+pub fn one_thread_checks(f: &OneThread) -> Vec<Check> {
+    vec![
+        Check::at_most(
+            "every request ran on the same OS thread (threads in the timeline)",
+            f.usage.threads as f64,
+            1.0,
+            "",
+            Role::Core,
+        ),
+        Check::at_least(
+            "the thread interleaved the users (most requests in progress at once)",
+            f.usage.max_per_thread as f64,
+            (0.75 * f.users as f64).floor(),
+            "",
+            Role::Core,
+        ),
+        Check::at_most(
+            "interleaving did not slow a request (e2e p50 / one request)",
+            ratio(f.e2e_p50_ms, f.service_ms),
+            1.15,
+            "×",
+            Role::Core,
+        ),
+        Check::at_least(
+            "throughput as if every user had a thread (efficiency)",
+            f.efficiency,
+            0.8,
+            "",
+            Role::Detail,
+        ),
+    ]
+}
+
+fn one_thread_analyse(m: &Measured) -> Result<Finding> {
+    let f = one_thread_figures(m)?;
+    let checks = one_thread_checks(&f);
+    let mut table = Table::new(&[
+        "OS threads",
+        "requests in the timeline",
+        "most at once on the thread",
+        "e2e p50",
+        "one request",
+        "efficiency",
+    ]);
+    table.row(vec![
+        f.usage.threads.to_string(),
+        f.usage.requests.to_string(),
+        f.usage.max_per_thread.to_string(),
+        ms_text(f.e2e_p50_ms),
+        ms_text(f.service_ms),
+        pct(f.efficiency),
+    ]);
+    let explanation = format!(
+        "All {} recorded requests of {} users ran on {} OS thread, with up to {} of them in \
+         progress at the same moment. Each still took {} at the median — {}× the {} the \
+         latency model needs — and together they reached {} of the throughput {} threads \
+         would: while one request waited for Qdrant or for its next token, the thread ran \
+         another. The timeline below is the seed's picture, measured: every row says T1, and \
+         the bars overlap.",
+        f.usage.requests,
+        f.users,
+        f.usage.threads,
+        f.usage.max_per_thread,
+        ms_text(f.e2e_p50_ms),
+        num(ratio(f.e2e_p50_ms, f.service_ms)),
+        ms_text(f.service_ms),
+        pct(f.efficiency),
+        f.users,
+    );
+    Ok(Finding {
+        headline: format!(
+            "{} thread, up to {} requests at once, e2e p50 {}× one request",
+            f.usage.threads,
+            f.usage.max_per_thread,
+            num(ratio(f.e2e_p50_ms, f.service_ms))
+        ),
+        table,
+        checks,
+        explanation,
+        charts: vec![timeline_chart(
+            "loop",
+            "async-single",
+            LOOP_USERS,
+            &format!("Request timeline: async-single, {LOOP_USERS} users, one thread"),
+            "Every request is labelled T1: one OS thread. The bars overlap: while one request \
+             waits (purple, and the gaps inside green), the thread works on the others.",
+            m,
+        )],
+    })
+}
