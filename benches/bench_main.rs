@@ -7,9 +7,9 @@
 //!   request goes through (decoding a ConverseStream token frame, recording a latency, the
 //!   mock's brute-force search over the demo corpus).
 //!
-//! The whole suite runs in about a minute on a 2-core machine (`cargo bench`); pick one group
-//! with `cargo bench -- rag_batch`. `cargo test --benches` runs every benchmark once, as a test
-//! (CI does that, so the benches never rot).
+//! The whole suite runs in about 80 s on a 2-core machine (`cargo bench`); pick one group
+//! with `cargo bench -- rag_batch`. `cargo test --bench bench_main` runs every benchmark once,
+//! as a test (CI does that, so the benches never rot).
 
 mod benchmarks;
 

@@ -11,7 +11,8 @@ use report_common::{fixture, one_point, png_size};
 fn check_all(result: &RunResult) -> usize {
     let charts = plot::plan(result);
     for chart in &charts {
-        let svg = plot::render_svg(chart, result).unwrap_or_else(|e| panic!("{}: {e:#}", chart.name));
+        let svg =
+            plot::render_svg(chart, result).unwrap_or_else(|e| panic!("{}: {e:#}", chart.name));
         assert!(svg.starts_with("<svg"), "{}", chart.name);
         assert!(svg.trim_end().ends_with("</svg>"), "{}", chart.name);
         let (w, h) = chart.size;
@@ -32,7 +33,10 @@ fn check_all(result: &RunResult) -> usize {
         let mut reader = decoder.read_info().expect("a readable PNG");
         let mut pixels = vec![0; reader.output_buffer_size()];
         reader.next_frame(&mut pixels).expect("one frame");
-        let ink = pixels.chunks(3).filter(|p| p.iter().any(|c| *c < 200)).count();
+        let ink = pixels
+            .chunks(3)
+            .filter(|p| p.iter().any(|c| *c < 200))
+            .count();
         assert!(ink > 2_000, "{}: only {ink} dark pixels", chart.name);
     }
     charts.len()
@@ -79,7 +83,9 @@ fn timelines_show_the_threads_that_ran_the_requests() {
     let result = fixture();
     let chart = plot::plan(&result)
         .into_iter()
-        .find(|c| matches!(&c.kind, ChartKind::Timeline { variant, .. } if variant == "async-single"))
+        .find(
+            |c| matches!(&c.kind, ChartKind::Timeline { variant, .. } if variant == "async-single"),
+        )
         .expect("an async-single timeline");
     let svg = plot::render_svg(&chart, &result).expect("renders");
     // One thread runs every request of async-single: every row is labelled T1.
@@ -93,7 +99,11 @@ fn an_empty_result_draws_messages_not_errors() {
     let mut result = fixture();
     result.runs.clear();
     let charts = plot::plan(&result);
-    assert_eq!(charts.len(), 3, "only the load charts, which say there is nothing yet");
+    assert_eq!(
+        charts.len(),
+        3,
+        "only the load charts, which say there is nothing yet"
+    );
     for chart in &charts {
         let svg = plot::render_svg(chart, &result).expect("renders");
         assert!(svg.contains("No measurements yet."));

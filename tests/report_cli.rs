@@ -36,10 +36,16 @@ fn re_renders_every_format_in_place_without_touching_the_record() {
     ] {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
-    assert_eq!(std::fs::read(dir.path().join("result.json")).expect("read"), before);
+    assert_eq!(
+        std::fs::read(dir.path().join("result.json")).expect("read"),
+        before
+    );
     let html = std::fs::read_to_string(dir.path().join("index.html")).expect("read");
     // Self-contained: charts inline, nothing fetched.
-    assert_eq!(html.matches("<svg").count(), ragperf::plot::plan(&fixture()).len());
+    assert_eq!(
+        html.matches("<svg").count(),
+        ragperf::plot::plan(&fixture()).len()
+    );
     for external in ["<script", "<link", "src=\"http", "<img"] {
         assert!(!html.contains(external), "{external}");
     }
@@ -85,7 +91,9 @@ fn a_damaged_histogram_is_named_and_the_rest_still_renders() {
     let mut result = fixture();
     let first = &mut result.runs[0];
     let (v0, p0) = (first.variant.clone(), first.point.label());
-    first.histograms.insert("e2e".into(), "!!! not base64".into());
+    first
+        .histograms
+        .insert("e2e".into(), "!!! not base64".into());
     let second = &mut result.runs[1];
     let (v1, p1) = (second.variant.clone(), second.point.label());
     second.histograms.remove("ttft");

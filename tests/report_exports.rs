@@ -27,7 +27,13 @@ fn csv_has_one_row_per_run_and_a_stable_header() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), header.len(), "column names are unique");
-    for name in ["variant", "requests_per_s", "e2e_p99_ms", "ttft_p50_ms", "rss_peak_bytes"] {
+    for name in [
+        "variant",
+        "requests_per_s",
+        "e2e_p99_ms",
+        "ttft_p50_ms",
+        "rss_peak_bytes",
+    ] {
         assert!(header.contains(&name), "column {name}");
     }
     let rows: Vec<&str> = lines.collect();
@@ -47,10 +53,7 @@ fn csv_has_one_row_per_run_and_a_stable_header() {
 fn markdown_table_has_a_row_per_run_and_the_scenario() {
     let result = fixture();
     let md = markdown::render(&result);
-    let rows = md
-        .lines()
-        .filter(|l| l.starts_with("| `"))
-        .count();
+    let rows = md.lines().filter(|l| l.starts_with("| `")).count();
     assert_eq!(rows, result.runs.len());
     assert!(md.contains("## Scenario as run"));
     assert!(md.contains(&format!("time scale **{}**", result.scenario.time_scale)));

@@ -54,7 +54,10 @@ fn a_smaller_result_removes_the_stale_charts_and_hgrm_files() {
     assert!(hgrm.iter().all(|f| !f.starts_with("sync_")), "{hgrm:?}");
     assert!(hgrm.contains(&"async-single_c2_e2e.hgrm".to_string()));
     let charts = names(&dir.path().join("charts"));
-    assert!(!charts.contains(&"timeline_sync_c6.svg".to_string()), "{charts:?}");
+    assert!(
+        !charts.contains(&"timeline_sync_c6.svg".to_string()),
+        "{charts:?}"
+    );
     assert!(charts.contains(&"timeline_async-single_c6.png".to_string()));
 }
 

@@ -138,7 +138,7 @@ pub fn variants(c: &mut Criterion) {
     let mut broken: Vec<String> = Vec::new();
     let mut group = c.benchmark_group("rag_batch");
     // A batch takes tens to hundreds of milliseconds: flat sampling with the minimum sample
-    // count keeps the whole group near a minute (sequential at 32 is the slowest, ~0.9 s a
+    // count keeps the whole group near a minute (sequential at 32 is the slowest, ~0.8 s a
     // batch).
     group
         .sampling_mode(SamplingMode::Flat)
@@ -192,8 +192,8 @@ pub fn variants(c: &mut Criterion) {
     group.finish();
     mocks.shutdown(Duration::from_millis(500));
     // The scenario injects no faults, so a failure means the bench is broken (mocks
-    // unreachable, a client bug): its timings would be wrong, and `cargo test --benches` in CI
-    // must notice rather than print "Success".
+    // unreachable, a client bug): its timings would be wrong, and `cargo test --bench
+    // bench_main` in CI must notice rather than print "Success".
     if !broken.is_empty() {
         eprintln!(
             "rag_batch: requests failed, timings are not valid:\n{}",

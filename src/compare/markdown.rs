@@ -190,7 +190,8 @@ pub fn render(c: &Comparison) -> String {
     if !info.is_empty() {
         let _ = writeln!(
             out,
-            "<details><summary>Informational metrics ({} rows, not gated; limit = noise)</summary>\n",
+            "<details><summary>Informational metrics ({} rows, not gated; limit = noise)\
+             </summary>\n",
             info.len()
         );
         table(&mut out, &info);

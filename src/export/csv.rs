@@ -51,7 +51,9 @@ const LEAD: [&str; 20] = [
 ];
 
 /// Per-histogram statistics, in column order.
-const STATS: [&str; 7] = ["count", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"];
+const STATS: [&str; 7] = [
+    "count", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
+];
 
 /// Columns after the latency columns.
 const TAIL: [&str; 15] = [

@@ -93,6 +93,14 @@ pub fn table_row(run: &VariantRun, with_repetition: bool) -> Vec<String> {
         pct(run, "itl"),
         pct(run, "queue"),
     );
+    // A histogram with no values (nothing finished) shows a dash, not 0 ms.
+    let q = |p: &Percentiles, v: f64| {
+        if p.count == 0 {
+            "–".to_string()
+        } else {
+            ms(v)
+        }
+    };
     let mut load = run.point.label();
     if with_repetition {
         load.push_str(&format!(" #{}", run.repetition + 1));
@@ -104,13 +112,13 @@ pub fn table_row(run: &VariantRun, with_repetition: bool) -> Vec<String> {
         rate(run.ideal.ideal_requests_per_s),
         format!("{:.0}%", run.ideal.efficiency * 100.0),
         format!("{:.0}", run.throughput.tokens_per_s),
-        ms(e2e.p50),
-        ms(e2e.p99),
-        ms(ttft.p50),
-        ms(ttft.p99),
-        ms(itl.p50),
-        ms(itl.p99),
-        ms(queue.p99),
+        q(&e2e, e2e.p50),
+        q(&e2e, e2e.p99),
+        q(&ttft, ttft.p50),
+        q(&ttft, ttft.p99),
+        q(&itl, itl.p50),
+        q(&itl, itl.p99),
+        q(&queue, queue.p99),
         run.process.threads_peak.to_string(),
         mib(run.process.rss_peak_bytes),
         format!("{:.2}", run.process.cpu_user_s + run.process.cpu_sys_s),
@@ -254,10 +262,14 @@ pub fn scenario_lines(result: &RunResult) -> Vec<String> {
     }
     if !result.plan.slo.is_empty() {
         let slo = &result.plan.slo;
-        let parts: Vec<String> = [("TTFT", slo.ttft_ms), ("e2e", slo.e2e_ms), ("TPOT", slo.tpot_ms)]
-            .iter()
-            .filter_map(|(n, v)| v.map(|v| format!("{n} ≤ {}", ms(v))))
-            .collect();
+        let parts: Vec<String> = [
+            ("TTFT", slo.ttft_ms),
+            ("e2e", slo.e2e_ms),
+            ("TPOT", slo.tpot_ms),
+        ]
+        .iter()
+        .filter_map(|(n, v)| v.map(|v| format!("{n} ≤ {}", ms(v))))
+        .collect();
         out.push(format!("**Goodput SLO**: {}.", parts.join(", ")));
     }
     out.push(format!(

@@ -64,7 +64,9 @@ impl Exporter for HgrmExporter {
         for (name, run, metric) in entries(result) {
             // A histogram that does not decode is reported by `histograms::check`; the other
             // files are still written.
-            let Ok(h) = decode(run, &metric) else { continue };
+            let Ok(h) = decode(run, &metric) else {
+                continue;
+            };
             if h.is_empty() {
                 continue;
             }

@@ -18,101 +18,175 @@ const SAME_SHARE: f64 = 0.05;
 /// A p99 this many times the lightest point's is the sweep's knee.
 const KNEE_FACTOR: f64 = 2.0;
 
-/// Per-point winners, then observations, as Markdown lines (without the leading `- `).
-pub fn highlights(result: &RunResult) -> Vec<String> {
-    let mut out = Vec::new();
+/// The findings, in three groups of Markdown lines (without the leading `- `).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Highlights {
+    /// Per load point: who served most, who had the lowest tail, who needed fewest threads.
+    pub winners: Vec<String>,
+    /// Per variant × point, only where something stands out: a capacity below the load,
+    /// queueing for a worker, a missed ideal, failures.
+    pub reasons: Vec<String>,
+    /// Per variant, in a sweep: the load at which its e2e p99 turns up.
+    pub knees: Vec<String>,
+}
+
+impl Highlights {
+    /// The groups that have lines, with their headings.
+    pub fn sections(&self) -> Vec<(&'static str, &[String])> {
+        [
+            ("Who wins where", self.winners.as_slice()),
+            ("Why: what stands out", self.reasons.as_slice()),
+            ("Where latency turns up", self.knees.as_slice()),
+        ]
+        .into_iter()
+        .filter(|(_, lines)| !lines.is_empty())
+        .collect()
+    }
+}
+
+/// Every finding of `result`.
+pub fn highlights(result: &RunResult) -> Highlights {
+    let mut out = Highlights::default();
     let variants = data::variants(result);
     let points = data::points(result);
     for point in &points {
         if let Some(line) = winners(result, &variants, point) {
-            out.push(line);
+            out.winners.push(line);
         }
     }
     for point in &points {
         for v in &variants {
             let runs = cell(result, v, point);
             if let Some(run) = runs.first() {
-                observations(run, &runs, &mut out);
+                observations(run, &runs, &mut out.reasons);
             }
         }
     }
     if points.len() >= 2 {
         for v in &variants {
             if let Some(line) = knee(result, v, &points) {
-                out.push(line);
+                out.knees.push(line);
             }
         }
     }
-    if out.is_empty() && !result.runs.is_empty() {
-        out.push("Every variant ran without queueing or failures.".into());
+    if out.reasons.is_empty() && !result.runs.is_empty() {
+        out.reasons
+            .push("Nothing stands out: no variant queued, missed its ideal or failed.".into());
     }
     out
 }
 
-/// `At c=32: most throughput …; lowest e2e p99 …; fewest threads …`.
+/// One variant's figures at one point, for the winners line.
+struct Row {
+    variant: String,
+    requests_per_s: f64,
+    efficiency: f64,
+    /// e2e p99, ms; None when no request finished.
+    p99: Option<f64>,
+    threads: f64,
+}
+
+/// Names in backticks, joined: `` `a`, `b` and `c` ``.
+fn names(rows: &[&Row]) -> String {
+    let n: Vec<String> = rows.iter().map(|r| format!("`{}`", r.variant)).collect();
+    match n.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => n.join(""),
+    }
+}
+
+/// `At c=32: …served the most…; lowest e2e p99…; threads from … to …`. Variants within
+/// [`SAME_SHARE`] of the best share the win: on a shared machine that is noise.
 fn winners(result: &RunResult, variants: &[String], point: &LoadPoint) -> Option<String> {
-    let rows: Vec<(String, f64, f64, f64, f64)> = variants
+    let rows: Vec<Row> = variants
         .iter()
         .filter_map(|v| {
             let runs = cell(result, v, point);
-            Some((
-                v.clone(),
-                mean(&runs, |r| r.throughput.requests_per_s)?,
-                mean(&runs, |r| r.ideal.efficiency)?,
-                mean(&runs, |r| pct(r, "e2e").p99)?,
-                mean(&runs, |r| r.process.threads_peak as f64)?,
-            ))
+            let finished: u64 = runs.iter().map(|r| pct(r, "e2e").count).sum();
+            Some(Row {
+                variant: v.clone(),
+                requests_per_s: mean(&runs, |r| r.throughput.requests_per_s)?,
+                efficiency: mean(&runs, |r| r.ideal.efficiency)?,
+                p99: (finished > 0)
+                    .then(|| mean(&runs, |r| pct(r, "e2e").p99))
+                    .flatten(),
+                threads: mean(&runs, |r| r.process.threads_peak as f64)?,
+            })
         })
         .collect();
     if rows.len() < 2 {
         return None;
     }
-    let best_tput = rows.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
-    let best_p99 = rows
-        .iter()
-        .filter(|r| r.3 > 0.0)
-        .min_by(|a, b| a.3.total_cmp(&b.3))?;
-    let fewest = rows.iter().min_by(|a, b| a.4.total_cmp(&b.4))?;
-    let most = rows.iter().max_by(|a, b| a.4.total_cmp(&b.4))?;
-    let worst_tput = rows.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
-    let worst_p99 = rows.iter().max_by(|a, b| a.3.total_cmp(&b.3))?;
     let mut line = format!("**At {}**: ", point.label());
-    if worst_tput.1 >= best_tput.1 * (1.0 - SAME_SHARE) {
+    let best = rows.iter().map(|r| r.requests_per_s).fold(0.0, f64::max);
+    let (leaders, rest): (Vec<&Row>, Vec<&Row>) = rows
+        .iter()
+        .partition(|r| r.requests_per_s >= best * (1.0 - SAME_SHARE));
+    let low = leaders
+        .iter()
+        .map(|r| r.requests_per_s)
+        .fold(f64::INFINITY, f64::min);
+    if rest.is_empty() {
         line.push_str(&format!(
             "every variant served about the same, {}–{} req/s",
-            rate(worst_tput.1),
-            rate(best_tput.1)
+            rate(low),
+            rate(best)
         ));
     } else {
+        if let [one] = leaders.as_slice() {
+            line.push_str(&format!(
+                "{} served the most, {} req/s ({:.0}% of its Little's-law ideal)",
+                names(&leaders),
+                rate(best),
+                one.efficiency * 100.0
+            ));
+        } else {
+            line.push_str(&format!(
+                "{} served the most, {}–{} req/s",
+                names(&leaders),
+                rate(low),
+                rate(best)
+            ));
+        }
+        let others: Vec<String> = rest
+            .iter()
+            .map(|r| format!("`{}` {}", r.variant, rate(r.requests_per_s)))
+            .collect();
+        line.push_str(&format!(", against {}", others.join(", ")));
+    }
+    let with_p99: Vec<(&Row, f64)> = rows.iter().filter_map(|r| Some((r, r.p99?))).collect();
+    let lowest = with_p99.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    let highest = with_p99.iter().map(|r| r.1).fold(0.0, f64::max);
+    if with_p99.len() >= 2 && highest <= lowest * (1.0 + 2.0 * SAME_SHARE) {
         line.push_str(&format!(
-            "`{}` served the most, {} req/s ({:.0}% of its Little's-law ideal), against {} req/s for `{}`",
-            best_tput.0,
-            rate(best_tput.1),
-            best_tput.2 * 100.0,
-            rate(worst_tput.1),
-            worst_tput.0
+            "; e2e p99 within {:.0}% ({}–{})",
+            (highest / lowest - 1.0) * 100.0,
+            ms(lowest),
+            ms(highest)
+        ));
+    } else if with_p99.len() >= 2 {
+        let best: Vec<&Row> = with_p99
+            .iter()
+            .filter(|r| r.1 <= lowest * (1.0 + SAME_SHARE))
+            .map(|r| r.0)
+            .collect();
+        let worst = with_p99
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or(String::new(), |r| format!(" (`{}`)", r.0.variant));
+        line.push_str(&format!(
+            "; lowest e2e p99: {} ({}), highest {}{worst}",
+            names(&best),
+            ms(lowest),
+            ms(highest)
         ));
     }
-    if worst_p99.3 <= best_p99.3 * (1.0 + 2.0 * SAME_SHARE) {
+    let fewest = rows.iter().min_by(|a, b| a.threads.total_cmp(&b.threads))?;
+    let most = rows.iter().max_by(|a, b| a.threads.total_cmp(&b.threads))?;
+    if most.threads > fewest.threads {
         line.push_str(&format!(
-            "; e2e p99 within {:.0}% across variants ({}–{})",
-            (worst_p99.3 / best_p99.3 - 1.0) * 100.0,
-            ms(best_p99.3),
-            ms(worst_p99.3)
-        ));
-    } else {
-        line.push_str(&format!(
-            "; lowest e2e p99: `{}` ({}), highest `{}` ({})",
-            best_p99.0,
-            ms(best_p99.3),
-            worst_p99.0,
-            ms(worst_p99.3)
-        ));
-    }
-    if most.4 > fewest.4 {
-        line.push_str(&format!(
-            "; threads: `{}` needed {:.0}, `{}` {:.0}",
-            fewest.0, fewest.4, most.0, most.4
+            "; threads: from {:.0} (`{}`) to {:.0} (`{}`)",
+            fewest.threads, fewest.variant, most.threads, most.variant
         ));
     }
     line.push('.');

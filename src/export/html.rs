@@ -34,14 +34,14 @@ h1{margin:28px 0 4px;font-size:28px}h2{margin-top:40px;border-bottom:1px solid #
 h3{margin:28px 0 6px}
 .prov{color:#555;margin-top:0}
 code{background:#f3f3f3;padding:1px 4px;border-radius:3px;font-size:92%}
-table{border-collapse:collapse;font-size:14px;margin:12px 0;display:block;overflow-x:auto}
-th,td{padding:5px 9px;border-bottom:1px solid #e4e4e4;white-space:nowrap;text-align:right}
+table{border-collapse:collapse;font-size:13px;margin:12px 0;display:block;overflow-x:auto}
+th,td{padding:4px 7px;border-bottom:1px solid #e4e4e4;white-space:nowrap;text-align:right}
 th{background:#f6f6f6;position:sticky;top:0}td:first-child,td:nth-child(2),th:first-child,th:nth-child(2){text-align:left}
 tr:hover td{background:#fafafa}
 .swatch{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 figure{margin:18px 0 30px}figure svg{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#444;max-width:920px;margin-top:6px}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:8px 24px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(900px,1fr));gap:8px 24px}
 .warn{background:#fff4e5;border:1px solid #f0b060;padding:10px 14px;border-radius:4px}
 .note{color:#555;font-size:14px;max-width:980px}
 details{margin:12px 0}summary{cursor:pointer;font-weight:600}
@@ -125,7 +125,8 @@ fn how_to_read(kind: &ChartKind, single_point: bool) -> &'static str {
     }
 }
 
-/// One chart as an inline SVG figure (or a visible error in its place).
+/// One chart as an inline SVG figure (or a visible error in its place). Timelines share one
+/// explanation above them, so their captions only name the files.
 fn figure(out: &mut String, chart: &Chart, result: &RunResult, single_point: bool) {
     let _ = writeln!(out, "<figure id=\"{}\">", escape(&chart.name));
     match plot::render_svg(chart, result) {
@@ -138,10 +139,13 @@ fn figure(out: &mut String, chart: &Chart, result: &RunResult, single_point: boo
             );
         }
     }
+    let caption = match chart.kind {
+        ChartKind::Timeline { .. } => "",
+        ref kind => how_to_read(kind, single_point),
+    };
     let _ = writeln!(
         out,
-        "<figcaption>{} <em>(charts/{}.svg, .png)</em></figcaption></figure>",
-        how_to_read(&chart.kind, single_point),
+        "<figcaption>{caption} <em>(charts/{}.svg, .png)</em></figcaption></figure>",
         escape(&chart.name)
     );
 }
@@ -188,7 +192,11 @@ pub fn render(result: &RunResult) -> String {
         escape(&result.created_at)
     );
     out.push_str("<h1>ragperf: sync vs hybrid vs async under load</h1>\n");
-    let _ = writeln!(out, "<p class=\"prov\">{}</p>", inline(&describe::provenance(result)));
+    let _ = writeln!(
+        out,
+        "<p class=\"prov\">{}</p>",
+        inline(&describe::provenance(result))
+    );
     out.push_str(
         "<nav><a href=\"#findings\">Findings</a><a href=\"#results\">Table</a>\
          <a href=\"#load\">Load</a><a href=\"#timelines\">Timelines</a>\
@@ -203,11 +211,15 @@ pub fn render(result: &RunResult) -> String {
         }
         out.push_str("</ul></div>\n");
     }
-    out.push_str("<h2 id=\"findings\">Findings</h2>\n<ul>\n");
-    for line in highlights(result) {
-        let _ = writeln!(out, "<li>{}</li>", inline(&line));
+    out.push_str("<h2 id=\"findings\">Findings</h2>\n");
+    for (heading, lines) in highlights(result).sections() {
+        let _ = writeln!(out, "<h3>{heading}</h3>\n<ul>");
+        for line in lines {
+            let _ = writeln!(out, "<li>{}</li>", inline(line));
+        }
+        out.push_str("</ul>\n");
     }
-    out.push_str("</ul>\n<h2 id=\"results\">Results</h2>\n");
+    out.push_str("<h2 id=\"results\">Results</h2>\n");
     table(&mut out, result);
     out.push_str(
         "<p class=\"note\">req/s and tok/s count successful requests (their tokens) finishing \
@@ -240,9 +252,13 @@ pub fn render(result: &RunResult) -> String {
     if timelines.is_empty() {
         out.push_str("<p>No request timelines were recorded.</p>\n");
     } else {
-        let _ = writeln!(out, "<p>{}</p>\n<div class=\"grid\">", how_to_read(&timelines[0].kind, single));
+        let _ = writeln!(
+            out,
+            "<p>{}</p>\n<div class=\"grid\">",
+            how_to_read(&timelines[0].kind, single)
+        );
         for chart in timelines {
-            let _ = writeln!(out, "<div><h3>{}</h3>", escape(&chart.title));
+            out.push_str("<div>");
             figure(&mut out, chart, result, single);
             out.push_str("</div>");
         }

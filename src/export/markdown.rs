@@ -41,9 +41,9 @@ pub fn render(result: &RunResult) -> String {
          process, mocks included.\n",
     );
     let findings = highlights(result);
-    if !findings.is_empty() {
-        out.push_str("\n## Findings\n\n");
-        for line in findings {
+    for (heading, lines) in findings.sections() {
+        out.push_str(&format!("\n## {heading}\n\n"));
+        for line in lines {
             out.push_str(&format!("- {line}\n"));
         }
     }

@@ -101,7 +101,9 @@ impl Format {
         match s.as_str() {
             "markdown" => return Ok(Format::Markdown),
             "all" => {
-                return Err("`all` is the default: leave --format out to write every format".into());
+                return Err(
+                    "`all` is the default: leave --format out to write every format".into(),
+                );
             }
             _ => {}
         }
@@ -155,7 +157,11 @@ pub fn write_all(dir: &Path, result: &RunResult) -> Result<(), ExportError> {
 
 /// Renders `result` in `formats` into `dir`. Every format is attempted; the failures (and any
 /// missing or corrupt histogram in the result) come back together in one [`ExportError`].
-pub fn write_formats(dir: &Path, result: &RunResult, formats: &[Format]) -> Result<(), ExportError> {
+pub fn write_formats(
+    dir: &Path,
+    result: &RunResult,
+    formats: &[Format],
+) -> Result<(), ExportError> {
     let mut failures = Vec::new();
     if let Err(e) = std::fs::create_dir_all(dir) {
         return Err(ExportError {

@@ -107,7 +107,10 @@ where
     if hists.is_empty() || hi_us == 0 {
         return common::empty(
             area,
-            &format!("No `{metric}` values at {}: nothing to plot.", point.label()),
+            &format!(
+                "No `{metric}` values at {}: nothing to plot.",
+                point.label()
+            ),
         );
     }
     let hi_ms = hi_us as f64 / 1000.0 * 1.02;

@@ -83,7 +83,10 @@ where
         })
         .collect();
     let scale = common::YScale::for_values(
-        series.iter().flatten().flat_map(|(_, p50, p99)| [*p50, *p99]),
+        series
+            .iter()
+            .flatten()
+            .flat_map(|(_, p50, p99)| [*p50, *p99]),
         1.0,
     );
     let series: Vec<Vec<(f64, f64, f64)>> = series
@@ -154,10 +157,23 @@ where
         let (color, _) = variant_style(v, i);
         let x = i as f64;
         chart.draw_series([
-            Rectangle::new([(x - 0.36, 0.0), (x + 0.36, *p99)], color.mix(0.35).filled()),
+            Rectangle::new(
+                [(x - 0.36, 0.0), (x + 0.36, *p99)],
+                color.mix(0.35).filled(),
+            ),
             Rectangle::new([(x - 0.22, 0.0), (x + 0.22, *p50)], color.filled()),
         ])?;
-        common::bar_label(&mut chart, common::number_label(*p99), (x, *p99))?;
+        // No value at all (nothing finished in the window) is not a latency of 0.
+        let finished: u64 = data::cell(result, v, point)
+            .iter()
+            .map(|r| pct(r, metric).count)
+            .sum();
+        let label = if finished == 0 {
+            "none finished".to_string()
+        } else {
+            common::number_label(*p99)
+        };
+        common::bar_label(&mut chart, label, (x, *p99))?;
     }
     Ok(())
 }

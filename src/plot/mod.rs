@@ -15,6 +15,7 @@
 //! | OS cost vs load (threads, RSS) | [`os_cost`] | a sweep for curves; bars at one point |
 //! | request timeline | [`timeline`] | `runs[].timeline`, the heaviest point |
 
+pub mod axis;
 pub mod common;
 pub mod data;
 pub mod distribution;
@@ -299,7 +300,8 @@ pub fn render_png(chart: &Chart, result: &RunResult) -> Result<Vec<u8>> {
     let (w, h) = chart.size;
     let mut rgb = vec![255u8; w as usize * h as usize * 3];
     {
-        let root = text::GlyphText(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
+        let root =
+            text::GlyphText(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
         draw(chart, result, &root)?;
     }
     let mut png_bytes = Vec::new();

@@ -68,7 +68,12 @@ where
             count: h.len(),
             points: h
                 .iter_quantiles(TICKS_PER_HALF_DISTANCE)
-                .map(|v| (v.quantile_iterated_to(), v.value_iterated_to() as f64 / 1000.0))
+                .map(|v| {
+                    (
+                        v.quantile_iterated_to(),
+                        v.value_iterated_to() as f64 / 1000.0,
+                    )
+                })
                 .collect(),
             marked: MARKED
                 .iter()
@@ -80,16 +85,17 @@ where
     if lines.is_empty() {
         return common::empty(
             area,
-            &format!("No `{metric}` histogram at {}: nothing to plot.", point.label()),
+            &format!(
+                "No `{metric}` histogram at {}: nothing to plot.",
+                point.label()
+            ),
         );
     }
     // The axis reaches the resolution the sample supports: with n values, 1/(1-p) ≈ n.
     let cap = (max_count.max(10) as f64).log10().ceil().clamp(2.0, 6.0);
     // Log y when one variant is 30x slower than another, so the fast ones stay readable.
-    let scale = common::YScale::for_values(
-        lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)),
-        1.0,
-    );
+    let scale =
+        common::YScale::for_values(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)), 1.0);
     let mut ticks = vec![0.0, 2f64.log10()];
     ticks.extend((1..=cap as i32).map(f64::from));
     let x: Axis = common::ticks_at(0.0, cap * 1.02, ticks);
@@ -111,7 +117,9 @@ where
         let (color, shape) = variant_style(&line.variant, line.index);
         let style = color.stroke_width(LINE_WIDTH);
         chart.draw_series(LineSeries::new(
-            line.points.iter().map(|(q, v)| (x_of(*q, cap), scale.y(*v))),
+            line.points
+                .iter()
+                .map(|(q, v)| (x_of(*q, cap), scale.y(*v))),
             style,
         ))?;
         let marked: Vec<(f64, f64)> = line
@@ -128,4 +136,21 @@ where
     }
     common::side_legend(&legend_area, "variant (requests)", &entries)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_sit_a_decade_apart() {
+        assert_eq!(label(&0.0), "0%");
+        assert_eq!(label(&2f64.log10()), "50%");
+        assert_eq!(label(&1.0), "90%");
+        assert_eq!(label(&2.0), "99%");
+        assert_eq!(label(&3.0), "99.9%");
+        assert_eq!(label(&4.0), "99.99%");
+        assert!((x_of(0.99, 6.0) - 2.0).abs() < 1e-9);
+        assert_eq!(x_of(1.0, 3.0), 3.0);
+    }
 }

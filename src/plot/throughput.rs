@@ -27,14 +27,16 @@ where
     if points.len() == 1 {
         return bars(area, result, &variants);
     }
-    // Per variant: (measured, ideal) at each point, in load order.
+    // Per variant: (x, measured, ideal) at each point, in load order.
     let mut sorted = points.clone();
     sorted.sort_by(|a, b| data::load_value(a).total_cmp(&data::load_value(b)));
-    let series: Vec<(usize, &String, Vec<(f64, f64, f64)>)> = variants
+    let mut series: Vec<Series> = variants
         .iter()
         .enumerate()
-        .map(|(i, v)| {
-            let pts = sorted
+        .map(|(index, v)| Series {
+            index,
+            variant: v,
+            points: sorted
                 .iter()
                 .filter_map(|p| {
                     let runs = data::cell(result, v, p);
@@ -44,27 +46,20 @@ where
                         data::mean(&runs, |r| r.ideal.ideal_requests_per_s)?,
                     ))
                 })
-                .collect();
-            (i, v, pts)
+                .collect(),
         })
         .collect();
     let scale = common::YScale::for_values(
         series
             .iter()
-            .flat_map(|(_, _, p)| p.iter().flat_map(|(_, m, i)| [*m, *i])),
+            .flat_map(|s| s.points.iter().flat_map(|(_, m, i)| [*m, *i])),
         1.0,
     );
-    // Values as plotted: (x, measured, ideal) on the chosen y scale.
-    let series: Vec<(usize, &String, Vec<(f64, f64, f64)>)> = series
-        .into_iter()
-        .map(|(i, v, p)| {
-            let p = p
-                .into_iter()
-                .map(|(x, m, id)| (x, scale.y(m), scale.y(id)))
-                .collect();
-            (i, v, p)
-        })
-        .collect();
+    for s in &mut series {
+        for p in &mut s.points {
+            *p = (p.0, scale.y(p.1), scale.y(p.2));
+        }
+    }
     let (plot_area, legend_area) = common::split_legend(area);
     let mut chart = common::build(&plot_area, common::load_axis(&points), scale.axis(1.15), 80)?;
     common::mesh(
@@ -77,44 +72,70 @@ where
     // Ideal lines: variants whose ideals agree (within a few % — the ideal follows the answer
     // lengths each variant received) share one line. The largest group's is black; a variant
     // with an ideal of its own (a bounded pool, `sequential`) gets a dashed line in its colour.
-    let mut groups: Vec<(usize, &String, Vec<(f64, f64)>, usize)> = Vec::new();
-    for (i, v, pts) in &series {
-        let ideal: Vec<(f64, f64)> = pts.iter().map(|(x, _, id)| (*x, *id)).collect();
-        match groups.iter_mut().find(|g| same_line(&g.2, &ideal, scale.log)) {
-            Some(g) => g.3 += 1,
-            None => groups.push((*i, v, ideal, 1)),
+    let mut groups: Vec<IdealLine> = Vec::new();
+    for s in &series {
+        let line: Vec<(f64, f64)> = s.points.iter().map(|(x, _, id)| (*x, *id)).collect();
+        match groups
+            .iter_mut()
+            .find(|g| same_line(&g.line, &line, scale.log))
+        {
+            Some(g) => g.members += 1,
+            None => groups.push(IdealLine {
+                index: s.index,
+                variant: s.variant,
+                line,
+                members: 1,
+            }),
         }
     }
-    let largest = groups.iter().map(|g| g.3).max().unwrap_or(0);
+    let largest = groups.iter().map(|g| g.members).max().unwrap_or(0);
     let mut entries = Vec::new();
     let mut main_drawn = false;
-    for (i, v, ideal, members) in &groups {
-        let (color, label) = if *members == largest && !main_drawn {
+    for g in &groups {
+        let (color, label) = if g.members == largest && !main_drawn {
             main_drawn = true;
             (INK, "ideal (Little's law)".to_string())
         } else {
-            (variant_style(v, *i).0, format!("ideal for {v}"))
+            (
+                variant_style(g.variant, g.index).0,
+                format!("ideal for {}", g.variant),
+            )
         };
         chart.draw_series(DashedLineSeries::new(
-            ideal.clone(),
+            g.line.clone(),
             10,
             7,
             color.stroke_width(2),
         ))?;
         entries.push(Entry::new(label, color, Glyph::Dashed));
     }
-    for (i, v, pts) in &series {
-        let (color, shape) = variant_style(v, *i);
+    for s in &series {
+        let (color, shape) = variant_style(s.variant, s.index);
+        let measured: Vec<(f64, f64)> = s.points.iter().map(|(x, m, _)| (*x, *m)).collect();
         chart.draw_series(LineSeries::new(
-            pts.iter().map(|(x, m, _)| (*x, *m)),
+            measured.clone(),
             color.stroke_width(LINE_WIDTH),
         ))?;
-        let measured: Vec<(f64, f64)> = pts.iter().map(|(x, m, _)| (*x, *m)).collect();
         common::markers(&mut chart, shape, color, &measured)?;
-        entries.push(Entry::new(v.as_str(), color, Glyph::Line(shape)));
+        entries.push(Entry::new(s.variant, color, Glyph::Line(shape)));
     }
     common::side_legend(&legend_area, "measured, and the ideal", &entries)?;
     Ok(())
+}
+
+/// One variant's line: `(x, measured, ideal)` per point, y as plotted.
+struct Series<'a> {
+    index: usize,
+    variant: &'a str,
+    points: Vec<(f64, f64, f64)>,
+}
+
+/// An ideal line and how many variants share it.
+struct IdealLine<'a> {
+    index: usize,
+    variant: &'a str,
+    line: Vec<(f64, f64)>,
+    members: usize,
 }
 
 /// Whether two polylines (y as plotted, `log10` when `log`) are the same within 3 %.
@@ -180,7 +201,10 @@ where
     }
     chart.draw_series(rows.iter().enumerate().map(|(i, (_, ideal))| {
         let x = i as f64;
-        PathElement::new(vec![(x - 0.42, *ideal), (x + 0.42, *ideal)], INK.stroke_width(3))
+        PathElement::new(
+            vec![(x - 0.42, *ideal), (x + 0.42, *ideal)],
+            INK.stroke_width(3),
+        )
     }))?;
     common::side_legend(
         &legend_area,

@@ -5,8 +5,8 @@
 //!
 //! It is the picture behind the numbers: in `async-single` every row says `T1` (one thread
 //! interleaves every user, the bars overlap in time); in `sync` each row has its own thread,
-//! which sits idle through the grey and purple waits. Timelines of one load point share their
-//! time axis so variants compare at a glance.
+//! which sits idle through the purple and green waits. Each timeline has its own time axis, so a
+//! fast variant's phases stay visible next to one that queued for seconds.
 
 use anyhow::Result;
 use plotters::coord::Shift;
@@ -107,19 +107,15 @@ where
 {
     let shown = rows(result, variant, point);
     if shown.is_empty() {
-        return common::empty(area, &format!("No timeline for `{variant}` at {}.", point.label()));
+        return common::empty(
+            area,
+            &format!("No timeline for `{variant}` at {}.", point.label()),
+        );
     }
-    // Every variant at this point shares the widest span, so their timelines compare.
-    let width_us = data::variants(result)
-        .iter()
-        .map(|v| {
-            let (a, b) = span(&rows(result, v, point));
-            b - a
-        })
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let (t0, _) = span(&shown);
+    // Each timeline spans its own requests: a variant that queues for seconds would otherwise
+    // squeeze a fast one's phases into slivers. The x axis says how long each took.
+    let (t0, t1) = span(&shown);
+    let width_us = (t1 - t0).max(1);
     let ms = |us: u64| us.saturating_sub(t0) as f64 / 1000.0;
     let mut threads: Vec<i32> = Vec::new();
     let labels: Vec<String> = shown
@@ -157,7 +153,13 @@ where
         let y = row as f64;
         chart.draw_series(segments(e).into_iter().map(|(phase, a, b)| {
             let color = phase.map_or(FAILED, |p| PHASES[p].1);
-            Rectangle::new([(ms(a), y - 0.36), (ms(b).max(ms(a) + x_max * 0.001), y + 0.36)], color.filled())
+            Rectangle::new(
+                [
+                    (ms(a), y - 0.36),
+                    (ms(b).max(ms(a) + x_max * 0.001), y + 0.36),
+                ],
+                color.filled(),
+            )
         }))?;
     }
     let mut entries: Vec<Entry> = PHASES

@@ -84,12 +84,15 @@ where
         .chain(c.lines.iter().map(|l| l.value))
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
-    let mut chart = common::build(
-        area,
-        common::category_axis(c.groups.len()),
-        common::from_zero(top * 1.18, 1e-3),
-        90,
-    )?;
+    // Reference lines are labelled in a margin right of the last group, clear of the bars.
+    let n_groups = c.groups.len() as f64;
+    let x_hi = if c.lines.is_empty() {
+        n_groups - 0.4
+    } else {
+        n_groups + 0.5
+    };
+    let x_axis = common::ticks_at(-0.6, x_hi, (0..c.groups.len()).map(|i| i as f64).collect());
+    let mut chart = common::build(area, x_axis, common::from_zero(top * 1.18, 1e-3), 90)?;
     let names = c.groups.clone();
     common::category_mesh(
         &mut chart,
@@ -126,17 +129,17 @@ where
             common::bar_label(&mut chart, label, (x, if v.is_finite() { v } else { 0.0 }))?;
         }
     }
-    let x_range = (-0.6, c.groups.len() as f64 - 0.4);
     for line in &c.lines {
         chart.draw_series(DashedLineSeries::new(
-            [(x_range.0, line.value), (x_range.1, line.value)],
+            [(-0.6, line.value), (x_hi, line.value)],
             8,
             6,
             INK.stroke_width(2),
         ))?;
-        let style = common::text(LABEL_FONT).pos(Pos::new(HPos::Right, VPos::Bottom));
+        let style = common::text(LABEL_FONT).pos(Pos::new(HPos::Left, VPos::Bottom));
         chart.draw_series(std::iter::once(
-            EmptyElement::at((x_range.1, line.value)) + Text::new(line.label.clone(), (-6, -4), style),
+            EmptyElement::at((n_groups - 0.45, line.value))
+                + Text::new(line.label.clone(), (4, -4), style),
         ))?;
     }
     if c.series.len() > 1 {

@@ -153,11 +153,11 @@ pub fn checks(f: &Gil) -> Vec<Check> {
     ];
     if usable >= 2 {
         out.push(Check::at_least(
-            &format!(
-                "without the lock, CPU-bound work speeds up (×; {usable} usable cores)"
-            ),
+            &format!("without the lock, CPU-bound work speeds up (×; {usable} usable cores)"),
             f.cpu_free.factor(),
-            1.0 + 0.4 * (usable - 1) as f64,
+            // Well above the GIL's ~1×, well below the cores' ideal: other work on a shared
+            // machine takes cores away from the four threads, never the lock.
+            1.0 + 0.25 * (usable - 1) as f64,
             "×",
             Role::Core,
         ));
@@ -183,7 +183,13 @@ pub fn checks(f: &Gil) -> Vec<Check> {
 fn analyse(m: &Measured) -> Result<Finding> {
     let f = figures(m)?;
     let checks = checks(&f);
-    let mut table = Table::new(&["work", "lock", "req/s, 1 thread", "req/s, 4 threads", "speed-up"]);
+    let mut table = Table::new(&[
+        "work",
+        "lock",
+        "req/s, 1 thread",
+        "req/s, 4 threads",
+        "speed-up",
+    ]);
     let all = [f.cpu_gil, f.cpu_free, f.io_gil, f.io_free];
     for ((_, label, _, _), s) in CONFIGS.iter().zip(all) {
         let (work, lock) = label.split_once(", ").unwrap_or((label, ""));

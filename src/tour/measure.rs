@@ -15,9 +15,7 @@ pub fn run<'a>(result: &'a RunResult, variant: &str, users: usize) -> Result<&'a
         .iter()
         .find(|r| r.variant == variant && r.point.concurrency == users && r.point.rate.is_none())
         .ok_or_else(|| {
-            anyhow!(
-                "the result has no run of `{variant}` at c={users} (was the step interrupted?)"
-            )
+            anyhow!("the result has no run of `{variant}` at c={users} (was the step interrupted?)")
         })
 }
 
@@ -32,7 +30,11 @@ pub fn only<'a>(result: &'a RunResult, variant: &str) -> Result<&'a VariantRun> 
 
 /// A percentile (or the mean) of histogram `metric` of `run`, ms; NaN when the histogram is
 /// missing or empty, so every check on it fails instead of passing on a zero.
-pub fn ms(run: &VariantRun, metric: &str, pick: fn(&mock_services::hist::Percentiles) -> f64) -> f64 {
+pub fn ms(
+    run: &VariantRun,
+    metric: &str,
+    pick: fn(&mock_services::hist::Percentiles) -> f64,
+) -> f64 {
     match run.latency_ms.get(metric) {
         Some(p) if p.count > 0 => pick(p),
         _ => f64::NAN,
@@ -147,7 +149,11 @@ pub fn thread_use(timeline: &[TimelineEntry]) -> ThreadUse {
     let all: Vec<(u64, u64)> = timeline.iter().map(interval).collect();
     let ok: Vec<&TimelineEntry> = timeline.iter().filter(|e| e.ok).collect();
     let mean = |f: &dyn Fn(&TimelineEntry) -> Option<u64>| {
-        let v: Vec<f64> = ok.iter().filter_map(|e| f(e)).map(|us| us as f64 / 1000.0).collect();
+        let v: Vec<f64> = ok
+            .iter()
+            .filter_map(|e| f(e))
+            .map(|us| us as f64 / 1000.0)
+            .collect();
         if v.is_empty() {
             f64::NAN
         } else {
@@ -192,7 +198,11 @@ mod tests {
 
     #[test]
     fn one_thread_per_request() {
-        let t = vec![entry(1, 1, 0, 1000), entry(2, 2, 0, 1000), entry(3, 1, 1000, 2000)];
+        let t = vec![
+            entry(1, 1, 0, 1000),
+            entry(2, 2, 0, 1000),
+            entry(3, 1, 1000, 2000),
+        ];
         let u = thread_use(&t);
         assert_eq!(u.threads, 2);
         assert_eq!(u.max_per_thread, 1);
@@ -203,7 +213,9 @@ mod tests {
 
     #[test]
     fn one_thread_interleaving() {
-        let t: Vec<TimelineEntry> = (0..4).map(|i| entry(i, 7, i * 100, 1000 + i * 100)).collect();
+        let t: Vec<TimelineEntry> = (0..4)
+            .map(|i| entry(i, 7, i * 100, 1000 + i * 100))
+            .collect();
         let u = thread_use(&t);
         assert_eq!(u.threads, 1);
         assert_eq!(u.max_per_thread, 4);

@@ -222,7 +222,10 @@ mod tests {
         let ids: Vec<&str> = picked.iter().map(|e| e.id).collect();
         assert_eq!(ids, vec!["Q1/Q3", "Q5"]);
         let err = select(&["Q99".into()]).unwrap_err().to_string();
-        assert!(err.contains("--only") && err.contains("Q99") && err.contains("Q16"), "{err}");
+        assert!(
+            err.contains("--only") && err.contains("Q99") && err.contains("Q16"),
+            "{err}"
+        );
         assert_eq!(select(&[]).unwrap().len(), all.len());
     }
 

@@ -177,25 +177,38 @@ pub fn scaled(model_ms: f64, time_scale: f64) -> f64 {
 pub fn describe(step: &Step) -> String {
     let p = &step.plan;
     let s = &p.scenario;
-    let variants: Vec<String> = p.variants.iter().map(|v| format!("`{}`", v.name())).collect();
+    let variants: Vec<String> = p
+        .variants
+        .iter()
+        .map(|v| format!("`{}`", v.name()))
+        .collect();
     let points: Vec<String> = p.points.iter().map(|pt| pt.label()).collect();
     let ms = |d: &Dist| d.mean() * s.time_scale;
+    let num = super::verdict::num;
     let mut out = format!(
-        "**{}**: {} at {}; one request = embed {} ms + search {} ms + first token {} ms + {} \
-         tokens {} ms apart",
+        "**{}**: {} at {}; ",
         step.label,
         variants.join(", "),
-        points.join(" and "),
-        super::verdict::num(ms(&s.embedding.latency_ms)),
-        super::verdict::num(ms(&s.qdrant.search_ms)),
-        super::verdict::num(ms(&s.bedrock.ttft_ms)),
-        super::verdict::num(s.bedrock.output_tokens.mean()),
-        super::verdict::num(ms(&s.bedrock.itl_ms)),
+        points.join(" and ")
     );
+    if model_request_ms(s) < 1.0 {
+        out.push_str("no injected network wait, a one-token answer");
+    } else {
+        out.push_str(&format!(
+            "one request = embed {} ms + search {} ms + first token {} ms + {} tokens {} ms \
+             apart = {} (the seed's {} s × time scale {})",
+            num(ms(&s.embedding.latency_ms)),
+            num(ms(&s.qdrant.search_ms)),
+            num(ms(&s.bedrock.ttft_ms)),
+            num(s.bedrock.output_tokens.mean()),
+            num(ms(&s.bedrock.itl_ms)),
+            super::ms_text(model_request_ms(s) * s.time_scale),
+            num(model_request_ms(s) / 1000.0),
+            s.time_scale,
+        ));
+    }
     out.push_str(&format!(
-        " (the seed's {} s × time scale {}), {} µs of CPU work{}",
-        super::verdict::num(model_request_ms(s) / 1000.0),
-        s.time_scale,
+        ", {} µs of CPU work{}",
         s.request.cpu_work_us,
         if s.request.gil { " under a GIL" } else { "" }
     ));

@@ -125,7 +125,12 @@ fn blocking_analyse(m: &Measured) -> Result<Finding> {
     let f = blocking_figures(m)?;
     let checks = blocking_checks(&f);
     let serial = ratio(f.loop_threads as f64 * 1000.0, f.service_ms);
-    let mut table = Table::new(&["variant", "req/s", "e2e p50", "one request at a time would be"]);
+    let mut table = Table::new(&[
+        "variant",
+        "req/s",
+        "e2e p50",
+        "one request at a time would be",
+    ]);
     table.row(vec![
         "`async`".into(),
         num(f.async_rps),
@@ -142,7 +147,7 @@ fn blocking_analyse(m: &Measured) -> Result<Finding> {
         "Both variants had {} event-loop thread and {X1_USERS} users. With async clients the \
          loop interleaved them: {} req/s, median {} (one request takes {}). With the blocking \
          clients called inside the same async tasks, each network wait froze the loop: {} \
-         req/s — {} of the {} req/s that one request at a time allows — and a median of {} \
+         req/s — {}% of the {} req/s that one request at a time allows — and a median of {} \
          ({}× async's), because every user queued behind whoever held the thread. The code \
          looks async and never errors; only the numbers show it. Run blocking clients in \
          `asyncio.to_thread` (Q16) or use async clients.",
@@ -151,7 +156,7 @@ fn blocking_analyse(m: &Measured) -> Result<Finding> {
         ms_text(f.async_e2e_p50_ms),
         ms_text(f.service_ms),
         num(f.blocking_rps),
-        format!("{}%", num(100.0 * ratio(f.blocking_rps, serial))),
+        num(100.0 * ratio(f.blocking_rps, serial)),
         num(serial),
         ms_text(f.blocking_e2e_p50_ms),
         num(ratio(f.blocking_e2e_p50_ms, f.async_e2e_p50_ms)),
@@ -211,9 +216,10 @@ pub fn cpu_on_loop() -> Experiment {
 /// Users of X2.
 pub const X2_USERS: usize = 16;
 
-/// The heavy CPU work: enough that the loop computes ~45% of the time at full load.
+/// The heavy CPU work: enough that the loop would compute ~75% of the time if every user kept
+/// its pace (busy enough that CPU sections queue behind each other).
 fn heavy_cpu_us(time_scale: f64) -> u64 {
-    (0.45 * model::request_ms() * time_scale * 1000.0 / X2_USERS as f64).round() as u64
+    (0.75 * model::request_ms() * time_scale * 1000.0 / X2_USERS as f64).round() as u64
 }
 
 fn cpu_steps(mode: Mode) -> Vec<Step> {

@@ -121,7 +121,12 @@ fn seed_s(ms: f64, scale: f64) -> String {
 fn two_requests_analyse(m: &Measured) -> Result<Finding> {
     let f = two_requests_figures(m)?;
     let checks = two_requests_checks(&f);
-    let mut table = Table::new(&["how", "both requests took", "in the seed's time", "× one request"]);
+    let mut table = Table::new(&[
+        "how",
+        "both requests took",
+        "in the seed's time",
+        "× one request",
+    ]);
     for (how, ms) in [
         ("one after another (`sequential`)", f.sequential_ms),
         ("thread pool (`sync --workers 4`)", f.pool_ms),
@@ -220,6 +225,9 @@ fn two_requests_analyse(m: &Measured) -> Result<Finding> {
     })
 }
 
+/// Height of the shortest timeline chart, pixels: room for its legend of phases.
+pub const MIN_TIMELINE_HEIGHT: u32 = 360;
+
 /// A request-timeline chart of the report module for `variant` at `c=users` of `step`.
 pub fn timeline_chart(
     step: &str,
@@ -242,7 +250,11 @@ pub fn timeline_chart(
             chart: Chart {
                 name: format!("timeline_{variant}"),
                 title: title.into(),
-                size: (TIMELINE_WIDTH, timeline::height(rows)),
+                // Never shorter than the phase legend beside the rows.
+                size: (
+                    TIMELINE_WIDTH,
+                    timeline::height(rows).max(MIN_TIMELINE_HEIGHT),
+                ),
                 kind: ChartKind::Timeline {
                     variant: variant.into(),
                     point,
@@ -340,7 +352,12 @@ pub fn bounded_figures(m: &Measured) -> Result<BoundedPool> {
     let f = measure::run(m.get("unbounded")?, "sync", Q4_USERS)?;
     Ok(BoundedPool {
         service_ms: b.ideal.expected_service_s * 1000.0,
-        workers: m.get("bounded")?.scenario.load.workers.unwrap_or(Q4_WORKERS),
+        workers: m
+            .get("bounded")?
+            .scenario
+            .load
+            .workers
+            .unwrap_or(Q4_WORKERS),
         users: Q4_USERS,
         bounded_rps: b.throughput.requests_per_s,
         bounded_queue_p50_ms: measure::ms(b, "queue", |p| p.p50),

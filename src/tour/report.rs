@@ -82,6 +82,10 @@ pub struct TourReport {
     pub seconds: f64,
     /// True when the tour was interrupted before every selected experiment ran.
     pub partial: bool,
+    /// The machine's 1-minute load average just before the tour started (None when
+    /// unreadable): work of other processes, which takes cores from the experiments. (Later
+    /// readings would count the tour's own threads.)
+    pub load_before: Option<f64>,
     /// The experiments, in order.
     pub experiments: Vec<ExperimentReport>,
 }
@@ -103,14 +107,33 @@ pub fn write(dir: &Path, report: &TourReport) -> Result<()> {
     Ok(())
 }
 
+/// The 1-minute load average from `/proc/loadavg` (None when unreadable).
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn verdict_text(v: Option<Verdict>) -> &'static str {
     v.map_or("did not finish", Verdict::label)
 }
 
 fn provenance(r: &TourReport) -> String {
     let m = &r.machine;
+    let load = match r.load_before {
+        Some(l) => format!(
+            " The 1-minute load average just before the tour was {} on {} cores: other \
+             processes' work takes cores from the experiments.",
+            super::verdict::num(l),
+            m.cores
+        ),
+        None => String::new(),
+    };
     format!(
-        "Measured {} on `{}` ({} cores, {}, {}), ragperf {}, {} tour in {:.0} s{}.",
+        "Measured {} on `{}` ({} cores, {}, {}), ragperf {}, {} tour in {:.0} s{}.{load}",
         r.created_at,
         m.hostname,
         m.cores,
@@ -119,7 +142,11 @@ fn provenance(r: &TourReport) -> String {
         m.ragperf_version,
         r.mode.name(),
         r.seconds,
-        if r.partial { " — interrupted, partial" } else { "" }
+        if r.partial {
+            " — interrupted, partial"
+        } else {
+            ""
+        }
     )
 }
 
@@ -179,7 +206,11 @@ pub fn markdown(r: &TourReport) -> String {
     }
     out.push('\n');
     for e in &r.experiments {
-        let _ = writeln!(out, "<a id=\"{}\"></a>\n\n## {}: {}\n", e.slug, e.id, e.title);
+        let _ = writeln!(
+            out,
+            "<a id=\"{}\"></a>\n\n## {}: {}\n",
+            e.slug, e.id, e.title
+        );
         let _ = writeln!(out, "> **The seed:** {}\n", e.seed);
         let _ = writeln!(out, "**Claim.** {}\n", e.claim);
         let _ = writeln!(out, "**Verdict: {}.**\n", verdict_text(e.verdict));
@@ -319,7 +350,9 @@ pub fn html(r: &TourReport) -> String {
         })
         .collect();
     // The summary links each row and colours its verdict, so it is written by hand.
-    out.push_str("<table><thead><tr><th>claim</th><th>verdict</th><th>measured</th></tr></thead><tbody>\n");
+    out.push_str(
+        "<table><thead><tr><th>claim</th><th>verdict</th><th>measured</th></tr></thead><tbody>\n",
+    );
     for (e, row) in r.experiments.iter().zip(&summary) {
         let _ = writeln!(
             out,
@@ -352,13 +385,21 @@ pub fn html(r: &TourReport) -> String {
         }
         out.push_str("</ul>\n");
         if let Some(err) = &e.error {
-            let _ = writeln!(out, "<p class=\"warn\">Could not finish: {}</p>", escape(err));
+            let _ = writeln!(
+                out,
+                "<p class=\"warn\">Could not finish: {}</p>",
+                escape(err)
+            );
         }
         if !e.table.rows.is_empty() {
             table_html(&mut out, &e.table.header, &e.table.rows);
         }
         if !e.explanation.is_empty() {
-            let _ = writeln!(out, "<p><strong>Why.</strong> {}</p>", inline_html(&e.explanation));
+            let _ = writeln!(
+                out,
+                "<p><strong>Why.</strong> {}</p>",
+                inline_html(&e.explanation)
+            );
         }
         for c in &e.charts {
             match &c.error {
@@ -372,7 +413,11 @@ pub fn html(r: &TourReport) -> String {
                     );
                 }
                 Some(err) => {
-                    let _ = writeln!(out, "<p class=\"warn\">Chart not drawn: {}</p>", escape(err));
+                    let _ = writeln!(
+                        out,
+                        "<p class=\"warn\">Chart not drawn: {}</p>",
+                        escape(err)
+                    );
                 }
             }
         }
@@ -407,7 +452,11 @@ pub fn html(r: &TourReport) -> String {
                 .iter()
                 .map(|f| format!("<a href=\"{0}\"><code>{0}</code></a>", escape(f)))
                 .collect();
-            let _ = writeln!(out, "<p class=\"note\">Raw results: {}</p>", files.join(", "));
+            let _ = writeln!(
+                out,
+                "<p class=\"note\">Raw results: {}</p>",
+                files.join(", ")
+            );
         }
     }
     out.push_str(

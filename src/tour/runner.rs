@@ -92,6 +92,7 @@ pub fn run(
         machine: MachineInfo::detect(),
         seconds: 0.0,
         partial: false,
+        load_before: report::load_average(),
         experiments: Vec::new(),
     };
     for e in &experiments {
@@ -100,7 +101,13 @@ pub fn run(
         }
         let done = run_experiment(e, opts, stop, log);
         let line = match (&done.verdict, &done.error) {
-            (Some(v), _) => format!("{} {}: {} ({:.1} s)", e.id, e.title, v.shout(), done.seconds),
+            (Some(v), _) => format!(
+                "{} {}: {} ({:.1} s)",
+                e.id,
+                e.title,
+                v.shout(),
+                done.seconds
+            ),
             (None, Some(err)) => format!("{} {}: did not finish: {err}", e.id, e.title),
             (None, None) => format!("{} {}: did not finish", e.id, e.title),
         };

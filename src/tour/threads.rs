@@ -43,9 +43,17 @@ pub fn per_request() -> Experiment {
 
 /// The seed's three rows: (variant, the seed's name for it, what the seed says).
 const ROWS: [(&str, &str, &str); 3] = [
-    ("sync", "sync retrieval + sync generation", "1 thread per request"),
+    (
+        "sync",
+        "sync retrieval + sync generation",
+        "1 thread per request",
+    ),
     ("hybrid", "sync retrieval + async generation", "1-2 threads"),
-    ("async-single", "async retrieval + async generation", "1 thread handles many"),
+    (
+        "async-single",
+        "async retrieval + async generation",
+        "1 thread handles many",
+    ),
 ];
 
 fn many(mode: Mode) -> usize {
@@ -53,7 +61,9 @@ fn many(mode: Mode) -> usize {
 }
 
 fn per_request_steps(mode: Mode) -> Vec<Step> {
-    let mut s = model::seed_scenario(mode.pick(0.02, 0.1));
+    // Slow enough that one event-loop thread is not CPU-bound at the large load (64 users at
+    // 150 ms, 256 at 1.5 s: a few hundred requests per second).
+    let mut s = model::seed_scenario(mode.pick(0.05, 0.5));
     model::by_duration(
         &mut s,
         mode.pick(Duration::from_millis(500), Duration::from_secs(3)),
@@ -70,7 +80,11 @@ fn per_request_steps(mode: Mode) -> Vec<Step> {
         model::plan(
             s,
             // Least memory-hungry first, so a later variant does not start on another's heap.
-            &[VariantKind::AsyncSingle, VariantKind::Hybrid, VariantKind::Sync],
+            &[
+                VariantKind::AsyncSingle,
+                VariantKind::Hybrid,
+                VariantKind::Sync,
+            ],
             vec![model::closed(2), model::closed(many(mode))],
         ),
     )]
@@ -131,7 +145,13 @@ pub struct PerRequest {
 /// Reads Q1/Q3's figures.
 pub fn per_request_figures(m: &Measured) -> Result<PerRequest> {
     let r = m.get("threads")?;
-    let many = r.plan.points.iter().map(|p| p.concurrency).max().unwrap_or(2);
+    let many = r
+        .plan
+        .points
+        .iter()
+        .map(|p| p.concurrency)
+        .max()
+        .unwrap_or(2);
     let pair = |v: &str| -> Result<(Cost, Cost)> { Ok((cost(r, v, 2)?, cost(r, v, many)?)) };
     Ok(PerRequest {
         many,
@@ -153,7 +173,10 @@ pub fn per_request_checks(f: &PerRequest) -> Vec<Check> {
             Role::Core,
         ),
         Check::at_least(
-            &format!("sync: a thread per request with {} requests (threads)", f.many),
+            &format!(
+                "sync: a thread per request with {} requests (threads)",
+                f.many
+            ),
             f.sync.1.threads as f64,
             (0.8 * n).floor(),
             "",

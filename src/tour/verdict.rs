@@ -214,7 +214,7 @@ mod tests {
         assert!(Check::within("a", 1.5, 1.0, 2.0, "", Role::Core).pass);
         assert!(!Check::within("a", 2.5, 1.0, 2.0, "", Role::Core).pass);
         assert!(ratio(1.0, 0.0).is_nan());
-        assert_eq!(num(1234.5), "1235");
+        assert_eq!(num(1234.6), "1235");
         assert_eq!(num(12.34), "12.3");
         assert_eq!(num(2.0), "2");
         assert_eq!(num(0.1234), "0.123");
