@@ -383,8 +383,10 @@ mod tests {
         c.qdrant.dimensions = 300;
         assert_eq!(c.validate().unwrap_err().field, "qdrant.dimensions");
 
-        let mut c = MockConfig::default();
-        c.time_scale = -1.0;
+        let c = MockConfig {
+            time_scale: -1.0,
+            ..MockConfig::default()
+        };
         assert_eq!(c.validate().unwrap_err().field, "time_scale");
 
         let mut c = MockConfig::default();
