@@ -21,13 +21,11 @@ fn mib(bytes: u64) -> String {
 fn row(r: &VariantRun) -> Vec<String> {
     let p = |k: &str| r.latency_ms.get(k).cloned().unwrap_or_default();
     let (e2e, ttft, itl, queue) = (p("e2e"), p("ttft"), p("itl"), p("queue"));
-    let mut errors = r.counters.failed.to_string();
-    if r.counters.abandoned > 0 {
-        errors.push_str(&format!("+{}a", r.counters.abandoned));
-    }
+    let c = &r.counters;
     vec![
         r.variant.clone(),
         r.point.label(),
+        format!("{}/{}", c.ok, c.sent),
         format!("{:.1}", r.throughput.requests_per_s),
         format!("{:.0}", r.throughput.tokens_per_s),
         format!("{}/{}", ms(e2e.p50), ms(e2e.p99)),
@@ -38,7 +36,8 @@ fn row(r: &VariantRun) -> Vec<String> {
         mib(r.process.rss_peak_bytes),
         format!("{:.2}", r.process.cpu_user_s + r.process.cpu_sys_s),
         format!("{:.0}%", r.ideal.efficiency * 100.0),
-        errors,
+        c.failed.to_string(),
+        c.abandoned.to_string(),
     ]
 }
 
@@ -47,6 +46,7 @@ pub fn render(result: &RunResult) -> String {
     let header: Vec<String> = [
         "variant",
         "load",
+        "ok/sent",
         "req/s",
         "tok/s",
         "e2e p50/p99",
@@ -57,7 +57,8 @@ pub fn render(result: &RunResult) -> String {
         "rss",
         "cpu s",
         "eff",
-        "errors",
+        "failed",
+        "unfinished",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -91,6 +92,13 @@ pub fn render(result: &RunResult) -> String {
     line(&header, &mut out);
     for r in &rows {
         line(r, &mut out);
+    }
+    if result.runs.iter().any(|r| r.counters.abandoned > 0) {
+        out.push_str(
+            "unfinished: measured requests still running (or queued) when the drain time ran \
+             out; a variant that serves fewer requests at once than it is sent queues the rest \
+             (their latency exceeds the run)\n",
+        );
     }
     if result.partial {
         out.push_str("(partial: the run was interrupted or did not finish every point)\n");
