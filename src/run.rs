@@ -338,7 +338,11 @@ fn run_variant(
     };
     let capacity = kind.capacity(concurrency_hint, s.load.workers);
     let observed_tokens = (!recorder.ok_tokens.is_empty()).then(|| {
-        recorder.ok_tokens.iter().map(|t| f64::from(*t)).sum::<f64>()
+        recorder
+            .ok_tokens
+            .iter()
+            .map(|t| f64::from(*t))
+            .sum::<f64>()
             / recorder.ok_tokens.len() as f64
     });
     let service_s = ideal::expected_service_s(s, observed_tokens);

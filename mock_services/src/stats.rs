@@ -123,10 +123,7 @@ fn lock(m: &Mutex<Histogram<u64>>) -> std::sync::MutexGuard<'_, Histogram<u64>> 
 }
 
 fn outcome_index(kind: &str) -> usize {
-    OUTCOME_KINDS
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(7) // unknown kinds count as bad_request
+    OUTCOME_KINDS.iter().position(|k| *k == kind).unwrap_or(7) // unknown kinds count as bad_request
 }
 
 /// Per-stream figures, merged into [`MockStats`] once when the stream ends.
@@ -155,8 +152,10 @@ impl StreamRecorder {
     /// One token event sent: `injected_gap` is the gap the model asked for (`None` for the
     /// first token), `lateness` how much later than its deadline it actually went out.
     pub fn token(&mut self, injected_gap: Option<Duration>, lateness: Duration) {
-        self.samples
-            .push((injected_gap.map_or(u32::MAX, micros_u32), micros_u32(lateness)));
+        self.samples.push((
+            injected_gap.map_or(u32::MAX, micros_u32),
+            micros_u32(lateness),
+        ));
     }
 
     /// Tokens recorded.

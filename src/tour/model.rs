@@ -115,6 +115,23 @@ pub fn seed_scenario(time_scale: f64) -> Scenario {
     s
 }
 
+/// Spreads every injected wait uniformly over ±50 % of its mean (same means, so the same
+/// expected request): real networks jitter, and with perfectly fixed waits a closed loop of
+/// users settles into a schedule where their CPU sections never collide.
+pub fn jittered(s: &mut Scenario) {
+    let spread = |d: &Dist| {
+        let m = d.mean();
+        Dist::Uniform {
+            min: 0.5 * m,
+            max: 1.5 * m,
+        }
+    };
+    s.embedding.latency_ms = spread(&s.embedding.latency_ms);
+    s.qdrant.search_ms = spread(&s.qdrant.search_ms);
+    s.bedrock.ttft_ms = spread(&s.bedrock.ttft_ms);
+    s.bedrock.itl_ms = spread(&s.bedrock.itl_ms);
+}
+
 /// Bounds a step by a request count (and no time limit).
 pub fn by_requests(s: &mut Scenario, n: u64) {
     s.load.requests = Some(n);
@@ -206,6 +223,9 @@ pub fn describe(step: &Step) -> String {
             num(model_request_ms(s) / 1000.0),
             s.time_scale,
         ));
+        if !matches!(s.bedrock.itl_ms, Dist::Fixed { .. }) {
+            out.push_str(", each wait drawn uniformly within ±50 % of its mean");
+        }
     }
     out.push_str(&format!(
         ", {} µs of CPU work{}",

@@ -225,6 +225,7 @@ fn heavy_cpu_us(time_scale: f64) -> u64 {
 fn cpu_steps(mode: Mode) -> Vec<Step> {
     let scale = mode.pick(0.05, 0.25);
     let mut light = model::seed_scenario(scale);
+    model::jittered(&mut light);
     model::by_duration(
         &mut light,
         mode.pick(Duration::from_millis(1000), Duration::from_secs(4)),
