@@ -176,3 +176,22 @@ fn blocking_calls_inside_async_stall_every_task_on_the_thread() {
         bad.process.threads_peak
     );
 }
+
+#[test]
+fn thread_per_request_reuses_a_finished_users_thread() {
+    // Two closed-loop users, twelve requests: a user's next request must find the thread its
+    // last one just left, so only two worker threads ever run requests.
+    let mut s = common::fixed_scenario(0.0, 0.0, 20.0, 0.0, 1.0);
+    s.load.requests = Some(12);
+    let result = common::run(&common::plan(
+        s,
+        &[VariantKind::Sync],
+        vec![common::closed(2)],
+    ));
+    let r = common::variant(&result, "sync");
+    assert_eq!(r.counters.ok, 12);
+    let mut tids: Vec<i32> = r.timeline.iter().map(|t| t.tid).collect();
+    tids.sort_unstable();
+    tids.dedup();
+    assert_eq!(tids.len(), 2, "worker threads that ran requests: {tids:?}");
+}

@@ -22,7 +22,10 @@ use crate::client::BlockingClients;
 
 struct Queue {
     tickets: VecDeque<Ticket>,
-    idle: usize,
+    /// Workers running a request. A worker stops counting as busy *before* it hands its record
+    /// back, so the closed-loop user's next request (which the record triggers) finds it free
+    /// instead of spawning a thread it does not need.
+    busy: usize,
     spawned: usize,
     closed: bool,
 }
@@ -61,7 +64,7 @@ impl SyncPool {
             shared: Arc::new(Shared {
                 queue: Mutex::new(Queue {
                     tickets: VecDeque::new(),
-                    idle: 0,
+                    busy: 0,
                     spawned: 0,
                     closed: false,
                 }),
@@ -90,17 +93,17 @@ fn worker_loop(shared: Arc<Shared>) {
                     return;
                 }
                 if let Some(t) = q.tickets.pop_front() {
+                    q.busy += 1;
                     break t;
                 }
                 if q.closed {
                     return;
                 }
-                q.idle += 1;
                 q = shared.ready.wait(q).unwrap_or_else(|p| p.into_inner());
-                q.idle -= 1;
             }
         };
         let record = steps::run_blocking(&shared.ctx, &shared.clients, &ticket);
+        shared.queue.lock().unwrap_or_else(|p| p.into_inner()).busy -= 1;
         if shared.done.send(record).is_err() {
             return;
         }
@@ -112,10 +115,11 @@ impl Executor for SyncPool {
         let spawn_index = {
             let mut q = self.lock();
             q.tickets.push_back(ticket);
-            // Idle workers that are already waking for earlier tickets count as busy.
-            let waiting = q.tickets.len();
+            // Free workers (waiting, or finishing and about to look at the queue) take the
+            // queued tickets; a thread is spawned only when there are more tickets than that.
+            let free = q.spawned - q.busy;
             let can_grow = self.max_workers.is_none_or(|max| q.spawned < max);
-            if q.idle >= waiting || !can_grow {
+            if free >= q.tickets.len() || !can_grow {
                 self.shared.ready.notify_one();
                 None
             } else {
