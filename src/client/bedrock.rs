@@ -17,7 +17,7 @@ use super::error::{ClientError, ErrorKind, Service};
 use super::eventstream::{ConverseStreamDecoder, Usage};
 use super::retry::{Backoff, run_async, run_blocking};
 use super::transport::{
-    async_call, async_open_stream, async_read_stream, base_url, blocking_call,
+    async_json, async_open_stream, async_read_stream, base_url, blocking_json,
     blocking_open_stream, blocking_read_stream,
 };
 use super::{ClientBuildError, Reply, encode_path_segment};
@@ -264,18 +264,16 @@ impl BlockingBedrockClient {
     pub fn converse(&self, req: &ChatRequest<'_>) -> Result<Reply<GenerateOutcome>, ClientError> {
         let t = &self.target;
         let body = request_body(req);
-        let (value, attempts) = run_blocking(&t.backoff, || {
-            let raw = blocking_call(
-                &self.agent,
-                Service::Bedrock,
-                CONVERSE_OP,
-                &t.converse_url,
-                &body,
-                t.timeout,
-            )?;
-            parse_converse(&raw)
-        })?;
-        Ok(Reply { value, attempts })
+        blocking_json(
+            &self.agent,
+            &t.backoff,
+            Service::Bedrock,
+            CONVERSE_OP,
+            &t.converse_url,
+            &body,
+            t.timeout,
+            parse_converse,
+        )
     }
 }
 
@@ -337,21 +335,17 @@ impl AsyncBedrockClient {
     ) -> Result<Reply<GenerateOutcome>, ClientError> {
         let t = &self.target;
         let body = request_body(req);
-        let body = &body;
-        let (value, attempts) = run_async(&t.backoff, move || async move {
-            let raw = async_call(
-                &self.client,
-                Service::Bedrock,
-                CONVERSE_OP,
-                &t.converse_url,
-                body.clone(),
-                t.timeout,
-            )
-            .await?;
-            parse_converse(&raw)
-        })
-        .await?;
-        Ok(Reply { value, attempts })
+        async_json(
+            &self.client,
+            &t.backoff,
+            Service::Bedrock,
+            CONVERSE_OP,
+            &t.converse_url,
+            &body,
+            t.timeout,
+            parse_converse,
+        )
+        .await
     }
 }
 

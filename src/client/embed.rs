@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{ClientConfig, Endpoints};
 use super::error::{ClientError, ErrorKind, Service};
-use super::retry::{Backoff, run_async, run_blocking};
-use super::transport::{async_call, base_url, blocking_call};
+use super::retry::Backoff;
+use super::transport::{async_json, base_url, blocking_json};
 use super::{ClientBuildError, Reply, encode_path_segment};
 
 const OPERATION: &str = "bedrock InvokeModel";
@@ -124,18 +124,16 @@ impl BlockingEmbedClient {
     pub fn embed(&self, text: &str) -> Result<Reply<Vec<f32>>, ClientError> {
         let t = &self.target;
         let body = t.body(text);
-        let (value, attempts) = run_blocking(&t.backoff, || {
-            let raw = blocking_call(
-                &self.agent,
-                Service::Bedrock,
-                OPERATION,
-                &t.url,
-                &body,
-                t.timeout,
-            )?;
-            t.parse(&raw)
-        })?;
-        Ok(Reply { value, attempts })
+        blocking_json(
+            &self.agent,
+            &t.backoff,
+            Service::Bedrock,
+            OPERATION,
+            &t.url,
+            &body,
+            t.timeout,
+            |raw| t.parse(raw),
+        )
     }
 }
 
@@ -164,21 +162,17 @@ impl AsyncEmbedClient {
     pub async fn embed(&self, text: &str) -> Result<Reply<Vec<f32>>, ClientError> {
         let t = &self.target;
         let body = t.body(text);
-        let body = &body;
-        let (value, attempts) = run_async(&t.backoff, move || async move {
-            let raw = async_call(
-                &self.client,
-                Service::Bedrock,
-                OPERATION,
-                &t.url,
-                body.clone(),
-                t.timeout,
-            )
-            .await?;
-            t.parse(&raw)
-        })
-        .await?;
-        Ok(Reply { value, attempts })
+        async_json(
+            &self.client,
+            &t.backoff,
+            Service::Bedrock,
+            OPERATION,
+            &t.url,
+            &body,
+            t.timeout,
+            |raw| t.parse(raw),
+        )
+        .await
     }
 }
 

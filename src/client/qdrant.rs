@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use super::config::{ClientConfig, Endpoints};
 use super::error::{ClientError, ErrorKind, Service};
-use super::retry::{Backoff, run_async, run_blocking};
-use super::transport::{async_call, base_url, blocking_call};
+use super::retry::Backoff;
+use super::transport::{async_json, base_url, blocking_json};
 use super::{ClientBuildError, Reply, encode_path_segment};
 
 const OPERATION: &str = "qdrant points/query";
@@ -197,18 +197,16 @@ impl BlockingQdrantClient {
     pub fn search(&self, vector: &[f32], limit: usize) -> Result<Reply<Vec<Passage>>, ClientError> {
         let t = &self.target;
         let body = QueryTarget::body(vector, limit);
-        let (value, attempts) = run_blocking(&t.backoff, || {
-            let raw = blocking_call(
-                &self.agent,
-                Service::Qdrant,
-                OPERATION,
-                &t.url,
-                &body,
-                t.timeout,
-            )?;
-            parse_points(&raw)
-        })?;
-        Ok(Reply { value, attempts })
+        blocking_json(
+            &self.agent,
+            &t.backoff,
+            Service::Qdrant,
+            OPERATION,
+            &t.url,
+            &body,
+            t.timeout,
+            parse_points,
+        )
     }
 }
 
@@ -241,21 +239,17 @@ impl AsyncQdrantClient {
     ) -> Result<Reply<Vec<Passage>>, ClientError> {
         let t = &self.target;
         let body = QueryTarget::body(vector, limit);
-        let body = &body;
-        let (value, attempts) = run_async(&t.backoff, move || async move {
-            let raw = async_call(
-                &self.client,
-                Service::Qdrant,
-                OPERATION,
-                &t.url,
-                body.clone(),
-                t.timeout,
-            )
-            .await?;
-            parse_points(&raw)
-        })
-        .await?;
-        Ok(Reply { value, attempts })
+        async_json(
+            &self.client,
+            &t.backoff,
+            Service::Qdrant,
+            OPERATION,
+            &t.url,
+            &body,
+            t.timeout,
+            parse_points,
+        )
+        .await
     }
 }
 

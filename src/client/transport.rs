@@ -320,6 +320,44 @@ async fn reqwest_check_status(
         &body,
     ))
 }
+/// One JSON call with retries on the calling thread: POSTs `body` to `url`, parses a successful
+/// answer with `parse`, and retries per `backoff`. Shared by every non-streaming blocking call.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn blocking_json<T>(
+    agent: &ureq::Agent,
+    backoff: &super::retry::Backoff,
+    service: Service,
+    op: &str,
+    url: &str,
+    body: &[u8],
+    timeout: Duration,
+    parse: impl Fn(&[u8]) -> Result<T, ClientError>,
+) -> Result<super::Reply<T>, ClientError> {
+    let (value, attempts) = super::retry::run_blocking(backoff, || {
+        parse(&blocking_call(agent, service, op, url, body, timeout)?)
+    })?;
+    Ok(super::Reply { value, attempts })
+}
+
+/// The async twin of [`blocking_json`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn async_json<T>(
+    client: &reqwest::Client,
+    backoff: &super::retry::Backoff,
+    service: Service,
+    op: &str,
+    url: &str,
+    body: &[u8],
+    timeout: Duration,
+    parse: impl Fn(&[u8]) -> Result<T, ClientError> + Sync,
+) -> Result<super::Reply<T>, ClientError> {
+    let parse = &parse;
+    let (value, attempts) = super::retry::run_async(backoff, move || async move {
+        parse(&async_call(client, service, op, url, body.to_vec(), timeout).await?)
+    })
+    .await?;
+    Ok(super::Reply { value, attempts })
+}
 
 /// A whole non-streaming call: POST JSON, return the 2xx body.
 pub(crate) async fn async_call(
