@@ -16,6 +16,7 @@ mod benchmarks;
 criterion::criterion_main!(
     benchmarks::variants::benches,
     benchmarks::eventstream_decode::benches,
+    benchmarks::eventstream_encode::benches,
     benchmarks::histogram::benches,
     benchmarks::qdrant_search::benches,
 );

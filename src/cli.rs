@@ -43,6 +43,9 @@ pub enum Command {
     /// Run every claim of the seed Q&A as a small experiment and write a report with a
     /// measured verdict for each (--quick: under a minute).
     Tour(TourArgs),
+    /// Hold N ConverseStream streams open against a Bedrock endpoint (the embedded mock or
+    /// --bedrock-url) and measure the inter-token gaps as received: the mock's capacity benchmark.
+    Streams(crate::streams::StreamsArgs),
 }
 
 /// `ragperf run`.

@@ -20,4 +20,5 @@ pub mod report;
 pub mod result;
 pub mod run;
 pub mod scenario;
+pub mod streams;
 pub mod tour;

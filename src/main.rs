@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => ragperf::commands::compare(&args),
         Command::Baseline(args) => ragperf::commands::baseline(&args),
         Command::Tour(args) => ragperf::commands::tour(&args),
+        Command::Streams(args) => ragperf::streams::command(&args),
     };
     match outcome {
         Ok(code) => code,

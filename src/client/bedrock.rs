@@ -79,7 +79,7 @@ struct InferenceConfig {
     temperature: f32,
 }
 
-fn request_body(req: &ChatRequest<'_>) -> Vec<u8> {
+pub(crate) fn request_body(req: &ChatRequest<'_>) -> Vec<u8> {
     let body = ConverseBody {
         messages: [UserMessage {
             role: "user",
