@@ -10,10 +10,12 @@
 //! - [`embedding`]: the deterministic embedding function shared by the embeddings endpoint and
 //!   the preloaded corpus.
 //! - [`qdrant`]: an in-memory vector store behind Qdrant's REST API.
+//! - [`clock`]: the token clock that wakes streams at their token deadlines (sub-ms).
 //! - [`bedrock`]: Converse, ConverseStream (AWS event-stream framing) and InvokeModel.
 //! - [`server`]: binding, serving and stopping both mocks, in-process (port 0) or standalone.
 
 pub mod bedrock;
+pub mod clock;
 pub mod config;
 pub mod embedding;
 pub mod faults;

@@ -50,6 +50,8 @@ pub struct MockState {
     pub qdrant_faults: FaultInjector,
     /// The Qdrant collections.
     pub qdrant: crate::qdrant::Store,
+    /// Wakes streams at their token deadlines (sub-millisecond; see [`crate::clock`]).
+    pub clock: crate::clock::TokenClock,
     sequence: AtomicU64,
 }
 
@@ -65,6 +67,7 @@ impl MockState {
             qdrant_faults: FaultInjector::new(f.qdrant.clone(), false),
             qdrant: crate::qdrant::Store::with_demo_corpus(&config.qdrant),
             stats: Arc::new(MockStats::default()),
+            clock: crate::clock::TokenClock::new(),
             sequence: AtomicU64::new(0),
             config,
         })

@@ -36,10 +36,10 @@ use mock_services::stats::StatsSnapshot;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::client::ClientError;
 use crate::client::ConverseStreamDecoder;
 use crate::client::bedrock::{ChatRequest, request_body};
 use crate::client::encode_path_segment;
+use crate::client::{ClientError, ErrorKind};
 use crate::scenario::Scenario;
 use http1::{Conn, HttpError};
 
@@ -234,7 +234,8 @@ pub struct StreamsSummary {
     pub on_time: bool,
     /// Streams that completed in the window.
     pub completed: u64,
-    /// Failed streams by kind (`throttled`, `stream_cut`, `timeout`, …), whole run.
+    /// Failed streams by kind (`throttled`, `stream_cut`, `timeout`, `stalled`: silent when
+    /// the window closed, …), whole run.
     pub failed: BTreeMap<String, u64>,
     /// A few failure messages, for diagnosis.
     pub failure_samples: Vec<String>,
@@ -327,21 +328,25 @@ fn us(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Sends one ConverseStream request and reads its answer, recording every token's arrival.
-async fn one_stream(
+/// Connects (or reuses `conn`), sends the request and reads the response head.
+async fn open(
     shared: &Shared,
     conn: &mut Option<Conn>,
     request: &[u8],
-    local: &mut Local,
-) -> Outcome {
+) -> Result<(Conn, http1::Head, Instant), Outcome> {
     let mut fresh_retry_done = false;
-    let (mut c, head, sent_at) = loop {
+    loop {
         let reused = conn.is_some();
         let mut c = match conn.take() {
             Some(c) => c,
             None => match Conn::connect(shared.addr).await {
                 Ok(c) => c,
-                Err(e) => return failed("connect", format!("connecting to {}: {e}", shared.addr)),
+                Err(e) => {
+                    return Err(failed(
+                        "connect",
+                        format!("connecting to {}: {e}", shared.addr),
+                    ));
+                }
             },
         };
         let sent_at = Instant::now();
@@ -351,14 +356,39 @@ async fn one_stream(
             Err(e) => Err(HttpError::Io(e)),
         };
         match head {
-            Ok(Some(head)) => break (c, head, sent_at),
+            Ok(Some(head)) => return Ok((c, head, sent_at)),
             // A kept-alive connection the server had closed: once more on a new one, as
             // HTTP clients do for requests that never got a byte back.
             Ok(None) | Err(HttpError::Io(_)) if reused && !fresh_retry_done => {
                 fresh_retry_done = true;
             }
-            Ok(None) => return failed("stream_cut", "the connection closed before a response"),
-            Err(e) => return http_failure(e),
+            Ok(None) => {
+                return Err(failed(
+                    "stream_cut",
+                    "the connection closed before a response",
+                ));
+            }
+            Err(e) => return Err(http_failure(e)),
+        }
+    }
+}
+
+/// Sends one ConverseStream request and reads its answer, recording every token's arrival.
+async fn one_stream(
+    shared: &Shared,
+    conn: &mut Option<Conn>,
+    request: &[u8],
+    local: &mut Local,
+) -> Outcome {
+    let opened = tokio::time::timeout(shared.stream_timeout, open(shared, conn, request)).await;
+    let (mut c, head, sent_at) = match opened {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(failure)) => return failure,
+        Err(_) => {
+            return failed(
+                "timeout",
+                format!("no response head within {:?}", shared.stream_timeout),
+            );
         }
     };
 
@@ -403,6 +433,12 @@ async fn one_stream(
     let mut last: Option<Instant> = None;
     let read = c
         .read_body(head.body, |data: &[u8], at: Instant| {
+            if at.saturating_duration_since(sent_at) > shared.stream_timeout {
+                return Err(ClientError::new(
+                    ErrorKind::Timeout,
+                    format!("the stream did not end within {:?}", shared.stream_timeout),
+                ));
+            }
             let in_window = shared.in_window(at);
             decoder.feed(data, &mut |_text: &str| {
                 match last {
@@ -443,17 +479,9 @@ async fn user(shared: Arc<Shared>, index: usize, start_at: Instant) {
     while !shared.over() {
         let request = &shared.requests[next % shared.requests.len()];
         next += 1;
-        let outcome = tokio::time::timeout(
-            shared.stream_timeout,
-            one_stream(&shared, &mut conn, request, &mut local),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            failed(
-                "timeout",
-                format!("the stream did not end within {:?}", shared.stream_timeout),
-            )
-        });
+        // No timer per token: the head has a timeout, the body checks its age at every read,
+        // and a stream that goes silent is counted as `stalled` when the window ends.
+        let outcome = one_stream(&shared, &mut conn, request, &mut local).await;
         let ended_at = Instant::now();
         let pause = {
             let mut t = shared.totals();
@@ -644,13 +672,24 @@ pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary>
         let cpu = mock_services::stats::process_cpu_s() - cpu_before;
         let endpoint_after = tokio::task::block_in_place(|| endpoint.stats());
         shared.stop.store(true, Ordering::Relaxed);
-        // Streams notice the end at their next token; give stalled ones a bounded grace.
-        let grace = Instant::now() + Duration::from_secs(5);
+        // Streams notice the end at their next token; one silent for three gaps is stalled.
+        let grace_len =
+            Duration::from_secs_f64((3.0 * expected_gap_ms(&plan.scenario) / 1000.0).max(5.0));
+        let grace = Instant::now() + grace_len;
+        let mut stalled = 0u64;
         for t in tasks {
             let abort = t.abort_handle();
             if tokio::time::timeout_at(grace, t).await.is_err() {
                 abort.abort();
+                stalled += 1;
             }
+        }
+        if stalled > 0 {
+            let mut t = shared.totals();
+            *t.failed.entry("stalled".into()).or_default() += stalled;
+            t.samples.push(format!(
+                "{stalled} streams received nothing for {grace_len:?} after the window closed"
+            ));
         }
         (
             interrupted,

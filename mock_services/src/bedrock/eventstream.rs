@@ -95,6 +95,8 @@ struct MessageStart<'a> {
     p: &'a str,
 }
 
+/// The token payload as serde would write it: the reference [`text_delta`] is tested against.
+#[cfg(test)]
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct BlockDelta<'a> {
@@ -104,6 +106,7 @@ struct BlockDelta<'a> {
     p: &'a str,
 }
 
+#[cfg(test)]
 #[derive(Serialize)]
 struct TextDelta<'a> {
     text: &'a str,
@@ -173,16 +176,33 @@ pub fn message_start(p: &str) -> Bytes {
     )
 }
 
-/// `contentBlockDelta` `{"contentBlockIndex":0,"delta":{"text":...}}`.
+/// Appends `s` as a JSON string: copied as it is when nothing needs escaping (the common case
+/// for a token), otherwise through serde_json.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+/// `contentBlockDelta` `{"contentBlockIndex":0,"delta":{"text":...}}`: the per-token frame, its
+/// JSON written directly (the same bytes serde_json writes for [`BlockDelta`], without
+/// escaping every key on every token).
 pub fn text_delta(text: &str, p: &str) -> Bytes {
-    event(
-        "contentBlockDelta",
-        json(&BlockDelta {
-            content_block_index: 0,
-            delta: TextDelta { text },
-            p,
-        }),
-    )
+    let mut payload = Vec::with_capacity(56 + text.len() + p.len());
+    payload.extend_from_slice(br#"{"contentBlockIndex":0,"delta":{"text":"#);
+    push_json_str(&mut payload, text);
+    payload.push(b'}');
+    if !p.is_empty() {
+        payload.extend_from_slice(br#","p":"#);
+        push_json_str(&mut payload, p);
+    }
+    payload.push(b'}');
+    event("contentBlockDelta", payload)
 }
 
 /// `contentBlockStop` `{"contentBlockIndex":0}`.
@@ -234,6 +254,31 @@ mod tests {
         let b = message_start("");
         assert_eq!(b.len(), 118);
         assert_eq!(hex(&b[..12]), "000000760000005296d5fade");
+    }
+
+    #[test]
+    fn the_token_payload_is_what_serde_writes() {
+        for (text, p) in [
+            (" the", ""),
+            (" the", "abc"),
+            (" caf\u{e9} \"q\" \\ back", padding(MAX_PADDING)),
+            ("tab\there\nnew\u{1}line", "p"),
+            ("", ""),
+            ("\u{1F600} [doc-3]", "xy"),
+        ] {
+            let frame = text_delta(text, p);
+            let m = read_message_from(&mut frame.clone()).unwrap();
+            let expected = json(&BlockDelta {
+                content_block_index: 0,
+                delta: TextDelta { text },
+                p,
+            });
+            assert_eq!(
+                String::from_utf8_lossy(m.payload()),
+                String::from_utf8_lossy(&expected),
+                "{text:?} {p:?}"
+            );
+        }
     }
 
     #[test]

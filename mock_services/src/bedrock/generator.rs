@@ -16,7 +16,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use futures_util::Stream;
+use http_body::{Body, Frame};
 
 type Slot<T> = Arc<Mutex<Option<T>>>;
 
@@ -96,6 +98,21 @@ impl<T> Stream for Generator<T> {
             None if finished => Poll::Ready(None),
             None => Poll::Pending,
         }
+    }
+}
+
+/// A generator of byte chunks is a response body as it is: hyper polls it for each frame, with
+/// no stream adapter in between.
+impl<E> Body for Generator<Result<Bytes, E>> {
+    type Data = Bytes;
+    type Error = E;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, E>>> {
+        self.poll_next(cx)
+            .map(|item| item.map(|r| r.map(Frame::data)))
     }
 }
 

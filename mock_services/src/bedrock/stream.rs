@@ -96,7 +96,7 @@ async fn start(
         admission: admitted.admission,
     };
     let frames = generate(move |y| emit(y, plan));
-    let mut response = (StatusCode::OK, Body::from_stream(frames)).into_response();
+    let mut response = (StatusCode::OK, Body::new(frames)).into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -189,7 +189,7 @@ async fn emit(y: Yielder<Frame>, plan: Plan) {
         if let Some(gap) = gap {
             deadline += gap;
         }
-        tokio::time::sleep_until(deadline).await;
+        state.clock.sleep_until(deadline).await;
         if stop_at == Some(i) {
             match &fault {
                 Some(Fault::StreamException { kind, .. }) => {
