@@ -14,6 +14,12 @@
 //! worker thread (a local wake: no cross-thread signalling per token). A stream files itself
 //! once per token: a push under a lock, re-arming the timer only when it is the new earliest.
 //!
+//! Measured with `scripts/stream_capacity.sh` (README): at 2,000 streams 100 ms apart the
+//! client-measured gap error at p99 is 0.2 ms against 1.1 ms with tokio's timer; the price is
+//! more frequent wake-ups, a few µs more CPU per token event at tens of thousands of events/s.
+//! Slot rounding cancels out of a fixed gap (every token of a stream has the same phase), and
+//! bounds the error of a drawn one by 250 µs.
+//!
 //! The driver starts with the first sleep (so the clock can be built outside a runtime) and
 //! ends within 100 ms of the clock being dropped. If the timer cannot be created, sleeps fall
 //! back to tokio's timer.
