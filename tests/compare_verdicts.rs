@@ -139,3 +139,26 @@ fn overlapping_noisy_repeats_are_within_noise() {
     );
     compare(&b1, &c1, &[]).code(1);
 }
+
+#[test]
+fn results_of_different_builds_are_compared_with_a_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut base = fixture();
+    base.machine.build_profile = "release".into();
+    let mut cur = fixture();
+    cur.machine.build_profile = "debug".into();
+    let (b, c) = (
+        write(dir.path(), "b.json", &base),
+        write(dir.path(), "c.json", &cur),
+    );
+    compare(&b, &c, &[])
+        .code(0)
+        .stdout(predicate::str::contains("build profiles differ"))
+        .stdout(predicate::str::contains("release build"));
+    // Results from before the profile was recorded (empty) carry no such note.
+    cur.machine.build_profile.clear();
+    let c = write(dir.path(), "c2.json", &cur);
+    compare(&b, &c, &[])
+        .code(0)
+        .stdout(predicate::str::contains("build profiles differ").not());
+}

@@ -268,6 +268,17 @@ fn context_notes(
         ));
     }
     let (bm, cm) = (&base.machine, &cur.machine);
+    if !bm.build_profile.is_empty()
+        && !cm.build_profile.is_empty()
+        && bm.build_profile != cm.build_profile
+    {
+        notes.push(format!(
+            "build profiles differ: the baseline was measured with a {} build, the current result \
+             with a {} build; CPU and latency figures are not comparable (record both with the \
+             same build)",
+            bm.build_profile, cm.build_profile
+        ));
+    }
     if bm.cores != cm.cores || bm.cpu_model != cm.cpu_model {
         notes.push(format!(
             "machines differ: {} cores {} vs {} cores {}; wall-clock metrics are not comparable",

@@ -33,6 +33,20 @@ pub struct MachineInfo {
     pub fd_soft_limit: u64,
     /// Hard limit on open file descriptors (`ulimit -Hn`; `u64::MAX` = unlimited).
     pub fd_hard_limit: u64,
+    /// How ragperf was built: `release` or `debug` (`cargo run` / `cargo test`); CPU and
+    /// latency figures of the two are not comparable. Empty in results from before it was
+    /// recorded.
+    #[serde(default)]
+    pub build_profile: String,
+}
+
+/// `release` or `debug`: the build profile of this binary (debug assertions on = `debug`).
+pub fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
 }
 
 impl MachineInfo {
@@ -58,6 +72,7 @@ impl MachineInfo {
             ragperf_version: env!("CARGO_PKG_VERSION").to_string(),
             fd_soft_limit,
             fd_hard_limit,
+            build_profile: build_profile().to_string(),
         }
     }
 }

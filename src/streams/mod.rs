@@ -249,6 +249,8 @@ pub struct StreamsSummary {
     pub endpoint_side: Option<EndpointSide>,
     /// Ctrl-C ended the window early.
     pub interrupted: bool,
+    /// `release` or `debug`: the CPU figures of the two are not comparable.
+    pub build_profile: String,
 }
 
 /// Figures gathered by the streams, merged as each stream ends.
@@ -774,6 +776,7 @@ pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary>
         client_cpu_per_token_us: per_token(client_cpu_s),
         endpoint_side,
         interrupted,
+        build_profile: crate::metrics::machine::build_profile().to_string(),
     };
     Ok(summary)
 }
@@ -784,11 +787,12 @@ pub fn render(s: &StreamsSummary) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "{} streams against {} for {:.1} s (after a {:.1} s ramp){}",
+        "{} streams against {} for {:.1} s (after a {:.1} s ramp; {} build){}",
         s.streams,
         s.endpoint,
         s.window_s,
         s.ramp_s,
+        s.build_profile,
         if s.interrupted { ", interrupted" } else { "" }
     );
     let _ = writeln!(
