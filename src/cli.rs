@@ -208,7 +208,8 @@ pub struct MockArgs {
     pub threads: Option<usize>,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Parses a duration flag (`10s`, `500ms`, `2m`), saying how to write one when it is not.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 10s, 500ms or 2m"))
 }

@@ -80,7 +80,7 @@ impl Backend {
             Backend::Embedded(m) => m.stats().reset(),
             Backend::External { qdrant, bedrock } => {
                 for base in [qdrant, bedrock] {
-                    let _ = ureq::post(&format!("{base}/__ragperf/stats/reset")).send_empty();
+                    reset_mock_stats(base);
                 }
             }
         }
@@ -99,15 +99,22 @@ impl Backend {
     fn stats(&self) -> Option<StatsSnapshot> {
         match self {
             Backend::Embedded(m) => Some(m.stats().snapshot()),
-            Backend::External { bedrock, .. } => {
-                let mut resp = ureq::get(&format!("{bedrock}/__ragperf/stats"))
-                    .call()
-                    .ok()?;
-                let text = resp.body_mut().read_to_string().ok()?;
-                serde_json::from_str::<StatsSnapshot>(&text).ok()
-            }
+            Backend::External { bedrock, .. } => fetch_mock_stats(bedrock),
         }
     }
+}
+
+/// The statistics of a ragperf mock at `base` (`GET /__ragperf/stats`); None when the server
+/// is not a ragperf mock or does not answer.
+pub fn fetch_mock_stats(base: &str) -> Option<StatsSnapshot> {
+    let mut resp = ureq::get(&format!("{base}/__ragperf/stats")).call().ok()?;
+    let text = resp.body_mut().read_to_string().ok()?;
+    serde_json::from_str::<StatsSnapshot>(&text).ok()
+}
+
+/// Zeroes the statistics of a ragperf mock at `base`; other servers ignore it (best effort).
+pub fn reset_mock_stats(base: &str) {
+    let _ = ureq::post(&format!("{base}/__ragperf/stats/reset")).send_empty();
 }
 
 /// Runs the plan; `on_update` sees the result after every variant.

@@ -63,7 +63,58 @@ pub(crate) fn build_agent(config: &ClientConfig, pool_size: usize) -> ureq::Agen
         .max_idle_connections(pool_size.saturating_mul(2))
         .max_idle_connections_per_host(pool_size)
         .build();
-    ureq::Agent::new_with_config(agent_config)
+    ureq::Agent::with_parts(
+        agent_config,
+        ureq::unversioned::transport::DefaultConnector::new(),
+        LiteralFirstResolver::default(),
+    )
+}
+
+/// Resolves an IP-literal host (`http://127.0.0.1:6333`, the usual case here) without a lookup,
+/// and anything else with ureq's own resolver.
+///
+/// ureq's resolver runs each lookup that has a timeout on a short-lived helper thread, which
+/// inherits the calling worker's name; for the blocking variants that made `threads_peak` read
+/// a few threads above the requests in flight. With an IP literal there is nothing to look up,
+/// so no thread: a blocking variant's threads are exactly its workers. A host name still goes
+/// through ureq's resolver (and its helper thread, which is what Python's blocking clients do
+/// too: the lookup blocks).
+#[derive(Debug, Default)]
+struct LiteralFirstResolver(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for LiteralFirstResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        if let Some(addr) = literal_socket_addr(uri) {
+            let mut addrs = self.empty();
+            addrs.push(addr);
+            return Ok(addrs);
+        }
+        self.0.resolve(uri, config, timeout)
+    }
+}
+
+/// `http://<ip>[:port]` as a socket address (port 80 when absent); None for host names and
+/// other schemes.
+fn literal_socket_addr(uri: &ureq::http::Uri) -> Option<std::net::SocketAddr> {
+    if uri.scheme_str() != Some("http") {
+        return None;
+    }
+    let authority = uri.authority()?;
+    let host = authority.host();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    Some(std::net::SocketAddr::new(
+        ip,
+        authority.port_u16().unwrap_or(80),
+    ))
 }
 
 /// The async stack: one client (and connection pool) shared by a variant's async clients.
@@ -437,6 +488,25 @@ pub(crate) async fn async_read_stream(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ip_literals_resolve_without_a_lookup() {
+        let addr = |u: &str| super::literal_socket_addr(&u.parse().unwrap());
+        assert_eq!(
+            addr("http://127.0.0.1:6333/collections"),
+            Some("127.0.0.1:6333".parse().unwrap())
+        );
+        assert_eq!(
+            addr("http://[::1]:8000/model/x/invoke"),
+            Some("[::1]:8000".parse().unwrap())
+        );
+        assert_eq!(
+            addr("http://10.0.0.7/"),
+            Some("10.0.0.7:80".parse().unwrap())
+        );
+        assert_eq!(addr("http://localhost:6333/"), None);
+        assert_eq!(addr("https://127.0.0.1:443/"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -36,6 +36,7 @@ use mock_services::stats::StatsSnapshot;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::cli::parse_duration;
 use crate::client::ConverseStreamDecoder;
 use crate::client::bedrock::{ChatRequest, request_body};
 use crate::client::encode_path_segment;
@@ -82,11 +83,6 @@ pub struct StreamsArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 10s, 500ms or 2m"))
 }
 
 /// Everything one measurement needs, validated.
@@ -536,20 +532,14 @@ impl Endpoint {
     fn stats(&self) -> Option<StatsSnapshot> {
         match self {
             Endpoint::Embedded(m) => Some(m.stats().snapshot()),
-            Endpoint::External(u) => {
-                let mut resp = ureq::get(&format!("{u}/__ragperf/stats")).call().ok()?;
-                let text = resp.body_mut().read_to_string().ok()?;
-                serde_json::from_str(&text).ok()
-            }
+            Endpoint::External(u) => crate::run::fetch_mock_stats(u),
         }
     }
 
     fn reset_stats(&self) {
         match self {
             Endpoint::Embedded(m) => m.stats().reset(),
-            Endpoint::External(u) => {
-                let _ = ureq::post(&format!("{u}/__ragperf/stats/reset")).send_empty();
-            }
+            Endpoint::External(u) => crate::run::reset_mock_stats(u),
         }
     }
 }

@@ -475,8 +475,9 @@ fn bounded_analyse(m: &Measured) -> Result<Finding> {
     let explanation = if f.bounded_threads as usize > f.bounded_request_threads {
         format!(
             "{explanation} (The OS counted {} threads at the bounded pool's peak: the {} \
-             workers that ran requests plus short-lived helper threads — ureq resolves a new \
-             connection's host on a thread of its own, which inherits the worker's name.)",
+             workers that ran requests plus short-lived threads of the pool's, such as a \
+             host-name lookup ureq runs on a thread of its own, which inherits the worker's \
+             name.)",
             f.bounded_threads, f.bounded_request_threads
         )
     } else {
