@@ -117,6 +117,16 @@ pub fn reset_mock_stats(base: &str) {
     let _ = ureq::post(&format!("{base}/__ragperf/stats/reset")).send_empty();
 }
 
+/// Gives the memory earlier variants freed back to the OS (glibc's `malloc_trim`), so the next
+/// variant's RSS starts from what is live rather than from what the allocator kept.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the OS; it touches no live memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Runs the plan; `on_update` sees the result after every variant.
 pub fn execute(
     plan: &RunPlan,
@@ -188,6 +198,7 @@ pub fn execute(
                     break 'points;
                 }
                 backend.reset_stats();
+                release_freed_memory();
                 let run = run_variant(plan, &backend, &endpoints, kind, point, repetition, stop)
                     .with_context(|| format!("running `{}` at {}", kind.name(), point.label()))?;
                 result.runs.push(run);
