@@ -16,11 +16,12 @@ use super::config::{ClientConfig, Endpoints};
 use super::error::{ClientError, ErrorKind, Service};
 use super::eventstream::{ConverseStreamDecoder, Usage};
 use super::retry::{Backoff, run_async, run_blocking};
+use super::transport::path_name;
 use super::transport::{
     async_json, async_open_stream, async_read_stream, base_url, blocking_json,
     blocking_open_stream, blocking_read_stream,
 };
-use super::{ClientBuildError, Reply, encode_path_segment};
+use super::{ClientBuildError, Reply};
 
 const STREAM_OP: &str = "bedrock ConverseStream";
 const CONVERSE_OP: &str = "bedrock Converse";
@@ -196,12 +197,11 @@ impl ChatTarget {
         backoff: Backoff,
     ) -> Result<Self, ClientBuildError> {
         let base = base_url("bedrock_url", &endpoints.bedrock_url)?;
-        if endpoints.chat_model.is_empty() {
-            return Err(ClientBuildError(
-                "chat_model must not be empty (e.g. anthropic.claude-3-haiku-20240307-v1:0)".into(),
-            ));
-        }
-        let model = encode_path_segment(&endpoints.chat_model);
+        let model = path_name(
+            "chat_model",
+            &endpoints.chat_model,
+            "anthropic.claude-3-haiku-20240307-v1:0",
+        )?;
         Ok(ChatTarget {
             stream_url: format!("{base}/model/{model}/converse-stream"),
             converse_url: format!("{base}/model/{model}/converse"),

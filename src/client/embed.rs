@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::config::{ClientConfig, Endpoints};
 use super::error::{ClientError, ErrorKind, Service};
 use super::retry::Backoff;
-use super::transport::{async_json, base_url, blocking_json};
-use super::{ClientBuildError, Reply, encode_path_segment};
+use super::transport::{async_json, base_url, blocking_json, path_name};
+use super::{ClientBuildError, Reply};
 
 const OPERATION: &str = "bedrock InvokeModel";
 
@@ -46,16 +46,13 @@ impl EmbedTarget {
         backoff: Backoff,
     ) -> Result<Self, ClientBuildError> {
         let base = base_url("bedrock_url", &endpoints.bedrock_url)?;
-        if endpoints.embed_model.is_empty() {
-            return Err(ClientBuildError(
-                "embed_model must not be empty (e.g. amazon.titan-embed-text-v2:0)".into(),
-            ));
-        }
+        let model = path_name(
+            "embed_model",
+            &endpoints.embed_model,
+            "amazon.titan-embed-text-v2:0",
+        )?;
         Ok(EmbedTarget {
-            url: format!(
-                "{base}/model/{}/invoke",
-                encode_path_segment(&endpoints.embed_model)
-            ),
+            url: format!("{base}/model/{model}/invoke"),
             dimensions: endpoints.embed_dimensions,
             timeout: config.request_timeout(),
             backoff,

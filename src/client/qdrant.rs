@@ -15,8 +15,8 @@ use serde_json::Value;
 use super::config::{ClientConfig, Endpoints};
 use super::error::{ClientError, ErrorKind, Service};
 use super::retry::Backoff;
-use super::transport::{async_json, base_url, blocking_json};
-use super::{ClientBuildError, Reply, encode_path_segment};
+use super::transport::{async_json, base_url, blocking_json, path_name};
+use super::{ClientBuildError, Reply};
 
 const OPERATION: &str = "qdrant points/query";
 
@@ -145,16 +145,9 @@ impl QueryTarget {
         backoff: Backoff,
     ) -> Result<Self, ClientBuildError> {
         let base = base_url("qdrant_url", &endpoints.qdrant_url)?;
-        if endpoints.collection.is_empty() {
-            return Err(ClientBuildError(
-                "collection must not be empty (e.g. ragperf-demo)".into(),
-            ));
-        }
+        let collection = path_name("collection", &endpoints.collection, "ragperf-demo")?;
         Ok(QueryTarget {
-            url: format!(
-                "{base}/collections/{}/points/query",
-                encode_path_segment(&endpoints.collection)
-            ),
+            url: format!("{base}/collections/{collection}/points/query"),
             timeout: config.request_timeout(),
             backoff,
         })

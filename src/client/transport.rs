@@ -30,6 +30,21 @@ const MAX_BODY: u64 = 64 * 1024 * 1024;
 /// Read buffer of the blocking stream reader.
 const STREAM_READ_BUF: usize = 16 * 1024;
 
+/// A model id or collection name for a request path: percent-encoded, and an error naming
+/// `field` (with `example`) when it is empty.
+pub(crate) fn path_name(
+    field: &str,
+    value: &str,
+    example: &str,
+) -> Result<String, ClientBuildError> {
+    if value.is_empty() {
+        return Err(ClientBuildError(format!(
+            "{field} must not be empty (e.g. {example})"
+        )));
+    }
+    Ok(super::encode_path_segment(value))
+}
+
 /// Checks a base URL and strips trailing slashes. `field` names where it came from.
 pub(crate) fn base_url(field: &str, url: &str) -> Result<String, ClientBuildError> {
     let trimmed = url.trim().trim_end_matches('/');

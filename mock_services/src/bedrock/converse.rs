@@ -129,13 +129,10 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let t0 = Instant::now();
-    let op = Operation::Converse;
-    state.stats.request(op);
-    match converse(&state, t0, &uri, &headers, body).await {
-        Ok(response) => response,
-        Err(failure) => failure.respond(&state, op),
-    }
+    super::serve(&state, Operation::Converse, |t0| {
+        converse(&state, t0, &uri, &headers, body)
+    })
+    .await
 }
 
 async fn converse(

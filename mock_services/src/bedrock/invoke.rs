@@ -196,13 +196,10 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let t0 = Instant::now();
-    let op = Operation::Embed;
-    state.stats.request(op);
-    match invoke(&state, t0, &uri, &headers, body).await {
-        Ok(response) => response,
-        Err(failure) => failure.respond(&state, op),
-    }
+    super::serve(&state, Operation::Embed, |t0| {
+        invoke(&state, t0, &uri, &headers, body)
+    })
+    .await
 }
 
 async fn invoke(

@@ -91,6 +91,24 @@ impl Failure {
     }
 }
 
+/// The frame of every Bedrock handler: counts the request under `op`, runs `work` with the
+/// request's arrival time, and answers a failure with the real service's error response.
+pub async fn serve<Fut>(
+    state: &MockState,
+    op: Operation,
+    work: impl FnOnce(tokio::time::Instant) -> Fut,
+) -> Response
+where
+    Fut: std::future::Future<Output = Result<Response, Failure>>,
+{
+    let t0 = tokio::time::Instant::now();
+    state.stats.request(op);
+    match work(t0).await {
+        Ok(response) => response,
+        Err(failure) => failure.respond(state, op),
+    }
+}
+
 /// Reads the whole request body, refusing more than `limit` bytes with a JSON
 /// `ValidationException` (not axum's plain-text rejection).
 pub async fn read_body(

@@ -60,12 +60,7 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let t0 = Instant::now();
-    state.stats.request(OP);
-    match start(&state, t0, &uri, &headers, body).await {
-        Ok(response) => response,
-        Err(failure) => failure.respond(&state, OP),
-    }
+    super::serve(&state, OP, |t0| start(&state, t0, &uri, &headers, body)).await
 }
 
 async fn start(

@@ -148,6 +148,24 @@ async fn run_with_body<T: DeserializeOwned, R: Serialize>(
     }
 }
 
+/// The searches of a batch request, validated (a problem is named `searches[i].<what>.…`, as
+/// Qdrant names it) and converted.
+fn batch<B>(
+    searches: Vec<B>,
+    what: &str,
+    problems: impl Fn(&B, &str) -> Vec<String>,
+    into_search: impl Fn(B) -> Result<crate::qdrant::SearchRequest, ApiError>,
+) -> Result<Vec<crate::qdrant::SearchRequest>, ApiError> {
+    validate(
+        searches
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| problems(s, &format!("searches[{i}].{what}")))
+            .collect(),
+    )?;
+    searches.into_iter().map(into_search).collect()
+}
+
 fn validate(problems: Vec<String>) -> Result<(), ApiError> {
     if problems.is_empty() {
         Ok(())
@@ -411,18 +429,12 @@ async fn query_batch(
         headers,
         body,
         |st, name, b: QueryBatchBody| {
-            validate(
-                b.searches
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, q)| q.problems(&format!("searches[{i}].internal")))
-                    .collect(),
+            let reqs = batch(
+                b.searches,
+                "internal",
+                QueryBody::problems,
+                QueryBody::into_search,
             )?;
-            let reqs = b
-                .searches
-                .into_iter()
-                .map(QueryBody::into_search)
-                .collect::<Result<Vec<_>, _>>()?;
             Ok(st
                 .qdrant
                 .search_batch(&name, &reqs)?
@@ -468,18 +480,12 @@ async fn search_batch(
         headers,
         body,
         |st, name, b: SearchBatchBody| {
-            validate(
-                b.searches
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, s)| s.problems(&format!("searches[{i}].search_request")))
-                    .collect(),
+            let reqs = batch(
+                b.searches,
+                "search_request",
+                SearchBody::problems,
+                SearchBody::into_search,
             )?;
-            let reqs = b
-                .searches
-                .into_iter()
-                .map(SearchBody::into_search)
-                .collect::<Result<Vec<_>, _>>()?;
             Ok(st.qdrant.search_batch(&name, &reqs)?)
         },
     )
