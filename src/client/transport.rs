@@ -93,7 +93,8 @@ pub(crate) fn build_agent(config: &ClientConfig, pool_size: usize) -> ureq::Agen
 /// a few threads above the requests in flight. With an IP literal there is nothing to look up,
 /// so no thread: a blocking variant's threads are exactly its workers. A host name still goes
 /// through ureq's resolver (and its helper thread, which is what Python's blocking clients do
-/// too: the lookup blocks).
+/// too: the lookup blocks). ureq calls this API `unversioned`; `Cargo.lock` pins the release it
+/// was written against.
 #[derive(Debug, Default)]
 struct LiteralFirstResolver(ureq::unversioned::resolver::DefaultResolver);
 
