@@ -57,8 +57,9 @@ pub fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The little Markdown the describing text uses: `code` and **bold**, escaped.
-fn inline(md: &str) -> String {
+/// The little Markdown the describing text uses: `code` and **bold**, escaped (also the tour
+/// report's).
+pub fn inline(md: &str) -> String {
     let mut out = String::new();
     for (i, part) in escape(md).split('`').enumerate() {
         if i % 2 == 1 {

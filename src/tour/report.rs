@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::verdict::{Check, Role, Verdict};
 use super::{Mode, Table};
-use crate::export::html::escape;
+use crate::export::html::{escape, inline as inline_html};
 use crate::metrics::machine::MachineInfo;
 
 /// Schema identifier of `tour.json`.
@@ -258,25 +258,6 @@ pub fn markdown(r: &TourReport) -> String {
          timelines and a 400-point process series (trimmed to keep the report small); the \
          verdicts were computed from exactly what is saved.\n",
     );
-    out
-}
-
-/// The little Markdown the generated text uses (`code`, **bold**), as HTML.
-pub fn inline_html(md: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in escape(md).split('`').enumerate() {
-        if i % 2 == 1 {
-            let _ = write!(out, "<code>{part}</code>");
-        } else {
-            for (j, piece) in part.split("**").enumerate() {
-                if j % 2 == 1 {
-                    let _ = write!(out, "<strong>{piece}</strong>");
-                } else {
-                    out.push_str(piece);
-                }
-            }
-        }
-    }
     out
 }
 
