@@ -135,6 +135,24 @@ fn story(r: &Row) -> String {
     )
 }
 
+/// Under a bold `title`, one line per gated row with `verdict` (nothing when there is none).
+fn stories(out: &mut String, c: &Comparison, verdict: Verdict, title: &str) {
+    let rows: Vec<&Row> = c
+        .rows
+        .iter()
+        .filter(|r| r.gated && r.decision.verdict == verdict)
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str(&format!("**{title}**\n\n"));
+    for r in rows {
+        out.push_str(&story(r));
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
 /// Renders the comparison.
 pub fn render(c: &Comparison) -> String {
     let mut out = String::new();
@@ -155,32 +173,8 @@ pub fn render(c: &Comparison) -> String {
         c.current.repetitions,
         c.gates
     );
-    let gated_regressions: Vec<&Row> = c
-        .rows
-        .iter()
-        .filter(|r| r.gated && r.decision.verdict == Verdict::Regressed)
-        .collect();
-    if !gated_regressions.is_empty() {
-        out.push_str("**Regressions**\n\n");
-        for r in &gated_regressions {
-            out.push_str(&story(r));
-            out.push('\n');
-        }
-        out.push('\n');
-    }
-    let improved: Vec<&Row> = c
-        .rows
-        .iter()
-        .filter(|r| r.gated && r.decision.verdict == Verdict::Improved)
-        .collect();
-    if !improved.is_empty() {
-        out.push_str("**Improvements**\n\n");
-        for r in &improved {
-            out.push_str(&story(r));
-            out.push('\n');
-        }
-        out.push('\n');
-    }
+    stories(&mut out, c, Verdict::Regressed, "Regressions");
+    stories(&mut out, c, Verdict::Improved, "Improvements");
     let gated: Vec<&Row> = c.rows.iter().filter(|r| r.gated).collect();
     let info: Vec<&Row> = c.rows.iter().filter(|r| !r.gated).collect();
     if !gated.is_empty() {
