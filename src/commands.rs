@@ -26,10 +26,13 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode> {
 fn execute(plan: &RunPlan, out: &std::path::Path, json: bool) -> Result<ExitCode> {
     let stop = crate::interrupt::stop_flag();
     if !json {
+        let what = match &plan.target {
+            Some(t) => format!("target {}", t.spec.url),
+            None => format!("{} variant(s)", plan.variants.len()),
+        };
         eprintln!(
-            "ragperf {}: {} variant(s) x {} point(s), time scale {}, writing {}",
+            "ragperf {}: {what} x {} point(s), time scale {}, writing {}",
             plan.command,
-            plan.variants.len(),
             plan.points.len(),
             plan.scenario.time_scale,
             out.display()
@@ -53,7 +56,13 @@ fn execute(plan: &RunPlan, out: &std::path::Path, json: bool) -> Result<ExitCode
             writer.last.as_secs_f64()
         );
     }
-    Ok(if result.partial {
+    let sent: u64 = result.runs.iter().map(|r| r.counters.sent).sum();
+    let ok: u64 = result.runs.iter().map(|r| r.counters.ok).sum();
+    Ok(if sent > 0 && ok == 0 {
+        // A run in which nothing succeeded measured nothing worth a green light.
+        eprintln!("every request failed (the table lists the failures by kind)");
+        ExitCode::FAILURE
+    } else if result.partial {
         ExitCode::from(130)
     } else {
         ExitCode::SUCCESS

@@ -6,6 +6,7 @@
 //! async `reqwest`) → the mocks in the `mock-services` crate. [`metrics`] records; [`result`] and
 //! [`export`] write; [`run`] ties a plan together; [`cli`] and [`commands`] face the user.
 
+pub mod backends;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -21,4 +22,5 @@ pub mod result;
 pub mod run;
 pub mod scenario;
 pub mod streams;
+pub mod target;
 pub mod tour;

@@ -1,9 +1,18 @@
-//! `ragperf`: parse, run, print `Error: {:#}` once, exit non-zero.
+//! `ragperf`: parse, run, print `Error: {:#}` once, exit non-zero (2 for bad input: a flag,
+//! scenario or target setting that names what to fix; 1 for a run that failed).
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use ragperf::cli::{Cli, Command};
+use ragperf::cli::{Cli, Command, FlagError};
+use ragperf::scenario::ScenarioError;
+use ragperf::target::config::TargetError;
+
+/// True when the error is about the user's input rather than the run.
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| c.is::<FlagError>() || c.is::<TargetError>() || c.is::<ScenarioError>())
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,7 +30,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            ExitCode::FAILURE
+            if is_bad_input(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

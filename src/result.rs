@@ -17,6 +17,7 @@ use crate::metrics::ideal::Ideal;
 use crate::metrics::machine::MachineInfo;
 use crate::metrics::process::ProcessFigures;
 use crate::metrics::recorder::{Slo, TimelineEntry};
+use crate::metrics::server::ServerFigures;
 use crate::scenario::Scenario;
 
 /// The schema identifier of this version.
@@ -197,6 +198,26 @@ pub struct VariantRun {
     pub drive: DriveOutcome,
     /// Phases of the first measured requests, for the timeline chart.
     pub timeline: Vec<TimelineEntry>,
+    /// `--target` runs: the endpoint driven (absent for the built-in variants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetInfo>,
+    /// `--target` runs with `--target-pid` or `--target-cmd`: the server process's own OS
+    /// figures, sampled from `/proc` during the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerFigures>,
+}
+
+/// The endpoint of a `--target` run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TargetInfo {
+    /// The label (`--target-name`, default the URL's path).
+    pub name: String,
+    /// The URL.
+    pub url: String,
+    /// `sse`, `openai` or `json`.
+    pub protocol: String,
+    /// The HTTP method.
+    pub method: String,
 }
 
 /// Why a result file could not be read.

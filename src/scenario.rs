@@ -48,6 +48,9 @@ pub struct Scenario {
     pub client: ClientConfig,
     /// The load.
     pub load: LoadConfig,
+    /// A real service to drive instead of the variants (`ragperf run --target`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<crate::target::config::TargetConfig>,
 }
 
 impl Default for Scenario {
@@ -63,6 +66,7 @@ impl Default for Scenario {
             request: RequestConfig::default(),
             client: ClientConfig::default(),
             load: LoadConfig::default(),
+            target: None,
         }
     }
 }

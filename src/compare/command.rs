@@ -81,9 +81,20 @@ pub fn options(args: &CompareArgs) -> Result<Options, CompareError> {
 
 /// Reads both files and compares them.
 pub fn comparison(args: &CompareArgs) -> Result<Comparison, CompareError> {
-    let opts = options(args)?;
+    let mut opts = options(args)?;
     let base = read(&args.baseline, "baseline")?;
     let cur = read(&args.current, "current")?;
+    // Results of a sampled target server show its figures too (unless --metrics chose).
+    let sampled = |r: &crate::result::RunResult| r.runs.iter().any(|v| v.server.is_some());
+    if args.metrics.is_empty() && (sampled(&base) || sampled(&cur)) {
+        for name in gates::SERVER_INFO_METRICS {
+            if let Ok(m) = Metric::parse(name) {
+                if !opts.metrics.contains(&m) {
+                    opts.metrics.push(m);
+                }
+            }
+        }
+    }
     compare(
         &base,
         &args.baseline.display().to_string(),

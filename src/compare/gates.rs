@@ -42,6 +42,14 @@ pub const DEFAULT_INFO_METRICS: [&str; 6] = [
     "overhead_mean_ms",
 ];
 
+/// Shown besides those when a result has the target server's figures (`--target-pid`/`-cmd`).
+pub const SERVER_INFO_METRICS: [&str; 4] = [
+    "server_cpu_per_request_ms",
+    "server_threads_peak",
+    "server_rss_peak_mib",
+    "server_ctx_switches_per_request",
+];
+
 /// The limit of informational metrics unless set (`noise` in a file).
 pub const DEFAULT_NOISE: Limit = Limit::Change {
     kind: ChangeKind::Relative,

@@ -49,7 +49,7 @@ fn own_cpu_s(r: &VariantRun) -> f64 {
     (p.cpu_user_s + p.cpu_sys_s - p.mock_cpu_s - p.sampler_cpu_s).max(0.0)
 }
 
-const SIMPLE: [Simple; 13] = [
+const SIMPLE: [Simple; 18] = [
     Simple {
         name: "requests_per_s",
         direction: Direction::HigherIsBetter,
@@ -134,6 +134,45 @@ const SIMPLE: [Simple; 13] = [
         direction: Direction::LowerIsBetter,
         unit: "ms",
         read: |r| r.mock.as_ref().map(|m| m.overhead_mean_ms),
+    },
+    // `--target` runs that sample the server (`--target-pid`, `--target-cmd`).
+    Simple {
+        name: "server_cpu_per_request_ms",
+        direction: Direction::LowerIsBetter,
+        unit: "ms",
+        read: crate::metrics::server::cpu_per_request_ms,
+    },
+    Simple {
+        name: "server_cpu_s",
+        direction: Direction::LowerIsBetter,
+        unit: "s",
+        read: |r| r.server.as_ref().map(|s| s.cpu_user_s + s.cpu_sys_s),
+    },
+    Simple {
+        name: "server_threads_peak",
+        direction: Direction::LowerIsBetter,
+        unit: "threads",
+        read: |r| r.server.as_ref().map(|s| s.threads_peak as f64),
+    },
+    Simple {
+        name: "server_rss_peak_mib",
+        direction: Direction::LowerIsBetter,
+        unit: "MiB",
+        read: |r| {
+            r.server
+                .as_ref()
+                .map(|s| s.rss_peak_bytes as f64 / (1024.0 * 1024.0))
+        },
+    },
+    Simple {
+        name: "server_ctx_switches_per_request",
+        direction: Direction::LowerIsBetter,
+        unit: "count",
+        read: |r| {
+            let s = r.server.as_ref()?;
+            finished_requests(r)
+                .map(|n| (s.ctx_switches_voluntary + s.ctx_switches_involuntary) as f64 / n)
+        },
     },
 ];
 

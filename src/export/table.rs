@@ -18,27 +18,136 @@ fn mib(bytes: u64) -> String {
     format!("{:.0}MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// The name a run is shown under: the variant, or `target <name>`.
+pub fn subject_label(r: &VariantRun) -> String {
+    match &r.target {
+        Some(t) => format!("target {}", t.name),
+        None => r.variant.clone(),
+    }
+}
+
 fn row(r: &VariantRun) -> Vec<String> {
-    let p = |k: &str| r.latency_ms.get(k).cloned().unwrap_or_default();
-    let (e2e, ttft, itl, queue) = (p("e2e"), p("ttft"), p("itl"), p("queue"));
+    // A histogram with no sample has no percentile: "—", never 0.
+    let pair = |k: &str| match r.latency_ms.get(k).filter(|p| p.count > 0) {
+        Some(p) => format!("{}/{}", ms(p.p50), ms(p.p99)),
+        None => "—".into(),
+    };
     let c = &r.counters;
     vec![
-        r.variant.clone(),
+        subject_label(r),
         r.point.label(),
         format!("{}/{}", c.ok, c.sent),
         format!("{:.1}", r.throughput.requests_per_s),
         format!("{:.0}", r.throughput.tokens_per_s),
-        format!("{}/{}", ms(e2e.p50), ms(e2e.p99)),
-        format!("{}/{}", ms(ttft.p50), ms(ttft.p99)),
-        format!("{}/{}", ms(itl.p50), ms(itl.p99)),
-        ms(queue.p99),
+        pair("e2e"),
+        pair("ttft"),
+        pair("itl"),
+        match r.latency_ms.get("queue").filter(|p| p.count > 0) {
+            Some(p) => ms(p.p99),
+            None => "—".into(),
+        },
         r.process.threads_peak.to_string(),
         mib(r.process.rss_peak_bytes),
         format!("{:.2}", r.process.cpu_user_s + r.process.cpu_sys_s),
-        format!("{:.0}%", r.ideal.efficiency * 100.0),
+        if r.ideal.ideal_requests_per_s > 0.0 {
+            format!("{:.0}%", r.ideal.efficiency * 100.0)
+        } else {
+            "—".into()
+        },
         c.failed.to_string(),
         c.abandoned.to_string(),
     ]
+}
+
+/// Lays out `rows` under `header`, the first two columns left-aligned.
+fn grid(header: &[&str], rows: &[Vec<String>], out: &mut String) {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain(std::iter::once(header[i].len()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                let pad = w.saturating_sub(c.chars().count());
+                if i < 2 {
+                    format!("{c}{}", " ".repeat(pad))
+                } else {
+                    format!("{}{c}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
+    };
+    line(header.to_vec(), out);
+    for r in rows {
+        line(r.iter().map(String::as_str).collect(), out);
+    }
+}
+
+/// The target server's own figures, one row per run that sampled it.
+fn server_rows(result: &RunResult, out: &mut String) {
+    let runs: Vec<&VariantRun> = result.runs.iter().filter(|r| r.server.is_some()).collect();
+    let Some(first) = runs.first().and_then(|r| r.server.as_ref()) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\ntarget server (pid {}: {}), sampled from /proc over each point (warm-up and drain included):",
+        first.pid, first.command
+    );
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .filter_map(|r| {
+            let s = r.server.as_ref()?;
+            let per_request = crate::metrics::server::cpu_per_request_ms(r);
+            Some(vec![
+                subject_label(r),
+                r.point.label(),
+                format!("{}/{}", s.threads_start, s.threads_peak),
+                s.processes_peak.to_string(),
+                mib(s.rss_peak_bytes),
+                format!("{:.2}/{:.2}", s.cpu_user_s, s.cpu_sys_s),
+                format!(
+                    "{:.0}%",
+                    100.0 * (s.cpu_user_s + s.cpu_sys_s) / s.window_s.max(1e-9)
+                ),
+                per_request.map_or("—".into(), |v| format!("{v:.1}ms")),
+                format!(
+                    "{}/{}",
+                    s.ctx_switches_voluntary, s.ctx_switches_involuntary
+                ),
+                if s.exited {
+                    "DIED".into()
+                } else {
+                    String::new()
+                },
+            ])
+        })
+        .collect();
+    grid(
+        &[
+            "target",
+            "load",
+            "threads start/peak",
+            "procs",
+            "rss peak",
+            "cpu user/sys s",
+            "cpu",
+            "cpu/request",
+            "ctx vol/invol",
+            "",
+        ],
+        &rows,
+        out,
+    );
 }
 
 /// A fixed-width table, one row per variant × point.
@@ -64,35 +173,9 @@ pub fn render(result: &RunResult) -> String {
     .map(|s| s.to_string())
     .collect();
     let rows: Vec<Vec<String>> = result.runs.iter().map(row).collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].len())
-                .chain(std::iter::once(header[i].len()))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
     let mut out = String::new();
-    let line = |cells: &[String], out: &mut String| {
-        let parts: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                if i < 2 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
-            .collect();
-        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
-    };
-    line(&header, &mut out);
-    for r in &rows {
-        line(r, &mut out);
-    }
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    grid(&header, &rows, &mut out);
     if result.runs.iter().any(|r| r.counters.abandoned > 0) {
         out.push_str(
             "unfinished: measured requests still running (or queued) when the drain time ran \
@@ -100,6 +183,28 @@ pub fn render(result: &RunResult) -> String {
              (their latency exceeds the run)\n",
         );
     }
+    for r in result.runs.iter().filter(|r| r.counters.failed > 0) {
+        let kinds: Vec<String> = r
+            .counters
+            .failed_by_kind
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "failed {} at {}: {}",
+            subject_label(r),
+            r.point.label(),
+            kinds.join(", ")
+        );
+    }
+    if result.runs.iter().any(|r| r.target.is_some()) {
+        out.push_str(
+            "threads, rss, cpu s: ragperf's own process (the load generator); eff: against the \
+             backends' injected wait per request (— when the backends are not ragperf mocks)\n",
+        );
+    }
+    server_rows(result, &mut out);
     if result.partial {
         out.push_str("(partial: the run was interrupted or did not finish every point)\n");
     }

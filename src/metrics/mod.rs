@@ -1,8 +1,9 @@
 //! What is measured: per-request histograms and counters ([`recorder`]), the OS's own figures for
-//! the process ([`process`]) and the machine ([`machine`]), and the latency model's lower bound
-//! ([`ideal`]).
+//! the process ([`process`]), for a server under test ([`server`]) and for the machine
+//! ([`machine`]), and the latency model's lower bound ([`ideal`]).
 
 pub mod ideal;
 pub mod machine;
 pub mod process;
 pub mod recorder;
+pub mod server;

@@ -61,22 +61,31 @@ pub struct TaskCpuTicks {
 /// Reads `utime` and `stime` from a `/proc/<pid>/task/<tid>/stat` line. Fields are counted after
 /// the *last* `)` because the name in field 2 may itself contain spaces and parentheses.
 pub fn parse_task_stat(stat: &[u8]) -> Option<TaskCpuTicks> {
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let mut fields = stat[close + 1..]
-        .split(u8::is_ascii_whitespace)
-        .filter(|f| !f.is_empty());
+    let mut fields = stat_fields(stat)?;
     // The first field after the name is field 3 (state), so field 14 is the 12th.
     let utime = parse_u64(fields.nth(11)?)?;
     let stime = parse_u64(fields.next()?)?;
     Some(TaskCpuTicks { utime, stime })
 }
 
-fn parse_u64(digits: &[u8]) -> Option<u64> {
+/// The fields of a `/proc/<pid>/stat` (or `task/<tid>/stat`) line that follow the name, starting
+/// with field 3 (state). The name in field 2 may itself contain spaces and parentheses, so the
+/// fields start after the *last* `)`. None when the line has no `)`.
+pub(crate) fn stat_fields(stat: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    Some(
+        stat[close + 1..]
+            .split(u8::is_ascii_whitespace)
+            .filter(|f| !f.is_empty()),
+    )
+}
+
+pub(crate) fn parse_u64(digits: &[u8]) -> Option<u64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// The value of a `Key:   123 kB` line of `/proc/self/status`, in bytes.
-fn status_bytes(status: &[u8], key: &str) -> Option<u64> {
+pub(crate) fn status_bytes(status: &[u8], key: &str) -> Option<u64> {
     let line = status
         .split(|&b| b == b'\n')
         .find(|line| line.starts_with(key.as_bytes()) && line.get(key.len()) == Some(&b':'))?;
@@ -305,11 +314,11 @@ impl SnapshotReader {
 }
 
 /// True when an error only means the thread exited between listing and reading.
-fn thread_gone(e: &io::Error) -> bool {
+pub(crate) fn thread_gone(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
 }
 
-fn clock_ticks_per_s() -> f64 {
+pub(crate) fn clock_ticks_per_s() -> f64 {
     // SAFETY: sysconf has no preconditions; it returns -1 for an unknown name.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     // 100 is what every Linux ABI in use reports.

@@ -4,6 +4,10 @@
 //! an event loop stays flat.
 //!
 //! With one load point it shows bars per variant instead, with the value on each bar.
+//!
+//! A `--target` run whose server was sampled (`--target-pid`, `--target-cmd`) shows the
+//! *server's* threads and memory instead: that is the cost the user asked about, not the load
+//! generator's.
 
 use anyhow::Result;
 use plotters::coord::Shift;
@@ -30,6 +34,29 @@ const PANELS: [Panel; 2] = [
     },
 ];
 
+const SERVER_PANELS: [Panel; 2] = [
+    Panel {
+        title: "threads of the target server (peak)",
+        value: |r| r.server.as_ref().map_or(0.0, |s| s.threads_peak as f64),
+    },
+    Panel {
+        title: "resident memory of the server (peak, MiB)",
+        value: |r| {
+            r.server
+                .as_ref()
+                .map_or(0.0, |s| s.rss_peak_bytes as f64 / (1024.0 * 1024.0))
+        },
+    },
+];
+
+fn panels_for(result: &RunResult) -> &'static [Panel; 2] {
+    if result.runs.iter().any(|r| r.server.is_some()) {
+        &SERVER_PANELS
+    } else {
+        &PANELS
+    }
+}
+
 /// Draws the chart.
 pub fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, result: &RunResult) -> Result<()>
 where
@@ -44,7 +71,7 @@ where
         // Bars are labelled by variant on the axis: no legend needed.
         let (w, _) = area.dim_in_pixel();
         let (left, right) = area.split_horizontally(w / 2);
-        for (panel, sub) in PANELS.iter().zip([left, right]) {
+        for (panel, sub) in panels_for(result).iter().zip([left, right]) {
             bars(&sub, result, &variants, panel)?;
         }
         return Ok(());
@@ -52,7 +79,7 @@ where
     let (panels, legend_area) = common::split_legend(area);
     let (w, _) = panels.dim_in_pixel();
     let (left, right) = panels.split_horizontally(w / 2);
-    for (panel, sub) in PANELS.iter().zip([left, right]) {
+    for (panel, sub) in panels_for(result).iter().zip([left, right]) {
         lines(&sub, result, &variants, panel)?;
     }
     let entries: Vec<Entry> = variants

@@ -532,14 +532,14 @@ impl Endpoint {
     fn stats(&self) -> Option<StatsSnapshot> {
         match self {
             Endpoint::Embedded(m) => Some(m.stats().snapshot()),
-            Endpoint::External(u) => crate::run::fetch_mock_stats(u),
+            Endpoint::External(u) => crate::backends::fetch_mock_stats(u),
         }
     }
 
     fn reset_stats(&self) {
         match self {
             Endpoint::Embedded(m) => m.stats().reset(),
-            Endpoint::External(u) => crate::run::reset_mock_stats(u),
+            Endpoint::External(u) => crate::backends::reset_mock_stats(u),
         }
     }
 }

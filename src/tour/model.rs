@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use mock_services::latency::Dist;
 
-use crate::metrics::recorder::Slo;
 use crate::pipeline::VariantKind;
 use crate::result::LoadPoint;
 use crate::run::RunPlan;
@@ -162,18 +161,7 @@ pub fn closed(users: usize) -> LoadPoint {
 /// A plan of `variants` × `points` against embedded mocks, sampling the OS every 10 ms (fine
 /// enough to see a thread per 60 ms request), without progress bars.
 pub fn plan(scenario: Scenario, variants: &[VariantKind], points: Vec<LoadPoint>) -> RunPlan {
-    RunPlan {
-        command: "tour".into(),
-        scenario,
-        variants: variants.to_vec(),
-        points,
-        slo: Slo::default(),
-        repeat: 1,
-        external: None,
-        mock_threads: 2,
-        progress: false,
-        sample_interval: Duration::from_millis(10),
-    }
+    RunPlan::new("tour", scenario, variants, points)
 }
 
 /// A step.

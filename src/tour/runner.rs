@@ -64,16 +64,6 @@ pub fn fold_samples(samples: &[ProcessSample], keep: usize) -> Vec<ProcessSample
         .collect()
 }
 
-/// Gives freed heap back to the OS between variants, so one variant's peak memory (a thousand
-/// thread stacks and buffers) does not become the next variant's starting point.
-fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory at the top of glibc's heaps.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// Runs the selected experiments, writing the report after each; `log` gets one line per
 /// step and one per verdict.
 pub fn run(
@@ -153,9 +143,9 @@ fn run_experiment(
     };
     for step in &steps {
         log(&format!("  {} · {} …", e.id, step.label));
-        trim_heap();
+        crate::backends::release_freed_memory();
         let outcome = crate::run::execute(&step.plan, stop, |_| {
-            trim_heap();
+            crate::backends::release_freed_memory();
             Ok(())
         });
         let mut result = match outcome {

@@ -7,7 +7,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use mock_services::latency::Dist;
-use ragperf::metrics::recorder::Slo;
 use ragperf::pipeline::VariantKind;
 use ragperf::result::{LoadPoint, RunResult, VariantRun};
 use ragperf::run::{RunPlan, execute};
@@ -74,18 +73,7 @@ pub fn open(rate: f64, max_in_flight: Option<usize>) -> LoadPoint {
 
 /// A plan running `variants` at `points` against embedded mocks, sampling the OS every 10 ms.
 pub fn plan(scenario: Scenario, variants: &[VariantKind], points: Vec<LoadPoint>) -> RunPlan {
-    RunPlan {
-        command: "run".into(),
-        scenario,
-        variants: variants.to_vec(),
-        points,
-        slo: Slo::default(),
-        repeat: 1,
-        external: None,
-        mock_threads: 2,
-        progress: false,
-        sample_interval: Duration::from_millis(10),
-    }
+    RunPlan::new("run", scenario, variants, points)
 }
 
 /// Runs a plan to completion.

@@ -1,6 +1,10 @@
 //! Command-line interface: clap definitions and their mapping onto a [`Scenario`] and a
 //! [`RunPlan`]. Flags override the scenario file, which overrides the defaults.
 
+mod target;
+
+pub use target::{TargetArgs, read_questions};
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -153,6 +157,9 @@ pub struct CommonArgs {
     /// Never draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
+    /// Drive a real HTTP endpoint instead of the variants.
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 /// `ragperf report`.
@@ -224,7 +231,7 @@ pub struct FlagError {
     pub message: String,
 }
 
-fn flag_err(flag: &'static str, message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn flag_err(flag: &'static str, message: impl Into<String>) -> anyhow::Error {
     FlagError {
         flag,
         message: message.into(),
@@ -346,9 +353,10 @@ fn open_point(s: &Scenario, rate: f64) -> LoadPoint {
 fn plan(
     command: &str,
     common: &CommonArgs,
-    s: Scenario,
+    mut s: Scenario,
     points: Vec<LoadPoint>,
 ) -> anyhow::Result<RunPlan> {
+    let target = target::target_plan(common, &mut s)?;
     let external = match (&common.qdrant_url, &common.bedrock_url) {
         (Some(q), Some(b)) => Some((
             check_url("--qdrant-url", q)?,
@@ -373,6 +381,7 @@ fn plan(
         mock_threads: common.mock_threads,
         progress: !common.no_progress && !common.json && std::io::stderr().is_terminal(),
         sample_interval: Duration::from_millis(100),
+        target,
         scenario: s,
     })
 }

@@ -1,0 +1,139 @@
+//! The services a run talks to: embedded mocks (started in-process on free ports), external
+//! ragperf mocks or other services (`--qdrant-url`/`--bedrock-url`), or none (a `--target` run
+//! whose server uses backends ragperf does not see).
+//!
+//! One type answers the questions every run asks between variants: where are they, what did the
+//! mocks inject (their `/__ragperf/stats`), and how much CPU did an external mock process spend.
+//! Every HTTP call here has a timeout, so a backend that accepts connections and never answers
+//! cannot hang a run.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use mock_services::stats::StatsSnapshot;
+use mock_services::{Bind, MockConfig, MockServices, OwnedMockServices};
+
+/// How long a stats call may take before the mock is treated as not answering.
+pub const STATS_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The backends of a whole run.
+pub enum Backend {
+    /// In-process mocks, owned by the run.
+    Embedded(OwnedMockServices),
+    /// Services at these base URLs (ragperf mocks answer the stats route; others don't).
+    External {
+        /// Qdrant base URL.
+        qdrant: String,
+        /// Bedrock Runtime base URL.
+        bedrock: String,
+    },
+    /// No backends known to ragperf (a target whose services are its own business).
+    Unknown,
+}
+
+impl Backend {
+    /// Starts embedded mocks with `config` on free loopback ports.
+    pub fn embedded(config: MockConfig, threads: usize) -> Result<Backend> {
+        Ok(Backend::Embedded(
+            MockServices::start_on_own_runtime(config, Bind::default(), threads)
+                .context("starting the embedded mock services")?,
+        ))
+    }
+
+    /// `embedded`, `external` or `none` (result.json's `backends.mode`).
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Backend::Embedded(_) => "embedded",
+            Backend::External { .. } => "external",
+            Backend::Unknown => "none",
+        }
+    }
+
+    /// Qdrant and Bedrock base URLs (empty when unknown).
+    pub fn urls(&self) -> (String, String) {
+        match self {
+            Backend::Embedded(m) => (m.qdrant_url(), m.bedrock_url()),
+            Backend::External { qdrant, bedrock } => (qdrant.clone(), bedrock.clone()),
+            Backend::Unknown => (String::new(), String::new()),
+        }
+    }
+
+    /// Zeroes the mocks' statistics (best effort for external services).
+    pub fn reset_stats(&self) {
+        match self {
+            Backend::Embedded(m) => m.stats().reset(),
+            Backend::External { qdrant, bedrock } => {
+                for base in [qdrant, bedrock] {
+                    reset_mock_stats(base);
+                }
+            }
+            Backend::Unknown => {}
+        }
+    }
+
+    /// CPU seconds of an external mock process so far (None when embedded or unknown).
+    pub fn external_cpu_s(&self) -> Option<f64> {
+        match self {
+            Backend::External { .. } => self.stats().map(|s| s.process_cpu_s),
+            _ => None,
+        }
+    }
+
+    /// The mocks' statistics (one snapshot covers both servers in-process; external mocks
+    /// started by `ragperf mock` share one state too, so either URL answers for both).
+    pub fn stats(&self) -> Option<StatsSnapshot> {
+        match self {
+            Backend::Embedded(m) => Some(m.stats().snapshot()),
+            Backend::External { bedrock, .. } => fetch_mock_stats(bedrock),
+            Backend::Unknown => None,
+        }
+    }
+
+    /// Stops embedded mocks (external ones are not ours to stop).
+    pub fn shutdown(self, grace: Duration) {
+        if let Backend::Embedded(m) = self {
+            m.shutdown(grace);
+        }
+    }
+}
+
+fn agent() -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .timeout_global(Some(STATS_TIMEOUT))
+        .http_status_as_error(false)
+        .proxy(None)
+        .build();
+    ureq::Agent::new_with_config(config)
+}
+
+/// The statistics of a ragperf mock at `base` (`GET /__ragperf/stats`); None when the server
+/// is not a ragperf mock, does not answer, or takes longer than [`STATS_TIMEOUT`].
+pub fn fetch_mock_stats(base: &str) -> Option<StatsSnapshot> {
+    let mut resp = agent()
+        .get(&format!("{base}/__ragperf/stats"))
+        .call()
+        .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    let text = resp.body_mut().read_to_string().ok()?;
+    serde_json::from_str::<StatsSnapshot>(&text).ok()
+}
+
+/// Zeroes the statistics of a ragperf mock at `base`; other servers ignore it (best effort,
+/// bounded by [`STATS_TIMEOUT`]).
+pub fn reset_mock_stats(base: &str) {
+    let _ = agent()
+        .post(&format!("{base}/__ragperf/stats/reset"))
+        .send_empty();
+}
+
+/// Gives the memory earlier variants freed back to the OS (glibc's `malloc_trim`), so the next
+/// variant's RSS starts from what is live rather than from what the allocator kept.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the OS; it touches no live memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
