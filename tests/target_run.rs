@@ -7,7 +7,9 @@ mod target_support;
 use std::time::Duration;
 
 use serde_json::Value;
-use target_support::{ScriptServer, Step, dribble, head, ragperf, run_json, seed_stream};
+use target_support::{
+    ScriptServer, Step, assert_schema, dribble, head, ragperf, run_json, seed_stream,
+};
 
 fn run0(v: &Value) -> &Value {
     &v["runs"][0]
@@ -51,6 +53,8 @@ fn seed_sse_split_anywhere_counts_every_token() {
     assert_eq!(run0(&v)["variant"], "target");
     assert_eq!(run0(&v)["target"]["protocol"], "sse");
     assert_eq!(run0(&v)["target"]["name"], "/chat/stream");
+    assert_eq!(v["backends"]["mode"], "none");
+    assert_schema(&v);
     // The default body is the seed's ChatRequest, filled per request.
     let body: Value = serde_json::from_str(&server.last_body.lock().unwrap()).expect("json body");
     assert!(
@@ -351,6 +355,7 @@ fn target_cmd_starts_samples_and_stops_the_server() {
             .is_some_and(|c| c.contains("sse_server.py"))
     );
     assert_eq!(v["backends"]["mode"], "embedded");
+    assert_schema(&v);
     // Stopped afterwards: the port is free again.
     std::thread::sleep(Duration::from_millis(200));
     assert!(
@@ -406,4 +411,71 @@ fn a_server_that_dies_is_reported_and_the_result_written() {
         c["sent"].as_u64().unwrap_or(u64::MAX),
         "every request in one bucket: {c}"
     );
+}
+
+#[test]
+fn compare_gates_target_results_and_their_server_figures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |name: &str, delay_ms: u32| {
+        let port = free_port();
+        let cmd = format!(
+            "python3 {} {port} --token-delay-ms {delay_ms}",
+            sse_server_script()
+        );
+        let out = dir.path().join(name);
+        let url = format!("http://127.0.0.1:{port}/chat/stream");
+        let (code, _, err) = ragperf(&[
+            "run",
+            "--target",
+            &url,
+            "--target-cmd",
+            &cmd,
+            "-c",
+            "2",
+            "-n",
+            "16",
+            "--warmup",
+            "0s",
+            "--ramp",
+            "0s",
+            "--no-progress",
+            "--out",
+            &out.to_string_lossy(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        out.join("result.json").to_string_lossy().to_string()
+    };
+    let fast = run("fast", 5);
+    let slow = run("slow", 40);
+    // The same file against itself passes every gate, server figures included.
+    let (code, out, err) = ragperf(&[
+        "compare",
+        &fast,
+        &fast,
+        "--fail-on",
+        "e2e.p50=+20%,server_cpu_per_request_ms=+50%",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("server_cpu_per_request_ms"), "{out}");
+    assert!(
+        out.contains("server_threads_peak"),
+        "server figures shown: {out}"
+    );
+    // Tokens 8x slower: the e2e gate catches it.
+    let (code, out, err) = ragperf(&["compare", &fast, &slow, "--fail-on", "e2e.p50=+20%"]);
+    assert_eq!(code, 1, "{out}{err}");
+    // The report renders the server table from the file alone.
+    let report_dir = dir.path().join("report");
+    let (code, _, err) = ragperf(&[
+        "report",
+        &fast,
+        "--out",
+        &report_dir.to_string_lossy(),
+        "--format",
+        "md,html",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let md = std::fs::read_to_string(report_dir.join("summary.md")).expect("summary.md");
+    assert!(md.contains("## Target server"), "{md}");
+    assert!(md.contains("target /chat/stream"), "{md}");
 }

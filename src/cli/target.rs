@@ -132,6 +132,31 @@ pub fn read_questions(path: &Path) -> anyhow::Result<Vec<String>> {
     Ok(questions)
 }
 
+/// The built-in variants' knobs mean nothing to a real service: refuse rather than ignore.
+fn refuse_variant_knobs(common: &CommonArgs, s: &Scenario) -> anyhow::Result<()> {
+    let l = &s.load;
+    for (flag, set) in [
+        ("--variant", !l.variants.is_empty()),
+        ("--workers", l.workers.is_some()),
+        ("--max-blocking-threads", l.max_blocking_threads.is_some()),
+        ("--gil", s.request.gil),
+    ] {
+        if set {
+            return Err(flag_err(
+                flag,
+                "has no effect on a --target run (it configures the built-in variants); leave it out",
+            ));
+        }
+    }
+    if common.cpu_work_us.is_some() {
+        return Err(flag_err(
+            "--cpu-work-us",
+            "has no effect on a --target run (the server spends its own CPU); leave it out",
+        ));
+    }
+    Ok(())
+}
+
 /// Applies the target flags to the scenario's `[target]` section. Returns the target plan when
 /// the run drives a target, after checking every setting (before any load starts).
 pub fn target_plan(common: &CommonArgs, s: &mut Scenario) -> anyhow::Result<Option<TargetPlan>> {
@@ -176,27 +201,7 @@ pub fn target_plan(common: &CommonArgs, s: &mut Scenario) -> anyhow::Result<Opti
     if let Some(d) = a.target_ready_timeout {
         t.ready_timeout_s = Some(d.as_secs_f64());
     }
-    // The built-in variants' knobs mean nothing to a real service: refuse rather than ignore.
-    let l = &s.load;
-    for (flag, set) in [
-        ("--variant", !l.variants.is_empty()),
-        ("--workers", l.workers.is_some()),
-        ("--max-blocking-threads", l.max_blocking_threads.is_some()),
-        ("--gil", s.request.gil),
-    ] {
-        if set {
-            return Err(flag_err(
-                flag,
-                "has no effect on a --target run (it configures the built-in variants); leave it out",
-            ));
-        }
-    }
-    if common.cpu_work_us.is_some() {
-        return Err(flag_err(
-            "--cpu-work-us",
-            "has no effect on a --target run (the server spends its own CPU); leave it out",
-        ));
-    }
+    refuse_variant_knobs(common, s)?;
     let spec = t.spec(&s.client)?;
     let server = match (&t.pid, &t.cmd) {
         (Some(pid), _) => ServerSource::Pid(*pid),

@@ -105,12 +105,21 @@ pub fn table_row(run: &VariantRun, with_repetition: bool) -> Vec<String> {
     if with_repetition {
         load.push_str(&format!(" #{}", run.repetition + 1));
     }
+    let no_ideal = run.ideal.ideal_requests_per_s <= 0.0;
     vec![
-        run.variant.clone(),
+        crate::export::table::subject_label(run),
         load,
         rate(run.throughput.requests_per_s),
-        rate(run.ideal.ideal_requests_per_s),
-        format!("{:.0}%", run.ideal.efficiency * 100.0),
+        if no_ideal {
+            "–".into()
+        } else {
+            rate(run.ideal.ideal_requests_per_s)
+        },
+        if no_ideal {
+            "–".into()
+        } else {
+            format!("{:.0}%", run.ideal.efficiency * 100.0)
+        },
         format!("{:.0}", run.throughput.tokens_per_s),
         q(&e2e, e2e.p50),
         q(&e2e, e2e.p99),
@@ -124,6 +133,92 @@ pub fn table_row(run: &VariantRun, with_repetition: bool) -> Vec<String> {
         format!("{:.2}", run.process.cpu_user_s + run.process.cpu_sys_s),
         errors(run),
     ]
+}
+
+/// Columns of the target server's table (`--target-pid`, `--target-cmd`).
+pub const SERVER_HEADER: [&str; 9] = [
+    "target",
+    "load",
+    "server threads start/peak",
+    "processes",
+    "server RSS peak",
+    "server CPU user/sys s",
+    "server CPU (of one core)",
+    "server CPU per request",
+    "context switches vol/invol",
+];
+
+/// The target server's row of a run, cells in [`SERVER_HEADER`] order (None when the server was
+/// not sampled).
+pub fn server_row(run: &VariantRun, with_repetition: bool) -> Option<Vec<String>> {
+    let s = run.server.as_ref()?;
+    let mut load = run.point.label();
+    if with_repetition {
+        load.push_str(&format!(" #{}", run.repetition + 1));
+    }
+    let cpu = s.cpu_user_s + s.cpu_sys_s;
+    Some(vec![
+        crate::export::table::subject_label(run),
+        load,
+        format!("{}/{}", s.threads_start, s.threads_peak),
+        s.processes_peak.to_string(),
+        mib(s.rss_peak_bytes),
+        format!("{:.2}/{:.2}", s.cpu_user_s, s.cpu_sys_s),
+        if s.window_s > 0.0 {
+            format!("{:.0}%", 100.0 * cpu / s.window_s)
+        } else {
+            "–".into()
+        },
+        crate::metrics::server::cpu_per_request_ms(run)
+            .map_or("–".into(), |v| format!("{v:.1} ms")),
+        format!(
+            "{}/{}",
+            s.ctx_switches_voluntary, s.ctx_switches_involuntary
+        ),
+    ])
+}
+
+/// The `[target]` settings as run, for "Scenario as run".
+fn target_line(result: &RunResult, t: &crate::target::config::TargetConfig) -> String {
+    let info = result.runs.iter().find_map(|r| r.target.as_ref());
+    let server = match (&t.pid, &t.cmd) {
+        (Some(pid), _) => format!("the running process {pid}, sampled"),
+        (None, Some(cmd)) => format!("started by ragperf (`{cmd}`), sampled"),
+        (None, None) => "not sampled".into(),
+    };
+    format!(
+        "**Target**: {} {} (protocol {}); body {}; server {server}; timeouts: {} ms to the \
+         headers, {} ms of silence in a stream; no retries.",
+        info.map_or("POST", |i| i.method.as_str()),
+        t.url,
+        info.map_or("sse", |i| i.protocol.as_str()),
+        t.body
+            .as_deref()
+            .map_or("the protocol's default".to_string(), |b| format!("`{b}`")),
+        result.scenario.client.request_timeout_ms,
+        result.scenario.client.stream_idle_timeout_ms,
+    )
+}
+
+/// Where the server figures come from, for a caption (None without a sampled server).
+pub fn server_caption(result: &RunResult) -> Option<String> {
+    let s = result.runs.iter().find_map(|r| r.server.as_ref())?;
+    Some(format!(
+        "The target server (pid {}: `{}`), its process and children, sampled from /proc over each \
+         point (warm-up, measured phase and drain). CPU per request: its CPU over every request \
+         that finished in that time.{}",
+        s.pid,
+        s.command,
+        if result
+            .runs
+            .iter()
+            .any(|r| r.server.as_ref().is_some_and(|s| s.exited))
+        {
+            " The server DIED during the run."
+        } else {
+            ""
+        }
+    ))
 }
 
 /// Whether any run is a second or later repetition (then rows say which).
@@ -215,6 +310,22 @@ pub fn scenario_lines(result: &RunResult) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    if let Some(t) = &s.target {
+        out.push(target_line(result, t));
+        out.push(format!(
+            "**Mocks** the server used (when ragperf started them or read their statistics; ms, \
+             before scaling by the time scale **{}**): embedding {}; Qdrant search {}; Bedrock \
+             time to first token {}, inter-token gap {}, {} output tokens. Faults: {}.",
+            s.time_scale,
+            s.embedding.latency_ms,
+            s.qdrant.search_ms,
+            s.bedrock.ttft_ms,
+            s.bedrock.itl_ms,
+            s.bedrock.output_tokens,
+            faults(result)
+        ));
+        return out;
+    }
     let service_ms = result
         .runs
         .first()

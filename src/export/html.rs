@@ -180,6 +180,26 @@ fn table(out: &mut String, result: &RunResult) {
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table>\n");
+    if let Some(caption) = describe::server_caption(result) {
+        let _ = write!(out, "<h3>Target server</h3><p>{}</p>", inline(&caption));
+        out.push_str("<table><thead><tr>");
+        for h in describe::SERVER_HEADER {
+            let _ = write!(out, "<th>{}</th>", escape(h));
+        }
+        out.push_str("</tr></thead><tbody>\n");
+        for row in result
+            .runs
+            .iter()
+            .filter_map(|r| describe::server_row(r, reps))
+        {
+            out.push_str("<tr>");
+            for c in row {
+                let _ = write!(out, "<td>{}</td>", escape(&c));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody></table>\n");
+    }
 }
 
 /// The whole page.

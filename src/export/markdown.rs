@@ -40,6 +40,25 @@ pub fn render(result: &RunResult) -> String {
          gap between two tokens. threads peak: the variant's own threads. CPU s: the whole \
          process, mocks included.\n",
     );
+    if let Some(caption) = describe::server_caption(result) {
+        out.push_str("\n## Target server\n\n");
+        out.push_str(&caption);
+        out.push_str("\n\n");
+        out.push_str(&format!("| {} |\n", describe::SERVER_HEADER.join(" | ")));
+        out.push_str(&format!(
+            "|:--|:--|{}\n",
+            "--:|".repeat(describe::SERVER_HEADER.len() - 2)
+        ));
+        let reps = describe::has_repetitions(result);
+        for row in result
+            .runs
+            .iter()
+            .filter_map(|r| describe::server_row(r, reps))
+        {
+            let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+    }
     let findings = highlights(result);
     for (heading, lines) in findings.sections() {
         out.push_str(&format!("\n## {heading}\n\n"));

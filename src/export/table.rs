@@ -18,6 +18,26 @@ fn mib(bytes: u64) -> String {
     format!("{:.0}MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// Share of its runtime threads' capacity above which the load generator may be the bottleneck.
+pub const DRIVER_BUSY_WARNING: f64 = 0.8;
+
+/// How busy ragperf's own process was during a `--target` run: CPU seconds over the window per
+/// runtime thread (1.0 = every thread busy all the time), and the thread count. The in-process
+/// mocks' and the sampler's CPU are left out; the collector and driver threads are counted, so
+/// it errs on the side of warning.
+pub fn driver_load(result: &RunResult, r: &VariantRun) -> Option<(f64, u64)> {
+    let p = &r.process;
+    if p.window_s <= 0.0 {
+        return None;
+    }
+    let threads = match r.settings.get("worker_threads").map(String::as_str) {
+        Some("cores") | None => result.machine.cores.max(1),
+        Some(n) => n.parse().ok()?,
+    };
+    let own = (p.cpu_user_s + p.cpu_sys_s - p.mock_cpu_s - p.sampler_cpu_s).max(0.0);
+    Some((own / p.window_s / threads as f64, threads))
+}
+
 /// The name a run is shown under: the variant, or `target <name>`.
 pub fn subject_label(r: &VariantRun) -> String {
     match &r.target {
@@ -197,6 +217,20 @@ pub fn render(result: &RunResult) -> String {
             r.point.label(),
             kinds.join(", ")
         );
+    }
+    for r in result.runs.iter().filter(|r| r.target.is_some()) {
+        if let Some((busy, threads)) = driver_load(result, r) {
+            if busy >= DRIVER_BUSY_WARNING {
+                let _ = writeln!(
+                    out,
+                    "note: at {} ragperf itself used {:.0}% of its {threads} runtime thread(s): the \
+                     load generator may be what limits this measurement (add --worker-threads, or \
+                     run ragperf on another machine)",
+                    r.point.label(),
+                    busy * 100.0
+                );
+            }
+        }
     }
     if result.runs.iter().any(|r| r.target.is_some()) {
         out.push_str(

@@ -8,21 +8,26 @@
 //! **Cost.** A snapshot reads one `stat` per process of the tree (threads, RSS, CPU, parent) and
 //! the main thread's `children` list; every [`FULL_SCAN_EVERY`] snapshots it also reads every
 //! thread's `children` list (or scans `/proc` when the kernel has no such lists) to find children
-//! forked by other threads. It never reads per-thread files except at start and stop (context
-//! switches), so its cost does not grow with the server's threads. Like the harness's own
+//! forked by other threads. Per-thread `status` files are read only at start and stop (context
+//! switches). Measured on this project's busy 2-core machine (dev build, 100 ms for 10 s): 0.17%
+//! of a core against a 50-thread python3 process (~170 µs per snapshot, wake-up included), 0.35%
+//! at 500 threads (the kernel sums a `stat` over the threads), 0.29% against 4 processes of 50
+//! threads; start and stop take ~2 ms at 50 threads and ~16 ms at 500. Like the harness's own
 //! sampler it waits at least [`MIN_IDLE_PER_SNAPSHOT`] times as long as a snapshot took before
-//! the next one, so it cannot take more than ~5% of a core from the server; what it did take is
-//! [`ServerFigures::sampler_cpu_s`].
+//! the next one, so it can never take more than ~5% of a core from the server; what it did take
+//! is [`ServerFigures::sampler_cpu_s`].
 //!
 //! **CPU accounting.** Per process: user and system time (`stat` fields 14-15) plus that of the
 //! children it has waited for (`cutime`/`cstime`, fields 16-17), as deltas from the start of the
 //! window. A process that joins the tree during the window counts all its CPU when it started
 //! during the window (it had none before), else from its first reading. When a process of the
 //! tree is reaped by a parent in the tree, its CPU moves into the parent's `cutime`, so what was
-//! counted for it directly is dropped rather than counted twice. What is lost: CPU a process used
-//! after its last reading when it is reaped outside the tree (by init after its parent died, or
-//! never while the window lasts counts it to the last reading), and all CPU of children of a
-//! parent that ignores `SIGCHLD` (the kernel reaps those without adding them to `cutime`).
+//! counted for it directly is dropped rather than counted twice; a child that lived and exited
+//! between two readings is counted that way too. What is lost: the CPU a process used after its
+//! last reading when it is reaped outside the tree (by init, its parent having died); all CPU of
+//! a child that exits between two readings and is reaped outside the tree; and all CPU of the
+//! children of a parent that ignores `SIGCHLD` (the kernel reaps them without adding them to
+//! `cutime`). A zombie not yet reaped at stop counts in full (its final times stay readable).
 //!
 //! **Context switches** are read per thread (`/proc/P/task/T/status`) at start and stop only:
 //! threads that exit in between lose theirs, and a process that joins the tree but started

@@ -124,18 +124,16 @@ impl RunPlan {
     }
 }
 
-/// Runs the plan; `on_update` sees the result after every subject.
-pub fn execute(
+/// The result before anything is measured: what ran where, and the plan.
+fn header(
     plan: &RunPlan,
-    stop: &Arc<AtomicBool>,
-    mut on_update: impl FnMut(&RunResult) -> Result<()>,
-) -> Result<RunResult> {
-    let fd_limit = mock_services::server::raise_fd_limit().unwrap_or((0, 0));
-    let rounds = cpu::calibrate();
-    let backend = plan.backend()?;
+    backend: &Backend,
+    subjects: &[Subject],
+    fd_limit: (u64, u64),
+    rounds: f64,
+) -> RunResult {
     let (qdrant_url, bedrock_url) = backend.urls();
-    let subjects = plan.subjects();
-    let mut result = RunResult {
+    RunResult {
         schema: SCHEMA.into(),
         ragperf_version: env!("CARGO_PKG_VERSION").into(),
         created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
@@ -153,15 +151,29 @@ pub fn execute(
         },
         backends: Backends {
             mode: backend.mode().into(),
-            qdrant_url: qdrant_url.clone(),
-            bedrock_url: bedrock_url.clone(),
+            qdrant_url,
+            bedrock_url,
             mock_threads: match backend {
                 Backend::Embedded(_) => plan.mock_threads,
                 _ => 0,
             },
         },
         runs: Vec::new(),
-    };
+    }
+}
+
+/// Runs the plan; `on_update` sees the result after every subject.
+pub fn execute(
+    plan: &RunPlan,
+    stop: &Arc<AtomicBool>,
+    mut on_update: impl FnMut(&RunResult) -> Result<()>,
+) -> Result<RunResult> {
+    let fd_limit = mock_services::server::raise_fd_limit().unwrap_or((0, 0));
+    let rounds = cpu::calibrate();
+    let backend = plan.backend()?;
+    let (qdrant_url, bedrock_url) = backend.urls();
+    let subjects = plan.subjects();
+    let mut result = header(plan, &backend, &subjects, fd_limit, rounds);
     // A target's server is started once for the whole run, after the mocks it talks to.
     let mut server = match &plan.target {
         Some(t) => Some(

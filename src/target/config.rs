@@ -200,6 +200,39 @@ impl TargetConfig {
             self.citations_pointer.as_deref(),
         )
         .map_err(|e| err(e.flag, e.message))?;
+        let (method, headers, body) = self.request(&protocol)?;
+        let name = self
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| url.path().to_string());
+        if name.len() > 80 || name.chars().any(char::is_control) {
+            return Err(err(
+                "--target-name",
+                "must be at most 80 printable characters",
+            ));
+        }
+        self.check_server()?;
+        Ok(TargetSpec {
+            url,
+            name,
+            method,
+            headers,
+            body,
+            protocol,
+            expect_citations: self.expect_citations,
+            connect_timeout: client.connect_timeout(),
+            response_timeout: client.request_timeout(),
+            idle_timeout: client.stream_idle_timeout(),
+        })
+    }
+
+    /// The request every ticket sends: method, headers (defaults filled in) and body template
+    /// (a JSON template is rendered once with a sample and parsed, so a broken one fails now).
+    fn request(
+        &self,
+        protocol: &Protocol,
+    ) -> Result<(reqwest::Method, Vec<(String, String)>, Option<BodyTemplate>), TargetError> {
         if self.model.is_some() && !matches!(protocol, Protocol::OpenAi) {
             return Err(err(
                 "--model",
@@ -218,49 +251,43 @@ impl TargetConfig {
         for (k, v) in &self.headers {
             headers.push(parse_header(&format!("{k}: {v}"))?);
         }
-        let model = self.model.as_deref().unwrap_or("default");
+        let has = |headers: &[(String, String)], name: &str| headers.iter().any(|(k, _)| k == name);
         let body_text = match (&self.body, method.as_str()) {
             (Some(b), _) => Some(b.clone()),
             (None, "GET" | "HEAD") => None,
-            (None, _) => Some(Self::default_body(&protocol, model)),
+            (None, _) => Some(Self::default_body(
+                protocol,
+                self.model.as_deref().unwrap_or("default"),
+            )),
         };
         let body = match body_text {
             Some(text) => Some(BodyTemplate::parse(&text).map_err(|m| err("--body", m))?),
             None => None,
         };
-        let has = |headers: &[(String, String)], name: &str| headers.iter().any(|(k, _)| k == name);
-        if let Some(b) = &body {
-            if b.looks_like_json() && !has(&headers, "content-type") {
+        if let Some(b) = body.as_ref().filter(|b| b.looks_like_json()) {
+            if !has(&headers, "content-type") {
                 headers.push(("content-type".into(), "application/json".into()));
             }
-            if b.looks_like_json() {
-                let sample = b.render("What is the site status?", "ragperf-user-0", 0);
-                if let Err(e) = serde_json::from_str::<serde_json::Value>(&sample) {
-                    return Err(err(
-                        "--body",
-                        format!(
-                            "the template is not valid JSON once filled in ({e}): {sample}; \
-                             placeholders are filled with JSON-escaped text, so put them inside \
-                             quotes, e.g. '{{\"message\":\"{{question}}\"}}'"
-                        ),
-                    ));
-                }
+            let sample = b.render("What is the site status?", "ragperf-user-0", 0);
+            if let Err(e) = serde_json::from_str::<serde_json::Value>(&sample) {
+                return Err(err(
+                    "--body",
+                    format!(
+                        "the template is not valid JSON once filled in ({e}): {sample}; \
+                         placeholders are filled with JSON-escaped text, so put them inside \
+                         quotes, e.g. '{{\"message\":\"{{question}}\"}}'"
+                    ),
+                ));
             }
         }
         if protocol.is_streaming() && !has(&headers, "accept") {
             headers.push(("accept".into(), "text/event-stream".into()));
         }
-        let name = self
-            .name
-            .clone()
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| url.path().to_string());
-        if name.len() > 80 || name.chars().any(char::is_control) {
-            return Err(err(
-                "--target-name",
-                "must be at most 80 printable characters",
-            ));
-        }
+        Ok((method, headers, body))
+    }
+
+    /// The server settings: `pid` or `cmd`, and what only `cmd` uses.
+    fn check_server(&self) -> Result<(), TargetError> {
         if let Some(t) = self.ready_timeout_s {
             if !t.is_finite() || t <= 0.0 || t > 3600.0 {
                 return Err(err(
@@ -278,24 +305,13 @@ impl TargetConfig {
                 "give either --target-pid (a running server) or --target-cmd (ragperf starts it), not both",
             ));
         }
-        if self.ready.is_some() && self.cmd.is_none() {
+        if (self.ready.is_some() || self.ready_timeout_s.is_some()) && self.cmd.is_none() {
             return Err(err(
                 "--target-ready",
                 "only used with --target-cmd (ragperf waits for the server it started)",
             ));
         }
-        Ok(TargetSpec {
-            url,
-            name,
-            method,
-            headers,
-            body,
-            protocol,
-            expect_citations: self.expect_citations,
-            connect_timeout: client.connect_timeout(),
-            response_timeout: client.request_timeout(),
-            idle_timeout: client.stream_idle_timeout(),
-        })
+        Ok(())
     }
 
     /// The URL polled for readiness: `ready`, or the target's origin.
@@ -335,7 +351,7 @@ mod tests {
             ("http://127.0.0.1:99999/x", "not a URL"),
             ("https://example.invalid/x", "https is not supported"),
             ("ftp://127.0.0.1/x", "scheme `ftp`"),
-            ("127.0.0.1:8080/chat", "scheme"),
+            ("127.0.0.1:8080/chat", "is not a URL"),
             ("http://127.0.0.1:0/x", "port 0"),
             ("", "no URL"),
         ] {

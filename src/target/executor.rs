@@ -159,6 +159,22 @@ async fn exchange(
     clock: &mut TokenClock,
 ) -> Result<(), Failure> {
     let spec = &shared.spec;
+    let mut resp = send(shared, ticket).await?;
+    if !spec.protocol.is_streaming() {
+        let body = read_body(&mut resp, spec.idle_timeout, shared.epoch, rec).await?;
+        let (_answer, citations) = spec
+            .protocol
+            .interpret_json_body(&body)
+            .map_err(|e| Failure("malformed_event", e.to_string()))?;
+        rec.citations = citations;
+        return Ok(());
+    }
+    read_events(spec, &mut resp, rec, clock).await
+}
+
+/// Sends the request; a response that is not a success is a failure of its status class.
+async fn send(shared: &Shared, ticket: &Ticket) -> Result<reqwest::Response, Failure> {
+    let spec = &shared.spec;
     let mut req = shared.client.request(spec.method.clone(), spec.url.clone());
     for (k, v) in &spec.headers {
         req = req.header(k.as_str(), v.as_str());
@@ -200,15 +216,16 @@ async fn exchange(
             format!("HTTP {status}: {snippet}"),
         ));
     }
-    if !spec.protocol.is_streaming() {
-        let body = read_body(&mut resp, spec.idle_timeout, shared.epoch, rec).await?;
-        let (_answer, citations) = spec
-            .protocol
-            .interpret_json_body(&body)
-            .map_err(|e| Failure("malformed_event", e.to_string()))?;
-        rec.citations = citations;
-        return Ok(());
-    }
+    Ok(resp)
+}
+
+/// Reads SSE events until the done event: every token event ticks the clock.
+async fn read_events(
+    spec: &TargetSpec,
+    resp: &mut reqwest::Response,
+    rec: &mut RequestRecord,
+    clock: &mut TokenClock,
+) -> Result<(), Failure> {
     let mut decoder = SseDecoder::new(MAX_EVENT_BYTES);
     let mut events = Vec::new();
     loop {

@@ -150,7 +150,7 @@ pub struct ManagedServer {
 }
 
 impl ManagedServer {
-    /// Spawns `sh -c "exec <cmd>"` in its own process group (see the module docs for when `exec`
+    /// Spawns `sh -c "exec <cmd>"` with `env` added to its environment in its own process group (see the module docs for when `exec`
     /// is left out), stdout and stderr to `log_path`, then requests `ready_url` (GET,
     /// [`READY_REQUEST_TIMEOUT`] each, every [`READY_POLL_EVERY`]) until it answers any HTTP
     /// status below 500, for up to `timeout`. Fails, with the server stopped, when the command

@@ -198,3 +198,22 @@ pub fn run_json(url: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
     let value = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
     (code, value, stderr)
 }
+
+/// Fails with every violation when `result` does not match the committed JSON Schema.
+pub fn assert_schema(result: &serde_json::Value) {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/result.v1.schema.json"),
+    )
+    .expect("schema file");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema json");
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let errors: Vec<String> = validator
+        .iter_errors(result)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "schema violations:\n{}",
+        errors.join("\n")
+    );
+}

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A tiny SSE chat server for ragperf's --target-cmd tests (stdlib only).
 
-Usage: sse_server.py PORT [--die-after N]
+Usage: sse_server.py PORT [--die-after N] [--token-delay-ms MS]
 
-POST /chat/stream answers in the seed's shape (5 token events, then a done event) from a
+POST /chat/stream answers in the seed's shape (5 token events, --token-delay-ms apart, default 5, then a done event) from a
 thread per connection, like a `def` endpoint. It answers 500 unless RAGPERF_BEDROCK_URL is in
 its environment (ragperf puts the mocks' URLs there). GET / answers 200 (readiness). With
 --die-after N the process exits with status 3 after N chat requests.
@@ -17,6 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT = int(sys.argv[1])
 DIE_AFTER = int(sys.argv[sys.argv.index("--die-after") + 1]) if "--die-after" in sys.argv else None
+TOKEN_DELAY_S = (
+    int(sys.argv[sys.argv.index("--token-delay-ms") + 1]) / 1000 if "--token-delay-ms" in sys.argv else 0.005
+)
 served = 0
 lock = threading.Lock()
 
@@ -55,7 +58,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("connection", "close")
         self.end_headers()
         for i in range(5):
-            time.sleep(0.005)
+            time.sleep(TOKEN_DELAY_S)
             event = {"type": "token", "content": f"t{i} "}
             self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
             self.wfile.flush()

@@ -17,21 +17,40 @@ fn free_port() -> u16 {
 fn responder(status: u16) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let port = listener.local_addr().expect("local addr").port();
+    std::thread::spawn(move || serve(&listener, status));
+    port
+}
+
+/// Like [`responder`], but listening only once the file `marker` exists (the test's command
+/// creates it), as a server does once it has started.
+fn responder_once(marker: &Path, status: u16) -> u16 {
+    let port = free_port();
+    let marker = marker.to_path_buf();
     std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-            let mut reader = BufReader::new(&stream);
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
-                line.clear();
-            }
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !marker.exists() && Instant::now() < deadline {
+            sleep(Duration::from_millis(10));
+        }
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            serve(&listener, status);
         }
     });
     port
+}
+
+fn serve(listener: &TcpListener, status: u16) {
+    for mut stream in listener.incoming().flatten() {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut reader = BufReader::new(&stream);
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+            line.clear();
+        }
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+    }
 }
 
 /// Whether a process is alive (zombies are not: their parent or init has yet to reap them).
@@ -146,9 +165,14 @@ fn command_that_exits_is_reported_with_its_status_and_log() {
 #[test]
 fn server_that_never_becomes_ready_times_out_and_is_stopped() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("http://127.0.0.1:{}/", responder(503));
+    let marker = dir.path().join("started");
+    let url = format!("http://127.0.0.1:{}/", responder_once(&marker, 503));
     let pid_file = dir.path().join("server.pid");
-    let cmd = format!("echo $$ > {}; exec sleep 300", pid_file.display());
+    let cmd = format!(
+        "echo $$ > {}; touch {}; exec sleep 300",
+        pid_file.display(),
+        marker.display()
+    );
     let began = Instant::now();
     let err = start(&cmd, &url, Duration::from_millis(1500), dir.path()).map(|_| ());
     let took = began.elapsed();
@@ -168,11 +192,13 @@ fn server_that_never_becomes_ready_times_out_and_is_stopped() {
 fn drop_ends_the_server_and_what_it_forked() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Any status below 500 means ready, 404 included.
-    let url = format!("http://127.0.0.1:{}/", responder(404));
+    let marker = dir.path().join("started");
+    let url = format!("http://127.0.0.1:{}/", responder_once(&marker, 404));
     let pid_file = dir.path().join("pids");
     let cmd = format!(
-        "sleep 301 & echo $$ $! > {}; exec sleep 300",
-        pid_file.display()
+        "sleep 301 & echo $$ $! > {}; touch {}; exec sleep 300",
+        pid_file.display(),
+        marker.display()
     );
     let server = start(&cmd, &url, Duration::from_secs(30), dir.path()).expect("ready");
     let pids = pids_in(&pid_file);
@@ -186,14 +212,10 @@ fn drop_ends_the_server_and_what_it_forked() {
 #[test]
 fn server_ignoring_sigterm_is_killed_after_the_grace() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("http://127.0.0.1:{}/", responder(200));
-    let mut server = start(
-        "trap '' TERM; exec sleep 300",
-        &url,
-        Duration::from_secs(30),
-        dir.path(),
-    )
-    .expect("ready");
+    let marker = dir.path().join("started");
+    let url = format!("http://127.0.0.1:{}/", responder_once(&marker, 200));
+    let cmd = format!("trap '' TERM; touch {}; exec sleep 300", marker.display());
+    let mut server = start(&cmd, &url, Duration::from_secs(30), dir.path()).expect("ready");
     let report = server.stop(Duration::from_millis(300));
     assert_eq!(report.outcome, StopOutcome::Killed);
     assert_eq!(report.status.and_then(|s| s.signal()), Some(libc::SIGKILL));
