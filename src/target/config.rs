@@ -77,6 +77,9 @@ pub struct TargetSpec {
     pub idle_timeout: Duration,
 }
 
+/// The request every ticket sends: method, headers, body template.
+type RequestParts = (reqwest::Method, Vec<(String, String)>, Option<BodyTemplate>);
+
 /// A target setting that cannot work, naming the flag and the fix.
 #[derive(Debug, thiserror::Error)]
 #[error("{flag}: {message}")]
@@ -232,7 +235,7 @@ impl TargetConfig {
     fn request(
         &self,
         protocol: &Protocol,
-    ) -> Result<(reqwest::Method, Vec<(String, String)>, Option<BodyTemplate>), TargetError> {
+    ) -> Result<RequestParts, TargetError> {
         if self.model.is_some() && !matches!(protocol, Protocol::OpenAi) {
             return Err(err(
                 "--model",
