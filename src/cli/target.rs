@@ -191,11 +191,16 @@ pub fn target_plan(common: &CommonArgs, s: &mut Scenario) -> anyhow::Result<Opti
             ));
         }
     }
-    if common.cpu_work_us.is_some() {
-        return Err(flag_err(
-            "--cpu-work-us",
-            "has no effect on a --target run (the server spends its own CPU); leave it out",
-        ));
+    for (flag, set) in [
+        ("--cpu-work-us", common.cpu_work_us.is_some()),
+        ("--cpu-per-token-us", common.cpu_per_token_us.is_some()),
+    ] {
+        if set {
+            return Err(flag_err(
+                flag,
+                "has no effect on a --target run (the server spends its own CPU); leave it out",
+            ));
+        }
     }
     let spec = t.spec(&s.client)?;
     let server = match (&t.pid, &t.cmd) {
