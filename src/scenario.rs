@@ -81,6 +81,10 @@ pub struct RequestConfig {
     pub top_k: usize,
     /// CPU work per request (prompt building), microseconds of real computation.
     pub cpu_work_us: u64,
+    /// CPU work per received token event (text delta), microseconds of real computation, in
+    /// every variant: what a Python service spends per streamed chunk (event-stream parsing,
+    /// LlamaIndex's per-chunk objects, JSON, the thread hop). Under the GIL when `gil` is on.
+    pub cpu_per_token_us: u64,
     /// Run every CPU section under one global lock, as CPython's GIL does (Q6).
     pub gil: bool,
     /// `inferenceConfig.maxTokens`.
@@ -101,6 +105,7 @@ impl Default for RequestConfig {
             questions: Vec::new(),
             top_k: 4,
             cpu_work_us: 200,
+            cpu_per_token_us: 0,
             gil: false,
             max_tokens: 512,
             temperature: 0.1,
@@ -110,6 +115,9 @@ impl Default for RequestConfig {
         }
     }
 }
+
+/// Largest `request.cpu_per_token_us`: 1 s of CPU per token event.
+pub const MAX_CPU_PER_TOKEN_US: u64 = 1_000_000;
 
 /// The built-in questions: each shares words with passages of the demo corpus.
 pub const DEFAULT_QUESTIONS: &[&str] = &[
@@ -153,6 +161,7 @@ pub struct LoadConfig {
     #[serde(with = "opt_duration")]
     pub ramp: Option<Duration>,
     /// `sync`: bound the thread pool to this many workers (default: one per in-flight request).
+    /// `sync-stream`: the shared pool's size (default 40, anyio's limiter).
     pub workers: Option<usize>,
     /// `async`, `hybrid`, `blocking-in-async`: tokio worker threads (default: cores).
     pub worker_threads: Option<usize>,
@@ -306,6 +315,15 @@ impl Scenario {
         if r.max_tokens == 0 {
             return Err(invalid("request.max_tokens", "must be at least 1"));
         }
+        if r.cpu_per_token_us > MAX_CPU_PER_TOKEN_US {
+            return Err(invalid(
+                "request.cpu_per_token_us",
+                format!(
+                    "is {} µs; must be at most {MAX_CPU_PER_TOKEN_US} (1 s of CPU per token)",
+                    r.cpu_per_token_us
+                ),
+            ));
+        }
         if r.embed_dimensions != self.qdrant.dimensions {
             return Err(invalid(
                 "request.embed_dimensions",
@@ -415,6 +433,7 @@ mod tests {
             time_scale = 0.01
             [request]
             cpu_work_us = 1000
+            cpu_per_token_us = 400
             gil = true
             [load]
             concurrency = 8
@@ -428,6 +447,9 @@ mod tests {
         .unwrap();
         assert_eq!(s.time_scale, 0.01);
         assert!(s.request.gil);
+        assert_eq!(s.request.cpu_per_token_us, 400);
+        let variants = Scenario::from_toml("[load]\nvariants = [\"sync-stream\"]").unwrap();
+        assert_eq!(variants.load.variants, ["sync-stream"]);
         assert_eq!(s.load.duration, Some(Duration::from_secs(3)));
         assert_eq!(s.load.arrivals, Arrivals::Gamma(2.5));
         assert_eq!(s.faults.qdrant.throttle, 0.1);
@@ -450,5 +472,6 @@ mod tests {
         );
         assert!(err("[request]\nembed_dimensions = 512").contains("qdrant.dimensions"));
         assert!(err("[load]\narrivals = \"bursty\"").contains("constant"));
+        assert!(err("[request]\ncpu_per_token_us = 1000001").contains("request.cpu_per_token_us"));
     }
 }

@@ -1,4 +1,4 @@
-//! `rag_batch/<variant>/<concurrency>`: the six concurrency models side by side.
+//! `rag_batch/<variant>/<concurrency>`: the seven concurrency models side by side.
 //!
 //! One iteration submits N requests at once to a variant's executor and ends when all N records
 //! are back, so the time per iteration is the batch's makespan and criterion's throughput line
@@ -122,6 +122,7 @@ fn context(s: &Scenario, mocks: &OwnedMockServices) -> Arc<RequestContext> {
         time_scale: s.time_scale,
         top_k: s.request.top_k,
         cpu_work_us: s.request.cpu_work_us,
+        cpu_per_token_us: s.request.cpu_per_token_us,
         gil: None,
         max_tokens: s.request.max_tokens,
         temperature: s.request.temperature,

@@ -86,8 +86,8 @@ pub struct CommonArgs {
     /// Scenario TOML file (latencies, faults, request, client, load).
     #[arg(long, short = 's')]
     pub scenario: Option<PathBuf>,
-    /// Variants to run, comma-separated (default: all): sequential, sync, hybrid, async,
-    /// async-single, blocking-in-async.
+    /// Variants to run, comma-separated (default: all): sequential, sync, sync-stream, hybrid,
+    /// async, async-single, blocking-in-async.
     #[arg(long, alias = "variants", short = 'v', value_delimiter = ',')]
     pub variant: Vec<String>,
     /// Stop each variant after this many measured requests.
@@ -118,7 +118,8 @@ pub struct CommonArgs {
     /// Seed for latency draws, answers and arrivals.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// `sync`: bounded pool of N threads (default: one per in-flight request).
+    /// `sync`: bounded pool of N threads (default: one per in-flight request); `sync-stream`:
+    /// the shared pool's N threads (default 40, anyio's limiter).
     #[arg(long)]
     pub workers: Option<usize>,
     /// Tokio worker threads for async, hybrid and blocking-in-async (default: cores).
@@ -130,6 +131,10 @@ pub struct CommonArgs {
     /// CPU work per request, µs of calibrated computation.
     #[arg(long)]
     pub cpu_work_us: Option<u64>,
+    /// CPU work per received token event, µs of calibrated computation (every variant; under
+    /// the GIL with --gil). Python stacks spend ~400 µs per streamed token.
+    #[arg(long)]
+    pub cpu_per_token_us: Option<u64>,
     /// Serialise every CPU section through one global lock, as CPython's GIL.
     #[arg(long)]
     pub gil: bool,
@@ -307,6 +312,9 @@ pub fn scenario(common: &CommonArgs) -> anyhow::Result<Scenario> {
     }
     if let Some(v) = common.cpu_work_us {
         s.request.cpu_work_us = v;
+    }
+    if let Some(v) = common.cpu_per_token_us {
+        s.request.cpu_per_token_us = v;
     }
     if common.gil {
         s.request.gil = true;

@@ -148,11 +148,16 @@ fn refuse_variant_knobs(common: &CommonArgs, s: &Scenario) -> anyhow::Result<()>
             ));
         }
     }
-    if common.cpu_work_us.is_some() {
-        return Err(flag_err(
-            "--cpu-work-us",
-            "has no effect on a --target run (the server spends its own CPU); leave it out",
-        ));
+    for (flag, set) in [
+        ("--cpu-work-us", common.cpu_work_us.is_some()),
+        ("--cpu-per-token-us", common.cpu_per_token_us.is_some()),
+    ] {
+        if set {
+            return Err(flag_err(
+                flag,
+                "has no effect on a --target run (the server spends its own CPU); leave it out",
+            ));
+        }
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! Streams are retried only while opening them (a 429/5xx or connect failure before the 200);
 //! once the body is being read, every failure is final — the user may already have seen tokens.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ use super::retry::{Backoff, run_async, run_blocking};
 use super::transport::path_name;
 use super::transport::{
     async_json, async_open_stream, async_read_stream, base_url, blocking_json,
-    blocking_open_stream, blocking_read_stream,
+    blocking_open_stream, blocking_read_chunk, blocking_read_stream, stream_read_buf,
 };
 use super::{ClientBuildError, Reply};
 
@@ -233,16 +234,11 @@ impl BlockingBedrockClient {
         })
     }
 
-    /// Streams an answer, calling `on_token` with each text delta on this thread as soon as its
-    /// frame is decoded.
-    pub fn converse_stream<F: FnMut(&str)>(
-        &self,
-        req: &ChatRequest<'_>,
-        mut on_token: F,
-    ) -> Result<Reply<GenerateOutcome>, ClientError> {
+    /// Sends the request and waits for the 200 (retrying like botocore); the body is unread.
+    fn open(&self, req: &ChatRequest<'_>) -> Result<(ureq::BodyReader<'static>, u32), ClientError> {
         let t = &self.target;
         let body = request_body(req);
-        let (mut reader, attempts) = run_blocking(&t.backoff, || {
+        run_blocking(&t.backoff, || {
             blocking_open_stream(
                 &self.agent,
                 Service::Bedrock,
@@ -252,12 +248,44 @@ impl BlockingBedrockClient {
                 t.timeout,
                 t.idle,
             )
-        })?;
+        })
+    }
+
+    /// Streams an answer, calling `on_token` with each text delta on this thread as soon as its
+    /// frame is decoded.
+    pub fn converse_stream<F: FnMut(&str)>(
+        &self,
+        req: &ChatRequest<'_>,
+        mut on_token: F,
+    ) -> Result<Reply<GenerateOutcome>, ClientError> {
+        let t = &self.target;
+        let (mut reader, attempts) = self.open(req)?;
         let mut decoder = ConverseStreamDecoder::new();
         let read = blocking_read_stream(STREAM_OP, &mut reader, t.idle, |chunk| {
             decoder.feed(chunk, &mut on_token)
         });
         finish(read, decoder, attempts)
+    }
+
+    /// Opens a stream and returns it unread, to be pulled one event at a time with
+    /// [`BlockingConverseStream::next_event`] — what iterating boto3's `EventStream` (or a
+    /// LlamaIndex `stream_chat` generator) does. Returns once the 200 arrived (the mocks and
+    /// Bedrock send it before the first token); opening failures are retried as in
+    /// [`Self::converse_stream`].
+    pub fn open_stream(
+        &self,
+        req: &ChatRequest<'_>,
+    ) -> Result<BlockingConverseStream, ClientError> {
+        let (reader, attempts) = self.open(req)?;
+        Ok(BlockingConverseStream {
+            reader,
+            idle: self.target.idle,
+            buf: stream_read_buf(),
+            decoder: Some(ConverseStreamDecoder::new()),
+            pending: VecDeque::new(),
+            failed: None,
+            attempts,
+        })
     }
 
     /// Generates an answer in one response (no streaming).
@@ -274,6 +302,95 @@ impl BlockingBedrockClient {
             t.timeout,
             parse_converse,
         )
+    }
+}
+
+/// One event pulled from a [`BlockingConverseStream`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum StreamEvent {
+    /// The next non-empty text delta.
+    Token(String),
+    /// The body ended and the stream was complete: the whole answer.
+    Done(Reply<GenerateOutcome>),
+}
+
+/// An open `ConverseStream` whose body is read on demand, one event per
+/// [`next_event`](Self::next_event) call, on whichever thread calls it. Between calls nothing
+/// reads the socket: the bytes the server sends meanwhile wait in the kernel's buffer, as they
+/// do while a Python generator is suspended. Dropping it closes the connection.
+///
+/// Decoding and error classification are [`BlockingBedrockClient::converse_stream`]'s: the same
+/// event-stream decoder, the same `stream_cut`/`timeout`/`bad_response` mapping, and no retry
+/// once the body is being read. The idle limit bounds each socket read, not the time between
+/// calls.
+pub struct BlockingConverseStream {
+    reader: ureq::BodyReader<'static>,
+    idle: Duration,
+    buf: Vec<u8>,
+    /// None once the stream has ended (done or failed).
+    decoder: Option<ConverseStreamDecoder>,
+    /// Deltas decoded from a chunk but not handed out yet (one read can complete several frames).
+    pending: VecDeque<String>,
+    /// A failure decoded after deltas still pending: reported once they are handed out.
+    failed: Option<ClientError>,
+    attempts: u32,
+}
+
+impl std::fmt::Debug for BlockingConverseStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingConverseStream")
+            .field("decoder", &self.decoder)
+            .field("pending", &self.pending.len())
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockingConverseStream {
+    /// Blocks until the next text delta arrives, or the stream ends: `Ok(Token)` for a delta,
+    /// `Ok(Done)` at a clean and complete end, `Err` for a failure (after every delta decoded
+    /// before it). Calling it again after `Done` or an error is a `bad_request` error.
+    pub fn next_event(&mut self) -> Result<StreamEvent, ClientError> {
+        loop {
+            if let Some(text) = self.pending.pop_front() {
+                return Ok(StreamEvent::Token(text));
+            }
+            if let Some(e) = self.failed.take() {
+                return Err(e);
+            }
+            let Some(decoder) = self.decoder.as_mut() else {
+                return Err(ClientError::new(
+                    ErrorKind::BadRequest,
+                    format!("{STREAM_OP}: next_event called after the stream ended"),
+                ));
+            };
+            let pending = &mut self.pending;
+            let read = blocking_read_chunk(STREAM_OP, &mut self.reader, self.idle, &mut self.buf);
+            let fed = read.and_then(|n| match n {
+                0 => Ok(true),
+                n => decoder
+                    .feed(&self.buf[..n], &mut |t: &str| {
+                        pending.push_back(t.to_owned())
+                    })
+                    .map(|()| false),
+            });
+            match fed {
+                Ok(false) => {}
+                Ok(true) => {
+                    let decoder = self.decoder.take().unwrap_or_default();
+                    return finish(Ok(()), decoder, self.attempts).map(StreamEvent::Done);
+                }
+                Err(e) => {
+                    let decoder = self.decoder.take().unwrap_or_default();
+                    self.failed = Some(mid_stream(e, &decoder, self.attempts));
+                }
+            }
+        }
+    }
+
+    /// HTTP attempts the opening took (1 = no retry).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
     }
 }
 

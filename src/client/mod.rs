@@ -29,6 +29,11 @@
 //!
 //! Streaming generation decodes the AWS event stream incrementally ([`eventstream`]) and calls a
 //! token callback as each text delta is decoded — the pipeline's TTFT and inter-token clock.
+//! The blocking client can also hand the open stream back
+//! ([`BlockingBedrockClient::open_stream`]) to be pulled one event at a time
+//! ([`BlockingConverseStream::next_event`]), possibly from a different thread each time: the
+//! shape of a Python generator iterated by Starlette's `iterate_in_threadpool` (the `sync-stream`
+//! variant).
 //!
 //! # Building
 //!
@@ -48,7 +53,10 @@ mod transport;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-pub use bedrock::{AsyncBedrockClient, BlockingBedrockClient, ChatRequest, GenerateOutcome};
+pub use bedrock::{
+    AsyncBedrockClient, BlockingBedrockClient, BlockingConverseStream, ChatRequest,
+    GenerateOutcome, StreamEvent,
+};
 pub use config::{ClientConfig, Endpoints};
 pub use embed::{AsyncEmbedClient, BlockingEmbedClient};
 pub use error::{ClientError, ErrorKind};

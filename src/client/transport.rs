@@ -280,19 +280,22 @@ pub(crate) fn blocking_open_stream(
     Ok(resp.into_body().into_reader())
 }
 
-/// Reads a stream body chunk by chunk (each read waits at most the idle limit) and hands every
-/// chunk to `on_chunk` as soon as it arrives. Returns at a clean end of the body.
-pub(crate) fn blocking_read_stream(
+/// A read buffer for [`blocking_read_chunk`].
+pub(crate) fn stream_read_buf() -> Vec<u8> {
+    vec![0u8; STREAM_READ_BUF]
+}
+
+/// Reads the next chunk of a stream body into `buf`, waiting at most the idle limit for it.
+/// Returns the bytes read; 0 at a clean end of the body.
+pub(crate) fn blocking_read_chunk(
     op: &str,
     reader: &mut ureq::BodyReader<'static>,
     idle: Duration,
-    mut on_chunk: impl FnMut(&[u8]) -> Result<(), ClientError>,
-) -> Result<(), ClientError> {
-    let mut buf = vec![0u8; STREAM_READ_BUF];
+    buf: &mut [u8],
+) -> Result<usize, ClientError> {
     loop {
-        match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => on_chunk(&buf[..n])?,
+        match reader.read(buf) {
+            Ok(n) => return Ok(n),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 let what = format!(
@@ -301,6 +304,23 @@ pub(crate) fn blocking_read_stream(
                 );
                 return Err(ureq_in_body(op, ureq::Error::from(e), &what));
             }
+        }
+    }
+}
+
+/// Reads a stream body chunk by chunk (each read waits at most the idle limit) and hands every
+/// chunk to `on_chunk` as soon as it arrives. Returns at a clean end of the body.
+pub(crate) fn blocking_read_stream(
+    op: &str,
+    reader: &mut ureq::BodyReader<'static>,
+    idle: Duration,
+    mut on_chunk: impl FnMut(&[u8]) -> Result<(), ClientError>,
+) -> Result<(), ClientError> {
+    let mut buf = stream_read_buf();
+    loop {
+        match blocking_read_chunk(op, reader, idle, &mut buf)? {
+            0 => return Ok(()),
+            n => on_chunk(&buf[..n])?,
         }
     }
 }

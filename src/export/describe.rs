@@ -341,9 +341,13 @@ pub fn scenario_lines(result: &RunResult) -> Vec<String> {
         ms(service_ms)
     ));
     out.push(format!(
-        "**Request**: top-k {}, {} µs of CPU work per request{}.",
+        "**Request**: top-k {}, {} µs of CPU work per request{}{}.",
         s.request.top_k,
         s.request.cpu_work_us,
+        match s.request.cpu_per_token_us {
+            0 => String::new(),
+            us => format!(" and {us} µs per token event"),
+        },
         if s.request.gil {
             ", every CPU section under one global lock (GIL on)"
         } else {

@@ -2,31 +2,59 @@
 //! (Little's law), so a measured figure can be read as a fraction of what was possible.
 //!
 //! Expected service time of one request with no queueing and no overhead:
-//! `E[embed] + E[search] + cpu + E[ttft] + E[itl] · (E[tokens] − 1)`, every model latency
-//! multiplied by the time scale. `E[tokens]` is the mean answer length the run actually
+//! `E[embed] + E[search] + cpu + E[ttft] + E[itl] · (E[tokens] − 1) + E[tokens] · cpu_per_token`,
+//! every model latency multiplied by the time scale (the CPU terms are not scaled). `E[tokens]` is the mean answer length the run actually
 //! received when known: the mock draws each prompt's length once (answers are deterministic per
 //! prompt), so over a handful of questions the realised mean can differ from the configured
 //! distribution's, and the bound must follow what was generated. Closed loop: `ideal = min(concurrency, capacity) / (E[S] + think)`.
 //! Open loop: the offered rate, capped by `capacity / E[S]`. `capacity` is what the variant can
 //! have in progress at once (1 for `sequential`, `--workers` for a bounded `sync` pool).
+//!
+//! `sync-stream` is the one variant whose capacity depends on the latencies: its requests share
+//! `W` pool threads token by token, so any number can be in progress, but each needs at least
+//! [`min_thread_s`] of thread time (the blocking embed and search, the prompt CPU, the CPU of
+//! every token — the token *waits* can overlap with other requests' work while the request sits
+//! in the queue). The pool therefore sustains at most `W / min_thread_s` requests/s, which is
+//! `W · E[S] / min_thread_s` requests in progress, and its capacity is the smaller of that and
+//! the offered load. It is a lower bound on thread time (an idle pool still blocks a thread for
+//! every token wait), so the ideal it gives is an upper bound, like every ideal here.
 
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::Scenario;
 
+/// The mean answer length: the observed one when known, else the configured distribution's,
+/// capped by `max_tokens`.
+fn tokens(s: &Scenario, observed_tokens: Option<f64>) -> f64 {
+    observed_tokens
+        .filter(|t| t.is_finite() && *t >= 1.0)
+        .unwrap_or_else(|| s.bedrock.output_tokens.mean().round())
+        .clamp(1.0, f64::from(s.request.max_tokens))
+}
+
+/// The CPU one request spends (prompt step + every token event), seconds.
+fn cpu_s(s: &Scenario, tokens: f64) -> f64 {
+    (s.request.cpu_work_us as f64 + tokens * s.request.cpu_per_token_us as f64) / 1e6
+}
+
 /// Expected service time of one request, seconds; `observed_tokens` is the mean answer length
 /// received (None = the configured distribution's mean).
 pub fn expected_service_s(s: &Scenario, observed_tokens: Option<f64>) -> f64 {
-    let scale = s.time_scale;
-    let tokens = observed_tokens
-        .filter(|t| t.is_finite() && *t >= 1.0)
-        .unwrap_or_else(|| s.bedrock.output_tokens.mean().round())
-        .clamp(1.0, f64::from(s.request.max_tokens));
+    let tokens = tokens(s, observed_tokens);
     let ms = s.embedding.latency_ms.mean()
         + s.qdrant.search_ms.mean()
         + s.bedrock.ttft_ms.mean()
         + s.bedrock.itl_ms.mean() * (tokens - 1.0);
-    ms * scale / 1000.0 + s.request.cpu_work_us as f64 / 1e6
+    ms * s.time_scale / 1000.0 + cpu_s(s, tokens)
+}
+
+/// The least pool-thread time one `sync-stream` request needs, seconds: the blocking embed and
+/// search calls and all of its CPU (prompt + tokens). Waits for tokens are left out: a stream
+/// that queued long enough finds its next token already buffered.
+pub fn min_thread_s(s: &Scenario, observed_tokens: Option<f64>) -> f64 {
+    let tokens = tokens(s, observed_tokens);
+    let ms = s.embedding.latency_ms.mean() + s.qdrant.search_ms.mean();
+    ms * s.time_scale / 1000.0 + cpu_s(s, tokens)
 }
 
 /// The ideal and how close the measurement came.
@@ -104,6 +132,11 @@ mod tests {
         assert!((expected_service_s(&s, Some(11.0)) - (0.081 + 0.001)).abs() < 1e-9);
         s.request.max_tokens = 11;
         assert!((expected_service_s(&s, None) - (0.081 + 0.001)).abs() < 1e-9);
+        // 11 tokens x 100 µs of CPU each.
+        s.request.cpu_per_token_us = 100;
+        assert!((expected_service_s(&s, None) - (0.081 + 0.001 + 0.0011)).abs() < 1e-9);
+        // The pool thread is needed for embed + search (11 ms scaled) and the CPU.
+        assert!((min_thread_s(&s, None) - (0.011 + 0.001 + 0.0011)).abs() < 1e-9);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The CPU step of a request (building the prompt) and the optional global lock that reproduces
-//! CPython's GIL (Q6).
+//! The CPU step of a request (building the prompt), the CPU spent on every token event, and the
+//! optional global lock that reproduces CPython's GIL (Q6).
 //!
 //! The work is real computation (SHA-256 rounds over the prompt), not a timed spin: a spin that
 //! watches the clock would "finish" on time even while the thread is descheduled, hiding exactly
@@ -66,6 +66,12 @@ pub fn prompt_work(prompt: &str, cpu_us: u64, gil: Option<&Mutex<()>>) -> [u8; 3
     let rounds = (cpu_us as f64 * rounds_per_us()).round().max(1.0) as u64;
     let _guard = gil.map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
     work(prompt.as_bytes(), rounds)
+}
+
+/// The per-token work: `cpu_us` microseconds of calibrated work over the text delta, under
+/// `gil` when given (the same lock as [`prompt_work`]).
+pub fn token_work(delta: &str, cpu_us: u64, gil: Option<&Mutex<()>>) -> [u8; 32] {
+    prompt_work(delta, cpu_us, gil)
 }
 
 /// Forces calibration now (so the first request doesn't pay for it).

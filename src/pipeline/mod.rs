@@ -1,4 +1,4 @@
-//! The RAG request and the six ways of running many of them (DESIGN.md §3–§4).
+//! The RAG request and the seven ways of running many of them (DESIGN.md §3–§4).
 //!
 //! One request is always the same five steps — embed, retrieve, CPU work, streamed generation,
 //! citations — written once in [`steps`] for blocking clients and once for async clients. What
@@ -16,6 +16,7 @@ pub mod record;
 pub mod sequential;
 pub mod steps;
 pub mod sync_pool;
+pub mod sync_stream;
 
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
@@ -35,6 +36,10 @@ pub enum VariantKind {
     /// Blocking clients, one OS thread per in-flight request; `--workers` bounds the pool (Q1, Q3, Q4).
     #[serde(rename = "sync")]
     Sync,
+    /// Blocking clients on a shared bounded pool (`--workers`, default 40) that runs a request's
+    /// body as one job and every token read as another: FastAPI `def` + `StreamingResponse`.
+    #[serde(rename = "sync-stream")]
+    SyncStream,
     /// Blocking embed + retrieve in `spawn_blocking`, async streaming generation (Q3 row 2, Q16).
     #[serde(rename = "hybrid")]
     Hybrid,
@@ -51,9 +56,10 @@ pub enum VariantKind {
 
 impl VariantKind {
     /// Every variant, in report order.
-    pub const ALL: [VariantKind; 6] = [
+    pub const ALL: [VariantKind; 7] = [
         VariantKind::Sequential,
         VariantKind::Sync,
+        VariantKind::SyncStream,
         VariantKind::Hybrid,
         VariantKind::Async,
         VariantKind::AsyncSingle,
@@ -65,6 +71,7 @@ impl VariantKind {
         match self {
             VariantKind::Sequential => "sequential",
             VariantKind::Sync => "sync",
+            VariantKind::SyncStream => "sync-stream",
             VariantKind::Hybrid => "hybrid",
             VariantKind::Async => "async",
             VariantKind::AsyncSingle => "async-single",
@@ -87,6 +94,7 @@ impl VariantKind {
         let p: &[&str] = match self {
             VariantKind::Sequential => &["seq-worker"],
             VariantKind::Sync => &["sync-worker-"],
+            VariantKind::SyncStream => &[sync_stream::THREAD_PREFIX],
             VariantKind::Hybrid => &["hybrid-rt-"],
             VariantKind::Async => &["async-rt-"],
             VariantKind::AsyncSingle => &["async-single"],
@@ -97,11 +105,27 @@ impl VariantKind {
 
     /// How many requests this variant can have in progress at once, given the load's
     /// concurrency (for the Little's-law ideal): sequential runs one; a bounded sync pool runs
-    /// `workers`; the others run everything they are given.
-    pub fn capacity(self, offered: usize, workers: Option<usize>) -> usize {
+    /// `workers`; the others run everything they are given — except that `sync-stream`'s
+    /// requests share its `workers` threads (default 40), so it is bounded by thread *time*.
+    ///
+    /// `thread_share` is the part of a request's service time it must hold a pool thread even
+    /// when it never waits on one for a token (see [`crate::metrics::ideal::min_thread_s`]: the
+    /// blocking embed and search, the CPU step, the per-token CPU). W threads then sustain at
+    /// most `W / thread_share` requests in progress, however long their streams are. It only
+    /// matters to `sync-stream`.
+    pub fn capacity(self, offered: usize, workers: Option<usize>, thread_share: f64) -> usize {
         match self {
             VariantKind::Sequential => 1,
             VariantKind::Sync => workers.map_or(offered, |w| w.min(offered)),
+            VariantKind::SyncStream => {
+                let w = workers.unwrap_or(sync_stream::DEFAULT_WORKERS).max(1) as f64;
+                if thread_share.is_finite() && thread_share > 0.0 {
+                    let by_threads = (w / thread_share.min(1.0)).floor();
+                    offered.min(by_threads as usize).max(1)
+                } else {
+                    offered
+                }
+            }
             _ => offered,
         }
     }
@@ -110,7 +134,8 @@ impl VariantKind {
 /// How a variant is configured for one run.
 #[derive(Clone, Debug)]
 pub struct ExecutorOptions {
-    /// `sync`: bounded pool size (None = a thread per in-flight request).
+    /// `sync`: bounded pool size (None = a thread per in-flight request). `sync-stream`: the
+    /// shared pool's size (None = [`sync_stream::DEFAULT_WORKERS`]).
     pub workers: Option<usize>,
     /// Multi-thread runtimes: worker threads (None = cores).
     pub worker_threads: Option<usize>,
@@ -164,6 +189,7 @@ pub fn start_executor(
     Ok(match kind {
         VariantKind::Sequential => Box::new(sequential::Sequential::start(ctx, opts, done)?),
         VariantKind::Sync => Box::new(sync_pool::SyncPool::start(ctx, opts, done)?),
+        VariantKind::SyncStream => Box::new(sync_stream::SyncStream::start(ctx, opts, done)?),
         VariantKind::Hybrid => Box::new(hybrid::Hybrid::start(ctx, opts, done)?),
         VariantKind::Async => Box::new(fully_async::FullyAsync::start(ctx, opts, done)?),
         VariantKind::AsyncSingle => Box::new(async_single::AsyncSingle::start(ctx, opts, done)?),
@@ -212,9 +238,16 @@ mod tests {
 
     #[test]
     fn capacity_follows_the_model() {
-        assert_eq!(VariantKind::Sequential.capacity(64, None), 1);
-        assert_eq!(VariantKind::Sync.capacity(64, Some(4)), 4);
-        assert_eq!(VariantKind::Sync.capacity(2, Some(4)), 2);
-        assert_eq!(VariantKind::Async.capacity(64, Some(4)), 64);
+        assert_eq!(VariantKind::Sequential.capacity(64, None, 0.1), 1);
+        assert_eq!(VariantKind::Sync.capacity(64, Some(4), 0.1), 4);
+        assert_eq!(VariantKind::Sync.capacity(2, Some(4), 0.1), 2);
+        assert_eq!(VariantKind::Async.capacity(64, Some(4), 0.1), 64);
+        // sync-stream: not capped at the workers; 4 threads each needed 10% of a request's
+        // time serve 40 in progress.
+        assert_eq!(VariantKind::SyncStream.capacity(64, Some(4), 0.1), 40);
+        assert_eq!(VariantKind::SyncStream.capacity(16, Some(4), 0.1), 16);
+        assert_eq!(VariantKind::SyncStream.capacity(1000, None, 0.1), 400);
+        assert_eq!(VariantKind::SyncStream.capacity(64, Some(4), 0.0), 64);
+        assert_eq!(VariantKind::SyncStream.capacity(64, Some(4), 2.0), 4);
     }
 }

@@ -3,8 +3,11 @@
 //!
 //! The two versions are the same steps in the same order; only the waiting differs (a blocked
 //! thread or an `.await`). Every phase boundary is timestamped into the [`RequestRecord`]; every
-//! text delta goes through a [`TokenClock`], so TTFT is the first decoded delta, never the HTTP
-//! headers.
+//! text delta goes through [`on_token`]: its CPU work (`cpu_per_token_us`), then a
+//! [`TokenClock`] tick, so TTFT is the first decoded delta, never the HTTP headers.
+//!
+//! `sync-stream` runs the same steps cut into pool jobs; it uses the pieces below
+//! ([`embed_and_retrieve_blocking`], [`prepare`], [`on_token`], [`close_stream`]) directly.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,6 +35,8 @@ pub struct RequestContext {
     pub top_k: usize,
     /// Calibrated CPU work per request, µs.
     pub cpu_work_us: u64,
+    /// Calibrated CPU work per received text delta, µs (0 = none).
+    pub cpu_per_token_us: u64,
     /// The global lock of `gil = true`.
     pub gil: Option<Mutex<()>>,
     /// `inferenceConfig.maxTokens`.
@@ -54,7 +59,8 @@ impl RequestContext {
         AsyncClients::new(&self.endpoints, &self.client, concurrency, self.time_scale)
     }
 
-    fn chat_request<'a>(&self, system: &'a str, user: &'a str) -> ChatRequest<'a> {
+    /// The generation request for a built prompt.
+    pub(crate) fn chat_request<'a>(&self, system: &'a str, user: &'a str) -> ChatRequest<'a> {
         ChatRequest {
             system,
             user,
@@ -143,7 +149,7 @@ fn settle<T>(
 
 /// The CPU step: builds the prompt (system, user) with the calibrated work, under the GIL
 /// when configured.
-fn prepare(
+pub(crate) fn prepare(
     ctx: &RequestContext,
     record: &mut RequestRecord,
     question: &str,
@@ -157,7 +163,7 @@ fn prepare(
 }
 
 /// Closes the generation step: token timings, citations and the outcome.
-fn close_stream(
+pub(crate) fn close_stream(
     ctx: &RequestContext,
     record: &mut RequestRecord,
     clock: TokenClock,
@@ -212,7 +218,7 @@ pub fn run_blocking(
     let mut clock = TokenClock::new(ctx.epoch);
     let result = clients
         .bedrock
-        .converse_stream(&request, token_sink(&mut clock));
+        .converse_stream(&request, token_sink(ctx, &mut clock));
     close_stream(ctx, &mut record, clock, result, &passages);
     record
 }
@@ -230,7 +236,7 @@ pub async fn finish_async(
     let mut clock = TokenClock::new(ctx.epoch);
     let result = clients
         .bedrock
-        .converse_stream(&request, token_sink(&mut clock))
+        .converse_stream(&request, token_sink(ctx, &mut clock))
         .await;
     close_stream(ctx, &mut record, clock, result, &passages);
     record
@@ -256,10 +262,25 @@ pub async fn run_async(
     finish_async(ctx, clients, record, &ticket.question, passages).await
 }
 
-/// The token callback: timestamps every text delta. A named function (rather than an inline
-/// closure) gives the closure a concrete signature, which keeps the async futures `Send`.
-fn token_sink(clock: &mut TokenClock) -> impl FnMut(&str) + Send + '_ {
-    move |_delta: &str| clock.token()
+/// One text delta arrived: the per-token CPU work (a Python service parses the event, builds
+/// LlamaIndex's chunk objects and JSON, hops threads — under the GIL when `gil` is on), then
+/// the clock tick. The tick comes after the work because the service's own client sees the
+/// token only once that work is done, so GIL waits show up in TTFT and ITL.
+pub(crate) fn on_token(ctx: &RequestContext, clock: &mut TokenClock, delta: &str) {
+    if ctx.cpu_per_token_us > 0 {
+        let digest = cpu::token_work(delta, ctx.cpu_per_token_us, ctx.gil.as_ref());
+        std::hint::black_box(digest);
+    }
+    clock.token();
+}
+
+/// The token callback: [`on_token`] for every text delta. A named function (rather than an
+/// inline closure) gives the closure a concrete signature, which keeps the async futures `Send`.
+fn token_sink<'a>(
+    ctx: &'a RequestContext,
+    clock: &'a mut TokenClock,
+) -> impl FnMut(&str) + Send + 'a {
+    move |delta: &str| on_token(ctx, clock, delta)
 }
 
 /// Counts requests in progress on a runtime, so shutdown can wait for them.

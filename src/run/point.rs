@@ -144,6 +144,7 @@ fn start(
                 time_scale: s.time_scale,
                 top_k: s.request.top_k,
                 cpu_work_us: s.request.cpu_work_us,
+                cpu_per_token_us: s.request.cpu_per_token_us,
                 gil: s.request.gil.then(|| std::sync::Mutex::new(())),
                 max_tokens: s.request.max_tokens,
                 temperature: s.request.temperature,
@@ -290,10 +291,9 @@ fn ideal_of(at: &At, m: &Measured, requests_per_s: f64) -> Ideal {
                 r.ok_tokens.iter().map(|t| f64::from(*t)).sum::<f64>() / r.ok_tokens.len() as f64
             });
             let hint = Phases::of(at).concurrency_hint;
-            (
-                Some(ideal::expected_service_s(s, observed_tokens)),
-                kind.capacity(hint, s.load.workers),
-            )
+            let service = ideal::expected_service_s(s, observed_tokens);
+            let share = ideal::min_thread_s(s, observed_tokens) / service.max(1e-9);
+            (Some(service), kind.capacity(hint, s.load.workers, share))
         }
         Subject::Target(_) => {
             let finished = r.ok + r.failed_total() + r.warmup_completed;
@@ -343,6 +343,12 @@ fn settings(at: &At) -> BTreeMap<String, String> {
                     "workers".into(),
                     l.workers.map_or("per request".into(), |w| w.to_string()),
                 );
+            }
+            if kind == VariantKind::SyncStream {
+                let w = l
+                    .workers
+                    .unwrap_or(crate::pipeline::sync_stream::DEFAULT_WORKERS);
+                settings.insert("workers".into(), w.to_string());
             }
             if matches!(
                 kind,

@@ -232,10 +232,7 @@ impl TargetConfig {
 
     /// The request every ticket sends: method, headers (defaults filled in) and body template
     /// (a JSON template is rendered once with a sample and parsed, so a broken one fails now).
-    fn request(
-        &self,
-        protocol: &Protocol,
-    ) -> Result<RequestParts, TargetError> {
+    fn request(&self, protocol: &Protocol) -> Result<RequestParts, TargetError> {
         if self.model.is_some() && !matches!(protocol, Protocol::OpenAi) {
             return Err(err(
                 "--model",
