@@ -479,3 +479,49 @@ fn compare_gates_target_results_and_their_server_figures() {
     assert!(md.contains("## Target server"), "{md}");
     assert!(md.contains("target /chat/stream"), "{md}");
 }
+
+#[test]
+fn scenario_target_section_questions_file_and_body_file() {
+    let server = ScriptServer::start(|_, _| {
+        vec![
+            head("200 OK", "text/event-stream"),
+            Step::Write(seed_stream(&["a"], "\n")),
+        ]
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let questions = dir.path().join("q.txt");
+    std::fs::write(&questions, "# mine\nWhy is the sky blue?\n\n").expect("write");
+    let body = dir.path().join("body.json");
+    std::fs::write(&body, r#"{"q":"{question}","n":{n},"kind":"from-file"}"#).expect("write");
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[target]\nurl = \"{}/ask\"\nname = \"from-scenario\"\nexpect_citations = true\n[target.headers]\nx-api-key = \"k1\"\n",
+            server.base
+        ),
+    )
+    .expect("write");
+    let body_flag = format!("@{}", body.display());
+    let (code, v, err) = run_json(
+        "",
+        &[
+            "-n",
+            "3",
+            "--scenario",
+            &scenario.to_string_lossy(),
+            "--questions",
+            &questions.to_string_lossy(),
+            "--body",
+            &body_flag,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(counter(&v, "ok"), 3, "{err}");
+    assert_eq!(run0(&v)["target"]["name"], "from-scenario");
+    let sent: Value = serde_json::from_str(&server.last_body.lock().unwrap()).expect("json");
+    assert_eq!(sent["q"], "Why is the sky blue?");
+    assert_eq!(sent["kind"], "from-file");
+    // The scenario as run records the target section.
+    assert_eq!(v["scenario"]["target"]["name"], "from-scenario");
+}

@@ -176,14 +176,12 @@ pub fn ragperf(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// `ragperf run --target URL --json` with a few requests; the parsed result.
+/// `ragperf run --target URL --json` (no `--target` when `url` is empty); the parsed result.
 pub fn run_json(url: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().to_string_lossy().to_string();
     let mut args = vec![
         "run",
-        "--target",
-        url,
         "--json",
         "--no-progress",
         "--out",
@@ -193,6 +191,10 @@ pub fn run_json(url: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
         "--ramp",
         "0s",
     ];
+    // An empty URL leaves the target to the scenario file's [target] section.
+    if !url.is_empty() {
+        args.extend(["--target", url]);
+    }
     args.extend_from_slice(extra);
     let (code, stdout, stderr) = ragperf(&args);
     let value = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
