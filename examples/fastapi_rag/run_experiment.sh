@@ -4,8 +4,8 @@
 # their URLs in RAGPERF_QDRANT_URL / RAGPERF_BEDROCK_URL, samples the server from /proc, stops it),
 # then one summary table across endpoints (summary.md, via summarize.py).
 #
-#   examples/fastapi_rag/run_experiment.sh                 # c = 10,50,100,200, 20 s each, time scale 0.25
-#   LEVELS=10,50 DURATION=10s TIME_SCALE=0.1 OUT=/tmp/x examples/fastapi_rag/run_experiment.sh
+#   examples/fastapi_rag/run_experiment.sh                 # c = 10,50,100,200: 15 s warm-up, 20 s measured, time scale 0.25
+#   LEVELS=10,50 WARMUP=5s DURATION=10s TIME_SCALE=0.1 OUT=/tmp/x examples/fastapi_rag/run_experiment.sh
 #   examples/fastapi_rag/run_experiment.sh --ci            # tiny: every endpoint, a few requests (CI)
 #
 # Needs: pip install -r examples/fastapi_rag/requirements.txt, and a ragperf binary (RAGPERF=…,
@@ -17,12 +17,15 @@ cd "$root"
 
 LEVELS=${LEVELS:-10,50,100,200}
 DURATION=${DURATION:-20s}
+# The window opens after the warm-up: at high concurrency a CPU-bound server takes many seconds
+# per request, and a window that opens before the first requests finish is not steady state.
+WARMUP=${WARMUP:-15s}
 TIME_SCALE=${TIME_SCALE:-0.25}
 OUT=${OUT:-reports/fastapi-rag}
 PORT=${PORT:-18080}
 RAGPERF=${RAGPERF:-target/release/ragperf}
 ENDPOINTS=${ENDPOINTS:-chat,stream-sync,stream-async,stream-shared-client}
-bound=(-d "$DURATION")
+bound=(-d "$DURATION" --warmup "$WARMUP")
 if [ "${1:-}" = "--ci" ]; then
   LEVELS=2
   TIME_SCALE=0.01

@@ -24,6 +24,7 @@ use std::time::Instant;
 mod sampler;
 mod threads;
 
+pub(crate) use sampler::spawn_sampling_loop;
 pub use sampler::{
     MAX_SAMPLES, MIN_IDLE_PER_SNAPSHOT, MIN_INTERVAL, ProcessFigures, ProcessSample,
     ProcessSampler, SAMPLER_THREAD_NAME,

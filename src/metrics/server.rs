@@ -13,7 +13,7 @@
 //! of a core against a 50-thread python3 process (~170 µs per snapshot, wake-up included), 0.35%
 //! at 500 threads (the kernel sums a `stat` over the threads), 0.29% against 4 processes of 50
 //! threads; start and stop take ~2 ms at 50 threads and ~16 ms at 500. Like the harness's own
-//! sampler it waits at least [`MIN_IDLE_PER_SNAPSHOT`] times as long as a snapshot took before
+//! sampler it waits at least [`MIN_IDLE_PER_SNAPSHOT`](super::process::MIN_IDLE_PER_SNAPSHOT) times as long as a snapshot took before
 //! the next one, so it can never take more than ~5% of a core from the server; what it did take
 //! is [`ServerFigures::sampler_cpu_s`].
 //!
@@ -36,14 +36,14 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::process::{MIN_IDLE_PER_SNAPSHOT, clock_ticks_per_s, rusage, thread_gone, timeval_s};
+use super::process::{clock_ticks_per_s, spawn_sampling_loop, thread_gone};
 
 mod procfs;
 mod tree;
@@ -316,7 +316,7 @@ impl ServerSampler {
     /// Takes the start snapshot of process `pid` and its descendants on the calling thread
     /// (including every thread's context switches) and starts sampling every `interval` (at
     /// least [`MIN_SERVER_INTERVAL`]; stretched when snapshots get expensive, see
-    /// [`MIN_IDLE_PER_SNAPSHOT`]). Fails when there is no such process, it is a zombie, `/proc`
+    /// [`MIN_IDLE_PER_SNAPSHOT`](super::process::MIN_IDLE_PER_SNAPSHOT)). Fails when there is no such process, it is a zombie, `/proc`
     /// cannot be read or the thread cannot be spawned.
     pub fn start(pid: u32, interval: Duration) -> Result<ServerSampler, ServerSampleError> {
         let interval = interval.max(MIN_SERVER_INTERVAL);
@@ -325,25 +325,12 @@ impl ServerSampler {
         let window = Arc::new(Mutex::new(window));
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let shared = Arc::clone(&window);
-        let thread = std::thread::Builder::new()
-            .name(SERVER_SAMPLER_THREAD_NAME.to_string())
-            .spawn(move || {
-                // Absolute deadlines so sampling does not drift; missed ticks are skipped.
-                let mut next = Instant::now() + interval;
-                while let Err(RecvTimeoutError::Timeout) =
-                    stop_rx.recv_timeout(next.saturating_duration_since(Instant::now()))
-                {
-                    let began = Instant::now();
-                    shared
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .sample(false);
-                    let now = Instant::now();
-                    next = (next + interval).max(now + (now - began) * MIN_IDLE_PER_SNAPSHOT);
-                }
-                rusage(libc::RUSAGE_THREAD)
-                    .map(|u| timeval_s(u.ru_utime) + timeval_s(u.ru_stime))
-                    .unwrap_or(0.0)
+        let thread =
+            spawn_sampling_loop(SERVER_SAMPLER_THREAD_NAME, interval, stop_rx, move || {
+                shared
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .sample(false);
             })
             .map_err(|source| ServerSampleError::Io { pid, source })?;
         Ok(ServerSampler {

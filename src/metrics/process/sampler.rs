@@ -279,6 +279,35 @@ impl Window {
     }
 }
 
+/// Starts a sampler thread named `name` that calls `tick` every `interval` against absolute
+/// deadlines (missed ticks are skipped, not caught up in a burst), waiting at least
+/// [`MIN_IDLE_PER_SNAPSHOT`] times as long as a tick took, until `stop` receives (or its sender
+/// is dropped). The thread returns its own CPU seconds. Shared by this sampler and the target
+/// server's ([`crate::metrics::server`]).
+pub(crate) fn spawn_sampling_loop(
+    name: &str,
+    interval: Duration,
+    stop: mpsc::Receiver<()>,
+    mut tick: impl FnMut() + Send + 'static,
+) -> io::Result<JoinHandle<f64>> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let mut next = Instant::now() + interval;
+            while let Err(RecvTimeoutError::Timeout) =
+                stop.recv_timeout(next.saturating_duration_since(Instant::now()))
+            {
+                let began = Instant::now();
+                tick();
+                let now = Instant::now();
+                next = (next + interval).max(now + (now - began) * MIN_IDLE_PER_SNAPSHOT);
+            }
+            rusage(libc::RUSAGE_THREAD)
+                .map(|u| timeval_s(u.ru_utime) + timeval_s(u.ru_stime))
+                .unwrap_or(0.0)
+        })
+}
+
 /// Samples the process on a thread named [`SAMPLER_THREAD_NAME`] until [`ProcessSampler::stop`].
 /// Dropping it without `stop` ends the thread too (its channel closes).
 #[derive(Debug)]
@@ -299,27 +328,12 @@ impl ProcessSampler {
         let window = Arc::new(Mutex::new(Window::open(&variant_prefixes)?));
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let shared = Arc::clone(&window);
-        let thread = std::thread::Builder::new()
-            .name(SAMPLER_THREAD_NAME.to_string())
-            .spawn(move || {
-                // Absolute deadlines so sampling does not drift; missed ticks are skipped, not
-                // caught up in a burst. `stop` (or dropping the sampler) ends the wait at once.
-                let mut next = Instant::now() + interval;
-                while let Err(RecvTimeoutError::Timeout) =
-                    stop_rx.recv_timeout(next.saturating_duration_since(Instant::now()))
-                {
-                    let began = Instant::now();
-                    shared
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .sample(false);
-                    let now = Instant::now();
-                    next = (next + interval).max(now + (now - began) * MIN_IDLE_PER_SNAPSHOT);
-                }
-                rusage(libc::RUSAGE_THREAD)
-                    .map(|u| timeval_s(u.ru_utime) + timeval_s(u.ru_stime))
-                    .unwrap_or(0.0)
-            })?;
+        let thread = spawn_sampling_loop(SAMPLER_THREAD_NAME, interval, stop_rx, move || {
+            shared
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .sample(false);
+        })?;
         Ok(ProcessSampler {
             stop_tx,
             thread,
