@@ -525,3 +525,28 @@ fn scenario_target_section_questions_file_and_body_file() {
     // The scenario as run records the target section.
     assert_eq!(v["scenario"]["target"]["name"], "from-scenario");
 }
+
+#[test]
+fn backend_urls_follow_the_same_rule() {
+    for (url, says) in [
+        ("http://127.0.0.1:99999", "not a URL"),
+        ("http://127.0.0.1:6333/collections", "without a path"),
+        ("https://127.0.0.1:6333", "https is not supported"),
+    ] {
+        let (code, _, err) = ragperf(&[
+            "run",
+            "--no-progress",
+            "-n",
+            "1",
+            "--qdrant-url",
+            url,
+            "--bedrock-url",
+            "http://127.0.0.1:8000",
+        ]);
+        assert_eq!(code, 2, "{url}: {err}");
+        assert!(
+            err.contains("--qdrant-url:") && err.contains(says),
+            "{url}: {err}"
+        );
+    }
+}

@@ -246,14 +246,15 @@ pub(crate) fn flag_err(flag: &'static str, message: impl Into<String>) -> anyhow
 
 /// Checks that `url` is an `http://host:port` base URL.
 pub fn check_url(flag: &'static str, url: &str) -> anyhow::Result<String> {
-    let trimmed = url.trim_end_matches('/');
-    let rest = trimmed.strip_prefix("http://").ok_or_else(|| {
+    let trimmed = url.trim().trim_end_matches('/');
+    // One URL rule for every flag: scheme, host and port (1-65535) as `--target` checks them.
+    let parsed = crate::target::config::check_http_url(flag, trimmed).map_err(|e| {
         flag_err(
             flag,
-            format!("`{url}` must start with http:// (e.g. http://127.0.0.1:6333); https is not supported by the mocks"),
+            format!("{} (a base URL, e.g. http://127.0.0.1:6333)", e.message),
         )
     })?;
-    if rest.is_empty() || rest.contains('/') {
+    if parsed.path() != "/" || parsed.query().is_some() {
         return Err(flag_err(
             flag,
             format!("`{url}` must be a base URL like http://127.0.0.1:6333, without a path"),
