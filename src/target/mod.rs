@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod executor;
+mod http;
 pub mod launch;
 pub mod protocol;
 pub mod sse;
