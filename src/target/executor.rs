@@ -248,7 +248,7 @@ async fn read_events(
                 .feed(data, &mut events)
                 .map_err(|e| Failure("malformed_event", e.to_string()))?;
             for ev in events.drain(..) {
-                match spec.protocol.interpret_event(&ev) {
+                match spec.protocol.classify_event(&ev) {
                     Ok(Interpreted::Token { .. }) => clock.token(),
                     Ok(Interpreted::Done { citations }) => {
                         rec.citations = citations;
