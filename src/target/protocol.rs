@@ -20,6 +20,7 @@
 use serde_json::Value;
 use thiserror::Error;
 
+use super::json_at::{SeedEvent, at, at_mut, citations_at, kind};
 use super::sse::SseEvent;
 
 /// The flag that names the protocol.
@@ -404,17 +405,6 @@ impl SseShape {
 /// The default shape, compared against once per event.
 static SEED_SHAPE: std::sync::LazyLock<SseShape> = std::sync::LazyLock::new(SseShape::default);
 
-/// A seed event's `type` and `content`, borrowed from the data (other members are skipped).
-/// Anything else (another type for either, a repeated member, data that is not an object)
-/// fails to parse, and the event then takes the general path, whose answer is the reference.
-#[derive(serde::Deserialize)]
-struct SeedEvent<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    content: Option<std::borrow::Cow<'a, str>>,
-}
-
 fn interpret_openai<T>(
     data: &str,
     text: impl FnOnce(&str) -> T,
@@ -573,96 +563,9 @@ fn pointer_with_example(flag: &'static str, p: &str, example: &str) -> Result<St
     Ok(p.to_owned())
 }
 
-/// One RFC 6901 reference token, unescaped (borrowed unless it has a `~`).
-fn unescape(token: &str) -> std::borrow::Cow<'_, str> {
-    if token.contains('~') {
-        token.replace("~1", "/").replace("~0", "~").into()
-    } else {
-        token.into()
-    }
-}
-
-/// An array index as RFC 6901 writes it (no sign, no leading zero), as `Value::pointer` reads it.
-fn index(token: &str) -> Option<usize> {
-    if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
-        return None;
-    }
-    token.parse().ok()
-}
-
-/// `Value::pointer` without its allocations: the value at `pointer` in `v`.
-fn at<'v>(v: &'v Value, pointer: &str) -> Option<&'v Value> {
-    if pointer.is_empty() {
-        return Some(v);
-    }
-    let mut cur = v;
-    for token in pointer.strip_prefix('/')?.split('/') {
-        cur = match cur {
-            Value::Object(m) => m.get(unescape(token).as_ref())?,
-            Value::Array(a) => a.get(index(token)?)?,
-            _ => return None,
-        };
-    }
-    Some(cur)
-}
-
-/// [`at`], mutable.
-fn at_mut<'v>(v: &'v mut Value, pointer: &str) -> Option<&'v mut Value> {
-    if pointer.is_empty() {
-        return Some(v);
-    }
-    let mut cur = v;
-    for token in pointer.strip_prefix('/')?.split('/') {
-        cur = match cur {
-            Value::Object(m) => m.get_mut(unescape(token).as_ref())?,
-            Value::Array(a) => a.get_mut(index(token)?)?,
-            _ => return None,
-        };
-    }
-    Some(cur)
-}
-
 fn parse_json(data: &str) -> Result<Value, MalformedEvent> {
     serde_json::from_str(data)
         .map_err(|e| MalformedEvent::new(format!("event data is not JSON ({e})"), data))
-}
-
-/// The citations at `pointer`: an array's elements, or a single value as one citation; absent
-/// or null → none. A string is the id; an object gives its `doc_id` or `id` (string or number),
-/// else its JSON text; anything else its JSON text.
-fn citations_at(v: &Value, pointer: &str) -> Vec<String> {
-    match at(v, pointer) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.iter().map(citation).collect(),
-        Some(one) => vec![citation(one)],
-    }
-}
-
-fn citation(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Object(o) => ["doc_id", "id"]
-            .iter()
-            .find_map(|key| match o.get(*key) {
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(Value::Number(n)) => Some(n.to_string()),
-                _ => None,
-            })
-            .unwrap_or_else(|| v.to_string()),
-        other => other.to_string(),
-    }
-}
-
-/// A JSON value's kind, for messages.
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The first [`EXCERPT_CHARS`] characters of `data`, with `…` when cut.
