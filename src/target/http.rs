@@ -244,6 +244,82 @@ fn itoa(mut n: usize, out: &mut [u8; 20]) -> &[u8] {
 mod tests {
     use super::*;
 
+    /// A server that answers each request on a connection with a keep-alive response, then
+    /// closes the connection after `per_conn` of them; returns the URL and the connections
+    /// accepted.
+    async fn closing_server(
+        per_conn: usize,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/x", listener.local_addr().expect("addr"));
+        let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    for _ in 0..per_conn {
+                        if s.read(&mut buf).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let r = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if s.write_all(r).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    fn wire_for(url: &str) -> Wire {
+        let cfg = crate::target::config::TargetConfig {
+            url: url.into(),
+            method: Some("GET".into()),
+            ..Default::default()
+        };
+        let spec = cfg
+            .spec(&crate::client::ClientConfig::default())
+            .expect("spec");
+        Wire::new(&spec, 4)
+    }
+
+    async fn get(wire: &Wire) -> Result<(), String> {
+        let mut buf = RequestBuf::default();
+        wire.render(&mut buf, None::<fn(&mut String)>);
+        let (mut conn, head) = wire.open(&buf.wire).await.map_err(|f| f.1)?;
+        assert!(buf.wire.starts_with(b"GET /x HTTP/1.1\r\nhost: 127.0.0.1:"));
+        let end = conn
+            .read_body(head.body, None, |_, _| Ok::<bool, ()>(true))
+            .await
+            .map_err(|e| e.to_string())?;
+        assert_eq!(end, Ok(crate::http1::BodyEnd::Complete));
+        wire.put_back(conn);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn kept_alive_connections_are_reused_and_a_stale_one_is_retried_once() {
+        use std::sync::atomic::Ordering;
+        let (url, accepted) = closing_server(2).await;
+        let wire = wire_for(&url);
+        for i in 0..5 {
+            get(&wire)
+                .await
+                .unwrap_or_else(|e| panic!("request {i}: {e}"));
+            // Let the server's close reach us before the next request.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Two requests per connection, the third retried on a new one: 3 connections.
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
     #[test]
     fn itoa_writes_decimal() {
         assert_eq!(itoa(0, &mut [0; 20]), b"0");
