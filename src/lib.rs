@@ -12,6 +12,7 @@ pub mod client;
 pub mod commands;
 pub mod compare;
 pub mod export;
+pub mod http1;
 pub mod interrupt;
 pub mod load;
 pub mod metrics;

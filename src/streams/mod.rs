@@ -6,7 +6,7 @@
 //!
 //! This is the instrument for the mock's capacity target (issue #2: 10,000 streams at a 100 ms
 //! gap, within 2 ms at p99), not a RAG variant: no embedding or retrieval, and a client built to
-//! cost less per token than the server it measures ([`http1`]), the way wrk measures HTTP servers
+//! cost less per token than the server it measures ([`crate::http1`]), the way wrk measures HTTP servers
 //! with its own parser. The RAG variants measure client designs; `ragperf run --variant async`
 //! against the same mock shows what a general-purpose client (reqwest) adds on top.
 //!
@@ -14,9 +14,6 @@
 //! over and lasts `--duration`. A gap is counted when its later token arrived inside the window;
 //! every token of one read gets that read's arrival time (tokens that arrive together were
 //! delivered together).
-
-pub mod chunked;
-pub mod http1;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -41,8 +38,8 @@ use crate::client::ConverseStreamDecoder;
 use crate::client::bedrock::{ChatRequest, request_body};
 use crate::client::encode_path_segment;
 use crate::client::{ClientError, ErrorKind};
+use crate::http1::{self, BodyEnd, Conn, HttpError};
 use crate::scenario::Scenario;
-use http1::{Conn, HttpError};
 
 /// `ragperf streams`.
 #[derive(Debug, Args)]
@@ -319,6 +316,7 @@ fn http_failure(e: HttpError) -> Outcome {
             failed("stream_cut", format!("the connection closed {where_}"))
         }
         e @ (HttpError::Bad(_) | HttpError::Chunked(_)) => failed("bad_response", e),
+        e @ HttpError::Idle(_) => failed("timeout", e),
     }
 }
 
@@ -393,14 +391,14 @@ async fn one_stream(
     if head.status != 200 {
         let mut body = Vec::new();
         let read = c
-            .read_body(head.body, |d: &[u8], _| {
+            .read_body(head.body, None, |d: &[u8], _| {
                 if body.len() < 2048 {
                     body.extend_from_slice(&d[..d.len().min(2048 - body.len())]);
                 }
                 Ok::<bool, ()>(true)
             })
             .await;
-        if !head.close && matches!(read, Ok(Ok(true))) {
+        if !head.close && matches!(read, Ok(Ok(BodyEnd::Complete))) {
             *conn = Some(c);
         }
         let kind = match (head.status, head.error_type.as_deref()) {
@@ -430,7 +428,7 @@ async fn one_stream(
     let mut decoder = ConverseStreamDecoder::new();
     let mut last: Option<Instant> = None;
     let read = c
-        .read_body(head.body, |data: &[u8], at: Instant| {
+        .read_body(head.body, None, |data: &[u8], at: Instant| {
             if at.saturating_duration_since(sent_at) > shared.stream_timeout {
                 return Err(ClientError::new(
                     ErrorKind::Timeout,
@@ -455,8 +453,8 @@ async fn one_stream(
     match read {
         Err(e) => http_failure(e),
         Ok(Err(e)) => failed(e.kind.name(), e.message),
-        Ok(Ok(false)) => Outcome::WindowClosed,
-        Ok(Ok(true)) => match decoder.finish() {
+        Ok(Ok(BodyEnd::Stopped { .. })) => Outcome::WindowClosed,
+        Ok(Ok(BodyEnd::Complete)) => match decoder.finish() {
             Ok(_) => {
                 if !head.close {
                     *conn = Some(c);

@@ -9,15 +9,22 @@
 //! hide the failures it is there to count. Failure kinds: `connect`, `bad_response` (connected,
 //! but no valid HTTP response), `timeout`, `http_429`,
 //! `http_4xx`, `http_5xx`, `http_other`, `stream_cut`, `malformed_event`, `error_event` (the
-//! server said so in the stream) and `missing_done`.
+//! server said so in the stream) and `missing_done`. (One exception to "nothing is retried": a
+//! kept-alive connection the server closed before reading the request is retried once on a new
+//! connection, as every HTTP client does; the request never reached the server.)
+//!
+//! The HTTP client is [`crate::http1`] (the one `ragperf streams` uses), through [`super::http`]:
+//! one task wake-up and one `read` per batch of body bytes, no connection task in between.
 
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use super::config::TargetSpec;
+use super::http::{Failure, RequestBuf, Wire};
 use super::protocol::Interpreted;
 use super::sse::SseDecoder;
+use crate::http1::{BodyEnd, Conn, Head, HttpError};
 use crate::pipeline::record::{TokenClock, since};
 use crate::pipeline::steps::InFlight;
 use crate::pipeline::{
@@ -43,12 +50,13 @@ pub struct TargetExecutor {
 
 struct Shared {
     spec: TargetSpec,
-    client: reqwest::Client,
+    wire: Wire,
     epoch: Instant,
 }
 
 impl TargetExecutor {
-    /// Builds the runtime and the HTTP client (its pool sized for the expected concurrency).
+    /// Builds the runtime, resolves the target's host and prepares the connection pool (sized
+    /// for the expected concurrency).
     pub fn start(
         spec: TargetSpec,
         epoch: Instant,
@@ -56,25 +64,10 @@ impl TargetExecutor {
         done: Sender<RequestRecord>,
     ) -> Result<Self, ExecutorError> {
         let runtime = named_runtime("target", THREAD_PREFIX, opts.worker_threads, None)?;
-        let client = reqwest::Client::builder()
-            .http1_only()
-            .tcp_nodelay(true)
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(spec.connect_timeout)
-            .pool_max_idle_per_host(opts.expected_concurrency.max(1))
-            .build()
-            .map_err(|e| ExecutorError::Clients {
-                variant: "target",
-                message: e.to_string(),
-            })?;
+        let wire = Wire::new(&spec, opts.expected_concurrency);
         Ok(TargetExecutor {
             runtime: Some(runtime),
-            shared: Arc::new(Shared {
-                spec,
-                client,
-                epoch,
-            }),
+            shared: Arc::new(Shared { spec, wire, epoch }),
             done,
             in_flight: InFlight::default(),
         })
@@ -108,20 +101,6 @@ pub fn session_id(ticket: &Ticket) -> String {
         Some(u) => format!("ragperf-user-{u}"),
         None => format!("ragperf-req-{}", ticket.id),
     }
-}
-
-/// Why a request failed: its counter key and a message.
-struct Failure(&'static str, String);
-
-fn chain(e: &reqwest::Error) -> String {
-    let mut detail = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
-        source = s.source();
-    }
-    detail
 }
 
 /// The failure kind of an HTTP status that is not a success.
@@ -159,30 +138,37 @@ async fn exchange(
     clock: &mut TokenClock,
 ) -> Result<(), Failure> {
     let spec = &shared.spec;
-    let mut resp = send(shared, ticket).await?;
-    if !spec.protocol.is_streaming() {
-        let body = read_body(&mut resp, spec.idle_timeout, shared.epoch, rec).await?;
-        let (_answer, citations) = spec
-            .protocol
-            .interpret_json_body(&body)
-            .map_err(|e| Failure("malformed_event", e.to_string()))?;
-        rec.citations = citations;
-        return Ok(());
+    let (mut conn, head) = send(shared, ticket).await?;
+    let read = if spec.protocol.is_streaming() {
+        read_events(spec, &mut conn, &head, rec, clock).await
+    } else {
+        read_json(shared, &mut conn, &head, rec).await
+    };
+    let end = read?;
+    if reusable(&head, end) {
+        shared.wire.put_back(conn);
     }
-    read_events(spec, &mut resp, rec, clock).await
+    Ok(())
 }
 
-/// Sends the request; a response that is not a success is a failure of its status class.
-async fn send(shared: &Shared, ticket: &Ticket) -> Result<reqwest::Response, Failure> {
+/// The connection can carry another request: its response was read to the end of its framing
+/// and the server did not say it would close it.
+fn reusable(head: &Head, end: BodyEnd) -> bool {
+    !head.close && matches!(end, BodyEnd::Complete | BodyEnd::Stopped { complete: true })
+}
+
+/// Sends the request and reads the response head, within the response timeout; a response
+/// that is not a success is a failure of its status class.
+async fn send(shared: &Shared, ticket: &Ticket) -> Result<(Conn, Head), Failure> {
     let spec = &shared.spec;
-    let mut req = shared.client.request(spec.method.clone(), spec.url.clone());
-    for (k, v) in &spec.headers {
-        req = req.header(k.as_str(), v.as_str());
-    }
-    if let Some(body) = &spec.body {
-        req = req.body(body.render(&ticket.question, &session_id(ticket), ticket.id));
-    }
-    let mut resp = match tokio::time::timeout(spec.response_timeout, req.send()).await {
+    let mut buf = RequestBuf::take();
+    let body = spec.body.as_ref().map(|t| {
+        |out: &mut String| t.render_into(&ticket.question, &session_id(ticket), ticket.id, out)
+    });
+    shared.wire.render(&mut buf, body);
+    let opened = tokio::time::timeout(spec.response_timeout, shared.wire.open(&buf.wire)).await;
+    buf.give_back();
+    let (conn, head) = match opened {
         Err(_) => {
             return Err(Failure(
                 "timeout",
@@ -192,83 +178,102 @@ async fn send(shared: &Shared, ticket: &Ticket) -> Result<reqwest::Response, Fai
                 ),
             ));
         }
-        Ok(Err(e)) if e.is_timeout() => return Err(Failure("timeout", chain(&e))),
-        Ok(Err(e)) if e.is_connect() => {
-            return Err(Failure(
-                "connect",
-                format!("could not connect: {}", chain(&e)),
-            ));
-        }
-        // Connected, but what came back was not an HTTP response (or the server hung up).
-        Ok(Err(e)) => {
-            return Err(Failure(
-                "bad_response",
-                format!("no valid HTTP response: {}", chain(&e)),
-            ));
-        }
-        Ok(Ok(r)) => r,
+        Ok(r) => r?,
     };
-    let status = resp.status();
-    if !status.is_success() {
-        let snippet = read_some(&mut resp, spec.idle_timeout, ERROR_BODY_SNIPPET).await;
+    if !(200..300).contains(&head.status) {
+        let snippet = read_some(&shared.wire, conn, &head, spec.idle_timeout).await;
         return Err(Failure(
-            status_kind(status.as_u16()),
-            format!("HTTP {status}: {snippet}"),
+            status_kind(head.status),
+            format!("HTTP {} {}: {snippet}", head.status, reason(head.status)),
         ));
     }
-    Ok(resp)
+    Ok((conn, head))
+}
+
+/// The canonical reason phrase of a status, as the failure messages quote it.
+fn reason(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("<unknown status code>")
+}
+
+/// The failure of a body read that broke off: of the SSE stream (with its token events so far)
+/// or of a `json` body (`tokens` None).
+fn body_failure(e: HttpError, tokens: Option<u32>) -> Failure {
+    match (e, tokens) {
+        (HttpError::Idle(d), Some(n)) => Failure(
+            "timeout",
+            format!(
+                "the stream stalled: no bytes for {} ms (client.stream_idle_timeout_ms) after {n} \
+                 token events",
+                d.as_millis()
+            ),
+        ),
+        (HttpError::Idle(d), None) => Failure(
+            "timeout",
+            format!(
+                "the body stalled: no bytes for {} ms (client.stream_idle_timeout_ms)",
+                d.as_millis()
+            ),
+        ),
+        (e, Some(_)) => Failure(
+            "stream_cut",
+            format!("the connection failed mid-stream: {e}"),
+        ),
+        (e, None) => Failure(
+            "stream_cut",
+            format!("the connection failed while reading the body: {e}"),
+        ),
+    }
 }
 
 /// Reads SSE events until the done event: every token event ticks the clock.
 async fn read_events(
     spec: &TargetSpec,
-    resp: &mut reqwest::Response,
+    conn: &mut Conn,
+    head: &Head,
     rec: &mut RequestRecord,
     clock: &mut TokenClock,
-) -> Result<(), Failure> {
+) -> Result<BodyEnd, Failure> {
     let mut decoder = SseDecoder::new(MAX_EVENT_BYTES);
     let mut events = Vec::new();
-    loop {
-        let chunk = match tokio::time::timeout(spec.idle_timeout, resp.chunk()).await {
-            Err(_) => {
-                return Err(Failure(
-                    "timeout",
-                    format!(
-                        "the stream stalled: no bytes for {} ms (client.stream_idle_timeout_ms) after {} token events",
-                        spec.idle_timeout.as_millis(),
-                        clock.tokens
-                    ),
-                ));
+    let mut done = false;
+    let read = conn
+        .read_body(head.body, Some(spec.idle_timeout), |data: &[u8], _| {
+            if done {
+                return Ok(false);
             }
-            Ok(Err(e)) => {
-                return Err(Failure(
-                    "stream_cut",
-                    format!("the connection failed mid-stream: {}", chain(&e)),
-                ));
-            }
-            Ok(Ok(None)) => break,
-            Ok(Ok(Some(c))) => c,
-        };
-        decoder
-            .feed(&chunk, &mut events)
-            .map_err(|e| Failure("malformed_event", e.to_string()))?;
-        for ev in events.drain(..) {
-            match spec.protocol.interpret_event(&ev) {
-                Ok(Interpreted::Token { .. }) => clock.token(),
-                Ok(Interpreted::Done { citations }) => {
-                    rec.citations = citations;
-                    return Ok(());
+            decoder
+                .feed(data, &mut events)
+                .map_err(|e| Failure("malformed_event", e.to_string()))?;
+            for ev in events.drain(..) {
+                match spec.protocol.classify_event(&ev) {
+                    Ok(Interpreted::Token { .. }) => clock.token(),
+                    Ok(Interpreted::Done { citations }) => {
+                        rec.citations = citations;
+                        done = true;
+                        return Ok(false);
+                    }
+                    Ok(Interpreted::Error(message)) => {
+                        return Err(Failure(
+                            "error_event",
+                            format!("the server sent an error event: {message}"),
+                        ));
+                    }
+                    Ok(Interpreted::Usage { .. } | Interpreted::Ignore) => {}
+                    Err(e) => return Err(Failure("malformed_event", e.to_string())),
                 }
-                Ok(Interpreted::Error(message)) => {
-                    return Err(Failure(
-                        "error_event",
-                        format!("the server sent an error event: {message}"),
-                    ));
-                }
-                Ok(Interpreted::Usage { .. } | Interpreted::Ignore) => {}
-                Err(e) => return Err(Failure("malformed_event", e.to_string())),
             }
-        }
+            Ok(true)
+        })
+        .await;
+    let end = match read {
+        Err(e) => return Err(body_failure(e, Some(clock.tokens))),
+        Ok(r) => r?,
+    };
+    if done {
+        return Ok(end);
     }
     let pending = decoder.finish();
     Err(Failure(
@@ -284,62 +289,60 @@ async fn read_events(
     ))
 }
 
-/// The whole body of a non-streaming response; the first byte is the "first token".
-async fn read_body(
-    resp: &mut reqwest::Response,
-    idle: Duration,
-    epoch: Instant,
+/// Reads a non-streaming body (its first byte is the "first token") and interprets it.
+async fn read_json(
+    shared: &Shared,
+    conn: &mut Conn,
+    head: &Head,
     rec: &mut RequestRecord,
-) -> Result<Vec<u8>, Failure> {
+) -> Result<BodyEnd, Failure> {
+    let epoch = shared.epoch;
     let mut body = Vec::new();
-    loop {
-        match tokio::time::timeout(idle, resp.chunk()).await {
-            Err(_) => {
+    let read = conn
+        .read_body(head.body, Some(shared.spec.idle_timeout), |c: &[u8], _| {
+            if rec.first_token_us.is_none() && !c.is_empty() {
+                rec.first_token_us = Some(since(epoch, Instant::now()));
+            }
+            if body.len() + c.len() > MAX_BODY_BYTES {
                 return Err(Failure(
-                    "timeout",
-                    format!(
-                        "the body stalled: no bytes for {} ms (client.stream_idle_timeout_ms)",
-                        idle.as_millis()
-                    ),
+                    "malformed_event",
+                    format!("the body is over {MAX_BODY_BYTES} bytes"),
                 ));
             }
-            Ok(Err(e)) => {
-                return Err(Failure(
-                    "stream_cut",
-                    format!(
-                        "the connection failed while reading the body: {}",
-                        chain(&e)
-                    ),
-                ));
-            }
-            Ok(Ok(None)) => return Ok(body),
-            Ok(Ok(Some(c))) => {
-                if rec.first_token_us.is_none() && !c.is_empty() {
-                    rec.first_token_us = Some(since(epoch, Instant::now()));
-                }
-                if body.len() + c.len() > MAX_BODY_BYTES {
-                    return Err(Failure(
-                        "malformed_event",
-                        format!("the body is over {MAX_BODY_BYTES} bytes"),
-                    ));
-                }
-                body.extend_from_slice(&c);
-            }
-        }
-    }
+            body.extend_from_slice(c);
+            Ok(true)
+        })
+        .await;
+    let end = match read {
+        Err(e) => return Err(body_failure(e, None)),
+        Ok(r) => r?,
+    };
+    let (_answer, citations) = shared
+        .spec
+        .protocol
+        .interpret_json_body(&body)
+        .map_err(|e| Failure("malformed_event", e.to_string()))?;
+    rec.citations = citations;
+    Ok(end)
 }
 
-/// Up to `limit` bytes of an error response's body, as text (best effort, bounded in time).
-async fn read_some(resp: &mut reqwest::Response, idle: Duration, limit: usize) -> String {
+/// Up to `limit` bytes of an error response's body, as text (best effort, bounded in time);
+/// the connection goes back to the pool when the whole body was read.
+async fn read_some(wire: &Wire, mut conn: Conn, head: &Head, idle: Duration) -> String {
     let mut body = Vec::new();
     let wait = idle.min(Duration::from_secs(2));
-    while body.len() < limit {
-        match tokio::time::timeout(wait, resp.chunk()).await {
-            Ok(Ok(Some(c))) => body.extend_from_slice(&c),
-            _ => break,
-        }
+    let read = conn
+        .read_body(head.body, Some(wait), |c: &[u8], _| {
+            let room = ERROR_BODY_SNIPPET.saturating_sub(body.len());
+            body.extend_from_slice(&c[..c.len().min(room)]);
+            Ok::<bool, ()>(body.len() < ERROR_BODY_SNIPPET)
+        })
+        .await;
+    if let Ok(Ok(end)) = read
+        && reusable(head, end)
+    {
+        wire.put_back(conn);
     }
-    body.truncate(limit);
     let text = String::from_utf8_lossy(&body).trim().to_string();
     if text.is_empty() {
         "(empty body)".into()

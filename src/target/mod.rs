@@ -14,6 +14,8 @@
 
 pub mod config;
 pub mod executor;
+mod http;
+mod json_at;
 pub mod launch;
 pub mod protocol;
 pub mod sse;

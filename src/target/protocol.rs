@@ -20,6 +20,7 @@
 use serde_json::Value;
 use thiserror::Error;
 
+use super::json_at::{SeedEvent, at, at_mut, citations_at, kind};
 use super::sse::SseEvent;
 
 /// The flag that names the protocol.
@@ -102,14 +103,15 @@ impl Default for JsonShape {
     }
 }
 
-/// What one event means.
+/// What one event means. `T` is what a token carries: its text ([`Protocol::interpret_event`])
+/// or nothing ([`Protocol::classify_event`], for a caller that only counts tokens).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Interpreted {
+pub enum Interpreted<T = String> {
     /// Answer text (never empty). `completion_tokens` is the server's token count when the same
     /// chunk also carried `usage` (OpenAI with `continuous_usage_stats`); always `None` for `sse`.
     Token {
         /// The text.
-        text: String,
+        text: T,
         /// `usage.completion_tokens` of the same chunk, if any.
         completion_tokens: Option<u64>,
     },
@@ -279,12 +281,26 @@ impl Protocol {
     /// `choices[0].text` → `Token` (with the chunk's `usage.completion_tokens`, if any); else
     /// `usage.completion_tokens` → `Usage`; anything else (role-only or finish chunk) → `Ignore`.
     pub fn interpret_event(&self, ev: &SseEvent) -> Result<Interpreted, MalformedEvent> {
+        self.interpret_data(&ev.data, str::to_owned)
+    }
+
+    /// What one event means, as [`Protocol::interpret_event`] says, without the token's text
+    /// (never copied out of the event: the cheap call for a caller that only counts tokens).
+    pub fn classify_event(&self, ev: &SseEvent) -> Result<Interpreted<()>, MalformedEvent> {
+        self.interpret_data(&ev.data, |_| ())
+    }
+
+    fn interpret_data<T>(
+        &self,
+        data: &str,
+        text: impl FnOnce(&str) -> T,
+    ) -> Result<Interpreted<T>, MalformedEvent> {
         match self {
-            Protocol::Sse(shape) => shape.interpret(&ev.data),
-            Protocol::OpenAi => interpret_openai(&ev.data),
+            Protocol::Sse(shape) => shape.interpret(data, text),
+            Protocol::OpenAi => interpret_openai(data, text),
             Protocol::Json(_) => Err(MalformedEvent::new(
                 "the json protocol reads one response body, not events",
-                &ev.data,
+                data,
             )),
         }
     }
@@ -309,7 +325,7 @@ impl Protocol {
             MalformedEvent::of_bytes(format!("the response body is not JSON ({e})"), body)
         })?;
         let citations = citations_at(&v, &shape.citations);
-        match v.pointer_mut(&shape.answer) {
+        match at_mut(&mut v, &shape.answer) {
             Some(Value::String(s)) => Ok((std::mem::take(s), citations)),
             Some(other) => Err(MalformedEvent::of_bytes(
                 format!(
@@ -331,12 +347,33 @@ impl Protocol {
 }
 
 impl SseShape {
-    fn interpret(&self, data: &str) -> Result<Interpreted, MalformedEvent> {
-        let mut v = parse_json(data)?;
+    fn interpret<T>(
+        &self,
+        data: &str,
+        text: impl FnOnce(&str) -> T,
+    ) -> Result<Interpreted<T>, MalformedEvent> {
+        if self.is_seed()
+            && let Ok(ev) = serde_json::from_str::<SeedEvent<'_>>(data)
+        {
+            // Neither an error nor a done event (those take the general path below).
+            match ev.kind.as_deref() {
+                Some("error" | "done") => {}
+                _ => {
+                    return Ok(match ev.content {
+                        Some(t) if !t.is_empty() => Interpreted::Token {
+                            text: text(&t),
+                            completion_tokens: None,
+                        },
+                        _ => Interpreted::Ignore,
+                    });
+                }
+            }
+        }
+        let v = parse_json(data)?;
         if let Some(error) = &self.error
             && error.matches(&v)
         {
-            let message = match v.pointer(&self.error_message) {
+            let message = match at(&v, &self.error_message) {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Null) | None => {
                     format!("error event without a message: {}", excerpt(data))
@@ -350,23 +387,34 @@ impl SseShape {
                 citations: citations_at(&v, &self.citations),
             });
         }
-        Ok(match v.pointer_mut(&self.token) {
+        Ok(match at(&v, &self.token) {
             Some(Value::String(s)) if !s.is_empty() => Interpreted::Token {
-                text: std::mem::take(s),
+                text: text(s),
                 completion_tokens: None,
             },
             _ => Interpreted::Ignore,
         })
     }
+
+    /// The seed's shape (the default), which [`SeedEvent`] reads without building a [`Value`].
+    fn is_seed(&self) -> bool {
+        self.token == "/content" && *self == *SEED_SHAPE
+    }
 }
 
-fn interpret_openai(data: &str) -> Result<Interpreted, MalformedEvent> {
+/// The default shape, compared against once per event.
+static SEED_SHAPE: std::sync::LazyLock<SseShape> = std::sync::LazyLock::new(SseShape::default);
+
+fn interpret_openai<T>(
+    data: &str,
+    text: impl FnOnce(&str) -> T,
+) -> Result<Interpreted<T>, MalformedEvent> {
     if data.trim() == "[DONE]" {
         return Ok(Interpreted::Done {
             citations: Vec::new(),
         });
     }
-    let mut v = parse_json(data)?;
+    let v = parse_json(data)?;
     match v.get("error") {
         None | Some(Value::Null) => {}
         Some(error) => return Ok(Interpreted::Error(openai_error_message(error))),
@@ -376,22 +424,24 @@ fn interpret_openai(data: &str) -> Result<Interpreted, MalformedEvent> {
         return Ok(Interpreted::Error(openai_error_message(&v)));
     }
     let completion_tokens = v
-        .pointer("/usage/completion_tokens")
+        .get("usage")
+        .and_then(|u| u.get("completion_tokens"))
         .and_then(Value::as_u64);
-    let text = v.pointer_mut("/choices/0").and_then(|choice| {
-        // `delta.content` (chat) first; `text` (legacy completions) otherwise.
-        let chat = match choice.pointer_mut("/delta/content") {
-            Some(Value::String(s)) if !s.is_empty() => Some(std::mem::take(s)),
-            _ => None,
-        };
-        chat.or_else(|| match choice.get_mut("text") {
-            Some(Value::String(s)) if !s.is_empty() => Some(std::mem::take(s)),
-            _ => None,
-        })
+    let choice = v.get("choices").and_then(|c| c.get(0));
+    // `delta.content` (chat) first; `text` (legacy completions) otherwise.
+    let found = choice.and_then(|choice| {
+        let chat = choice.get("delta").and_then(|d| d.get("content"));
+        match chat {
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
+            _ => match choice.get("text") {
+                Some(Value::String(s)) if !s.is_empty() => Some(s),
+                _ => None,
+            },
+        }
     });
-    Ok(match (text, completion_tokens) {
-        (Some(text), completion_tokens) => Interpreted::Token {
-            text,
+    Ok(match (found, completion_tokens) {
+        (Some(s), completion_tokens) => Interpreted::Token {
+            text: text(s),
             completion_tokens,
         },
         (None, Some(completion_tokens)) => Interpreted::Usage { completion_tokens },
@@ -436,7 +486,7 @@ impl Marker {
 
     /// Whether `data` passes the test.
     pub fn matches(&self, data: &Value) -> bool {
-        match (data.pointer(&self.pointer), &self.equals) {
+        match (at(data, &self.pointer), &self.equals) {
             (None | Some(Value::Null), None) => false,
             (Some(_), None) => true,
             (None, Some(_)) => false,
@@ -516,44 +566,6 @@ fn pointer_with_example(flag: &'static str, p: &str, example: &str) -> Result<St
 fn parse_json(data: &str) -> Result<Value, MalformedEvent> {
     serde_json::from_str(data)
         .map_err(|e| MalformedEvent::new(format!("event data is not JSON ({e})"), data))
-}
-
-/// The citations at `pointer`: an array's elements, or a single value as one citation; absent
-/// or null → none. A string is the id; an object gives its `doc_id` or `id` (string or number),
-/// else its JSON text; anything else its JSON text.
-fn citations_at(v: &Value, pointer: &str) -> Vec<String> {
-    match v.pointer(pointer) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.iter().map(citation).collect(),
-        Some(one) => vec![citation(one)],
-    }
-}
-
-fn citation(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Object(o) => ["doc_id", "id"]
-            .iter()
-            .find_map(|key| match o.get(*key) {
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(Value::Number(n)) => Some(n.to_string()),
-                _ => None,
-            })
-            .unwrap_or_else(|| v.to_string()),
-        other => other.to_string(),
-    }
-}
-
-/// A JSON value's kind, for messages.
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The first [`EXCERPT_CHARS`] characters of `data`, with `…` when cut.

@@ -630,3 +630,40 @@ fn bad_pointers_name_the_flag_and_show_an_example() {
             .starts_with("--citations-pointer: `/a~x` has a `~`")
     );
 }
+
+#[test]
+fn classify_event_agrees_with_interpret_event_without_the_text() {
+    let strip = |i: Interpreted| match i {
+        Interpreted::Token {
+            completion_tokens, ..
+        } => Interpreted::Token {
+            text: (),
+            completion_tokens,
+        },
+        Interpreted::Usage { completion_tokens } => Interpreted::Usage { completion_tokens },
+        Interpreted::Done { citations } => Interpreted::Done { citations },
+        Interpreted::Error(m) => Interpreted::Error(m),
+        Interpreted::Ignore => Interpreted::Ignore,
+    };
+    let custom = Protocol::parse("sse", Some("/a~1b/0"), Some("/end"), None).unwrap();
+    for p in [seed(), Protocol::OpenAi, custom] {
+        for data in [
+            r#"{"type":"token","content":"x"}"#,
+            r#"{"type":"tok\u0065n","content":"caf\u00e9","extra":[1,{"a":null}]}"#,
+            r#"{"type":"token","content":"x","type":"error","message":"m"}"#,
+            r#"{"type":"d\u006fne","citations":["a"]}"#,
+            r#"{"type":7,"content":"x"}"#,
+            r#"{"content":"x"}"#,
+            r#"{"type":null,"content":""}"#,
+            r#"{"a/b":["t"],"end":1}"#,
+            r#"{"a/b":["t"]}"#,
+            r#"{"choices":[{"delta":{"content":"x"}}],"usage":{"completion_tokens":3}}"#,
+            r#"{"type":"token","content":"x"} trailing"#,
+            r#"[1]"#,
+            "[DONE]",
+        ] {
+            let full = p.interpret_event(&event(data)).map(strip);
+            assert_eq!(p.classify_event(&event(data)), full, "{} {data}", p.name());
+        }
+    }
+}

@@ -87,15 +87,23 @@ impl BodyTemplate {
     /// The body of one request.
     pub fn render(&self, question: &str, session: &str, n: u64) -> String {
         let mut out = String::with_capacity(self.literal_len + question.len() + session.len() + 24);
+        self.render_into(question, session, n, &mut out);
+        out
+    }
+
+    /// The body of one request, appended to `out` (a reused buffer).
+    pub fn render_into(&self, question: &str, session: &str, n: u64, out: &mut String) {
+        use std::fmt::Write;
         for p in &self.parts {
             match p {
                 Part::Literal(s) => out.push_str(s),
-                Part::Question => push_json_escaped(&mut out, question),
-                Part::Session => push_json_escaped(&mut out, session),
-                Part::N => out.push_str(&n.to_string()),
+                Part::Question => push_json_escaped(out, question),
+                Part::Session => push_json_escaped(out, session),
+                Part::N => {
+                    let _ = write!(out, "{n}");
+                }
             }
         }
-        out
     }
 }
 

@@ -1,4 +1,5 @@
-//! A minimal HTTP/1.1 client connection for one request at a time, kept alive between them.
+//! A minimal HTTP/1.1 client connection for one request at a time, kept alive between them:
+//! the client of `ragperf streams` and of `ragperf run --target`.
 //!
 //! The request is written with one `write_all`; the response head is parsed with `httparse`
 //! (hyper's parser); the body is read straight off the socket into one reusable buffer and
@@ -9,13 +10,16 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::chunked::{ChunkError, Chunked};
+pub mod chunked;
+
+use chunked::{ChunkError, Chunked};
 
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -39,6 +43,9 @@ pub enum HttpError {
     /// The body's chunked framing is broken.
     #[error("{0}")]
     Chunked(#[from] ChunkError),
+    /// No bytes arrived for this long while reading the body.
+    #[error("no bytes for {} ms", .0.as_millis())]
+    Idle(Duration),
 }
 
 /// How the body of a response is delimited.
@@ -124,73 +131,133 @@ impl Conn {
         }
     }
 
+    /// Bytes read but not yet consumed (after a failed [`Conn::read_head`]: whether the server
+    /// had begun to answer).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Reads more bytes, giving up after `idle` without any ([`HttpError::Idle`]).
+    async fn fill_within(&mut self, idle: Option<Duration>) -> Result<bool, HttpError> {
+        match idle {
+            None => Ok(self.fill().await?),
+            Some(d) => match tokio::time::timeout(d, self.fill()).await {
+                Ok(more) => Ok(more?),
+                Err(_) => Err(HttpError::Idle(d)),
+            },
+        }
+    }
+
     /// Reads the body, passing every piece of it to `on_data` with the time the read that
     /// delivered it returned (bytes already buffered with the head get the head's time).
-    /// `on_data` returns `Ok(true)` to go on and `Ok(false)` to stop reading early (the
-    /// connection must then be dropped); its error ends the body with that error.
+    /// `on_data` returns `Ok(true)` to go on and `Ok(false)` to stop reading early (it may still
+    /// be called for the rest of the bytes already read, which it must then ignore); its error
+    /// ends the body with that error. `idle` bounds each wait for more bytes.
     pub async fn read_body<E>(
         &mut self,
         length: BodyLength,
+        idle: Option<Duration>,
         mut on_data: impl FnMut(&[u8], Instant) -> Result<bool, E>,
-    ) -> Result<Result<bool, E>, HttpError> {
+    ) -> Result<Result<BodyEnd, E>, HttpError> {
         let mut at = Instant::now();
-        let mut chunked = Chunked::new();
-        let mut left = match length {
-            BodyLength::Fixed(n) => n,
-            _ => u64::MAX,
-        };
+        let mut body = BodyState::new(length);
         loop {
             if !self.buf.is_empty() {
-                let mut go_on = true;
-                let used = match length {
-                    BodyLength::Chunked => {
-                        let r =
-                            chunked.decode(&self.buf, &mut |d: &[u8]| match on_data(d, at) {
-                                Ok(more) => {
-                                    go_on &= more;
-                                    Ok(())
-                                }
-                                Err(e) => Err(e),
-                            })?;
-                        match r {
-                            Ok(used) => used,
-                            Err(e) => return Ok(Err(e)),
-                        }
-                    }
-                    BodyLength::Fixed(_) | BodyLength::UntilClose => {
-                        let take = self
-                            .buf
-                            .len()
-                            .min(usize::try_from(left).unwrap_or(usize::MAX));
-                        match on_data(&self.buf[..take], at) {
-                            Ok(more) => go_on = more,
-                            Err(e) => return Ok(Err(e)),
-                        }
-                        left -= take as u64;
-                        take
-                    }
+                let (used, go_on) = match body.decode(&self.buf, at, &mut on_data)? {
+                    Ok(step) => step,
+                    Err(e) => return Ok(Err(e)),
                 };
                 self.buf.advance(used);
                 if !go_on {
-                    return Ok(Ok(false));
+                    let complete = body.finished();
+                    return Ok(Ok(BodyEnd::Stopped { complete }));
                 }
             }
-            let finished = match length {
-                BodyLength::Chunked => chunked.is_done(),
-                BodyLength::Fixed(_) => left == 0,
-                BodyLength::UntilClose => false,
-            };
-            if finished {
-                return Ok(Ok(true));
+            if body.finished() {
+                return Ok(Ok(BodyEnd::Complete));
             }
-            if !self.fill().await? {
+            if !self.fill_within(idle).await? {
                 return match length {
-                    BodyLength::UntilClose => Ok(Ok(true)),
+                    BodyLength::UntilClose => Ok(Ok(BodyEnd::Complete)),
                     _ => Err(HttpError::Closed("inside the response body")),
                 };
             }
             at = Instant::now();
         }
+    }
+}
+
+/// How a body read ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// The whole body was read.
+    Complete,
+    /// `on_data` asked to stop. `complete`: the body's framing ended within the bytes already
+    /// read anyway, so the connection can still carry another request.
+    Stopped {
+        /// The whole body had been read.
+        complete: bool,
+    },
+}
+
+/// Where a body read is: its framing and how much of it is left.
+struct BodyState {
+    length: BodyLength,
+    chunked: Chunked,
+    left: u64,
+}
+
+impl BodyState {
+    fn new(length: BodyLength) -> Self {
+        BodyState {
+            length,
+            chunked: Chunked::new(),
+            left: match length {
+                BodyLength::Fixed(n) => n,
+                _ => u64::MAX,
+            },
+        }
+    }
+
+    /// The framing says the body is over.
+    fn finished(&self) -> bool {
+        match self.length {
+            BodyLength::Chunked => self.chunked.is_done(),
+            BodyLength::Fixed(_) => self.left == 0,
+            BodyLength::UntilClose => false,
+        }
+    }
+
+    /// Hands the body bytes in `buf` to `on_data`: the bytes of `buf` used, and whether
+    /// `on_data` wants more.
+    fn decode<E>(
+        &mut self,
+        buf: &[u8],
+        at: Instant,
+        on_data: &mut impl FnMut(&[u8], Instant) -> Result<bool, E>,
+    ) -> Result<Result<(usize, bool), E>, HttpError> {
+        let mut go_on = true;
+        if self.length == BodyLength::Chunked {
+            let r = self
+                .chunked
+                .decode(buf, &mut |d: &[u8]| match on_data(d, at) {
+                    Ok(more) => {
+                        go_on &= more;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                })?;
+            return Ok(r.map(|used| (used, go_on)));
+        }
+        let take = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        match on_data(&buf[..take], at) {
+            Ok(more) => go_on = more,
+            Err(e) => return Ok(Err(e)),
+        }
+        self.left -= take as u64;
+        Ok(Ok((take, go_on)))
     }
 }
 
