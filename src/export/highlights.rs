@@ -193,6 +193,43 @@ fn winners(result: &RunResult, variants: &[String], point: &LoadPoint) -> Option
     Some(line)
 }
 
+/// Threads from which a server at its thread peak reads as a thread pool: an event loop has a
+/// handful of threads (the loop and its helpers), a thread-pool server tens (Starlette's 40).
+const POOL_THREADS: u64 = 10;
+
+/// Where the time beyond the ideal went, from what was measured: for a sampled target server its
+/// CPU (near a full core: CPU-bound) or its threads (flat at their peak with CPU to spare: a
+/// thread pool); otherwise what the latency model does not inject.
+fn missed_ideal_because(run: &VariantRun) -> String {
+    let Some(s) = run.server.as_ref().filter(|s| s.window_s > 0.0) else {
+        return "the time went to something the latency model does not inject, such as a \
+                blocked runtime thread or CPU"
+            .into();
+    };
+    let cpu_share = (s.cpu_user_s + s.cpu_sys_s) / s.window_s;
+    let per_request = crate::metrics::server::cpu_per_request_ms(run)
+        .map_or(String::new(), |v| format!(", {v:.1} ms per request"));
+    if cpu_share >= 0.9 {
+        format!(
+            "the server was CPU-bound ({:.0}% of one core{per_request})",
+            cpu_share * 100.0
+        )
+    } else if s.threads_peak >= POOL_THREADS && s.threads_mean >= 0.9 * s.threads_peak as f64 {
+        format!(
+            "the server's threads stayed at their peak of {} with CPU to spare ({:.0}% of one \
+             core): a thread pool of that size caps it",
+            s.threads_peak,
+            cpu_share * 100.0
+        )
+    } else {
+        format!(
+            "the server spent {:.0}% of one core{per_request}; the rest went to waiting the \
+             backends' injected latency does not explain",
+            cpu_share * 100.0
+        )
+    }
+}
+
 /// Why one cell's numbers look as they do, as one line: a capacity below the load, queueing
 /// for a worker, a missed ideal, failures. Nothing when the cell is unremarkable.
 fn observations(run: &VariantRun, runs: &[&VariantRun], out: &mut Vec<String>) {
@@ -217,11 +254,11 @@ fn observations(run: &VariantRun, runs: &[&VariantRun], out: &mut Vec<String>) {
     let ideal = mean(runs, |r| r.ideal.ideal_requests_per_s).unwrap_or(0.0);
     if ideal > 0.0 && eff < LOW_EFFICIENCY {
         facts.push(format!(
-            "it reached only {:.0}% of its Little's-law ideal ({} of {} req/s): the time went to \
-             something the latency model does not inject, such as a blocked runtime thread or CPU",
+            "it reached only {:.0}% of its Little's-law ideal ({} of {} req/s): {}",
             eff * 100.0,
             rate(eff * ideal),
-            rate(ideal)
+            rate(ideal),
+            missed_ideal_because(run)
         ));
     }
     let sent: u64 = runs.iter().map(|r| r.counters.sent).sum();
