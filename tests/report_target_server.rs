@@ -40,7 +40,10 @@ fn target_result(cpu_s: f64, threads_peak: u64) -> RunResult {
 #[test]
 fn a_cpu_bound_server_is_named_as_such() {
     let md = markdown::render(&target_result(9.8, 8));
-    assert!(md.contains("the server was CPU-bound (98% of one core"), "{md}");
+    assert!(
+        md.contains("the server was CPU-bound (98% of one core"),
+        "{md}"
+    );
     assert!(md.contains("## Target server"), "{md}");
     assert!(md.contains("pid 4242"), "{md}");
     assert!(md.contains("`target /chat`"), "{md}");
