@@ -94,6 +94,17 @@ pub struct LoadPoint {
 }
 
 impl LoadPoint {
+    /// A closed-loop point of `concurrency` users.
+    pub fn closed(concurrency: usize) -> LoadPoint {
+        LoadPoint {
+            mode: "closed".into(),
+            concurrency,
+            rate: None,
+            arrivals: None,
+            max_in_flight: None,
+        }
+    }
+
     /// A short label: `c=64` or `r=100/s`.
     pub fn label(&self) -> String {
         match self.rate {

@@ -340,13 +340,7 @@ fn variants(s: &Scenario) -> Vec<VariantKind> {
 }
 
 fn closed_point(concurrency: usize) -> LoadPoint {
-    LoadPoint {
-        mode: "closed".into(),
-        concurrency,
-        rate: None,
-        arrivals: None,
-        max_in_flight: None,
-    }
+    LoadPoint::closed(concurrency)
 }
 
 fn open_point(s: &Scenario, rate: f64) -> LoadPoint {

@@ -250,13 +250,7 @@ mod tests {
 
     #[test]
     fn load_labels_read_back_the_load() {
-        let p = LoadPoint {
-            mode: "closed".into(),
-            concurrency: 64,
-            rate: None,
-            arrivals: None,
-            max_in_flight: None,
-        };
+        let p = LoadPoint::closed(64);
         assert_eq!(load_label(&load_x(&p)), "64");
     }
 

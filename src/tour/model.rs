@@ -149,13 +149,7 @@ pub fn by_duration(s: &mut Scenario, duration: Duration) {
 
 /// A closed-loop load point of `users`.
 pub fn closed(users: usize) -> LoadPoint {
-    LoadPoint {
-        mode: "closed".into(),
-        concurrency: users,
-        rate: None,
-        arrivals: None,
-        max_in_flight: None,
-    }
+    LoadPoint::closed(users)
 }
 
 /// A plan of `variants` × `points` against embedded mocks, sampling the OS every 10 ms (fine

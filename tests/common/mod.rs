@@ -51,13 +51,7 @@ pub fn fast_seed_scenario() -> Scenario {
 
 /// A closed-loop point.
 pub fn closed(concurrency: usize) -> LoadPoint {
-    LoadPoint {
-        mode: "closed".into(),
-        concurrency,
-        rate: None,
-        arrivals: None,
-        max_in_flight: None,
-    }
+    LoadPoint::closed(concurrency)
 }
 
 /// An open-loop point.
