@@ -40,6 +40,8 @@ fn client(url: &str, attempts: u32) -> Client {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "static"))
         .endpoint_url(url)
+        // Plain HTTP to the mock: the SDK's hyper client without a TLS stack.
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .retry_config(RetryConfig::standard().with_max_attempts(attempts))
         .build();
     Client::from_conf(conf)
