@@ -144,3 +144,55 @@ pub fn baseline(args: &crate::compare::BaselineArgs) -> Result<ExitCode> {
 pub fn tour(args: &crate::cli::TourArgs) -> Result<ExitCode> {
     crate::tour::runner::command(args)
 }
+
+/// `ragperf calibrate`.
+pub fn calibrate(args: &crate::cli::calibrate::CalibrateArgs) -> Result<ExitCode> {
+    let plan = crate::cli::calibrate::calibration_plan(args)?;
+    let stop = crate::interrupt::stop_flag();
+    let write = args
+        .write
+        .clone()
+        .unwrap_or_else(|| plan.out.join("calibrated.toml"));
+    eprintln!(
+        "ragperf calibrate: {} at {} users x answers of {} and {} tokens{}, time scale {}, writing {}",
+        plan.target.spec.url,
+        plan.levels
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        plan.tokens[0],
+        plan.tokens[1],
+        plan.probe
+            .map(|p| format!(", then a probe at {p} users"))
+            .unwrap_or_default(),
+        plan.scenario.time_scale,
+        plan.out.display()
+    );
+    let mut writers: std::collections::BTreeMap<String, crate::report::RunWriter> =
+        Default::default();
+    let cal = crate::calibrate::run(&plan, &stop, |label, r| {
+        writers
+            .entry(label.to_string())
+            .or_insert_with(|| crate::report::RunWriter::new(&plan.out.join(label)))
+            .write(r)
+    })?;
+    let json = serde_json::to_string_pretty(&cal)?;
+    std::fs::write(plan.out.join("calibration.json"), json + "\n")
+        .with_context(|| format!("writing {}", plan.out.join("calibration.json").display()))?;
+    let toml = cal.scenario_toml(&plan.scenario, plan.gil, plan.target.spec.url.as_str())?;
+    if let Some(dir) = write.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&write, &toml).with_context(|| format!("writing {}", write.display()))?;
+    // The header of the file is the summary.
+    for line in toml.lines().take_while(|l| l.starts_with('#')) {
+        println!("{}", line.trim_start_matches("# ").trim_start_matches('#'));
+    }
+    eprintln!("wrote {}", write.display());
+    eprintln!(
+        "predict: ragperf sweep --scenario {} -c 50,100,200",
+        write.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -7,6 +7,7 @@
 //! [`export`] write; [`run`] ties a plan together; [`cli`] and [`commands`] face the user.
 
 pub mod backends;
+pub mod calibrate;
 pub mod cli;
 pub mod client;
 pub mod commands;

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Baseline(args) => ragperf::commands::baseline(&args),
         Command::Tour(args) => ragperf::commands::tour(&args),
         Command::Streams(args) => ragperf::streams::command(&args),
+        Command::Calibrate(args) => ragperf::commands::calibrate(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions and their mapping onto a [`Scenario`] and a
 //! [`RunPlan`]. Flags override the scenario file, which overrides the defaults.
 
+pub mod calibrate;
 mod target;
 
 pub use target::{TargetArgs, read_questions};
@@ -50,6 +51,10 @@ pub enum Command {
     /// Hold N ConverseStream streams open against a Bedrock endpoint (the embedded mock or
     /// --bedrock-url) and measure the inter-token gaps as received: the mock's capacity benchmark.
     Streams(crate::streams::StreamsArgs),
+    /// Measure a real service (--target, --target-cmd) at a few low loads and write the
+    /// scenario that makes a built-in variant reproduce it (CPU per request and per token,
+    /// thread pool or event loop, pool size): then `run --scenario` predicts higher loads.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// `ragperf run`.
@@ -81,7 +86,7 @@ pub struct SweepArgs {
 }
 
 /// Flags shared by `run` and `sweep`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct CommonArgs {
     /// Scenario TOML file (latencies, faults, request, client, load).
     #[arg(long, short = 's')]

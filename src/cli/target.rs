@@ -12,7 +12,7 @@ use crate::scenario::Scenario;
 use crate::target::config::{TargetConfig, parse_header};
 
 /// Drive a real HTTP endpoint instead of the built-in variants.
-#[derive(Debug, Args, Default)]
+#[derive(Clone, Debug, Args, Default)]
 pub struct TargetArgs {
     /// Drive this HTTP endpoint (e.g. http://127.0.0.1:8080/chat/stream) instead of the
     /// built-in variants.

@@ -1,0 +1,373 @@
+//! `ragperf-synthetic-target`: a RAG service with known costs, to check `ragperf calibrate`
+//! against (and to try `--target` on without Python).
+//!
+//! ```text
+//! ragperf-synthetic-target --port 8090 [--pool 8] [--cpu-per-request-us 4000] [--cpu-per-token-us 300] [--stats-file PATH]
+//! ```
+//!
+//! It behaves like a `def` endpoint on a bounded thread pool that holds a thread for the whole
+//! request: `POST /chat/stream` with `{"message": "…"}` embeds the question, searches Qdrant,
+//! spends `--cpu-per-request-us` of real computation (the prompt), opens a ConverseStream and
+//! spends `--cpu-per-token-us` on every token event before sending it as SSE in the seed's
+//! shape (`data: {"type":"token","content":…}`, then `data: {"type":"done","citations":[…]}`).
+//! The pool starts empty and adds a thread only when every thread is busy, up to `--pool`, as
+//! anyio's limiter does; connections beyond it wait. `GET /stats` answers the CPU the two costs really took (thread CPU time, mean µs), the
+//! ground truth a calibration is checked against; any other `GET` answers 200 (readiness). The backends
+//! come from `RAGPERF_QDRANT_URL` and `RAGPERF_BEDROCK_URL`, which `ragperf --target-cmd` sets.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use ragperf::client::{BlockingClients, ChatRequest, ClientConfig, Endpoints, StreamEvent};
+use ragperf::pipeline::cpu;
+use ragperf::pipeline::steps::build_prompt;
+use ragperf::scenario::Scenario;
+
+struct Settings {
+    stats_file: Option<std::path::PathBuf>,
+    port: u16,
+    pool: usize,
+    cpu_per_request_us: u64,
+    cpu_per_token_us: u64,
+}
+
+fn parse_args() -> Result<Settings, String> {
+    let mut s = Settings {
+        stats_file: None,
+        port: 0,
+        pool: 8,
+        cpu_per_request_us: 4000,
+        cpu_per_token_us: 300,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let flag = args[i].as_str();
+        let value = args
+            .get(i + 1)
+            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = |max: u64| -> Result<u64, String> {
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|v| *v <= max)
+                .ok_or_else(|| {
+                    format!("{flag}: expected a whole number up to {max}, got {value:?}")
+                })
+        };
+        match flag {
+            "--port" => s.port = number(65_535)? as u16,
+            "--pool" => s.pool = number(10_000)?.max(1) as usize,
+            "--cpu-per-request-us" => s.cpu_per_request_us = number(10_000_000)?,
+            "--cpu-per-token-us" => s.cpu_per_token_us = number(1_000_000)?,
+            "--stats-file" => s.stats_file = Some(value.into()),
+            _ => {
+                return Err(format!(
+                    "unknown flag {flag}; use --port, --pool, --cpu-per-request-us, --cpu-per-token-us, --stats-file"
+                ));
+            }
+        }
+        i += 2;
+    }
+    if s.port == 0 {
+        return Err("--port is required (the port to listen on, 127.0.0.1)".into());
+    }
+    Ok(s)
+}
+
+/// Accepted connections waiting for a pool thread, and the pool's bookkeeping.
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<TcpStream>,
+    idle: usize,
+    threads: usize,
+}
+
+struct Service {
+    clients: BlockingClients,
+    cpu_per_request_us: u64,
+    cpu_per_token_us: u64,
+    /// CPU really spent in the two costs (thread CPU time around each), for `GET /stats`.
+    spent: Spent,
+}
+
+/// What the server really spent, µs of thread CPU, and how often: the two configured costs
+/// (`burn_*`), and whole sections (`section_*`): a token event's read, cost and write, and
+/// the rest of a request (parse, embed, search, prompt, stream set-up, done event).
+#[derive(Default)]
+struct Spent {
+    request_us: AtomicU64,
+    requests: AtomicU64,
+    token_us: AtomicU64,
+    tokens: AtomicU64,
+    section_request_us: AtomicU64,
+    section_requests: AtomicU64,
+    section_token_us: AtomicU64,
+    section_tokens: AtomicU64,
+}
+
+impl Spent {
+    fn json(&self) -> String {
+        let mean = |sum: &AtomicU64, n: &AtomicU64| {
+            let n = n.load(Ordering::Relaxed);
+            if n == 0 {
+                serde_json::Value::Null
+            } else {
+                serde_json::json!(sum.load(Ordering::Relaxed) as f64 / n as f64)
+            }
+        };
+        serde_json::json!({
+            "requests": self.requests.load(Ordering::Relaxed),
+            "tokens": self.tokens.load(Ordering::Relaxed),
+            "burn_per_request_us": mean(&self.request_us, &self.requests),
+            "burn_per_token_us": mean(&self.token_us, &self.tokens),
+            "section_per_request_us": mean(&self.section_request_us, &self.section_requests),
+            "section_per_token_us": mean(&self.section_token_us, &self.section_tokens),
+        })
+        .to_string()
+    }
+}
+
+/// Runs `f` and adds the thread CPU it took to `sum`.
+fn timed<T>(sum: &AtomicU64, n: &AtomicU64, f: impl FnOnce() -> T) -> T {
+    let start = cpu::thread_cpu_us();
+    let out = f();
+    sum.fetch_add(
+        cpu::thread_cpu_us().saturating_sub(start),
+        Ordering::Relaxed,
+    );
+    n.fetch_add(1, Ordering::Relaxed);
+    out
+}
+
+fn main() -> ExitCode {
+    let settings = match parse_args() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (Ok(qdrant_url), Ok(bedrock_url)) = (
+        std::env::var("RAGPERF_QDRANT_URL"),
+        std::env::var("RAGPERF_BEDROCK_URL"),
+    ) else {
+        eprintln!(
+            "Error: RAGPERF_QDRANT_URL and RAGPERF_BEDROCK_URL must name the backends (ragperf --target-cmd sets them)"
+        );
+        return ExitCode::from(2);
+    };
+    let defaults = Scenario::default();
+    let endpoints = Endpoints {
+        qdrant_url,
+        bedrock_url,
+        collection: defaults.qdrant.collection.clone(),
+        embed_model: defaults.request.embed_model.clone(),
+        embed_dimensions: defaults.request.embed_dimensions as u32,
+        chat_model: defaults.request.chat_model.clone(),
+    };
+    let clients =
+        match BlockingClients::new(&endpoints, &ClientConfig::default(), settings.pool, 1.0) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    cpu::calibrate();
+    let listener = match TcpListener::bind(("127.0.0.1", settings.port)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("Error: cannot listen on 127.0.0.1:{}: {e}", settings.port);
+            return ExitCode::FAILURE;
+        }
+    };
+    let service = Arc::new(Service {
+        clients,
+        cpu_per_request_us: settings.cpu_per_request_us,
+        cpu_per_token_us: settings.cpu_per_token_us,
+        spent: Spent::default(),
+    });
+    if let Some(path) = settings.stats_file.clone() {
+        // What `GET /stats` answers, also rewritten to a file every 100 ms (atomically), so it
+        // outlives the process when ragperf stops it.
+        let service = service.clone();
+        let _ = std::thread::Builder::new()
+            .name("stats-file".into())
+            .spawn(move || {
+                let tmp = path.with_extension("tmp");
+                loop {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    if std::fs::write(&tmp, service.spent.json()).is_ok() {
+                        let _ = std::fs::rename(&tmp, &path);
+                    }
+                }
+            });
+    }
+    let queue = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
+    eprintln!(
+        "ragperf-synthetic-target on 127.0.0.1:{} (pool {}, {} us per request, {} us per token)",
+        settings.port, settings.pool, settings.cpu_per_request_us, settings.cpu_per_token_us
+    );
+    for conn in listener.incoming() {
+        let Ok(conn) = conn else { continue };
+        let (lock, ready) = &*queue;
+        let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
+        q.waiting.push_back(conn);
+        if q.waiting.len() > q.idle && q.threads < settings.pool {
+            q.threads += 1;
+            let (queue, service) = (queue.clone(), service.clone());
+            std::thread::Builder::new()
+                .name(format!("pool-{}", q.threads))
+                .spawn(move || worker(&queue, &service))
+                .map(|_| ())
+                .unwrap_or_else(|e| eprintln!("cannot start a pool thread: {e}"));
+        }
+        ready.notify_one();
+    }
+    ExitCode::SUCCESS
+}
+
+fn worker(queue: &(Mutex<Queue>, Condvar), service: &Service) {
+    let (lock, ready) = queue;
+    loop {
+        let conn = {
+            let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
+            q.idle += 1;
+            while q.waiting.is_empty() {
+                q = ready.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+            q.idle -= 1;
+            q.waiting.pop_front()
+        };
+        if let Some(conn) = conn {
+            // A broken connection ends that request only.
+            let _ = handle(conn, service);
+        }
+    }
+}
+
+fn handle(conn: TcpStream, service: &Service) -> std::io::Result<()> {
+    let start = cpu::thread_cpu_us();
+    let mut token_sections = 0u64;
+    let served = serve(conn, service, &mut token_sections);
+    if let Ok(true) = served {
+        let s = &service.spent;
+        let total = cpu::thread_cpu_us().saturating_sub(start);
+        s.section_request_us
+            .fetch_add(total.saturating_sub(token_sections), Ordering::Relaxed);
+        s.section_requests.fetch_add(1, Ordering::Relaxed);
+    }
+    served.map(|_| ())
+}
+
+/// Serves one connection; `Ok(true)` when it was a chat request answered to the end.
+fn serve(conn: TcpStream, service: &Service, token_sections: &mut u64) -> std::io::Result<bool> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut out = conn;
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut words = line.split_whitespace();
+    let method = words.next().unwrap_or("").to_string();
+    let path = words.next().unwrap_or("").to_string();
+    let mut length = 0usize;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.trim().eq_ignore_ascii_case("content-length")
+        {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    if method != "POST" {
+        let body = if path == "/stats" {
+            service.spent.json()
+        } else {
+            "ok".to_string()
+        };
+        out.write_all(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )?;
+        return Ok(false);
+    }
+    let mut body = vec![0u8; length.min(1 << 20)];
+    reader.read_exact(&mut body)?;
+    let question = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("message")?.as_str().map(str::to_string));
+    let Some(question) = question else {
+        out.write_all(
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 23\r\nconnection: close\r\n\r\nexpected {\"message\":..}",
+        )?;
+        return Ok(false);
+    };
+    out.write_all(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
+    )?;
+    let event = |v: serde_json::Value| format!("data: {v}\n\n");
+    let fail = |out: &mut TcpStream, what: String| {
+        out.write_all(event(serde_json::json!({"type": "error", "message": what})).as_bytes())
+            .map(|_| false)
+    };
+    let c = &service.clients;
+    let vector = match c.embed.embed(&question) {
+        Ok(r) => r.value,
+        Err(e) => return fail(&mut out, format!("embed: {e}")),
+    };
+    let passages = match c.qdrant.search(&vector, 4) {
+        Ok(r) => r.value,
+        Err(e) => return fail(&mut out, format!("search: {e}")),
+    };
+    let (system, user) = build_prompt(&question, &passages);
+    let spent = &service.spent;
+    std::hint::black_box(timed(&spent.request_us, &spent.requests, || {
+        cpu::prompt_work(&system, service.cpu_per_request_us, None)
+    }));
+    let request = ChatRequest {
+        system: &system,
+        user: &user,
+        max_tokens: 4096,
+        temperature: 0.1,
+    };
+    let mut stream = match c.bedrock.open_stream(&request) {
+        Ok(s) => s,
+        Err(e) => return fail(&mut out, format!("converse_stream: {e}")),
+    };
+    loop {
+        // A token event's section: reading it, its cost, writing it.
+        let section = cpu::thread_cpu_us();
+        match stream.next_event() {
+            Ok(StreamEvent::Token(t)) => {
+                std::hint::black_box(timed(&spent.token_us, &spent.tokens, || {
+                    cpu::token_work(&t, service.cpu_per_token_us, None)
+                }));
+                out.write_all(
+                    event(serde_json::json!({"type": "token", "content": t})).as_bytes(),
+                )?;
+                let took = cpu::thread_cpu_us().saturating_sub(section);
+                *token_sections += took;
+                spent.section_token_us.fetch_add(took, Ordering::Relaxed);
+                spent.section_tokens.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(StreamEvent::Done(_)) => {
+                let cites: Vec<&str> = passages.iter().map(|p| p.doc_id.as_str()).collect();
+                out.write_all(
+                    event(serde_json::json!({"type": "done", "citations": cites})).as_bytes(),
+                )?;
+                return Ok(true);
+            }
+            Err(e) => return fail(&mut out, format!("stream: {e}")),
+        }
+    }
+}

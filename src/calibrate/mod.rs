@@ -1,0 +1,321 @@
+//! `ragperf calibrate`: measure a real service at a few low loads and write the scenario that
+//! makes a built-in variant reproduce it, so `ragperf run --scenario calibrated.toml` predicts
+//! higher loads without the service.
+//!
+//! The service runs against the embedded mocks (ragperf starts both: `--target-cmd`), so every
+//! backend wait is known. Each phase restarts the service with a fixed answer length (short,
+//! then long) and measures the low levels; the long phase ends with a probe above them. From
+//! the points ([`model::Observation`]):
+//! - **CPU** per request and per token event: the service's CPU from `/proc` per finished
+//!   request, fitted against the tokens per request the mock sent ([`model::fit_cpu`]);
+//! - **the kind**: threads that grow with the users mean a thread pool, threads that do not
+//!   mean one event loop; the probe's threads give the pool's size, and where its extra wait
+//!   falls (before the first token or spread over the stream) tells a held thread from
+//!   Starlette's one-call-per-token streaming ([`model::classify`]);
+//! - **the backend calls** per request, from the mocks' statistics (shown; the model makes one
+//!   embedding, one search and one generation per request).
+//!
+//! Every phase's result is written like a `run` (`OUT/tokens-N/`), so each number can be read
+//! in its report.
+
+pub mod model;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use mock_services::latency::Dist;
+use serde::Serialize;
+
+use crate::pipeline::VariantKind;
+use crate::result::{LoadPoint, VariantRun};
+use crate::run::{RunPlan, TargetPlan};
+use crate::scenario::Scenario;
+use model::{CpuFit, Observation, Shape};
+
+/// What `calibrate` does.
+#[derive(Clone, Debug)]
+pub struct CalibrationPlan {
+    /// The scenario the service is measured under (mocks, time scale); `[target]` set.
+    pub scenario: Scenario,
+    /// The service.
+    pub target: TargetPlan,
+    /// Low loads (closed-loop users), ascending.
+    pub levels: Vec<usize>,
+    /// The two fixed answer lengths (tokens), short then long.
+    pub tokens: [u32; 2],
+    /// Users of the pool probe (None: no probe).
+    pub probe: Option<usize>,
+    /// A pool size the user knows.
+    pub pool: Option<usize>,
+    /// Force this variant instead of the detected one.
+    pub variant: Option<VariantKind>,
+    /// CPU under one global lock in the model (CPython's GIL).
+    pub gil: bool,
+    /// Where the phases' results go.
+    pub out: PathBuf,
+    /// Embedded mock worker threads.
+    pub mock_threads: usize,
+    /// Progress bars.
+    pub progress: bool,
+}
+
+/// What calibration found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Calibration {
+    /// Every point measured.
+    pub observations: Vec<Observation>,
+    /// The CPU model.
+    pub cpu: CpuFit,
+    /// The variant and pool.
+    pub shape: Shape,
+    /// Backend calls per request, averaged over the low-load points.
+    pub calls_per_request: BTreeMap<String, f64>,
+    /// Things the model does not reproduce, said plainly.
+    pub warnings: Vec<String>,
+}
+
+/// Runs the phases; `on_phase` sees each phase's result (to write it).
+pub fn run(
+    plan: &CalibrationPlan,
+    stop: &Arc<AtomicBool>,
+    mut on_phase: impl FnMut(&str, &crate::result::RunResult) -> Result<()>,
+) -> Result<Calibration> {
+    let mut observations = Vec::new();
+    for (i, tokens) in plan.tokens.iter().enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut s = plan.scenario.clone();
+        s.bedrock.output_tokens = Dist::fixed(*tokens as f64);
+        s.request.max_tokens = s.request.max_tokens.max(*tokens);
+        let mut points: Vec<LoadPoint> =
+            plan.levels.iter().map(|c| LoadPoint::closed(*c)).collect();
+        let last = i + 1 == plan.tokens.len();
+        if let (true, Some(p)) = (last, plan.probe) {
+            points.push(LoadPoint::closed(p));
+        }
+        let label = format!("tokens-{tokens}");
+        let mut target = plan.target.clone();
+        if let crate::run::ServerSource::Command { log, .. } = &mut target.server {
+            *log = plan.out.join(&label).join("target-server.log");
+        }
+        let mut run_plan = RunPlan::new("calibrate", s, &[], points);
+        run_plan.target = Some(target);
+        run_plan.mock_threads = plan.mock_threads;
+        run_plan.progress = plan.progress;
+        run_plan.sample_interval = Duration::from_millis(100);
+        let result = crate::run::execute(&run_plan, stop, |r| on_phase(&label, r))
+            .with_context(|| format!("calibration phase {label}"))?;
+        for r in &result.runs {
+            let probe = last
+                && plan.probe == Some(r.point.concurrency)
+                && !plan.levels.contains(&r.point.concurrency);
+            observations.push(observe(r, *tokens, probe));
+        }
+    }
+    if stop.load(Ordering::Relaxed) {
+        anyhow::bail!(
+            "interrupted; the phases measured so far are written under {}",
+            plan.out.display()
+        );
+    }
+    conclude(plan, observations)
+}
+
+/// One point's figures.
+fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
+    let c = &r.counters;
+    let p = |k: &str| r.latency_ms.get(k).filter(|p| p.count > 0).map(|p| p.p50);
+    let generations = r.mock.as_ref().map(|m| {
+        m.requests.get("converse_stream").copied().unwrap_or(0)
+            + m.requests.get("converse").copied().unwrap_or(0)
+    });
+    let tokens_per_request = match (&r.mock, generations) {
+        (Some(m), Some(g)) if g > 0 => Some(m.tokens_sent as f64 / g as f64),
+        _ => (c.ok > 0).then(|| c.tokens as f64 / c.ok as f64),
+    };
+    let calls_per_request = match (&r.mock, generations) {
+        (Some(m), Some(g)) if g > 0 => m
+            .requests
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(op, n)| (op.clone(), *n as f64 / g as f64))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let (threads_start, threads_peak) = r
+        .server
+        .as_ref()
+        .map(|s| (s.threads_start, s.threads_peak))
+        .unwrap_or((0, 0));
+    Observation {
+        concurrency: r.point.concurrency,
+        tokens_setting: tokens,
+        probe,
+        ok: c.ok,
+        failed: c.failed,
+        requests_per_s: r.throughput.requests_per_s,
+        e2e_p50_ms: p("e2e"),
+        ttft_p50_ms: p("ttft"),
+        cpu_per_request_ms: crate::metrics::server::cpu_per_request_ms(r),
+        tokens_per_request,
+        threads_start,
+        threads_peak,
+        calls_per_request,
+    }
+}
+
+/// From the observations to the model.
+pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Result<Calibration> {
+    let low: Vec<&Observation> = observations.iter().filter(|o| !o.probe).collect();
+    if low.iter().all(|o| o.ok == 0) {
+        anyhow::bail!(
+            "no request to the target succeeded at the calibration levels; check the target with `ragperf run --target … -c 1` first (the phases' results are under {})",
+            plan.out.display()
+        );
+    }
+    let cpu = model::fit_cpu(&observations).context(
+        "the server's CPU could not be read (calibrate needs --target-cmd or --target-pid, on Linux)",
+    )?;
+    let streaming = !matches!(
+        plan.target.spec.protocol,
+        crate::target::protocol::Protocol::Json(_)
+    );
+    let mut shape = model::classify(&observations, streaming, plan.pool);
+    if let Some(v) = plan.variant {
+        shape.reasons.push(format!(
+            "variant {} as given (--variant), detected {}",
+            v.name(),
+            shape.variant.name()
+        ));
+        shape.variant = v;
+    }
+    let mut calls: BTreeMap<String, f64> = BTreeMap::new();
+    for o in &low {
+        for (op, n) in &o.calls_per_request {
+            *calls.entry(op.clone()).or_default() += n / low.len() as f64;
+        }
+    }
+    let mut warnings = Vec::new();
+    for (op, expected) in [("embed", 1.0), ("qdrant_search", 1.0)] {
+        let n = calls.get(op).copied().unwrap_or(0.0);
+        if (n - expected).abs() > 0.05 {
+            warnings.push(format!(
+                "the service made {n:.2} `{op}` calls per request; the model makes {expected:.0}"
+            ));
+        }
+    }
+    if let Some(n) = calls.get("qdrant_other").filter(|n| **n > 0.05) {
+        warnings.push(format!(
+            "the service made {n:.2} other Qdrant calls per request (collection checks…), which the model leaves out"
+        ));
+    }
+    if cpu.worst_residual > 0.25 {
+        warnings.push(format!(
+            "the CPU per request varied with the load by up to {:.0} % of the fit: the model's CPU is one figure per request and per token",
+            cpu.worst_residual * 100.0
+        ));
+    }
+    let failed: u64 = observations.iter().map(|o| o.failed).sum();
+    if failed > 0 {
+        warnings.push(format!(
+            "{failed} requests failed during calibration (see the phases' reports)"
+        ));
+    }
+    Ok(Calibration {
+        observations,
+        cpu,
+        shape,
+        calls_per_request: calls,
+        warnings,
+    })
+}
+
+impl Calibration {
+    /// The scenario that reproduces the service: the calibration's own mocks and time scale,
+    /// the fitted CPU (under the GIL when `gil`), the detected variant and pool; no `[target]`.
+    pub fn scenario(&self, base: &Scenario, gil: bool) -> Scenario {
+        let mut s = base.clone();
+        s.target = None;
+        s.request.cpu_work_us = self.cpu.per_request_us.round() as u64;
+        s.request.cpu_per_token_us = self.cpu.per_token_us.round() as u64;
+        s.request.gil = gil;
+        s.load.variants = vec![self.shape.variant.name().to_string()];
+        s.load.workers = match self.shape.variant {
+            VariantKind::Sync | VariantKind::SyncStream => self.shape.workers,
+            _ => None,
+        };
+        s
+    }
+
+    /// The calibrated scenario as TOML, headed by what was measured and how to use it.
+    pub fn scenario_toml(&self, base: &Scenario, gil: bool, target: &str) -> Result<String> {
+        let s = self.scenario(base, gil);
+        let body = toml::to_string(&s).context("writing the calibrated scenario")?;
+        let mut head = String::new();
+        head.push_str(&format!(
+            "# Written by `ragperf calibrate` (ragperf {}) from {target}.\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+        head.push_str("# Predict higher loads without the service:\n#   ragperf sweep --scenario THIS_FILE -c 50,100,200\n");
+        head.push_str(&format!(
+            "#\n# Model: `{}`{}, CPU {:.0} us per request + {:.0} us per token event{}.\n",
+            self.shape.variant.name(),
+            self.shape
+                .workers
+                .map(|w| format!(" with a pool of {w}"))
+                .unwrap_or_default(),
+            self.cpu.per_request_us,
+            self.cpu.per_token_us,
+            if gil {
+                ", under one lock (the GIL)"
+            } else {
+                ""
+            }
+        ));
+        for r in &self.shape.reasons {
+            head.push_str(&format!("#   - {r}\n"));
+        }
+        head.push_str("#\n# Measured (server CPU per finished request, warm-up included):\n");
+        head.push_str("#   users  tokens  probe   req/s  e2e p50 ms  ttft p50 ms  cpu ms/req  tokens/req  threads\n");
+        for o in &self.observations {
+            head.push_str(&format!(
+                "#   {:>5}  {:>6}  {:>5}  {:>6.1}  {:>10}  {:>11}  {:>10}  {:>10}  {:>7}\n",
+                o.concurrency,
+                o.tokens_setting,
+                if o.probe { "yes" } else { "" },
+                o.requests_per_s,
+                opt(o.e2e_p50_ms, 0),
+                opt(o.ttft_p50_ms, 0),
+                opt(o.cpu_per_request_ms, 1),
+                opt(o.tokens_per_request, 1),
+                o.threads_peak
+            ));
+        }
+        if !self.calls_per_request.is_empty() {
+            let calls: Vec<String> = self
+                .calls_per_request
+                .iter()
+                .map(|(op, n)| format!("{op} {n:.2}"))
+                .collect();
+            head.push_str(&format!(
+                "# Backend calls per request: {}\n",
+                calls.join(", ")
+            ));
+        }
+        for w in &self.warnings {
+            head.push_str(&format!("# Note: {w}\n"));
+        }
+        head.push('\n');
+        Ok(head + &body)
+    }
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|v| format!("{v:.digits$}"))
+        .unwrap_or_else(|| "—".into())
+}

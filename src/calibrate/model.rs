@@ -1,0 +1,388 @@
+//! From observations of a real service to the model that reproduces it: the CPU fit (per
+//! request and per token event), the kind of concurrency (a thread pool whose threads grow with
+//! the load, or one event loop), the pool's size, and where a streaming `def` endpoint waits
+//! (a thread held for the whole stream, or one pool call per token as Starlette does).
+//!
+//! Pure functions over [`Observation`]s, so each rule is tested on numbers, not on a server.
+
+use serde::Serialize;
+
+use crate::pipeline::VariantKind;
+
+/// What one calibration point measured.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Observation {
+    /// Closed-loop users.
+    pub concurrency: usize,
+    /// The mock's `output_tokens` for this point (fixed).
+    pub tokens_setting: u32,
+    /// True for the pool probe (a load above the low levels, read only for threads and queueing).
+    pub probe: bool,
+    /// Requests that finished successfully in the measured window.
+    pub ok: u64,
+    /// Requests that failed in the measured window.
+    pub failed: u64,
+    /// Measured requests per second.
+    pub requests_per_s: f64,
+    /// End-to-end p50, ms (None: no sample).
+    pub e2e_p50_ms: Option<f64>,
+    /// Time to first token p50, ms (None: no sample, e.g. a whole-answer endpoint).
+    pub ttft_p50_ms: Option<f64>,
+    /// The server's CPU per finished request (warm-up included), ms.
+    pub cpu_per_request_ms: Option<f64>,
+    /// Token events the mock sent per generation request.
+    pub tokens_per_request: Option<f64>,
+    /// The server's threads when the point started, and at most during it.
+    pub threads_start: u64,
+    /// The most threads the server had during the point.
+    pub threads_peak: u64,
+    /// Backend calls per generation request, by mock operation (embed, qdrant_search, …).
+    pub calls_per_request: std::collections::BTreeMap<String, f64>,
+}
+
+/// The CPU model: `cpu = per_request + per_token × tokens`.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+pub struct CpuFit {
+    /// CPU per request, µs.
+    pub per_request_us: f64,
+    /// CPU per token event, µs.
+    pub per_token_us: f64,
+    /// Largest |fitted − measured| ÷ measured over the points used, as a fraction.
+    pub worst_residual: f64,
+    /// Points used.
+    pub points: usize,
+}
+
+/// Least squares of CPU per request against tokens per request over the low-load points,
+/// constrained to non-negative costs. None when no point has both figures. With one token
+/// count only, the whole cost is per request (the per-token share cannot be told apart).
+pub fn fit_cpu(obs: &[Observation]) -> Option<CpuFit> {
+    let pts: Vec<(f64, f64)> = obs
+        .iter()
+        .filter(|o| !o.probe)
+        .filter_map(|o| Some((o.tokens_per_request?, o.cpu_per_request_ms? * 1000.0)))
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    if pts.is_empty() {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    // Token counts that barely differ cannot separate the two costs.
+    let spread = pts.iter().map(|p| p.0).fold(f64::MIN, f64::max)
+        - pts.iter().map(|p| p.0).fold(f64::MAX, f64::min);
+    let (mut a, mut b) = if sxx > 0.0 && spread >= 1.0 {
+        let b = sxy / sxx;
+        (my - b * mx, b)
+    } else {
+        (my, 0.0)
+    };
+    if b < 0.0 {
+        b = 0.0;
+        a = my;
+    }
+    if a < 0.0 {
+        // Through the origin: all of it per token.
+        a = 0.0;
+        let sx2: f64 = pts.iter().map(|p| p.0 * p.0).sum();
+        b = if sx2 > 0.0 {
+            pts.iter().map(|p| p.0 * p.1).sum::<f64>() / sx2
+        } else {
+            0.0
+        };
+    }
+    let worst = pts
+        .iter()
+        .map(|(x, y)| {
+            let fitted = a + b * x;
+            if *y > 0.0 {
+                (fitted - y).abs() / y
+            } else {
+                0.0
+            }
+        })
+        .fold(0.0, f64::max);
+    Some(CpuFit {
+        per_request_us: a,
+        per_token_us: b,
+        worst_residual: worst,
+        points: pts.len(),
+    })
+}
+
+/// The model chosen for the service, with the evidence.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Shape {
+    /// The variant that reproduces it.
+    pub variant: VariantKind,
+    /// Its pool size (`load.workers`), for the thread-pool variants; None = unbounded.
+    pub workers: Option<usize>,
+    /// Why, in one or two sentences with the numbers.
+    pub reasons: Vec<String>,
+}
+
+/// Threads added per extra user between the lowest and the highest low-load level (the points
+/// of the longer answers, which hold their threads longest).
+pub fn thread_slope(obs: &[Observation]) -> Option<f64> {
+    let low: Vec<&Observation> = obs.iter().filter(|o| !o.probe).collect();
+    let longest = low.iter().map(|o| o.tokens_setting).max()?;
+    let mut at: Vec<&&Observation> = low.iter().filter(|o| o.tokens_setting == longest).collect();
+    at.sort_by_key(|o| o.concurrency);
+    let (lo, hi) = (at.first()?, at.last()?);
+    if hi.concurrency <= lo.concurrency {
+        return None;
+    }
+    Some(
+        (hi.threads_peak as f64 - lo.threads_peak as f64)
+            / (hi.concurrency - lo.concurrency) as f64,
+    )
+}
+
+/// Picks the variant and pool size. `streaming`: the endpoint streams tokens (sse/openai);
+/// `workers`: a pool size the user already knows (skips the probe's estimate).
+pub fn classify(obs: &[Observation], streaming: bool, workers: Option<usize>) -> Shape {
+    let mut reasons = Vec::new();
+    let slope = thread_slope(obs);
+    let pooled = match slope {
+        Some(s) => {
+            let pooled = s >= 0.5;
+            reasons.push(format!(
+                "its threads grew by {s:.2} per extra user at low load ({})",
+                if pooled {
+                    "a thread per request in flight: a thread pool"
+                } else {
+                    "about none: one event loop"
+                }
+            ));
+            pooled
+        }
+        None => {
+            reasons.push(
+                "only one low-load level, so thread growth could not be seen; assuming one event loop"
+                    .into(),
+            );
+            false
+        }
+    };
+    if !pooled {
+        return Shape {
+            variant: VariantKind::AsyncSingle,
+            workers: None,
+            reasons,
+        };
+    }
+    // Threads that are not pool threads (main, loop, helpers): the fewest a low level had
+    // beyond its users (a pool may add a thread more than the users it serves when a request
+    // arrives just before a thread is idle again, so the smallest excess is the closest).
+    let base = obs
+        .iter()
+        .filter(|o| !o.probe)
+        .map(|o| o.threads_peak.saturating_sub(o.concurrency as u64))
+        .min()
+        .unwrap_or(1);
+    let probe = obs.iter().filter(|o| o.probe).max_by_key(|o| o.concurrency);
+    let pool = match (workers, probe) {
+        (Some(w), _) => {
+            reasons.push(format!("pool size {w} as given (--pool)"));
+            Some(w)
+        }
+        (None, Some(p)) => {
+            let est = p.threads_peak.saturating_sub(base) as usize;
+            if (est as f64) < 0.9 * p.concurrency as f64 {
+                reasons.push(format!(
+                    "at {} users it had {} threads ({} besides the pool): a pool of {est}",
+                    p.concurrency, p.threads_peak, base
+                ));
+                Some(est.max(1))
+            } else {
+                reasons.push(format!(
+                    "at {} users it had {} threads: no cap seen below {} (a thread per request)",
+                    p.concurrency, p.threads_peak, p.concurrency
+                ));
+                None
+            }
+        }
+        (None, None) => {
+            reasons.push("no probe above the low levels: the pool size is unknown; give --pool N or --probe N".into());
+            None
+        }
+    };
+    let Some(size) = pool else {
+        return Shape {
+            variant: VariantKind::Sync,
+            workers: None,
+            reasons,
+        };
+    };
+    if !streaming {
+        reasons.push("a whole answer per response: each request holds a pool thread".into());
+        return Shape {
+            variant: VariantKind::Sync,
+            workers: Some(size),
+            reasons,
+        };
+    }
+    // Streaming behind a capped pool: does the wait above the cap come before the first token
+    // (a thread held for the whole stream) or spread over the stream (one pool call per token,
+    // Starlette's `iterate_in_threadpool`)?
+    let variant = match (probe, queue_share(obs)) {
+        (Some(_), Some(q)) if q >= 0.5 => {
+            reasons.push(format!(
+                "above the cap {:.0} % of the added wait came before the first token: each stream holds a thread",
+                q * 100.0
+            ));
+            VariantKind::Sync
+        }
+        (Some(_), Some(q)) => {
+            reasons.push(format!(
+                "above the cap only {:.0} % of the added wait came before the first token: the pool is shared token by token (Starlette's sync streaming)",
+                q * 100.0
+            ));
+            VariantKind::SyncStream
+        }
+        _ => {
+            reasons.push("the probe did not queue, so where streams wait could not be seen; assuming Starlette's sync streaming".into());
+            VariantKind::SyncStream
+        }
+    };
+    Shape {
+        variant,
+        workers: Some(size),
+        reasons,
+    }
+}
+
+/// Of the e2e added between the highest low level and the probe (same answer length), the share
+/// that TTFT added. None when e2e did not grow by 10 % (nothing queued).
+pub fn queue_share(obs: &[Observation]) -> Option<f64> {
+    let probe = obs
+        .iter()
+        .filter(|o| o.probe)
+        .max_by_key(|o| o.concurrency)?;
+    let low = obs
+        .iter()
+        .filter(|o| !o.probe && o.tokens_setting == probe.tokens_setting)
+        .max_by_key(|o| o.concurrency)?;
+    let (e_lo, e_hi) = (low.e2e_p50_ms?, probe.e2e_p50_ms?);
+    let (t_lo, t_hi) = (low.ttft_p50_ms?, probe.ttft_p50_ms?);
+    if e_hi < 1.1 * e_lo || e_hi <= e_lo {
+        return None;
+    }
+    Some(((t_hi - t_lo) / (e_hi - e_lo)).clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ob(c: usize, tokens: u32, tpr: f64, cpu_ms: f64, threads: u64) -> Observation {
+        Observation {
+            concurrency: c,
+            tokens_setting: tokens,
+            tokens_per_request: Some(tpr),
+            cpu_per_request_ms: Some(cpu_ms),
+            threads_peak: threads,
+            ..Observation::default()
+        }
+    }
+
+    #[test]
+    fn fit_recovers_both_costs() {
+        // 5 ms per request + 0.4 ms per token, at 20 and 120 tokens, two levels each.
+        let obs = [
+            ob(2, 20, 20.0, 13.0, 4),
+            ob(8, 20, 20.0, 13.2, 10),
+            ob(2, 120, 120.0, 53.0, 4),
+            ob(8, 120, 120.0, 52.8, 10),
+        ];
+        let f = fit_cpu(&obs).expect("fit");
+        assert!((f.per_request_us - 5000.0).abs() < 300.0, "{f:?}");
+        assert!((f.per_token_us - 400.0).abs() < 10.0, "{f:?}");
+        assert!(f.worst_residual < 0.05);
+        assert_eq!(f.points, 4);
+    }
+
+    #[test]
+    fn fit_never_negative() {
+        // CPU falling with tokens (noise): all of it per request.
+        let f = fit_cpu(&[ob(2, 20, 20.0, 30.0, 3), ob(2, 120, 120.0, 28.0, 3)]).expect("fit");
+        assert_eq!(f.per_token_us, 0.0);
+        assert!((f.per_request_us - 29_000.0).abs() < 1.0);
+        // A negative intercept: through the origin, all of it per token.
+        let f = fit_cpu(&[ob(2, 20, 20.0, 1.0, 3), ob(2, 120, 120.0, 60.0, 3)]).expect("fit");
+        assert_eq!(f.per_request_us, 0.0);
+        assert!(f.per_token_us > 0.0);
+        // One token count: per request only.
+        let f = fit_cpu(&[ob(2, 50, 50.0, 10.0, 3), ob(8, 50, 50.0, 12.0, 9)]).expect("fit");
+        assert_eq!(f.per_token_us, 0.0);
+        assert!((f.per_request_us - 11_000.0).abs() < 1.0);
+        assert!(fit_cpu(&[]).is_none());
+    }
+
+    fn probe(c: usize, tokens: u32, threads: u64, e2e: f64, ttft: f64) -> Observation {
+        Observation {
+            concurrency: c,
+            tokens_setting: tokens,
+            probe: true,
+            threads_peak: threads,
+            e2e_p50_ms: Some(e2e),
+            ttft_p50_ms: Some(ttft),
+            ..Observation::default()
+        }
+    }
+
+    fn low(c: usize, threads: u64, e2e: f64, ttft: f64) -> Observation {
+        Observation {
+            e2e_p50_ms: Some(e2e),
+            ttft_p50_ms: Some(ttft),
+            ..ob(c, 120, 120.0, 10.0, threads)
+        }
+    }
+
+    #[test]
+    fn an_event_loop_is_async_single() {
+        let obs = [low(2, 3, 1000.0, 100.0), low(8, 4, 1100.0, 120.0)];
+        let s = classify(&obs, true, None);
+        assert_eq!(s.variant, VariantKind::AsyncSingle);
+        assert_eq!(s.workers, None);
+    }
+
+    #[test]
+    fn a_capped_pool_is_found_and_its_size_read() {
+        // 2 threads besides the pool; 40 at 64 users.
+        let obs = [
+            low(2, 4, 1000.0, 100.0),
+            low(8, 10, 1000.0, 100.0),
+            probe(64, 120, 42, 1700.0, 800.0),
+        ];
+        let s = classify(&obs, false, None);
+        assert_eq!((s.variant, s.workers), (VariantKind::Sync, Some(40)));
+        // Streaming where the added wait is before the first token: a held thread.
+        let s = classify(&obs, true, None);
+        assert_eq!((s.variant, s.workers), (VariantKind::Sync, Some(40)));
+        // Streaming where TTFT barely moved while e2e doubled: Starlette's sync streaming.
+        let obs = [
+            low(2, 4, 1000.0, 100.0),
+            low(8, 10, 1000.0, 100.0),
+            probe(64, 120, 42, 2000.0, 150.0),
+        ];
+        let s = classify(&obs, true, None);
+        assert_eq!((s.variant, s.workers), (VariantKind::SyncStream, Some(40)));
+        // A given pool size wins over the estimate.
+        assert_eq!(classify(&obs, true, Some(12)).workers, Some(12));
+    }
+
+    #[test]
+    fn an_uncapped_pool_is_thread_per_request() {
+        let obs = [
+            low(2, 4, 1000.0, 100.0),
+            low(8, 10, 1000.0, 100.0),
+            probe(64, 120, 66, 1000.0, 100.0),
+        ];
+        let s = classify(&obs, true, None);
+        assert_eq!((s.variant, s.workers), (VariantKind::Sync, None));
+    }
+}

@@ -1,0 +1,178 @@
+//! `ragperf calibrate`: its flags and how they become a [`CalibrationPlan`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{CommonArgs, TargetArgs, flag_err, parse_duration};
+use crate::calibrate::CalibrationPlan;
+use crate::pipeline::VariantKind;
+use crate::run::ServerSource;
+
+/// `ragperf calibrate`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// The service: --target URL and --target-cmd (ragperf starts it against its embedded
+    /// mocks, once per answer length).
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Scenario TOML whose mocks (latencies, time scale) the service is measured under; the
+    /// calibrated scenario keeps them.
+    #[arg(long, short = 's')]
+    pub scenario: Option<PathBuf>,
+    /// Multiply every injected latency.
+    #[arg(long)]
+    pub time_scale: Option<f64>,
+    /// Seed for latency draws and answers.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Low loads to measure, closed-loop users, comma-separated (at least two, to see whether
+    /// threads grow with the users).
+    #[arg(long, short = 'c', value_delimiter = ',', default_values_t = [2usize, 8])]
+    pub levels: Vec<usize>,
+    /// The two fixed answer lengths, tokens (per-request and per-token CPU are told apart by
+    /// the difference).
+    #[arg(long, value_delimiter = ',', default_values_t = [20u32, 120])]
+    pub tokens: Vec<u32>,
+    /// Users of the pool probe after the long answers' levels: above a pool's cap, its threads
+    /// stop growing (0: no probe).
+    #[arg(long, default_value_t = 64)]
+    pub probe: usize,
+    /// The service's pool size when known (the probe's estimate is then only shown).
+    #[arg(long)]
+    pub pool: Option<usize>,
+    /// Model the service with this variant instead of the detected one.
+    #[arg(long, short = 'v')]
+    pub variant: Option<String>,
+    /// The service runs its CPU in parallel (not CPython): no global lock in the model.
+    #[arg(long)]
+    pub no_gil: bool,
+    /// Measured time per point.
+    #[arg(long, short = 'd', value_parser = parse_duration, default_value = "10s")]
+    pub duration: Duration,
+    /// Unmeasured warm-up per point.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub warmup: Duration,
+    /// Output directory: one result per answer length (tokens-N/), calibration.json, and the
+    /// calibrated scenario.
+    #[arg(long, short = 'o', default_value = "reports/calibrate")]
+    pub out: PathBuf,
+    /// Where to write the calibrated scenario (default: OUT/calibrated.toml).
+    #[arg(long)]
+    pub write: Option<PathBuf>,
+    /// Worker threads of the embedded mocks.
+    #[arg(long, default_value_t = 2)]
+    pub mock_threads: usize,
+    /// Never draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// The plan of `ragperf calibrate`, every flag checked before any load.
+pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan> {
+    if args.target.target.is_none() {
+        return Err(flag_err(
+            "--target",
+            "calibrate measures a service: add --target http://127.0.0.1:8080/chat/stream and --target-cmd '…'",
+        ));
+    }
+    if args.target.target_cmd.is_none() {
+        return Err(flag_err(
+            "--target-cmd",
+            "calibrate starts the service itself against its embedded mocks (it varies the answer length and reads the mocks' statistics); give the command that starts it, e.g. --target-cmd 'uvicorn app:app --port 8080'",
+        ));
+    }
+    if args.target.target_pid.is_some() {
+        return Err(flag_err(
+            "--target-pid",
+            "calibrate starts the service itself (--target-cmd); leave --target-pid out",
+        ));
+    }
+    let mut levels = args.levels.clone();
+    if levels.contains(&0) {
+        return Err(flag_err("--levels", "every level must be at least 1 user"));
+    }
+    levels.sort_unstable();
+    levels.dedup();
+    if levels.len() < 2 {
+        return Err(flag_err(
+            "--levels",
+            "give at least two low loads, e.g. 2,8: threads that grow between them tell a thread pool from an event loop",
+        ));
+    }
+    let tokens: [u32; 2] = match args.tokens.as_slice() {
+        [a, b] if *a >= 1 && a < b => [*a, *b],
+        _ => {
+            return Err(flag_err(
+                "--tokens",
+                "give two answer lengths, short then long, e.g. 20,120 (at least 1 token each)",
+            ));
+        }
+    };
+    let top = *levels.last().unwrap_or(&1);
+    let probe = match args.probe {
+        0 => None,
+        p if p <= top => {
+            return Err(flag_err(
+                "--probe",
+                format!(
+                    "must be above the highest level ({top}) to see a pool's cap, or 0 for none"
+                ),
+            ));
+        }
+        p => Some(p),
+    };
+    if args.pool == Some(0) {
+        return Err(flag_err("--pool", "must be at least 1 thread"));
+    }
+    let variant = match &args.variant {
+        Some(v) => Some(VariantKind::parse(v).ok_or_else(|| {
+            flag_err(
+                "--variant",
+                format!(
+                    "unknown variant {v:?}; one of {}",
+                    VariantKind::names().join(", ")
+                ),
+            )
+        })?),
+        None => None,
+    };
+    if args.mock_threads == 0 {
+        return Err(flag_err("--mock-threads", "must be at least 1"));
+    }
+    let common = CommonArgs {
+        scenario: args.scenario.clone(),
+        time_scale: args.time_scale,
+        seed: args.seed,
+        duration: Some(args.duration),
+        warmup: Some(args.warmup),
+        out: args.out.clone(),
+        mock_threads: args.mock_threads,
+        repeat: 1,
+        no_progress: args.no_progress,
+        target: args.target.clone(),
+        ..CommonArgs::default()
+    };
+    let mut scenario = super::scenario(&common)?;
+    let Some(target) = super::target::target_plan(&common, &mut scenario)? else {
+        return Err(flag_err("--target", "is required"));
+    };
+    if !matches!(target.server, ServerSource::Command { .. }) {
+        return Err(flag_err("--target-cmd", "is required"));
+    }
+    use std::io::IsTerminal;
+    Ok(CalibrationPlan {
+        scenario,
+        target,
+        levels,
+        tokens,
+        probe,
+        pool: args.pool,
+        variant,
+        gil: !args.no_gil,
+        out: args.out.clone(),
+        mock_threads: args.mock_threads,
+        progress: !args.no_progress && std::io::stderr().is_terminal(),
+    })
+}

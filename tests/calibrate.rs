@@ -1,0 +1,178 @@
+//! `ragperf calibrate` against a service with known costs (`ragperf-synthetic-target`): it
+//! recovers the CPU per request and per token event, the pool's size and the kind, within
+//! ±20 % of what the service itself measured spending; its scenario runs; bad flags exit 2.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+fn ragperf(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ragperf"))
+        .args(args)
+        .output()
+        .expect("run ragperf");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
+}
+
+fn within(got: f64, want: f64, share: f64) -> bool {
+    (got - want).abs() <= share * want
+}
+
+#[test]
+fn calibrate_recovers_known_costs_pool_and_kind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("cal");
+    let stats = dir.path().join("truth.json");
+    let port = free_port();
+    let cmd = format!(
+        "{} --port {port} --pool 10 --cpu-per-request-us 8000 --cpu-per-token-us 300 --stats-file {}",
+        env!("CARGO_BIN_EXE_ragperf-synthetic-target"),
+        stats.display()
+    );
+    let url = format!("http://127.0.0.1:{port}/chat/stream");
+    let (code, stdout, err) = ragperf(&[
+        "calibrate",
+        "--target",
+        &url,
+        "--target-cmd",
+        &cmd,
+        "--time-scale",
+        "0.05",
+        "--levels",
+        "1,4",
+        "--tokens",
+        "10,60",
+        "--probe",
+        "24",
+        "-d",
+        "2s",
+        "--warmup",
+        "1s",
+        "--no-progress",
+        "-o",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let cal = read_json(&out.join("calibration.json"));
+    // The truth: what the last phase's server measured spending (thread CPU around each part).
+    let truth = read_json(&stats);
+    let per_request = truth["section_per_request_us"].as_f64().expect("truth");
+    let per_token = truth["section_per_token_us"].as_f64().expect("truth");
+    let fit_request = cal["cpu"]["per_request_us"].as_f64().expect("fit");
+    let fit_token = cal["cpu"]["per_token_us"].as_f64().expect("fit");
+    assert!(
+        within(fit_token, per_token, 0.2),
+        "per token: fitted {fit_token:.0} µs, spent {per_token:.0} µs\n{cal:#}"
+    );
+    assert!(
+        within(fit_request, per_request, 0.2),
+        "per request: fitted {fit_request:.0} µs, spent {per_request:.0} µs\n{cal:#}"
+    );
+    // A pool of 10 that holds a thread for the whole stream: `sync` with --workers 10 (±20 %).
+    assert_eq!(cal["shape"]["variant"], "sync", "{cal:#}");
+    let workers = cal["shape"]["workers"].as_u64().expect("a pool size");
+    assert!((8..=12).contains(&workers), "{cal:#}");
+    eprintln!(
+        "fitted {fit_request:.0} µs + {fit_token:.0} µs/token, pool {workers}; spent {per_request:.0} µs + {per_token:.0} µs/token, pool 10"
+    );
+    // Every phase is an ordinary result; the calibrated scenario names the model.
+    for phase in ["tokens-10", "tokens-60"] {
+        assert!(out.join(phase).join("result.json").is_file(), "{phase}");
+    }
+    let scenario = std::fs::read_to_string(out.join("calibrated.toml")).expect("scenario");
+    assert!(scenario.contains("variants = [\"sync\"]"), "{scenario}");
+    assert!(scenario.contains("gil = true"), "{scenario}");
+    assert!(stdout.contains("Model: `sync` with a pool of"), "{stdout}");
+    // ... and runs as written.
+    let (code, _, err) = ragperf(&[
+        "run",
+        "--scenario",
+        out.join("calibrated.toml").to_str().expect("utf-8 path"),
+        "-n",
+        "6",
+        "-c",
+        "3",
+        "--no-progress",
+        "-o",
+        dir.path().join("predicted").to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn calibrate_refuses_bad_flags_before_any_load() {
+    for (args, flag) in [
+        (vec!["calibrate"], "--target"),
+        (
+            vec!["calibrate", "--target", "http://127.0.0.1:1/x"],
+            "--target-cmd",
+        ),
+        (
+            vec![
+                "calibrate",
+                "--target",
+                "http://127.0.0.1:1/x",
+                "--target-cmd",
+                "true",
+                "--levels",
+                "4",
+            ],
+            "--levels",
+        ),
+        (
+            vec![
+                "calibrate",
+                "--target",
+                "http://127.0.0.1:1/x",
+                "--target-cmd",
+                "true",
+                "--tokens",
+                "100,20",
+            ],
+            "--tokens",
+        ),
+        (
+            vec![
+                "calibrate",
+                "--target",
+                "http://127.0.0.1:1/x",
+                "--target-cmd",
+                "true",
+                "--probe",
+                "8",
+            ],
+            "--probe",
+        ),
+        (
+            vec![
+                "calibrate",
+                "--target",
+                "http://127.0.0.1:1/x",
+                "--target-cmd",
+                "true",
+                "--variant",
+                "nope",
+            ],
+            "--variant",
+        ),
+    ] {
+        let (code, _, err) = ragperf(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(&format!("{flag}:")), "{args:?}: {err}");
+    }
+}
