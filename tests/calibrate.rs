@@ -40,7 +40,7 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
     let stats = dir.path().join("truth.json");
     let port = free_port();
     let cmd = format!(
-        "{} --port {port} --pool 10 --cpu-per-request-us 8000 --cpu-per-token-us 300 --stats-file {}",
+        "{} --port {port} --pool 10 --cpu-per-request-us 20000 --cpu-per-token-us 500 --stats-file {}",
         env!("CARGO_BIN_EXE_ragperf-synthetic-target"),
         stats.display()
     );
@@ -56,7 +56,7 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
         "--levels",
         "1,4",
         "--tokens",
-        "10,60",
+        "5,100",
         "--probe",
         "24",
         "-d",
@@ -91,7 +91,7 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
         "fitted {fit_request:.0} µs + {fit_token:.0} µs/token, pool {workers}; spent {per_request:.0} µs + {per_token:.0} µs/token, pool 10"
     );
     // Every phase is an ordinary result; the calibrated scenario names the model.
-    for phase in ["tokens-10", "tokens-60"] {
+    for phase in ["tokens-5", "tokens-100"] {
         assert!(out.join(phase).join("result.json").is_file(), "{phase}");
     }
     let scenario = std::fs::read_to_string(out.join("calibrated.toml")).expect("scenario");

@@ -97,7 +97,8 @@ struct Service {
 
 /// What the server really spent, µs of thread CPU, and how often: the two configured costs
 /// (`burn_*`), and whole sections (`section_*`): a token event's read, cost and write, and
-/// the rest of a request (parse, embed, search, prompt, stream set-up, done event).
+/// the rest of a request (parse, embed, search, prompt, stream set-up, done event, and the
+/// accepting thread's share).
 #[derive(Default)]
 struct Spent {
     request_us: AtomicU64,
@@ -108,6 +109,8 @@ struct Spent {
     section_requests: AtomicU64,
     section_token_us: AtomicU64,
     section_tokens: AtomicU64,
+    /// The accepting thread's CPU (accept, queueing, waking a pool thread): per request too.
+    accept_us: AtomicU64,
 }
 
 impl Spent {
@@ -125,7 +128,13 @@ impl Spent {
             "tokens": self.tokens.load(Ordering::Relaxed),
             "burn_per_request_us": mean(&self.request_us, &self.requests),
             "burn_per_token_us": mean(&self.token_us, &self.tokens),
-            "section_per_request_us": mean(&self.section_request_us, &self.section_requests),
+            "section_per_request_us": mean(
+                &AtomicU64::new(
+                    self.section_request_us.load(Ordering::Relaxed)
+                        + self.accept_us.load(Ordering::Relaxed)
+                ),
+                &self.section_requests
+            ),
             "section_per_token_us": mean(&self.section_token_us, &self.section_tokens),
         })
         .to_string()
@@ -213,6 +222,7 @@ fn main() -> ExitCode {
         "ragperf-synthetic-target on 127.0.0.1:{} (pool {}, {} us per request, {} us per token)",
         settings.port, settings.pool, settings.cpu_per_request_us, settings.cpu_per_token_us
     );
+    let mut cpu_before = cpu::thread_cpu_us();
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
         let (lock, ready) = &*queue;
@@ -228,6 +238,13 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|e| eprintln!("cannot start a pool thread: {e}"));
         }
         ready.notify_one();
+        drop(q);
+        let now = cpu::thread_cpu_us();
+        service
+            .spent
+            .accept_us
+            .fetch_add(now.saturating_sub(cpu_before), Ordering::Relaxed);
+        cpu_before = now;
     }
     ExitCode::SUCCESS
 }

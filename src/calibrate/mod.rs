@@ -4,10 +4,14 @@
 //!
 //! The service runs against the embedded mocks (ragperf starts both: `--target-cmd`), so every
 //! backend wait is known. Each phase restarts the service with a fixed answer length (short,
-//! then long) and measures the low levels; the long phase ends with a probe above them. From
-//! the points ([`model::Observation`]):
+//! then long), measures the low levels, then a probe above them. From the points
+//! ([`model::Observation`]):
 //! - **CPU** per request and per token event: the service's CPU from `/proc` per finished
-//!   request, fitted against the tokens per request the mock sent ([`model::fit_cpu`]);
+//!   request, fitted against the tokens per request the mock sent ([`model::fit_cpu`]). The
+//!   scenario takes the probes' fit: a Python server spends less CPU per request under load
+//!   than at low load (measured on the seed's app: 101 ms at 2 users, 71 ms at 8, 49 ms at 64,
+//!   for 120-token answers — fewer idle wake-ups per event), and the loaded figure is the one
+//!   that predicts high loads. The low levels' fit is reported beside it;
 //! - **the kind**: threads that grow with the users mean a thread pool, threads that do not
 //!   mean one event loop; the probe's threads give the pool's size, and where its extra wait
 //!   falls (before the first token or spread over the stream) tells a held thread from
@@ -68,8 +72,14 @@ pub struct CalibrationPlan {
 pub struct Calibration {
     /// Every point measured.
     pub observations: Vec<Observation>,
-    /// The CPU model.
+    /// The CPU model written to the scenario: the probes' fit when there are probes (a Python
+    /// server's CPU per request falls with load, so the loaded figure predicts high loads),
+    /// else the low levels'.
     pub cpu: CpuFit,
+    /// Where `cpu` comes from: `probe` or `low`.
+    pub cpu_from: String,
+    /// The fit over the low levels alone (shown beside the loaded one).
+    pub cpu_low: Option<CpuFit>,
     /// The variant and pool.
     pub shape: Shape,
     /// Backend calls per request, averaged over the low-load points.
@@ -85,7 +95,7 @@ pub fn run(
     mut on_phase: impl FnMut(&str, &crate::result::RunResult) -> Result<()>,
 ) -> Result<Calibration> {
     let mut observations = Vec::new();
-    for (i, tokens) in plan.tokens.iter().enumerate() {
+    for tokens in &plan.tokens {
         if stop.load(Ordering::Relaxed) {
             break;
         }
@@ -94,8 +104,7 @@ pub fn run(
         s.request.max_tokens = s.request.max_tokens.max(*tokens);
         let mut points: Vec<LoadPoint> =
             plan.levels.iter().map(|c| LoadPoint::closed(*c)).collect();
-        let last = i + 1 == plan.tokens.len();
-        if let (true, Some(p)) = (last, plan.probe) {
+        if let Some(p) = plan.probe {
             points.push(LoadPoint::closed(p));
         }
         let label = format!("tokens-{tokens}");
@@ -111,9 +120,7 @@ pub fn run(
         let result = crate::run::execute(&run_plan, stop, |r| on_phase(&label, r))
             .with_context(|| format!("calibration phase {label}"))?;
         for r in &result.runs {
-            let probe = last
-                && plan.probe == Some(r.point.concurrency)
-                && !plan.levels.contains(&r.point.concurrency);
+            let probe = plan.probe == Some(r.point.concurrency);
             observations.push(observe(r, *tokens, probe));
         }
     }
@@ -161,11 +168,22 @@ fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
         requests_per_s: r.throughput.requests_per_s,
         e2e_p50_ms: p("e2e"),
         ttft_p50_ms: p("ttft"),
-        cpu_per_request_ms: crate::metrics::server::cpu_per_request_ms(r),
+        cpu_per_request_ms: cpu_per_generation_ms(r, generations),
         tokens_per_request,
         threads_start,
         threads_peak,
         calls_per_request,
+    }
+}
+
+/// The server's CPU per generation the mock served over the same period (the mock's counters
+/// and the server's sampler both cover the warm-up, the window and the drain): requests still
+/// in flight when a point ends spent CPU but never finished, so dividing by finished requests
+/// would overstate the cost at loads that queue. Without mock figures, per finished request.
+fn cpu_per_generation_ms(r: &VariantRun, generations: Option<u64>) -> Option<f64> {
+    match (&r.server, generations) {
+        (Some(s), Some(g)) if g > 0 => Some((s.cpu_user_s + s.cpu_sys_s) * 1000.0 / g as f64),
+        _ => crate::metrics::server::cpu_per_request_ms(r),
     }
 }
 
@@ -178,9 +196,15 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
             plan.out.display()
         );
     }
-    let cpu = model::fit_cpu(&observations).context(
-        "the server's CPU could not be read (calibrate needs --target-cmd or --target-pid, on Linux)",
-    )?;
+    let cpu_low = model::fit_cpu(&observations, false);
+    let cpu_probe = model::fit_cpu(&observations, true);
+    let (cpu, cpu_from) = match (cpu_probe, cpu_low) {
+        (Some(p), _) => (p, "probe"),
+        (None, Some(l)) => (l, "low"),
+        (None, None) => anyhow::bail!(
+            "the server's CPU could not be read (calibrate samples it from /proc: Linux only)"
+        ),
+    };
     let streaming = !matches!(
         plan.target.spec.protocol,
         crate::target::protocol::Protocol::Json(_)
@@ -214,11 +238,28 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
             "the service made {n:.2} other Qdrant calls per request (collection checks…), which the model leaves out"
         ));
     }
-    if cpu.worst_residual > 0.25 {
-        warnings.push(format!(
-            "the CPU per request varied with the load by up to {:.0} % of the fit: the model's CPU is one figure per request and per token",
-            cpu.worst_residual * 100.0
-        ));
+    if let (Some(low), "probe") = (cpu_low, cpu_from) {
+        let at = |f: &CpuFit| f.per_request_us + f.per_token_us * plan.tokens[1] as f64;
+        let (l, p) = (at(&low), at(&cpu));
+        if p > 0.0 && (l / p - 1.0).abs() > 0.15 {
+            warnings.push(format!(
+                "at {} tokens the service spent {:.1} ms of CPU per request at the low levels and {:.1} ms at the probe: its CPU per request depends on the load; the scenario uses the probe's (loaded) figure",
+                plan.tokens[1],
+                l / 1000.0,
+                p / 1000.0
+            ));
+        }
+    } else if cpu_from == "low" {
+        warnings.push("no probe: the CPU comes from the low levels, where a Python server spends more per request than under load (idle wake-ups); predictions of high loads will be pessimistic".into());
+    }
+    for f in [Some(cpu), cpu_low].into_iter().flatten() {
+        if f.worst_residual > 0.25 {
+            warnings.push(format!(
+                "a fit is off by up to {:.0} % at one of its points: the CPU per request moved with the load between them",
+                f.worst_residual * 100.0
+            ));
+            break;
+        }
     }
     let failed: u64 = observations.iter().map(|o| o.failed).sum();
     if failed > 0 {
@@ -229,6 +270,8 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
     Ok(Calibration {
         observations,
         cpu,
+        cpu_from: cpu_from.into(),
+        cpu_low,
         shape,
         calls_per_request: calls,
         warnings,
@@ -263,7 +306,7 @@ impl Calibration {
         ));
         head.push_str("# Predict higher loads without the service:\n#   ragperf sweep --scenario THIS_FILE -c 50,100,200\n");
         head.push_str(&format!(
-            "#\n# Model: `{}`{}, CPU {:.0} us per request + {:.0} us per token event{}.\n",
+            "#\n# Model: `{}`{}, CPU {:.0} us per request + {:.0} us per token event{} (from the {}).\n",
             self.shape.variant.name(),
             self.shape
                 .workers
@@ -275,12 +318,23 @@ impl Calibration {
                 ", under one lock (the GIL)"
             } else {
                 ""
+            },
+            if self.cpu_from == "probe" {
+                "probes, the loaded points"
+            } else {
+                "low levels"
             }
         ));
+        if let (Some(low), "probe") = (self.cpu_low, self.cpu_from.as_str()) {
+            head.push_str(&format!(
+                "#   (at the low levels: {:.0} us per request + {:.0} us per token event)\n",
+                low.per_request_us, low.per_token_us
+            ));
+        }
         for r in &self.shape.reasons {
             head.push_str(&format!("#   - {r}\n"));
         }
-        head.push_str("#\n# Measured (server CPU per finished request, warm-up included):\n");
+        head.push_str("#\n# Measured (server CPU per generation the mock served, warm-up and drain included):\n");
         head.push_str("#   users  tokens  probe   req/s  e2e p50 ms  ttft p50 ms  cpu ms/req  tokens/req  threads\n");
         for o in &self.observations {
             head.push_str(&format!(

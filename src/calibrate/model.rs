@@ -28,7 +28,7 @@ pub struct Observation {
     pub e2e_p50_ms: Option<f64>,
     /// Time to first token p50, ms (None: no sample, e.g. a whole-answer endpoint).
     pub ttft_p50_ms: Option<f64>,
-    /// The server's CPU per finished request (warm-up included), ms.
+    /// The server's CPU per generation request the mock served (warm-up and drain included), ms.
     pub cpu_per_request_ms: Option<f64>,
     /// Token events the mock sent per generation request.
     pub tokens_per_request: Option<f64>,
@@ -53,13 +53,14 @@ pub struct CpuFit {
     pub points: usize,
 }
 
-/// Least squares of CPU per request against tokens per request over the low-load points,
-/// constrained to non-negative costs. None when no point has both figures. With one token
-/// count only, the whole cost is per request (the per-token share cannot be told apart).
-pub fn fit_cpu(obs: &[Observation]) -> Option<CpuFit> {
+/// Least squares of CPU per request against tokens per request over the low-load points
+/// (`probes = false`) or the probes (`true`), constrained to non-negative costs. None when no
+/// such point has both figures. With one token count only, the whole cost is per request (the
+/// per-token share cannot be told apart).
+pub fn fit_cpu(obs: &[Observation], probes: bool) -> Option<CpuFit> {
     let pts: Vec<(f64, f64)> = obs
         .iter()
-        .filter(|o| !o.probe)
+        .filter(|o| o.probe == probes)
         .filter_map(|o| Some((o.tokens_per_request?, o.cpu_per_request_ms? * 1000.0)))
         .filter(|(x, y)| x.is_finite() && y.is_finite())
         .collect();
@@ -183,7 +184,7 @@ pub fn classify(obs: &[Observation], streaming: bool, workers: Option<usize>) ->
         .map(|o| o.threads_peak.saturating_sub(o.concurrency as u64))
         .min()
         .unwrap_or(1);
-    let probe = obs.iter().filter(|o| o.probe).max_by_key(|o| o.concurrency);
+    let probe = longest_probe(obs);
     let pool = match (workers, probe) {
         (Some(w), _) => {
             reasons.push(format!("pool size {w} as given (--pool)"));
@@ -255,13 +256,17 @@ pub fn classify(obs: &[Observation], streaming: bool, workers: Option<usize>) ->
     }
 }
 
+/// The probe of the longest answers (whose requests hold the pool longest).
+fn longest_probe(obs: &[Observation]) -> Option<&Observation> {
+    obs.iter()
+        .filter(|o| o.probe)
+        .max_by_key(|o| (o.tokens_setting, o.concurrency))
+}
+
 /// Of the e2e added between the highest low level and the probe (same answer length), the share
 /// that TTFT added. None when e2e did not grow by 10 % (nothing queued).
 pub fn queue_share(obs: &[Observation]) -> Option<f64> {
-    let probe = obs
-        .iter()
-        .filter(|o| o.probe)
-        .max_by_key(|o| o.concurrency)?;
+    let probe = longest_probe(obs)?;
     let low = obs
         .iter()
         .filter(|o| !o.probe && o.tokens_setting == probe.tokens_setting)
@@ -298,7 +303,7 @@ mod tests {
             ob(2, 120, 120.0, 53.0, 4),
             ob(8, 120, 120.0, 52.8, 10),
         ];
-        let f = fit_cpu(&obs).expect("fit");
+        let f = fit_cpu(&obs, false).expect("fit");
         assert!((f.per_request_us - 5000.0).abs() < 300.0, "{f:?}");
         assert!((f.per_token_us - 400.0).abs() < 10.0, "{f:?}");
         assert!(f.worst_residual < 0.05);
@@ -308,18 +313,39 @@ mod tests {
     #[test]
     fn fit_never_negative() {
         // CPU falling with tokens (noise): all of it per request.
-        let f = fit_cpu(&[ob(2, 20, 20.0, 30.0, 3), ob(2, 120, 120.0, 28.0, 3)]).expect("fit");
+        let f = fit_cpu(
+            &[ob(2, 20, 20.0, 30.0, 3), ob(2, 120, 120.0, 28.0, 3)],
+            false,
+        )
+        .expect("fit");
         assert_eq!(f.per_token_us, 0.0);
         assert!((f.per_request_us - 29_000.0).abs() < 1.0);
         // A negative intercept: through the origin, all of it per token.
-        let f = fit_cpu(&[ob(2, 20, 20.0, 1.0, 3), ob(2, 120, 120.0, 60.0, 3)]).expect("fit");
+        let f = fit_cpu(
+            &[ob(2, 20, 20.0, 1.0, 3), ob(2, 120, 120.0, 60.0, 3)],
+            false,
+        )
+        .expect("fit");
         assert_eq!(f.per_request_us, 0.0);
         assert!(f.per_token_us > 0.0);
         // One token count: per request only.
-        let f = fit_cpu(&[ob(2, 50, 50.0, 10.0, 3), ob(8, 50, 50.0, 12.0, 9)]).expect("fit");
+        let f = fit_cpu(&[ob(2, 50, 50.0, 10.0, 3), ob(8, 50, 50.0, 12.0, 9)], false).expect("fit");
         assert_eq!(f.per_token_us, 0.0);
         assert!((f.per_request_us - 11_000.0).abs() < 1.0);
-        assert!(fit_cpu(&[]).is_none());
+        assert!(fit_cpu(&[], false).is_none());
+        // The probes are fitted apart from the low levels.
+        let mut p = [ob(64, 20, 20.0, 9.0, 42), ob(64, 120, 120.0, 49.0, 42)];
+        p.iter_mut().for_each(|o| o.probe = true);
+        let mixed = [
+            ob(2, 20, 20.0, 27.0, 4),
+            ob(2, 120, 120.0, 101.0, 4),
+            p[0].clone(),
+            p[1].clone(),
+        ];
+        let loaded = fit_cpu(&mixed, true).expect("fit");
+        assert!((loaded.per_token_us - 400.0).abs() < 1.0, "{loaded:?}");
+        assert!((loaded.per_request_us - 1000.0).abs() < 1.0, "{loaded:?}");
+        assert_eq!(loaded.points, 2);
     }
 
     fn probe(c: usize, tokens: u32, threads: u64, e2e: f64, ttft: f64) -> Observation {

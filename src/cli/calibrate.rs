@@ -35,8 +35,8 @@ pub struct CalibrateArgs {
     /// the difference).
     #[arg(long, value_delimiter = ',', default_values_t = [20u32, 120])]
     pub tokens: Vec<u32>,
-    /// Users of the pool probe after the long answers' levels: above a pool's cap, its threads
-    /// stop growing (0: no probe).
+    /// Users of the probe after each phase's levels: above a pool's cap its threads stop
+    /// growing, and its CPU per request is the loaded figure the scenario uses (0: no probe).
     #[arg(long, default_value_t = 64)]
     pub probe: usize,
     /// The service's pool size when known (the probe's estimate is then only shown).
