@@ -142,7 +142,10 @@ fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
             + m.requests.get("converse").copied().unwrap_or(0)
     });
     let tokens_per_request = match (&r.mock, generations) {
-        (Some(m), Some(g)) if g > 0 => Some(m.tokens_sent as f64 / g as f64),
+        (Some(m), Some(g)) if g > 0 && m.tokens_sent > 0 => Some(m.tokens_sent as f64 / g as f64),
+        // Whole answers (`Converse`): the mock counts streamed tokens only, and every answer
+        // of a phase has the fixed length the phase set.
+        (Some(_), Some(g)) if g > 0 => Some(tokens as f64),
         _ => (c.ok > 0).then(|| c.tokens as f64 / c.ok as f64),
     };
     let calls_per_request = match (&r.mock, generations) {

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Does the model predict the real stack? For every endpoint of app.py and every time scale:
+#   1. `ragperf calibrate` the endpoint at low loads (c = 2, 8, plus a probe at 64),
+#   2. measure it at c = 50, 100, 200 (`ragperf run --target`),
+#   3. predict the same points with the calibrated scenario alone (`ragperf run --scenario`),
+# then one table of measured / predicted (predict_summary.py -> OUT/prediction.md, and a chart
+# when matplotlib is installed).
+#
+#   examples/fastapi_rag/predict.sh                   # time scales 0.25 and 1, 10 s measured per point
+#   SCALES=0.25 ENDPOINTS=chat LEVELS=50 examples/fastapi_rag/predict.sh
+#
+# The warm-up of each point grows with its users (WARMUP_PER_USER, default 0.12 s, at least
+# 10 s): a CPU-bound server at 200 users takes ~20 s per request, and a window that opens before
+# the first of them finish is not steady state. Needs what run_experiment.sh needs.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root"
+
+SCALES=${SCALES:-0.25,1}
+LEVELS=${LEVELS:-50,100,200}
+DURATION=${DURATION:-10s}
+WARMUP_PER_USER=${WARMUP_PER_USER:-0.12}
+ENDPOINTS=${ENDPOINTS:-chat,stream-sync,stream-async}
+OUT=${OUT:-reports/fastapi-rag-predict}
+# Extra flags for `ragperf calibrate` (e.g. "-d 5s --warmup 3s" for a quick look).
+read -r -a cal_args <<< "${CAL_ARGS:-}"
+PORT=${PORT:-18080}
+RAGPERF=${RAGPERF:-target/release/ragperf}
+if [ ! -x "$RAGPERF" ]; then
+  cargo build --release --bin ragperf
+fi
+uvicorn_cmd="python3 -m uvicorn --app-dir $here app:app --host 127.0.0.1 --port $PORT --workers 1 --log-level warning"
+warmup_for() { python3 -c "print(f'{max(10.0, $1 * $WARMUP_PER_USER):.0f}s')"; }
+
+for scale in ${SCALES//,/ }; do
+  for name in ${ENDPOINTS//,/ }; do
+    case "$name" in
+      chat) path=/chat; protocol=json ;;
+      stream-sync) path=/chat/stream/sync; protocol=sse ;;
+      stream-async) path=/chat/stream; protocol=sse ;;
+      stream-shared-client) path=/chat/stream/shared-client; protocol=sse ;;
+      *) echo "unknown endpoint $name"; exit 2 ;;
+    esac
+    dir="$OUT/ts-$scale/$name"
+    target=(--target "http://127.0.0.1:$PORT$path" --target-name "$name" --protocol "$protocol"
+            --target-cmd "$uvicorn_cmd" --target-ready "http://127.0.0.1:$PORT/health")
+    echo "== $name, time scale $scale: calibrate"
+    "$RAGPERF" calibrate --no-progress --time-scale "$scale" "${target[@]}" -o "$dir/calibration" \
+      ${cal_args[@]+"${cal_args[@]}"}
+    for c in ${LEVELS//,/ }; do
+      w=$(warmup_for "$c")
+      echo "== $name, time scale $scale, c=$c (warm-up $w): measured"
+      "$RAGPERF" run --no-progress --time-scale "$scale" -c "$c" -d "$DURATION" --warmup "$w" \
+        "${target[@]}" --expect-citations --out "$dir/measured-c$c" > /dev/null
+      echo "== $name, time scale $scale, c=$c (warm-up $w): predicted"
+      "$RAGPERF" run --no-progress --scenario "$dir/calibration/calibrated.toml" -c "$c" \
+        -d "$DURATION" --warmup "$w" --out "$dir/predicted-c$c" > /dev/null
+    done
+  done
+done
+python3 "$here/predict_summary.py" "$OUT"
