@@ -5,7 +5,8 @@
 //! One type answers the questions every run asks between variants: where are they, what did the
 //! mocks inject (their `/__ragperf/stats`), and how much CPU did an external mock process spend.
 //! Every HTTP call here has a timeout, so a backend that accepts connections and never answers
-//! cannot hang a run.
+//! cannot hang a run, and none of them delays a Ctrl-C/SIGTERM: after the signal they are
+//! abandoned (an external mock's figures are then missing, never invented).
 
 use std::time::Duration;
 
@@ -64,7 +65,8 @@ impl Backend {
             Backend::Embedded(m) => m.stats().reset(),
             Backend::External { qdrant, bedrock } => {
                 for base in [qdrant, bedrock] {
-                    reset_mock_stats(base);
+                    let base = base.clone();
+                    crate::interrupt::unless_stopped(move || reset_mock_stats(&base));
                 }
             }
             Backend::Unknown => {}
@@ -84,7 +86,10 @@ impl Backend {
     pub fn stats(&self) -> Option<StatsSnapshot> {
         match self {
             Backend::Embedded(m) => Some(m.stats().snapshot()),
-            Backend::External { bedrock, .. } => fetch_mock_stats(bedrock),
+            Backend::External { bedrock, .. } => {
+                let base = bedrock.clone();
+                crate::interrupt::unless_stopped(move || fetch_mock_stats(&base)).flatten()
+            }
             Backend::Unknown => None,
         }
     }

@@ -14,16 +14,19 @@ use crate::scenario::Scenario;
 /// `ragperf run`.
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let plan = crate::cli::run_plan(args)?;
-    execute(&plan, &args.common.out, args.common.json)
+    execute(&plan, &args.common)
 }
 
 /// `ragperf sweep`.
 pub fn sweep(args: &SweepArgs) -> Result<ExitCode> {
     let plan = crate::cli::sweep_plan(args)?;
-    execute(&plan, &args.common.out, args.common.json)
+    execute(&plan, &args.common)
 }
 
-fn execute(plan: &RunPlan, out: &std::path::Path, json: bool) -> Result<ExitCode> {
+fn execute(plan: &RunPlan, common: &crate::cli::CommonArgs) -> Result<ExitCode> {
+    let (out, json) = (common.out.as_path(), common.json);
+    // Before the load: a run must not fail at its end for want of a folder.
+    crate::cli::writable_dir("--out", out)?;
     let stop = crate::interrupt::stop_flag();
     if !json {
         let what = match &plan.target {
@@ -56,17 +59,40 @@ fn execute(plan: &RunPlan, out: &std::path::Path, json: bool) -> Result<ExitCode
             writer.last.as_secs_f64()
         );
     }
+    Ok(exit_code(
+        &result,
+        stop.load(std::sync::atomic::Ordering::Relaxed),
+        common.max_error_rate,
+    ))
+}
+
+/// The exit code of a finished `run`/`sweep` (README "Exit codes"): 130/143 when a signal
+/// stopped it, 1 when every request failed or the error rate exceeds `--max-error-rate`, 0
+/// otherwise.
+fn exit_code(
+    result: &crate::result::RunResult,
+    interrupted: bool,
+    max_error_rate: Option<f64>,
+) -> ExitCode {
     let sent: u64 = result.runs.iter().map(|r| r.counters.sent).sum();
     let ok: u64 = result.runs.iter().map(|r| r.counters.ok).sum();
-    Ok(if sent > 0 && ok == 0 {
+    if interrupted {
+        ExitCode::from(crate::interrupt::exit_code())
+    } else if sent > 0 && ok == 0 {
         // A run in which nothing succeeded measured nothing worth a green light.
         eprintln!("every request failed (the table lists the failures by kind)");
         ExitCode::FAILURE
+    } else if let Some(message) =
+        max_error_rate.and_then(|limit| crate::cli::error_budget_exceeded(result, limit))
+    {
+        eprintln!("{message}");
+        ExitCode::FAILURE
     } else if result.partial {
-        ExitCode::from(130)
+        // Not every planned point ran, and no signal says why.
+        ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 /// `ragperf mock`.

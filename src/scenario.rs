@@ -305,9 +305,44 @@ impl Scenario {
 
     /// Checks every value the parser cannot.
     pub fn validate(&self) -> Result<(), ScenarioError> {
+        let max_scale = crate::cli::MAX_TIME_SCALE;
+        if !self.time_scale.is_finite() || self.time_scale <= 0.0 || self.time_scale > max_scale {
+            return Err(invalid(
+                "time_scale",
+                format!(
+                    "is {}; must be > 0 and at most {max_scale} (1 = the seed's latencies, \
+                     0.01 = 100x faster)",
+                    self.time_scale
+                ),
+            ));
+        }
         self.mock_config()
             .validate()
             .map_err(|e| invalid(&e.field, e.message))?;
+        // A stream carries at least one token: 0 would silently become 1.
+        use mock_services::latency::Dist;
+        match self.bedrock.output_tokens {
+            Dist::Fixed { value: v } | Dist::Uniform { min: v, .. } if v < 1.0 => {
+                return Err(invalid(
+                    "bedrock.output_tokens",
+                    format!("is {v}; every answer has at least 1 token: write 1 or more"),
+                ));
+            }
+            _ => {}
+        }
+        for (field, d) in [
+            ("load.duration", self.load.duration),
+            ("load.warmup", self.load.warmup),
+            ("load.ramp", self.load.ramp),
+            ("load.drain_timeout", self.load.drain_timeout),
+        ] {
+            if d.is_some_and(|d| d > crate::cli::MAX_DURATION) {
+                return Err(invalid(
+                    field,
+                    "is longer than the limit of 7 days; write e.g. \"30m\" or \"2h\"",
+                ));
+            }
+        }
         let r = &self.request;
         if r.top_k == 0 || r.top_k > 100 {
             return Err(invalid("request.top_k", "must be from 1 to 100"));

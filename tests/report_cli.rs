@@ -7,6 +7,7 @@ mod report_common;
 use std::path::Path;
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 use predicates::str::contains;
 use report_common::{fixture, fixture_path};
 
@@ -130,4 +131,69 @@ fn a_damaged_histogram_is_named_and_the_rest_still_renders() {
     assert!(hgrm.join(name(&v0, &p0, "ttft")).is_file());
     let html = std::fs::read_to_string(dir.path().join("index.html")).expect("read");
     assert!(html.contains("This result file is damaged"));
+}
+
+/// Every file under `dir`, relative, sorted.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(
+                    p.strip_prefix(dir)
+                        .expect("under dir")
+                        .display()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn hostile_names_in_a_result_never_write_outside_out() {
+    // A variant and a metric named to climb out of the output folder (#13 item 7).
+    let root = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(fixture_path()).expect("fixture");
+    let mut v: serde_json::Value = serde_json::from_str(&text).expect("fixture JSON");
+    v["runs"][0]["variant"] = "../../escaped".into();
+    v["runs"][1]["variant"] = "..\\..\\escaped\u{1}".into();
+    let hist = v["runs"][0]["histograms"]["e2e"].clone();
+    v["runs"][0]["histograms"]["/../../metric"] = hist;
+    let input = root.path().join("in");
+    std::fs::create_dir(&input).expect("mkdir");
+    std::fs::write(input.join("result.json"), v.to_string()).expect("write");
+    let out = root.path().join("a").join("b").join("out");
+    ragperf()
+        .arg("report")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .args(["--format", "hgrm,svg,md,csv,html"])
+        .assert()
+        .stderr(contains("panicked").not());
+    let files = tree(root.path());
+    assert!(
+        files
+            .iter()
+            .all(|f| f.starts_with("a/b/out/") || f == "in/result.json"),
+        "{files:#?}"
+    );
+    let out_files = tree(&out);
+    assert!(
+        out_files.iter().any(|f| f.contains("escaped")),
+        "the runs are still rendered, under safe names: {out_files:#?}"
+    );
+    assert!(
+        out_files.iter().all(|f| f
+            .split('/')
+            .all(|c| !c.starts_with('.') && !c.contains('\\'))),
+        "{out_files:#?}"
+    );
 }

@@ -2,7 +2,10 @@
 //! [`RunPlan`]. Flags override the scenario file, which overrides the defaults.
 
 pub mod calibrate;
+mod checks;
 mod target;
+
+pub use checks::{MAX_DURATION, MAX_TIME_SCALE, error_budget_exceeded, writable_dir};
 
 pub use target::{TargetArgs, read_questions};
 
@@ -61,10 +64,10 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Closed loop: simulated users (default 32).
-    #[arg(long, short = 'c')]
+    #[arg(long, short = 'c', value_parser = checks::positive_count, allow_negative_numbers = true)]
     pub concurrency: Option<usize>,
-    /// Open loop: offered requests per second (replaces the closed loop).
-    #[arg(long)]
+    /// Open loop: offered requests per second (replaces the closed loop; not with -c).
+    #[arg(long, value_parser = checks::rate, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Shared flags.
     #[command(flatten)]
@@ -75,10 +78,12 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct SweepArgs {
     /// Closed-loop points, comma-separated (e.g. 1,8,64,512).
-    #[arg(long, short = 'c', value_delimiter = ',')]
+    #[arg(long, short = 'c', value_delimiter = ',', value_parser = checks::positive_count,
+          allow_negative_numbers = true)]
     pub concurrency: Vec<usize>,
     /// Open-loop points in requests/s, comma-separated (e.g. 5,10,20).
-    #[arg(long, value_delimiter = ',', conflicts_with = "concurrency")]
+    #[arg(long, value_delimiter = ',', conflicts_with = "concurrency", value_parser = checks::rate,
+          allow_negative_numbers = true)]
     pub rates: Vec<f64>,
     /// Shared flags.
     #[command(flatten)]
@@ -96,49 +101,49 @@ pub struct CommonArgs {
     #[arg(long, alias = "variants", short = 'v', value_delimiter = ',')]
     pub variant: Vec<String>,
     /// Stop each variant after this many measured requests.
-    #[arg(long, short = 'n')]
+    #[arg(long, short = 'n', value_parser = checks::positive_u64, allow_negative_numbers = true)]
     pub requests: Option<u64>,
     /// Measured time per variant, e.g. 30s (default 10s unless --requests is given).
-    #[arg(long, short = 'd', value_parser = parse_duration)]
+    #[arg(long, short = 'd', value_parser = parse_duration, allow_hyphen_values = true)]
     pub duration: Option<Duration>,
     /// Unmeasured warm-up per variant, e.g. 2s (default: the connection ramp).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
     pub warmup: Option<Duration>,
     /// Closed loop: spread the users' first requests over this long, e.g. 0s (default: one
     /// expected service time).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
     pub ramp: Option<Duration>,
     /// Closed loop: pause between a user's requests, model time (scaled), e.g. 500ms.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
     pub think_time: Option<Duration>,
     /// Open loop: arrivals: constant, poisson or gamma:<burstiness>.
     #[arg(long, value_parser = Arrivals::parse)]
     pub arrivals: Option<Arrivals>,
     /// Open loop: cap on requests in flight; the rest wait (counted as queue time).
-    #[arg(long)]
+    #[arg(long, value_parser = checks::positive_count, allow_negative_numbers = true)]
     pub max_in_flight: Option<usize>,
-    /// Multiply every injected latency (0.01 = 100x faster).
-    #[arg(long)]
+    /// Multiply every injected latency (0.01 = 100x faster; > 0, at most 1000).
+    #[arg(long, value_parser = checks::time_scale, allow_negative_numbers = true)]
     pub time_scale: Option<f64>,
     /// Seed for latency draws, answers and arrivals.
-    #[arg(long)]
+    #[arg(long, value_parser = checks::non_negative_u64, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// `sync`: bounded pool of N threads (default: one per in-flight request); `sync-stream`:
     /// the shared pool's N threads (default 40, anyio's limiter).
-    #[arg(long)]
+    #[arg(long, value_parser = checks::positive_count, allow_negative_numbers = true)]
     pub workers: Option<usize>,
     /// Tokio worker threads for async, hybrid and blocking-in-async (default: cores).
-    #[arg(long)]
+    #[arg(long, value_parser = checks::positive_count, allow_negative_numbers = true)]
     pub worker_threads: Option<usize>,
     /// `hybrid`: size of tokio's blocking pool (default 512).
-    #[arg(long)]
+    #[arg(long, value_parser = checks::positive_count, allow_negative_numbers = true)]
     pub max_blocking_threads: Option<usize>,
     /// CPU work per request, µs of calibrated computation.
-    #[arg(long)]
+    #[arg(long, value_parser = checks::non_negative_u64, allow_negative_numbers = true)]
     pub cpu_work_us: Option<u64>,
     /// CPU work per received token event, µs of calibrated computation (every variant; under
     /// the GIL with --gil). Python stacks spend ~400 µs per streamed token.
-    #[arg(long)]
+    #[arg(long, value_parser = checks::non_negative_u64, allow_negative_numbers = true)]
     pub cpu_per_token_us: Option<u64>,
     /// Serialise every CPU section through one global lock, as CPython's GIL.
     #[arg(long)]
@@ -147,8 +152,12 @@ pub struct CommonArgs {
     #[arg(long, value_parser = Slo::parse)]
     pub slo: Option<Slo>,
     /// Run every point K times (for noise-aware comparisons).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = checks::positive_u32, allow_negative_numbers = true)]
     pub repeat: u32,
+    /// Exit 1 when more than this fraction of the measured requests failed or did not finish
+    /// (e.g. 0.01; default: exit 1 only when every request failed).
+    #[arg(long, value_parser = checks::error_rate_fraction, allow_negative_numbers = true)]
+    pub max_error_rate: Option<f64>,
     /// Output directory.
     #[arg(long, short = 'o', default_value = "reports/latest")]
     pub out: PathBuf,
@@ -162,7 +171,7 @@ pub struct CommonArgs {
     #[arg(long, requires = "qdrant_url")]
     pub bedrock_url: Option<String>,
     /// Worker threads of the embedded mocks (they share the machine with the variant).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = checks::positive_count, allow_negative_numbers = true)]
     pub mock_threads: usize,
     /// Never draw progress bars.
     #[arg(long)]
@@ -214,21 +223,20 @@ pub struct MockArgs {
     /// Scenario TOML file (its [qdrant], [bedrock], [embedding] and [faults] sections apply).
     #[arg(long, short = 's')]
     pub scenario: Option<PathBuf>,
-    /// Multiply every injected latency.
-    #[arg(long)]
+    /// Multiply every injected latency (> 0, at most 1000).
+    #[arg(long, value_parser = checks::time_scale, allow_negative_numbers = true)]
     pub time_scale: Option<f64>,
     /// Seed for latency draws and answers.
-    #[arg(long)]
+    #[arg(long, value_parser = checks::non_negative_u64, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Worker threads (default: cores).
-    #[arg(long)]
+    #[arg(long, value_parser = checks::positive_count, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 }
 
 /// Parses a duration flag (`10s`, `500ms`, `2m`), saying how to write one when it is not.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 10s, 500ms or 2m"))
+    checks::duration(s)
 }
 
 /// A flag that makes no sense, naming the flag and the fix.
@@ -325,9 +333,9 @@ pub fn scenario(common: &CommonArgs) -> anyhow::Result<Scenario> {
     if common.gil {
         s.request.gil = true;
     }
+    // Keeps the ScenarioError in the chain: bad input exits 2.
     s.validate().map_err(|e| {
-        // Name the flag when the value came from one.
-        anyhow::anyhow!("{e} (from --scenario or the flags; see `ragperf run --help`)")
+        anyhow::Error::new(e).context("the scenario (--scenario file, then the flags) is invalid")
     })?;
     Ok(s)
 }
@@ -372,6 +380,10 @@ fn plan(
         )),
         _ => None,
     };
+    let embedded_mocks = external.is_none() && target.is_none();
+    for p in points.iter().filter(|p| p.rate.is_none()) {
+        checks::users_fit("--concurrency", p.concurrency, embedded_mocks)?;
+    }
     if common.repeat == 0 {
         return Err(flag_err("--repeat", "must be at least 1"));
     }
@@ -397,6 +409,21 @@ fn plan(
 /// The plan of `ragperf run`.
 pub fn run_plan(args: &RunArgs) -> anyhow::Result<RunPlan> {
     let mut s = scenario(&args.common)?;
+    if let (Some(c), Some(r)) = (args.concurrency, args.rate.or(s.load.rate)) {
+        return Err(flag_err(
+            "--concurrency",
+            format!(
+                "-c {c} sets closed-loop users, but {} sets an open-loop arrival rate of {r}/s, \
+                 which would ignore -c: keep one of them (--max-in-flight caps an open loop's \
+                 requests in flight)",
+                if args.rate.is_some() {
+                    "--rate"
+                } else {
+                    "the scenario's [load] rate"
+                }
+            ),
+        ));
+    }
     if let Some(c) = args.concurrency {
         if c == 0 {
             return Err(flag_err("--concurrency", "must be at least 1"));

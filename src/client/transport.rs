@@ -10,8 +10,12 @@
 //! - hand back 4xx/5xx responses instead of opaque errors, so the error body is parsed into a
 //!   precise [`ErrorKind`] (ureq: `http_status_as_error(false)`).
 //!
-//! Failures before any response header arrives map to `connect` (retry-safe: the request never
-//! got an answer) or `timeout`; failures while reading a body map to `stream_cut` or `timeout`.
+//! One classification for both stacks (`tests/client_same_failure.rs` holds them to it):
+//! no connection, or one that closed before any response byte, is `connect` (retry-safe: the
+//! request never got an answer); no response in time is `timeout`; bytes that are not an HTTP
+//! response are `bad_response` (not retried: a wrong port or protocol answers the same way
+//! again); failures while reading a body map to `stream_cut` or `timeout`; a body that does not
+//! parse is `bad_response`.
 
 use std::io::Read;
 use std::time::Duration;
@@ -337,12 +341,33 @@ fn chain(e: &reqwest::Error) -> String {
     detail
 }
 
+/// True when hyper could not parse the response head (bytes arrived, but not HTTP).
+fn is_not_http(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_parse)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 fn reqwest_before_response(op: &str, e: &reqwest::Error) -> ClientError {
     let detail = chain(e);
     if e.is_builder() {
         ClientError::new(
             ErrorKind::BadRequest,
             format!("{op}: invalid request: {detail}"),
+        )
+    } else if is_not_http(e) {
+        // Bytes arrived, but not an HTTP response (a wrong port, another protocol): the same
+        // kind as ureq's protocol error, and not retried — sending again cannot help.
+        ClientError::new(
+            ErrorKind::BadResponse,
+            format!("{op}: the response is not HTTP: {detail}"),
         )
     } else if e.is_connect() {
         ClientError::new(

@@ -34,9 +34,12 @@ pub fn write(path: &Path, result: &RunResult) -> Result<()> {
 }
 
 /// `ragperf baseline`: runs the plan, then writes the slim result to `--to`. An interrupted run
-/// writes nothing (a partial baseline would fail every later comparison) and exits 130.
+/// writes nothing (a partial baseline would fail every later comparison) and exits 130 (SIGINT) or 143 (SIGTERM).
 pub fn run(args: &BaselineArgs) -> Result<ExitCode> {
     let plan = crate::cli::run_plan(&args.run)?;
+    if let Some(parent) = args.to.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::cli::writable_dir("--to", parent)?;
+    }
     let stop = crate::interrupt::stop_flag();
     eprintln!(
         "ragperf baseline: {} variant(s) x {} point(s) x {} repetition(s), time scale {}, \
@@ -50,7 +53,16 @@ pub fn run(args: &BaselineArgs) -> Result<ExitCode> {
     let mut result = crate::run::execute(&plan, &stop, |_| Ok(()))?;
     if result.partial {
         eprintln!("interrupted: the baseline was not written");
-        return Ok(ExitCode::from(130));
+        return Ok(ExitCode::from(crate::interrupt::exit_code()));
+    }
+    if let Some(message) = args
+        .run
+        .common
+        .max_error_rate
+        .and_then(|limit| crate::cli::error_budget_exceeded(&result, limit))
+    {
+        eprintln!("{message}: the baseline was not written");
+        return Ok(ExitCode::FAILURE);
     }
     slim(&mut result);
     write(&args.to, &result)?;

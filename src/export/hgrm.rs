@@ -98,11 +98,12 @@ pub fn file_name(run: &VariantRun, metric: &str, with_repetition: bool) -> Strin
     } else {
         String::new()
     };
-    format!(
+    // Names come from the result file: made safe before they become a file name.
+    super::safe_name(&format!(
         "{}_{}{rep}_{metric}.hgrm",
         run.variant,
         point_slug(&run.point)
-    )
+    ))
 }
 
 /// The sub-bucket count HdrHistogram derives from the significant digits (lowest discernible

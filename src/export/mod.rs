@@ -210,11 +210,67 @@ pub fn write_formats(
     }
 }
 
-/// Writes `files`, then removes files of the same format left in its folder by an earlier run
-/// (a sweep with other variants), so the folder holds exactly this result's files.
-fn write_files(dir: &Path, format: Format, files: &[OutputFile]) -> Result<()> {
+/// A name from a result file (variant, metric, label) made safe to use as one file name: every
+/// character other than ASCII letters, digits and `-_.+=,@` becomes `_` (so `/`, `\`, NUL and
+/// control characters never reach the file system), a leading dot becomes `_` (no hidden
+/// files, no `..`), an empty name becomes `_`, and the length is capped at 120 bytes.
+pub fn safe_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.+=,@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    if out.starts_with('.') {
+        out.replace_range(..1, "_");
+    }
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
+}
+
+/// `rel` (a `/`-separated path under the output directory) with every component made safe by
+/// [`safe_name`]: whatever a result file holds, the path stays inside the output directory.
+fn safe_rel(rel: &str) -> String {
+    rel.split('/').map(safe_name).collect::<Vec<_>>().join("/")
+}
+
+/// The safe, unique relative path of every file, in order: two names that map to the same
+/// safe name get `-2`, `-3`, … before the extension, so neither overwrites the other.
+fn unique_paths(files: &[OutputFile]) -> Vec<String> {
+    let mut taken = BTreeSet::new();
+    let mut out = Vec::with_capacity(files.len());
     for f in files {
-        write_atomic(dir, &f.path, &f.bytes)?;
+        let safe = safe_rel(&f.path);
+        let mut candidate = safe.clone();
+        let mut n = 2;
+        while !taken.insert(candidate.clone()) {
+            candidate = match safe.rsplit_once('.') {
+                Some((stem, ext)) if !stem.ends_with('/') && !stem.is_empty() => {
+                    format!("{stem}-{n}.{ext}")
+                }
+                _ => format!("{safe}-{n}"),
+            };
+            n += 1;
+        }
+        out.push(candidate);
+    }
+    out
+}
+
+/// Writes `files`, then removes files of the same format left in its folder by an earlier run
+/// (a sweep with other variants), so the folder holds exactly this result's files. Every path
+/// goes through [`safe_name`] first: names from a result file never become paths unchecked.
+fn write_files(dir: &Path, format: Format, files: &[OutputFile]) -> Result<()> {
+    let paths = unique_paths(files);
+    for (f, rel) in files.iter().zip(&paths) {
+        write_atomic(dir, rel, &f.bytes)?;
     }
     let (folder, ext) = match format {
         Format::Hgrm => ("hgrm", "hgrm"),
@@ -222,7 +278,7 @@ fn write_files(dir: &Path, format: Format, files: &[OutputFile]) -> Result<()> {
         Format::Png => ("charts", "png"),
         _ => return Ok(()),
     };
-    let keep: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let keep: BTreeSet<&str> = paths.iter().map(String::as_str).collect();
     let Ok(entries) = std::fs::read_dir(dir.join(folder)) else {
         return Ok(());
     };
@@ -249,4 +305,56 @@ fn write_atomic(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_a_file_never_leave_the_folder() {
+        for hostile in [
+            "../../escaped",
+            "..",
+            ".hidden",
+            "a/b",
+            "a\\b",
+            "nul\0byte",
+            "tab\tand\nnewline",
+            "/etc/passwd",
+            "",
+        ] {
+            let safe = safe_name(hostile);
+            assert!(!safe.is_empty(), "{hostile:?}");
+            assert!(!safe.starts_with('.'), "{hostile:?} -> {safe}");
+            assert!(
+                !safe.contains(['/', '\\', '\0']) && !safe.chars().any(char::is_control),
+                "{hostile:?} -> {safe}"
+            );
+        }
+        assert_eq!(safe_name("sync_c8_e2e.hgrm"), "sync_c8_e2e.hgrm");
+        assert_eq!(safe_name("../../escaped"), "_._.._escaped");
+        assert_eq!(safe_rel("hgrm/../../x.hgrm"), "hgrm/_./_./x.hgrm");
+    }
+
+    #[test]
+    fn names_that_collide_stay_apart() {
+        let file = |p: &str| OutputFile {
+            path: p.into(),
+            bytes: Vec::new(),
+        };
+        let paths = unique_paths(&[
+            file("hgrm/a/b_e2e.hgrm"),
+            file("hgrm/a\\b_e2e.hgrm"),
+            file("hgrm/a_b_e2e.hgrm"),
+        ]);
+        assert_eq!(
+            paths,
+            [
+                "hgrm/a/b_e2e.hgrm",
+                "hgrm/a_b_e2e.hgrm",
+                "hgrm/a_b_e2e-2.hgrm"
+            ]
+        );
+    }
 }

@@ -65,6 +65,9 @@ impl DriveOutcome {
     }
 }
 
+/// Longest drain after Ctrl-C or SIGTERM; what is still in flight then counts as unfinished.
+pub const INTERRUPT_DRAIN: Duration = Duration::from_secs(3);
+
 /// Drives `executor` with arrivals from `source` until the plan says stop, folding every record
 /// into `recorder`. `stop` is the Ctrl-C flag.
 pub fn drive(
@@ -161,7 +164,14 @@ pub fn drive(
         if !issuing && in_flight == 0 {
             break;
         }
-        let drain_deadline = stopped_at.map(|s| s + plan.drain);
+        // A signal (during the load or the drain) cuts the drain to INTERRUPT_DRAIN: Ctrl-C and
+        // SIGTERM must end the process promptly even when the backend never answers.
+        let drain = if out.interrupted || stop.load(Ordering::Relaxed) {
+            plan.drain.min(INTERRUPT_DRAIN)
+        } else {
+            plan.drain
+        };
+        let drain_deadline = stopped_at.map(|s| s + drain);
         if !issuing && drain_deadline.is_some_and(|d| now >= d) {
             out.abandoned = measured_in_flight;
             break;

@@ -335,7 +335,12 @@ pub fn render_all(
 ) -> Vec<OutputFile> {
     let mut files = Vec::new();
     for chart in plan(result) {
-        let path = format!("charts/{}.{}", chart.name, format.extension());
+        // Chart names hold variant and metric names from the result file: made safe first.
+        let path = format!(
+            "charts/{}.{}",
+            crate::export::safe_name(&chart.name),
+            format.extension()
+        );
         match render(&chart, result, format) {
             Ok(bytes) => files.push(OutputFile { path, bytes }),
             Err(e) => failures.push(ExportFailure {

@@ -358,10 +358,14 @@ async fn open(
             Ok(None) | Err(HttpError::Io(_)) if reused && !fresh_retry_done => {
                 fresh_retry_done = true;
             }
+            // Closed before any response byte: `connect`, as in every client stack.
             Ok(None) => {
+                return Err(failed("connect", "the connection closed before a response"));
+            }
+            Err(HttpError::Io(e)) => {
                 return Err(failed(
-                    "stream_cut",
-                    "the connection closed before a response",
+                    "connect",
+                    format!("the connection failed before a response: {e}"),
                 ));
             }
             Err(e) => return Err(http_failure(e)),
@@ -391,7 +395,7 @@ async fn one_stream(
     if head.status != 200 {
         let mut body = Vec::new();
         let read = c
-            .read_body(head.body, None, |d: &[u8], _| {
+            .read_body(head.body, Some(shared.stream_timeout), |d: &[u8], _| {
                 if body.len() < 2048 {
                     body.extend_from_slice(&d[..d.len().min(2048 - body.len())]);
                 }
@@ -530,14 +534,21 @@ impl Endpoint {
     fn stats(&self) -> Option<StatsSnapshot> {
         match self {
             Endpoint::Embedded(m) => Some(m.stats().snapshot()),
-            Endpoint::External(u) => crate::backends::fetch_mock_stats(u),
+            Endpoint::External(u) => {
+                let u = u.clone();
+                crate::interrupt::unless_stopped(move || crate::backends::fetch_mock_stats(&u))
+                    .flatten()
+            }
         }
     }
 
     fn reset_stats(&self) {
         match self {
             Endpoint::Embedded(m) => m.stats().reset(),
-            Endpoint::External(u) => crate::backends::reset_mock_stats(u),
+            Endpoint::External(u) => {
+                let u = u.clone();
+                crate::interrupt::unless_stopped(move || crate::backends::reset_mock_stats(&u));
+            }
         }
     }
 }
@@ -866,7 +877,7 @@ pub fn command(args: &StreamsArgs) -> Result<ExitCode> {
         print!("{}", render(&summary));
     }
     Ok(if summary.interrupted {
-        ExitCode::from(130)
+        ExitCode::from(crate::interrupt::exit_code())
     } else {
         ExitCode::SUCCESS
     })

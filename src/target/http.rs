@@ -156,11 +156,19 @@ impl Wire {
                 {
                     fresh_retry_done = true;
                 }
+                // Closed (or failed) before any response byte: `connect`, the kind every
+                // client stack of ragperf gives it (tests/client_same_failure.rs).
+                Ok(None) | Err(HttpError::Io(_)) if conn.buffered() == 0 => {
+                    return Err(Failure(
+                        "connect",
+                        "the server closed the connection before sending a response byte".into(),
+                    ));
+                }
                 Ok(None) => {
                     return Err(Failure(
                         "bad_response",
-                        "no valid HTTP response: the server closed the connection before \
-                         sending one"
+                        "no valid HTTP response: the server closed the connection inside the \
+                         response head"
                             .into(),
                     ));
                 }

@@ -235,7 +235,7 @@ fn draw(out: &Path, slug: &str, spec: &super::ChartSpec, measured: &Measured) ->
 
 /// `ragperf tour`: runs, prints every claim with its verdict on stdout, progress on stderr.
 /// Exit code 0 when every selected experiment finished (whatever its verdict: "not confirmed"
-/// is a finding, not a failure), 1 when one could not finish, 130 when interrupted.
+/// is a finding, not a failure), 1 when one could not finish, 130/143 when interrupted (SIGINT/SIGTERM).
 pub fn command(args: &crate::cli::TourArgs) -> Result<std::process::ExitCode> {
     let opts = TourOptions {
         mode: if args.quick { Mode::Quick } else { Mode::Full },
@@ -260,7 +260,7 @@ pub fn command(args: &crate::cli::TourArgs) -> Result<std::process::ExitCode> {
         tour.seconds
     );
     Ok(if tour.partial {
-        std::process::ExitCode::from(130)
+        std::process::ExitCode::from(crate::interrupt::exit_code())
     } else if tour.experiments.iter().any(|e| e.verdict.is_none()) {
         std::process::ExitCode::FAILURE
     } else {

@@ -1,0 +1,250 @@
+//! Checks of what can be checked before any load starts: flag values (positive, bounded), the
+//! cost of a closed loop's users in open files, the output directory, and the run's error
+//! budget (`--max-error-rate`) afterwards.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::flag_err;
+use crate::result::RunResult;
+
+/// Longest duration a flag or scenario accepts (`--duration`, `--warmup`, …): a week.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Largest `--time-scale`: 1,000x slower than the seed's latencies.
+pub const MAX_TIME_SCALE: f64 = 1000.0;
+
+/// A count flag: a whole number ≥ 1 (negative numbers reach here instead of clap's
+/// "unexpected argument").
+pub fn positive_count(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    match t.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) if t.starts_with('-') => Err(format!(
+            "`{t}` is negative; the value must be a positive whole number, e.g. 8"
+        )),
+        Err(_) => Err(format!("`{t}` is not a whole number; write e.g. 8")),
+    }
+}
+
+/// [`positive_count`] as a u64 (`--requests`).
+pub fn positive_u64(s: &str) -> Result<u64, String> {
+    positive_count(s).map(|n| n as u64)
+}
+
+/// [`positive_count`] as a u32 (`--repeat`).
+pub fn positive_u32(s: &str) -> Result<u32, String> {
+    let n = positive_count(s)?;
+    u32::try_from(n).map_err(|_| format!("`{}` is too large; write e.g. 3", s.trim()))
+}
+
+/// A number flag that may be 0 (µs of CPU work, a seed): a whole number ≥ 0.
+pub fn non_negative_u64(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    t.parse::<u64>().map_err(|_| {
+        if t.starts_with('-') {
+            format!("`{t}` is negative; the value must be 0 or a positive whole number")
+        } else {
+            format!("`{t}` is not a whole number; write e.g. 100")
+        }
+    })
+}
+
+fn positive_f64(s: &str, example: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("`{t}` is not a number; write e.g. {example}"))?;
+    if !v.is_finite() {
+        return Err(format!(
+            "`{t}` is not a finite number; write e.g. {example}"
+        ));
+    }
+    if v <= 0.0 {
+        return Err(format!(
+            "`{t}` is not positive; the value must be > 0, e.g. {example}"
+        ));
+    }
+    Ok(v)
+}
+
+/// `--rate` / `--rates`: requests per second, > 0 and finite.
+pub fn rate(s: &str) -> Result<f64, String> {
+    positive_f64(s, "20")
+}
+
+/// `--time-scale`: > 0 and at most [`MAX_TIME_SCALE`] (0 would make every latency vanish;
+/// 1e308 overflows every duration).
+pub fn time_scale(s: &str) -> Result<f64, String> {
+    let v = positive_f64(s, "0.1 (10x faster) or 1 (the seed's latencies)")?;
+    if v > MAX_TIME_SCALE {
+        return Err(format!(
+            "`{}` is too large; the value must be at most {MAX_TIME_SCALE} (1 = the seed's \
+             latencies, 0.01 = 100x faster)",
+            s.trim()
+        ));
+    }
+    Ok(v)
+}
+
+/// `--max-error-rate`: a fraction from 0 to 1.
+pub fn error_rate_fraction(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("`{t}` is not a number; write a fraction, e.g. 0.01 for 1 %"))?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!(
+            "`{t}` is outside 0..1; write a fraction, e.g. 0.01 for 1 %"
+        ));
+    }
+    Ok(v)
+}
+
+/// A duration flag (`10s`, `500ms`, `2m`), at most [`MAX_DURATION`].
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!(
+            "`{t}` is negative; write a positive duration, e.g. 10s, 500ms or 2m"
+        ));
+    }
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("`{t}` is not a duration ({e}); write e.g. 10s, 500ms or 2m"))?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "`{t}` is longer than the limit of 7 days; write e.g. 30m or 2h"
+        ));
+    }
+    Ok(d)
+}
+
+/// Open files a closed loop of `users` needs: a connection per user to each of the two
+/// services, and with embedded mocks the server end of each in this process too, plus a
+/// margin for the rest of the process.
+pub fn files_needed(users: usize, embedded_mocks: bool) -> u64 {
+    let per_user = if embedded_mocks { 4 } else { 2 };
+    (users as u64).saturating_mul(per_user).saturating_add(256)
+}
+
+/// The hard limit of open files (RLIMIT_NOFILE), or None when it cannot be read or is
+/// unlimited.
+pub fn hard_file_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    (lim.rlim_max != libc::RLIM_INFINITY).then_some(lim.rlim_max)
+}
+
+/// Refuses a closed loop whose users need more open files than the hard limit allows (the
+/// run would fail with "too many open files" half-way); warns about the threads of the
+/// thread-per-request variants from 10,000 users on.
+pub fn users_fit(flag: &'static str, users: usize, embedded_mocks: bool) -> anyhow::Result<()> {
+    let needed = files_needed(users, embedded_mocks);
+    if let Some(hard) = hard_file_limit()
+        && needed > hard
+    {
+        return Err(flag_err(
+            flag,
+            format!(
+                "{users} users need about {needed} open files (a connection per user to Qdrant \
+                 and to Bedrock{}), but the hard limit is {hard}: lower {flag}, or raise the \
+                 limit (`ulimit -Hn`, systemd LimitNOFILE=, docker --ulimit nofile=)",
+                if embedded_mocks {
+                    ", and their server ends in the embedded mocks"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    if users >= 10_000 {
+        eprintln!(
+            "warning: {flag} {users}: about {needed} open files, and the thread-per-request \
+             variants (sequential aside: sync, blocking-in-async's pool, hybrid's blocking pool) \
+             start up to {users} OS threads (each reserves an 8 MiB stack); pick variants with \
+             --variant async,async-single to keep the thread count small"
+        );
+    }
+    Ok(())
+}
+
+/// Checks that `dir` can be created and written, before the load (a run should not fail only
+/// at its end for want of a folder).
+pub fn writable_dir(flag: &'static str, dir: &Path) -> anyhow::Result<()> {
+    let fail = |what: String| {
+        flag_err(
+            flag,
+            format!(
+                "cannot write to `{}` ({what}); choose a directory you can write to",
+                dir.display()
+            ),
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    let probe = dir.join(format!(".ragperf-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| fail(e.to_string()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Failed or unfinished requests over the measured requests sent, across every run.
+pub fn error_rate(result: &RunResult) -> (u64, u64) {
+    let mut bad = 0;
+    let mut sent = 0;
+    for r in &result.runs {
+        bad += r.counters.failed + r.counters.abandoned;
+        sent += r.counters.sent;
+    }
+    (bad, sent)
+}
+
+/// The message when the run's error rate exceeds `limit` (None when within it).
+pub fn error_budget_exceeded(result: &RunResult, limit: f64) -> Option<String> {
+    let (bad, sent) = error_rate(result);
+    if sent == 0 {
+        return None;
+    }
+    let rate = bad as f64 / sent as f64;
+    (rate > limit).then(|| {
+        format!(
+            "error rate {:.2} % ({bad} of {sent} requests failed or unfinished) exceeds \
+             --max-error-rate {limit} ({:.2} %)",
+            rate * 100.0,
+            limit * 100.0
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_numbers() {
+        assert_eq!(positive_count("8"), Ok(8));
+        assert!(positive_count("0").unwrap_err().contains("at least 1"));
+        assert!(positive_count("-5").unwrap_err().contains("positive"));
+        assert!(rate("-5").unwrap_err().contains("> 0"));
+        assert!(rate("inf").is_err());
+        assert!(time_scale("0").is_err());
+        assert!(time_scale("1e308").unwrap_err().contains("at most"));
+        assert_eq!(time_scale("0.01"), Ok(0.01));
+        assert!(duration("100000000000h").unwrap_err().contains("7 days"));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(error_rate_fraction("1.5").is_err());
+        assert_eq!(error_rate_fraction("0"), Ok(0.0));
+    }
+
+    #[test]
+    fn files_per_user() {
+        assert_eq!(files_needed(1_000, true), 4_256);
+        assert_eq!(files_needed(1_000, false), 2_256);
+        assert_eq!(files_needed(usize::MAX, true), u64::MAX);
+    }
+}
