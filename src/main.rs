@@ -1,17 +1,23 @@
 //! `ragperf`: parse, run, print `Error: {:#}` once, exit non-zero (2 for bad input: a flag,
-//! scenario or target setting that names what to fix; 1 for a run that failed).
+//! scenario, target setting or result file that names what to fix; 1 for a run that failed).
+//! README "Exit codes" has the whole table.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use ragperf::cli::{Cli, Command, FlagError};
+use ragperf::result::ResultError;
 use ragperf::scenario::ScenarioError;
 use ragperf::target::config::TargetError;
 
 /// True when the error is about the user's input rather than the run.
 fn is_bad_input(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| c.is::<FlagError>() || c.is::<TargetError>() || c.is::<ScenarioError>())
+    e.chain().any(|c| {
+        c.is::<FlagError>()
+            || c.is::<TargetError>()
+            || c.is::<ScenarioError>()
+            || c.is::<ResultError>()
+    })
 }
 
 fn main() -> ExitCode {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::cli::ReportArgs;
 use crate::export::{self, Format};
@@ -22,19 +22,27 @@ pub fn result_path(input: &Path) -> Result<PathBuf> {
     if input.is_dir() {
         let file = input.join("result.json");
         if !file.is_file() {
-            bail!(
-                "{} holds no result.json: pass a result directory written by `ragperf run` or `sweep`, or the result file itself",
-                input.display()
-            );
+            return Err(crate::cli::flag_err(
+                "INPUT",
+                format!(
+                    "{} holds no result.json: pass a result directory written by `ragperf run` \
+                     or `sweep`, or the result file itself",
+                    input.display()
+                ),
+            ));
         }
         Ok(file)
     } else if input.is_file() {
         Ok(input.to_path_buf())
     } else {
-        bail!(
-            "{} does not exist: pass a result directory (e.g. reports/latest) or a result.json",
-            input.display()
-        )
+        Err(crate::cli::flag_err(
+            "INPUT",
+            format!(
+                "{} does not exist: pass a result directory (e.g. reports/latest) or a \
+                 result.json",
+                input.display()
+            ),
+        ))
     }
 }
 

@@ -263,18 +263,25 @@ impl RunResult {
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| ResultError::Parse {
                 path: path.display().to_string(),
-                message: format!("invalid JSON: {e}"),
+                message: format!(
+                    "invalid JSON ({e}): pass the result.json `ragperf run` or `sweep` wrote"
+                ),
             })?;
         let schema = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
         if schema != SCHEMA {
             return Err(ResultError::Parse {
                 path: path.display().to_string(),
-                message: format!("schema is `{schema}`, expected `{SCHEMA}`"),
+                message: format!(
+                    "schema is `{schema}`, expected `{SCHEMA}`: pass a result.json written by \
+                     `ragperf run` or `sweep` (or re-run it with this version)"
+                ),
             });
         }
         serde_json::from_value(value).map_err(|e| ResultError::Parse {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: format!(
+                "{e}: the file was changed or cut short; re-run `ragperf run` to write it again"
+            ),
         })
     }
 }

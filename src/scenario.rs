@@ -223,12 +223,12 @@ mod opt_duration {
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("cannot read scenario file {path}: {source}")]
+    #[error("cannot read scenario file {path} ({reason}): check the path given to --scenario")]
     Read {
         /// The path given.
         path: String,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not chained as a source: `{:#}` would print it twice).
+        reason: std::io::Error,
     },
     /// The file is not valid TOML for a scenario (the message names the key and line).
     #[error("scenario file {path} is invalid: {message}")]
@@ -258,9 +258,9 @@ fn invalid(field: &str, message: impl Into<String>) -> ScenarioError {
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let text = std::fs::read_to_string(path).map_err(|reason| ScenarioError::Read {
             path: path.display().to_string(),
-            source,
+            reason,
         })?;
         let scenario = Scenario::from_toml(&text).map_err(|e| match e {
             ScenarioError::Parse { message, .. } => ScenarioError::Parse {
@@ -312,7 +312,11 @@ impl Scenario {
                 format!(
                     "is {}; must be > 0 and at most {max_scale} (1 = the seed's latencies, \
                      0.01 = 100x faster)",
-                    self.time_scale
+                    if self.time_scale.abs() < 1e6 {
+                        self.time_scale.to_string()
+                    } else {
+                        format!("{:e}", self.time_scale)
+                    }
                 ),
             ));
         }

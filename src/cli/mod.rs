@@ -264,7 +264,11 @@ pub fn check_url(flag: &'static str, url: &str) -> anyhow::Result<String> {
     let parsed = crate::target::config::check_http_url(flag, trimmed).map_err(|e| {
         flag_err(
             flag,
-            format!("{} (a base URL, e.g. http://127.0.0.1:6333)", e.message),
+            format!(
+                "{}; write a base URL, e.g. http://127.0.0.1:6333",
+                // The --target example does not fit a base URL.
+                e.message.split("; write e.g.").next().unwrap_or(&e.message)
+            ),
         )
     })?;
     if parsed.path() != "/" || parsed.query().is_some() {
