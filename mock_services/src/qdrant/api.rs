@@ -139,7 +139,7 @@ async fn run_with_body<T: DeserializeOwned, R: Serialize>(
         Ok(Path(name)) => name,
         Err(e) => return call.reject(path_error(e)),
     };
-    let parsed: T = match read_json(&headers, body, call.body_limit()).await {
+    let parsed: T = match read_json(&headers, body, call.body_limit(), call.body_timeout()).await {
         Ok(b) => b,
         Err(e) => return call.reject(e),
     };
