@@ -208,8 +208,11 @@ impl AsyncRead for TimedIo {
         if this.shared.active.load(Ordering::Acquire) > 0 {
             // A request is being served: its body and response have their own clocks.
             if polled.is_pending() {
-                *this.shared.parked.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(cx.waker().clone());
+                let mut parked = this.shared.parked.lock().unwrap_or_else(|p| p.into_inner());
+                if !parked.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *parked = Some(cx.waker().clone());
+                }
+                drop(parked);
                 // Ended in between: do not sleep on a deadline nobody armed.
                 if this.shared.active.load(Ordering::Acquire) == 0 {
                     cx.waker().wake_by_ref();
