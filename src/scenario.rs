@@ -19,7 +19,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use mock_services::MockConfig;
-use mock_services::config::{BedrockConfig, EmbeddingConfig, FaultsConfig, QdrantConfig};
+use mock_services::config::{
+    BedrockConfig, ConnectionsConfig, EmbeddingConfig, FaultsConfig, QdrantConfig,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::client::ClientConfig;
@@ -42,6 +44,8 @@ pub struct Scenario {
     pub embedding: EmbeddingConfig,
     /// Injected failures.
     pub faults: FaultsConfig,
+    /// The mocks' connection cap and timeouts.
+    pub connections: ConnectionsConfig,
     /// What one RAG request does.
     pub request: RequestConfig,
     /// HTTP client behaviour.
@@ -63,6 +67,7 @@ impl Default for Scenario {
             bedrock: mock.bedrock,
             embedding: mock.embedding,
             faults: mock.faults,
+            connections: mock.connections,
             request: RequestConfig::default(),
             client: ClientConfig::default(),
             load: LoadConfig::default(),
@@ -291,6 +296,7 @@ impl Scenario {
             bedrock: self.bedrock.clone(),
             embedding: self.embedding.clone(),
             faults: self.faults.clone(),
+            connections: self.connections.clone(),
         }
     }
 

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! `--config` reads a TOML file with the mocks' sections (`time_scale`, `seed`, `[qdrant]`,
-//! `[bedrock]`, `[embedding]`, `[faults.*]`); `--time-scale` overrides its `time_scale`.
+//! `[bedrock]`, `[embedding]`, `[faults.*]`, `[connections]`); `--time-scale` overrides its `time_scale`.
 //! Addresses default to port 0 (any free port); both URLs are printed on start.
 
 use std::net::SocketAddr;

@@ -24,6 +24,8 @@ pub struct MockConfig {
     pub embedding: EmbeddingConfig,
     /// Injected failures, per endpoint.
     pub faults: FaultsConfig,
+    /// Connection limits and timeouts of both servers (hostile or stuck clients).
+    pub connections: ConnectionsConfig,
 }
 
 impl Default for MockConfig {
@@ -35,7 +37,57 @@ impl Default for MockConfig {
             bedrock: BedrockConfig::default(),
             embedding: EmbeddingConfig::default(),
             faults: FaultsConfig::default(),
+            connections: ConnectionsConfig::default(),
         }
+    }
+}
+
+/// How each mock server treats connections: a cap on how many are open, and how long a client
+/// may take to send a request head, a body, or the next request on a kept-alive connection.
+///
+/// Timeouts are wall-clock milliseconds and are **not** multiplied by `time_scale`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionsConfig {
+    /// Most connections open at once, per server. One more is answered with a 503 in the
+    /// service's error shape and closed (high enough for c = 10,000 streams plus their
+    /// embedding and search connections).
+    pub max_open: usize,
+    /// A new connection must deliver its whole first request head within this, and a kept-alive
+    /// one its next head within this of the head's first byte, ms.
+    pub header_timeout_ms: u64,
+    /// A kept-alive connection with no request for this long is closed, ms (longer than common
+    /// client pool idle timeouts, 90 s for reqwest/hyper, so clients close first).
+    pub idle_timeout_ms: u64,
+    /// A request body must arrive in full within this of the request head, ms (408 otherwise).
+    pub body_timeout_ms: u64,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        ConnectionsConfig {
+            max_open: 25_000,
+            header_timeout_ms: 30_000,
+            idle_timeout_ms: 120_000,
+            body_timeout_ms: 60_000,
+        }
+    }
+}
+
+impl ConnectionsConfig {
+    /// [`Self::header_timeout_ms`] as a duration.
+    pub fn header_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.header_timeout_ms)
+    }
+
+    /// [`Self::idle_timeout_ms`] as a duration.
+    pub fn idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.idle_timeout_ms)
+    }
+
+    /// [`Self::body_timeout_ms`] as a duration.
+    pub fn body_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.body_timeout_ms)
     }
 }
 
@@ -191,6 +243,9 @@ pub const STREAM_EXCEPTION_KINDS: [&str; 5] = [
     "serviceUnavailableException",
 ];
 
+/// Longest connection timeout accepted, ms (one day).
+pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
+
 /// A configuration value that makes no sense, with the field's full path and the fix.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("`{field}`: {message}")]
@@ -251,6 +306,28 @@ impl MockConfig {
         }
         if self.bedrock.max_body_bytes < 1024 {
             return Err(err("bedrock.max_body_bytes", "must be at least 1024"));
+        }
+        let c = &self.connections;
+        if c.max_open == 0 {
+            return Err(err(
+                "connections.max_open",
+                "must be at least 1 (the default, 25000, holds c = 10,000 streams)",
+            ));
+        }
+        for (name, ms) in [
+            ("header_timeout_ms", c.header_timeout_ms),
+            ("idle_timeout_ms", c.idle_timeout_ms),
+            ("body_timeout_ms", c.body_timeout_ms),
+        ] {
+            if ms == 0 || ms > MAX_TIMEOUT_MS {
+                return Err(err(
+                    format!("connections.{name}"),
+                    format!(
+                        "must be from 1 to {MAX_TIMEOUT_MS} ms (one day), got {ms}: a wall-clock \
+                         timeout, not scaled by time_scale"
+                    ),
+                ));
+            }
         }
         for (name, spec) in [
             ("embed", &self.faults.embed),
@@ -388,6 +465,26 @@ mod tests {
             ..MockConfig::default()
         };
         assert_eq!(c.validate().unwrap_err().field, "time_scale");
+
+        let mut c = MockConfig::default();
+        c.connections.max_open = 0;
+        assert_eq!(c.validate().unwrap_err().field, "connections.max_open");
+
+        let mut c = MockConfig::default();
+        c.connections.idle_timeout_ms = 0;
+        assert_eq!(
+            c.validate().unwrap_err().field,
+            "connections.idle_timeout_ms"
+        );
+        let mut c = MockConfig::default();
+        c.connections.header_timeout_ms = MAX_TIMEOUT_MS + 1;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.field, "connections.header_timeout_ms");
+        assert!(e.message.contains("not scaled by time_scale"), "{e}");
+
+        let c: MockConfig = toml::from_str("[connections]\nmax_open = 3\n").unwrap();
+        assert_eq!(c.connections.max_open, 3);
+        assert_eq!(c.connections.body_timeout_ms, 60_000);
 
         let mut c = MockConfig::default();
         c.faults.converse_stream.stream_exception_kind = "Throttling".into();

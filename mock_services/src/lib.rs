@@ -12,11 +12,13 @@
 //! - [`qdrant`]: an in-memory vector store behind Qdrant's REST API.
 //! - [`clock`]: the token clock that wakes streams at their token deadlines (sub-ms).
 //! - [`bedrock`]: Converse, ConverseStream (AWS event-stream framing) and InvokeModel.
+//! - [`conn`]: the accept loop, the connection cap and the connection timeouts.
 //! - [`server`]: binding, serving and stopping both mocks, in-process (port 0) or standalone.
 
 pub mod bedrock;
 pub mod clock;
 pub mod config;
+pub mod conn;
 pub mod embedding;
 pub mod faults;
 pub mod hist;
@@ -24,6 +26,7 @@ pub mod latency;
 pub mod qdrant;
 pub mod server;
 pub mod stats;
+pub mod text;
 
 pub use config::MockConfig;
 pub use server::{Bind, MockServices, MockState, OwnedMockServices, StartError};

@@ -19,7 +19,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::watch;
@@ -66,7 +65,7 @@ impl MockState {
             stream_faults: FaultInjector::new(f.converse_stream.clone(), true),
             qdrant_faults: FaultInjector::new(f.qdrant.clone(), false),
             qdrant: crate::qdrant::Store::with_demo_corpus(&config.qdrant),
-            stats: Arc::new(MockStats::default()),
+            stats: Arc::new(MockStats::with_settings(config.clone())),
             clock: crate::clock::TokenClock::new(),
             sequence: AtomicU64::new(0),
             config,
@@ -179,30 +178,44 @@ async fn stats_reset_handler(State(state): State<Arc<MockState>>) -> impl IntoRe
     axum::Json(serde_json::json!({ "reset": true }))
 }
 
+/// A 405 naming the method to use, with `Allow` and a JSON body (not an empty reply).
+fn wrong_method(allow: &'static str, path: &'static str) -> axum::response::Response {
+    let mut response = (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(serde_json::json!({
+            "error": format!("{path} answers {allow} only: use `{allow} {path}`"),
+        })),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        axum::http::header::ALLOW,
+        axum::http::HeaderValue::from_static(allow),
+    );
+    response
+}
+
 /// The `/__ragperf/stats` routes both servers carry.
 fn with_stats_routes(router: Router<Arc<MockState>>) -> Router<Arc<MockState>> {
+    const STATS: &str = "/__ragperf/stats";
+    const RESET: &str = "/__ragperf/stats/reset";
     router
-        .route("/__ragperf/stats", get(stats_handler))
-        .route("/__ragperf/stats/reset", post(stats_reset_handler))
+        .route(
+            STATS,
+            get(stats_handler).fallback(|| async { wrong_method("GET", STATS) }),
+        )
+        .route(
+            RESET,
+            post(stats_reset_handler).fallback(|| async { wrong_method("POST", RESET) }),
+        )
 }
 
 fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
-    mut shutdown: watch::Receiver<bool>,
+    spec: crate::conn::Listener,
+    shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let signal = async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        };
-        // Token frames are small writes: without TCP_NODELAY Nagle + delayed ACK stall them.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(signal)
-            .await;
-    })
+    tokio::spawn(crate::conn::serve(listener, router, spec, shutdown))
 }
 
 impl MockServices {
@@ -224,9 +237,19 @@ impl MockServices {
         let (tx, rx) = watch::channel(false);
         let qdrant_router = with_stats_routes(crate::qdrant::router()).with_state(state.clone());
         let bedrock_router = with_stats_routes(crate::bedrock::router()).with_state(state.clone());
+        let spec = |over_cap| crate::conn::Listener {
+            limits: state.config.connections.clone(),
+            stats: Arc::clone(&state.stats),
+            over_cap,
+        };
         let tasks = vec![
-            serve(q, qdrant_router, rx.clone()),
-            serve(b, bedrock_router, rx),
+            serve(
+                q,
+                qdrant_router,
+                spec(crate::qdrant::http::over_cap),
+                rx.clone(),
+            ),
+            serve(b, bedrock_router, spec(crate::bedrock::over_cap), rx),
         ];
         Ok(MockServices {
             qdrant_addr,

@@ -7,13 +7,14 @@
 //! once per stream, not once per token.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::config::MockConfig;
 use crate::hist::{self, Percentiles};
 
 /// The operations the mocks count separately.
@@ -58,8 +59,9 @@ impl Operation {
 }
 
 /// Fault and outcome kinds counted per operation (`client_closed`: the client hung up before
-/// the response was complete).
-pub const OUTCOME_KINDS: [&str; 10] = [
+/// the response was complete, including during the injected latency; `client_timeout`: its
+/// request body did not arrive within `connections.body_timeout_ms`).
+pub const OUTCOME_KINDS: [&str; 11] = [
     "ok",
     "throttle",
     "quota",
@@ -70,6 +72,7 @@ pub const OUTCOME_KINDS: [&str; 10] = [
     "bad_request",
     "not_found",
     "client_closed",
+    "client_timeout",
 ];
 
 #[derive(Debug)]
@@ -101,6 +104,18 @@ pub struct MockStats {
     ttft: Mutex<Histogram<u64>>,
     itl: Mutex<Histogram<u64>>,
     timer_lateness: Mutex<Histogram<u64>>,
+    conns: ConnCounters,
+    settings: Option<MockConfig>,
+}
+
+#[derive(Debug, Default)]
+struct ConnCounters {
+    open: AtomicU64,
+    peak: AtomicU64,
+    accepted: AtomicU64,
+    over_cap: AtomicU64,
+    header_timeouts: AtomicU64,
+    idle_timeouts: AtomicU64,
 }
 
 impl Default for MockStats {
@@ -113,6 +128,8 @@ impl Default for MockStats {
             ttft: Mutex::new(hist::new_us()),
             itl: Mutex::new(hist::new_us()),
             timer_lateness: Mutex::new(hist::new_us()),
+            conns: ConnCounters::default(),
+            settings: None,
         }
     }
 }
@@ -165,6 +182,40 @@ impl StreamRecorder {
 }
 
 impl MockStats {
+    /// Statistics whose snapshots carry `settings` (the mocks' effective configuration).
+    pub fn with_settings(settings: MockConfig) -> Self {
+        MockStats {
+            settings: Some(settings),
+            ..MockStats::default()
+        }
+    }
+
+    /// A connection was accepted under the cap; the guard marks it closed when dropped.
+    pub fn connection_opened(self: &Arc<Self>) -> ConnectionGuard {
+        let c = &self.conns;
+        c.accepted.fetch_add(1, Ordering::Relaxed);
+        let open = c.open.fetch_add(1, Ordering::AcqRel) + 1;
+        c.peak.fetch_max(open, Ordering::AcqRel);
+        ConnectionGuard {
+            stats: Arc::clone(self),
+        }
+    }
+
+    /// A connection arrived beyond `connections.max_open` (answered 503 or closed).
+    pub fn connection_over_cap(&self) {
+        self.conns.over_cap.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was closed by the idle (`true`) or the header timeout.
+    pub fn connection_timed_out(&self, idle: bool) {
+        let c = &self.conns;
+        if idle {
+            c.idle_timeouts.fetch_add(1, Ordering::Relaxed);
+        } else {
+            c.header_timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Counts a request arriving at `op`.
     pub fn request(&self, op: Operation) {
         self.ops[op.index()]
@@ -250,6 +301,17 @@ impl MockStats {
             lock(&op.injected).reset();
         }
         self.tokens_sent.store(0, Ordering::Relaxed);
+        let c = &self.conns;
+        for n in [
+            &c.accepted,
+            &c.over_cap,
+            &c.header_timeouts,
+            &c.idle_timeouts,
+        ] {
+            n.store(0, Ordering::Relaxed);
+        }
+        c.peak
+            .store(c.open.load(Ordering::Relaxed), Ordering::Relaxed);
         self.streams_peak
             .store(self.streams_open.load(Ordering::Relaxed), Ordering::Relaxed);
         lock(&self.ttft).reset();
@@ -298,8 +360,56 @@ impl MockStats {
             injected_itl_hist: hist::encode_b64(&itl),
             timer_lateness_hist: hist::encode_b64(&late),
             process_cpu_s: process_cpu_s(),
+            connections: ConnectionsSnapshot {
+                open: self.conns.open.load(Ordering::Relaxed),
+                peak: self.conns.peak.load(Ordering::Relaxed),
+                accepted: self.conns.accepted.load(Ordering::Relaxed),
+                over_cap: self.conns.over_cap.load(Ordering::Relaxed),
+                header_timeouts: self.conns.header_timeouts.load(Ordering::Relaxed),
+                idle_timeouts: self.conns.idle_timeouts.load(Ordering::Relaxed),
+            },
+            settings: self.settings.clone(),
         }
     }
+}
+
+/// Marks a connection closed when dropped.
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    stats: Arc<MockStats>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.stats.conns.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Connections of both servers (see `connections` in [`crate::config::MockConfig`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ConnectionsSnapshot {
+    /// Open right now (under the cap).
+    pub open: u64,
+    /// Most open at once since the last reset.
+    pub peak: u64,
+    /// Accepted under the cap.
+    pub accepted: u64,
+    /// Arrived beyond `connections.max_open` (answered 503 and closed).
+    pub over_cap: u64,
+    /// Closed because a request head did not arrive within `connections.header_timeout_ms`.
+    pub header_timeouts: u64,
+    /// Closed after `connections.idle_timeout_ms` without a request.
+    pub idle_timeouts: u64,
+}
+
+/// `settings` leniently: a configuration this build cannot read (another ragperf version) is
+/// `None`, never a failure of the whole snapshot.
+fn lenient_settings<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<MockConfig>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).ok())
 }
 
 /// Marks a stream ended when dropped.
@@ -360,6 +470,14 @@ pub struct StatsSnapshot {
     /// harness, so the harness reports its `mock-*` threads instead.
     #[serde(default)]
     pub process_cpu_s: f64,
+    /// Connections of both servers since the last reset.
+    #[serde(default)]
+    pub connections: ConnectionsSnapshot,
+    /// The mocks' effective configuration, with the keys and units of a scenario file's mock
+    /// sections (`time_scale`, `seed`, `qdrant`, `bedrock`, `embedding`, `faults`,
+    /// `connections`): a run can check that an external mock models what it expects.
+    #[serde(default, deserialize_with = "lenient_settings")]
+    pub settings: Option<MockConfig>,
 }
 
 /// CPU time (user + system) of this process so far, seconds.

@@ -118,8 +118,19 @@ pub async fn read_request(
             model.id
         )));
     }
-    let body = read_body(headers, body, state.config.bedrock.max_body_bytes).await?;
-    request::parse(&body)
+    let body = read_body(
+        headers,
+        body,
+        state.config.bedrock.max_body_bytes,
+        state.config.connections.body_timeout(),
+    )
+    .await?;
+    let input = request::parse(&body)?;
+    let limit = model::output_limit(&model.base);
+    if input.max_tokens.is_some_and(|m| m > limit) {
+        return Err(request::max_tokens_over_limit(limit));
+    }
+    Ok(input)
 }
 
 /// `POST /model/{modelId}/converse`.

@@ -24,6 +24,8 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// 404: no operation at this method and path.
     UnknownOperation,
+    /// 408: the request body did not arrive in time (`connections.body_timeout_ms`).
+    RequestTimeout,
 }
 
 impl ErrorCode {
@@ -36,6 +38,7 @@ impl ErrorCode {
             ErrorCode::InternalServer => "InternalServerException",
             ErrorCode::ServiceUnavailable => "ServiceUnavailableException",
             ErrorCode::UnknownOperation => "UnknownOperationException",
+            ErrorCode::RequestTimeout => "RequestTimeoutException",
         }
     }
 
@@ -47,6 +50,7 @@ impl ErrorCode {
             ErrorCode::Throttling => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::InternalServer => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -58,6 +62,7 @@ impl ErrorCode {
             ErrorCode::Throttling => "throttle",
             ErrorCode::InternalServer => "server_error",
             ErrorCode::ServiceUnavailable => "unavailable",
+            ErrorCode::RequestTimeout => "client_timeout",
         }
     }
 }
@@ -146,7 +151,8 @@ pub const ERROR_TYPE_HEADER: &str = "x-amzn-errortype";
 
 impl IntoResponse for BedrockError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "message": self.message }).to_string();
+        let message = crate::text::elide(&self.message);
+        let body = serde_json::json!({ "message": message }).to_string();
         let mut response = (self.code.status(), body).into_response();
         let headers = response.headers_mut();
         headers.insert(

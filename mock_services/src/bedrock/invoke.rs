@@ -230,7 +230,13 @@ async fn invoke(
             .into());
         }
     }
-    let body = read_body(headers, body, state.config.bedrock.max_body_bytes).await?;
+    let body = read_body(
+        headers,
+        body,
+        state.config.bedrock.max_body_bytes,
+        state.config.connections.body_timeout(),
+    )
+    .await?;
     let request = parse(&body, model.kind)?;
     let mut admitted = admit(state, &state.embed_faults, op)?;
     let latency = state

@@ -103,15 +103,79 @@ where
 {
     let t0 = tokio::time::Instant::now();
     state.stats.request(op);
-    match work(t0).await {
+    let mut pending = Pending {
+        state,
+        op,
+        ended: false,
+    };
+    let response = match work(t0).await {
         Ok(response) => response,
         Err(failure) => failure.respond(state, op),
+    };
+    pending.ended = true;
+    response
+}
+
+/// Counts `client_closed` for a request whose handler is dropped before it answered (the client
+/// hung up while its body arrived or during the injected latency). Every other way out of a
+/// handler counts its own outcome.
+struct Pending<'a> {
+    state: &'a MockState,
+    op: Operation,
+    ended: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.state.stats.outcome(self.op, "client_closed");
+        }
     }
 }
 
+/// The answer to a connection beyond `connections.max_open`: a 503
+/// `ServiceUnavailableException`, and the connection is closed.
+pub fn over_cap(max_open: usize) -> Response {
+    let mut response = BedrockError::new(
+        ErrorCode::ServiceUnavailable,
+        format!(
+            "The mock already has {max_open} connections open (connections.max_open); this one \
+             is closed. Close idle connections or raise the limit."
+        ),
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
+}
+
 /// Reads the whole request body, refusing more than `limit` bytes with a JSON
-/// `ValidationException` (not axum's plain-text rejection).
+/// `ValidationException` (not axum's plain-text rejection), and a body that has not arrived in
+/// full within `timeout` with a 408.
+///
+/// Memory grows with the bytes that arrive, never with the declared `Content-Length`.
 pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, BedrockError> {
+    match tokio::time::timeout(timeout, read_body_inner(headers, body, limit)).await {
+        Ok(read) => read,
+        Err(_) => Err(BedrockError::new(
+            ErrorCode::RequestTimeout,
+            format!(
+                "The request body did not arrive within {} ms (the mock's \
+                 `connections.body_timeout_ms`).",
+                timeout.as_millis()
+            ),
+        )),
+    }
+}
+
+async fn read_body_inner(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
@@ -129,7 +193,7 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_long());
     }
-    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    let mut buf = BytesMut::new();
     let mut data = body.into_data_stream();
     while let Some(chunk) = data.next().await {
         let chunk = chunk.map_err(|e| {

@@ -77,6 +77,26 @@ pub struct Model {
     pub kind: ModelKind,
 }
 
+/// Most output tokens the mock lets a Converse request ask for (`maxTokens`) on a model whose
+/// own limit it does not know: its own cap on an answer's length.
+pub const DEFAULT_OUTPUT_LIMIT: u32 = super::converse::MAX_OUTPUT_TOKENS;
+
+/// The largest `maxTokens` Bedrock accepts for the model `base` (a foundation-model id without
+/// region prefix): 4,096 for the Claude 3 models (Haiku, Sonnet, Opus), whose limit is
+/// documented; [`DEFAULT_OUTPUT_LIMIT`] for the rest.
+pub fn output_limit(base: &str) -> u32 {
+    const CLAUDE_3: [&str; 3] = [
+        "anthropic.claude-3-haiku-",
+        "anthropic.claude-3-sonnet-",
+        "anthropic.claude-3-opus-",
+    ];
+    if CLAUDE_3.iter().any(|p| base.starts_with(p)) {
+        4_096
+    } else {
+        DEFAULT_OUTPUT_LIMIT
+    }
+}
+
 /// Percent-decodes one raw path segment (`anthropic.claude-3-haiku-20240307-v1%3A0`).
 pub fn decode_segment(raw: &str) -> Result<String, BedrockError> {
     percent_decode_str(raw)

@@ -197,21 +197,66 @@ fn parse_system(v: &Value) -> Result<Vec<String>, BedrockError> {
     Ok(out)
 }
 
-fn parse_max_tokens(config: &Value) -> Result<Option<u32>, BedrockError> {
+fn out_of_range(path: &str, n: &serde_json::Number, constraint: &str) -> BedrockError {
+    BedrockError::validation(format!(
+        "1 validation error detected: Value '{n}' at '{path}' failed to satisfy constraint: \
+         Member must have value {constraint}"
+    ))
+}
+
+/// A float in [0, 1] (`temperature`, `topP`).
+fn unit_interval(config: &Value, key: &str) -> Result<(), BedrockError> {
+    let path = format!("inferenceConfig.{key}");
+    match config.get(key) {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(x) if x < 0.0 => Err(out_of_range(&path, n, "greater than or equal to 0")),
+            Some(x) if x > 1.0 => Err(out_of_range(&path, n, "less than or equal to 1")),
+            _ => Ok(()),
+        },
+        Some(other) => Err(wrong_type(&path, "a number", other)),
+    }
+}
+
+/// Checks `inferenceConfig` (`maxTokens` an integer >= 1, `temperature` and `topP` in [0, 1])
+/// and returns `maxTokens`.
+fn parse_inference_config(config: &Value) -> Result<Option<u32>, BedrockError> {
     if !config.is_object() {
         return Err(wrong_type("inferenceConfig", "an object", config));
     }
+    unit_interval(config, "temperature")?;
+    unit_interval(config, "topP")?;
     match config.get("maxTokens") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(v) if v >= 1 => Ok(Some(v.min(i64::from(u32::MAX)) as u32)),
-            _ => Err(BedrockError::validation(format!(
+        Some(Value::Number(n)) if !(n.is_i64() || n.is_u64()) => {
+            Err(BedrockError::validation(format!(
                 "1 validation error detected: Value '{n}' at 'inferenceConfig.maxTokens' failed \
-                 to satisfy constraint: Member must have value greater than or equal to 1"
-            ))),
+                 to satisfy constraint: Member must be an integer"
+            )))
+        }
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(v) if v < 1 => Err(out_of_range(
+                "inferenceConfig.maxTokens",
+                n,
+                "greater than or equal to 1",
+            )),
+            // Beyond u32 it is over every model's limit, which the caller reports.
+            _ => {
+                Ok(Some(n.as_u64().map_or(u32::MAX, |v| {
+                    u32::try_from(v).unwrap_or(u32::MAX)
+                })))
+            }
         },
         Some(other) => Err(wrong_type("inferenceConfig.maxTokens", "an integer", other)),
     }
+}
+
+/// The error for a `maxTokens` above the model's output limit, worded as Bedrock words it.
+pub fn max_tokens_over_limit(limit: u32) -> BedrockError {
+    BedrockError::validation(format!(
+        "The maximum tokens you requested exceeds the model limit of {limit}. Try again with a \
+         maximum tokens value that is lower than {limit}."
+    ))
 }
 
 /// Parses and validates a Converse / ConverseStream body.
@@ -259,8 +304,18 @@ pub fn parse(body: &[u8]) -> Result<ConverseInput, BedrockError> {
     };
     let max_tokens = match v.get("inferenceConfig") {
         None | Some(Value::Null) => None,
-        Some(c) => parse_max_tokens(c)?,
+        Some(c) => parse_inference_config(c)?,
     };
+    match v.get("toolConfig") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(other) => {
+            return Err(wrong_type(
+                "toolConfig",
+                "a ToolConfiguration object",
+                other,
+            ));
+        }
+    }
     Ok(ConverseInput {
         system,
         messages,
@@ -319,5 +374,47 @@ mod tests {
         );
         assert!(msg(r#"{"messages":[{"role":"user","content":[{}]}]}"#).contains("empty"));
         assert!(msg(r#"{"messages":"hi"}"#).contains("'messages'"));
+    }
+
+    #[test]
+    fn rejects_out_of_range_inference_config_and_a_non_object_tool_config() {
+        let with = |extra: &str| {
+            msg(&format!(
+                r#"{{"messages":[{{"role":"user","content":[{{"text":"a"}}]}}],{extra}}}"#
+            ))
+        };
+        let t = with(r#""inferenceConfig":{"temperature":5}"#);
+        assert!(
+            t.contains("'inferenceConfig.temperature'") && t.contains("less than or equal to 1"),
+            "{t}"
+        );
+        let t = with(r#""inferenceConfig":{"temperature":-0.1}"#);
+        assert!(t.contains("greater than or equal to 0"), "{t}");
+        assert!(with(r#""inferenceConfig":{"topP":1.5}"#).contains("'inferenceConfig.topP'"));
+        assert!(with(r#""inferenceConfig":{"temperature":"hot"}"#).contains("must be a number"));
+        let m = with(r#""inferenceConfig":{"maxTokens":1e12}"#);
+        assert!(
+            m.contains("'inferenceConfig.maxTokens'") && m.contains("integer"),
+            "{m}"
+        );
+        assert!(with(r#""inferenceConfig":{"maxTokens":2.5}"#).contains("integer"));
+        assert!(with(r#""toolConfig":7"#).contains("'toolConfig'"));
+        assert!(with(r#""toolConfig":[]"#).contains("'toolConfig'"));
+        // In range: accepted, and a huge integer is kept (the model's limit is checked later).
+        let ok = |extra: &str| {
+            parse(
+                format!(r#"{{"messages":[{{"role":"user","content":[{{"text":"a"}}]}}],{extra}}}"#)
+                    .as_bytes(),
+            )
+        };
+        assert!(
+            ok(r#""inferenceConfig":{"temperature":0,"topP":1},"toolConfig":{"tools":[]}"#).is_ok()
+        );
+        assert_eq!(
+            ok(r#""inferenceConfig":{"maxTokens":1000000000000}"#)
+                .unwrap()
+                .max_tokens,
+            Some(u32::MAX)
+        );
     }
 }

@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use super::collection::MAX_VECTOR_SIZE;
 use super::http::{ApiError, Call, error_response, read_json, wait_flag};
 use super::ids::PointId;
 use super::info::{CollectionSpec, PayloadIndex};
@@ -138,7 +139,7 @@ async fn run_with_body<T: DeserializeOwned, R: Serialize>(
         Ok(Path(name)) => name,
         Err(e) => return call.reject(path_error(e)),
     };
-    let parsed: T = match read_json(&headers, body, call.body_limit()).await {
+    let parsed: T = match read_json(&headers, body, call.body_limit(), call.body_timeout()).await {
         Ok(b) => b,
         Err(e) => return call.reject(e),
     };
@@ -233,18 +234,26 @@ async fn create_collection(
         headers,
         body,
         |st, name, spec: CollectionSpec| {
-            let zero: Vec<String> = match &spec.vectors {
-                Some(VectorsConfig::Single(p)) if p.size == 0 => vec!["vectors.size".into()],
+            // Qdrant's own bounds (`range(min = 1, max = 65536)`), checked before anything is
+            // allocated.
+            let sizes: Vec<(String, usize)> = match &spec.vectors {
+                Some(VectorsConfig::Single(p)) => vec![("vectors.size".into(), p.size)],
                 Some(VectorsConfig::Named(m)) => m
                     .iter()
-                    .filter(|(_, p)| p.size == 0)
-                    .map(|(n, _)| format!("vectors.{n}.size"))
+                    .map(|(n, p)| (format!("vectors.{n}.size"), p.size))
                     .collect(),
-                _ => Vec::new(),
+                None => Vec::new(),
             };
             validate(
-                zero.into_iter()
-                    .map(|f| format!("{f}: value 0 invalid, must be 1 or larger"))
+                sizes
+                    .into_iter()
+                    .filter_map(|(field, size)| match size {
+                        0 => Some(format!("{field}: value 0 invalid, must be 1 or larger")),
+                        s if s > MAX_VECTOR_SIZE => Some(format!(
+                            "{field}: value {s} invalid, must be from 1 to {MAX_VECTOR_SIZE}"
+                        )),
+                        _ => None,
+                    })
                     .collect(),
             )?;
             st.qdrant.create_collection(&name, spec)?;

@@ -20,18 +20,81 @@ use super::model::{
 use super::search::{exact_top_k, normalize, threshold_similarity, to_score};
 use super::store::{PointSelector, Query, ScrollRequest, SearchRequest, StoreError};
 
+/// Largest vector size Qdrant accepts (`range(min = 1, max = 65536)` on `VectorParams.size`).
+pub const MAX_VECTOR_SIZE: usize = 65_536;
+
+/// One vector space. Only points that have a vector in it take memory: the vectors sit in
+/// `data` as dense slots (`slots × size`, row-major) and `slot_of[row]` says which slot, if any,
+/// holds a point's vector. A point without one costs 4 bytes here, never `size` zeros.
 #[derive(Debug)]
 struct Space {
     name: String,
     params: VectorParams,
-    /// Row-major, `rows × params.size`.
     data: Vec<f32>,
-    present: Vec<bool>,
+    /// Per slot: the id of the point it belongs to (scores tie-break on it).
+    slot_ids: Vec<PointId>,
+    /// Per slot: the point's row.
+    slot_rows: Vec<usize>,
+    /// Per row: its slot, or [`NO_SLOT`].
+    slot_of: Vec<u32>,
 }
 
+const NO_SLOT: u32 = u32::MAX;
+
 impl Space {
-    fn row(&self, row: usize) -> &[f32] {
-        &self.data[row * self.params.size..(row + 1) * self.params.size]
+    fn slot(&self, row: usize) -> Option<usize> {
+        match self.slot_of[row] {
+            NO_SLOT => None,
+            s => Some(s as usize),
+        }
+    }
+
+    fn vector(&self, row: usize) -> Option<&[f32]> {
+        let dim = self.params.size;
+        self.slot(row).map(|s| &self.data[s * dim..(s + 1) * dim])
+    }
+
+    /// Stores `v` (already checked to be `size` long) as the vector of `row`.
+    fn set(&mut self, row: usize, id: PointId, v: &[f32]) {
+        let dim = self.params.size;
+        match self.slot(row) {
+            Some(s) => self.data[s * dim..(s + 1) * dim].copy_from_slice(v),
+            None => {
+                self.slot_of[row] = self.slot_ids.len() as u32;
+                self.slot_ids.push(id);
+                self.slot_rows.push(row);
+                self.data.extend_from_slice(v);
+            }
+        }
+    }
+
+    /// Forgets the vector of `row` (the last slot fills the hole).
+    fn clear(&mut self, row: usize) {
+        let Some(s) = self.slot(row) else {
+            return;
+        };
+        let dim = self.params.size;
+        let last = self.slot_ids.len() - 1;
+        if s != last {
+            self.data.copy_within(last * dim..(last + 1) * dim, s * dim);
+            self.slot_of[self.slot_rows[last]] = s as u32;
+        }
+        self.data.truncate(last * dim);
+        self.slot_ids.swap_remove(s);
+        self.slot_rows.swap_remove(s);
+        self.slot_of[row] = NO_SLOT;
+    }
+
+    /// Removes `row` the way the collection does (swap-remove: the last row moves into it).
+    fn remove_row(&mut self, row: usize) {
+        self.clear(row);
+        let last = self.slot_of.len() - 1;
+        self.slot_of.swap_remove(row);
+        if row != last {
+            if let Some(s) = self.slot(row) {
+                self.slot_rows[s] = row;
+            }
+        }
     }
 }
 
@@ -67,9 +130,12 @@ impl Collection {
             .as_ref()
             .map(VectorsConfig::spaces)
             .unwrap_or_default();
-        if let Some((name, p)) = spaces.iter().find(|(_, p)| p.size == 0) {
+        if let Some((name, p)) = spaces
+            .iter()
+            .find(|(_, p)| p.size == 0 || p.size > MAX_VECTOR_SIZE)
+        {
             return Err(StoreError::BadInput(format!(
-                "vector size of `{name}` must be at least 1, got {}",
+                "vector size of `{name}` must be from 1 to {MAX_VECTOR_SIZE}, got {}",
                 p.size
             )));
         }
@@ -89,7 +155,9 @@ impl Collection {
                     name,
                     params,
                     data: Vec::new(),
-                    present: Vec::new(),
+                    slot_ids: Vec::new(),
+                    slot_rows: Vec::new(),
+                    slot_of: Vec::new(),
                 })
                 .collect(),
             spec,
@@ -150,6 +218,8 @@ impl Collection {
 
     pub(super) fn upsert(&mut self, points: Vec<PointInput>) -> Result<u64, StoreError> {
         // Validate the whole batch first: a bad point rejects the request and changes nothing.
+        // What is applied after this cannot fail: every vector has its space's size, and memory
+        // grows only by the vectors the request carried.
         let resolved = points
             .iter()
             .map(|p| self.resolve(&p.vector))
@@ -164,8 +234,7 @@ impl Collection {
                     self.versions.push(op);
                     self.payloads.push(Arc::default());
                     for s in &mut self.spaces {
-                        s.data.resize(s.data.len() + s.params.size, 0.0);
-                        s.present.push(false);
+                        s.slot_of.push(NO_SLOT);
                     }
                     self.index.insert(p.id, row);
                     row
@@ -174,17 +243,9 @@ impl Collection {
             self.versions[row] = op;
             self.payloads[row] = Arc::new(p.payload.unwrap_or_default());
             for (s, v) in self.spaces.iter_mut().zip(vectors) {
-                let dim = s.params.size;
-                let slot = &mut s.data[row * dim..(row + 1) * dim];
                 match v {
-                    Some(v) => {
-                        slot.copy_from_slice(&v);
-                        s.present[row] = true;
-                    }
-                    None => {
-                        slot.fill(0.0);
-                        s.present[row] = false;
-                    }
+                    Some(v) => s.set(row, p.id, &v),
+                    None => s.clear(row),
                 }
             }
         }
@@ -198,12 +259,7 @@ impl Collection {
         self.versions.swap_remove(row);
         self.payloads.swap_remove(row);
         for s in &mut self.spaces {
-            let dim = s.params.size;
-            if row != last {
-                s.data.copy_within(last * dim..(last + 1) * dim, row * dim);
-            }
-            s.data.truncate(last * dim);
-            s.present.swap_remove(row);
+            s.remove_row(row);
         }
         if row != last {
             self.index.insert(self.ids[row], row);
@@ -236,14 +292,14 @@ impl Collection {
         match self.spec.vectors {
             Some(VectorsConfig::Single(_)) => {
                 let s = &self.spaces[0];
-                let wanted = with.wants("") && s.present[row];
-                wanted.then(|| VectorOutput::Single(s.row(row).to_vec()))
+                let v = s.vector(row).filter(|_| with.wants(""));
+                v.map(|v| VectorOutput::Single(v.to_vec()))
             }
             _ => Some(VectorOutput::Named(
                 self.spaces
                     .iter()
-                    .filter(|s| with.wants(&s.name) && s.present[row])
-                    .map(|s| (s.name.clone(), s.row(row).to_vec()))
+                    .filter(|s| with.wants(&s.name))
+                    .filter_map(|s| s.vector(row).map(|v| (s.name.clone(), v.to_vec())))
                     .collect(),
             )),
         }
@@ -278,12 +334,12 @@ impl Collection {
                 let name = req.using.as_deref().unwrap_or("");
                 let si = self.space(name)?;
                 let row = *self.index.get(id).ok_or(StoreError::PointNotFound(*id))?;
-                if !self.spaces[si].present[row] {
+                let Some(v) = self.spaces[si].vector(row) else {
                     return Err(StoreError::BadInput(format!(
                         "point {id} has no vector `{name}` to search with"
                     )));
-                }
-                (self.spaces[si].row(row).to_vec(), Some(row), si)
+                };
+                (v.to_vec(), Some(row), si)
             }
         };
         let space = &self.spaces[si];
@@ -291,20 +347,27 @@ impl Collection {
         if distance == Distance::Cosine {
             normalize(&mut query);
         }
+        // The search runs over the space's slots; `Hit::row` is a slot until mapped back.
         let hits = exact_top_k(
             distance,
             &query,
             &space.data,
-            &self.ids,
+            &space.slot_ids,
             req.limit.saturating_add(req.offset),
             req.score_threshold
                 .map(|t| threshold_similarity(distance, t)),
-            |row| space.present[row] && Some(row) != exclude && self.passes(filter, row),
+            |slot| {
+                let row = space.slot_rows[slot];
+                Some(row) != exclude && self.passes(filter, row)
+            },
         );
         Ok(hits
             .into_iter()
             .skip(req.offset)
-            .map(|h| self.scored(h.row, to_score(distance, h.similarity), req))
+            .map(|h| {
+                let row = space.slot_rows[h.row];
+                self.scored(row, to_score(distance, h.similarity), req)
+            })
             .collect())
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rand::rngs::StdRng;
@@ -147,7 +147,7 @@ pub fn ok_response<T: Serialize>(result: &T, time: f64) -> Response {
 pub fn error_response(err: &ApiError, time: f64) -> Response {
     let body = serde_json::to_vec(&ErrorEnvelope {
         status: ErrorStatus {
-            error: &err.message,
+            error: &crate::text::elide(&err.message),
         },
         time,
     })
@@ -161,9 +161,52 @@ pub fn error_response(err: &ApiError, time: f64) -> Response {
     response
 }
 
-/// Reads and parses a JSON body of at most `limit` bytes. Too large: 400 with actix's wording,
-/// as Qdrant answers; unparsable: 400 "Format error in JSON body".
+/// The answer to a connection beyond `connections.max_open`: 503 in Qdrant's error envelope,
+/// and the connection is closed.
+pub fn over_cap(max_open: usize) -> Response {
+    let mut response = error_response(
+        &ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "Service unavailable: the mock already has {max_open} connections open \
+                 (connections.max_open); this one is closed. Close idle connections or raise \
+                 the limit."
+            ),
+            "unavailable",
+        ),
+        0.0,
+    );
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Reads and parses a JSON body of at most `limit` bytes that arrives within `timeout`. Too
+/// large: 400 with actix's wording, as Qdrant answers; unparsable: 400 "Format error in JSON
+/// body"; too slow: 408. Memory grows with the bytes that arrive, never with the declared
+/// `Content-Length`.
 pub async fn read_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<T, ApiError> {
+    match tokio::time::timeout(timeout, read_json_inner(headers, body, limit)).await {
+        Ok(read) => read,
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "Timeout: the request body did not arrive within {} ms (the mock's \
+                 connections.body_timeout_ms)",
+                timeout.as_millis()
+            ),
+            "client_timeout",
+        )),
+    }
+}
+
+async fn read_json_inner<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
@@ -208,6 +251,16 @@ pub struct Call {
     rng: StdRng,
     slow: f64,
     _admission: Admission,
+    /// An outcome was counted; dropped without one, the client left (`client_closed`).
+    ended: bool,
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.state.stats.outcome(self.op, "client_closed");
+        }
+    }
 }
 
 impl Call {
@@ -270,6 +323,7 @@ impl Call {
             rng,
             slow,
             _admission: admission,
+            ended: false,
         })
     }
 
@@ -278,11 +332,24 @@ impl Call {
         self.state.config.qdrant.max_body_bytes
     }
 
+    /// The mock's configured body timeout.
+    pub fn body_timeout(&self) -> Duration {
+        self.state.config.connections.body_timeout()
+    }
+
     /// Answers a request rejected before reaching the store (bad JSON, validation): no injected
     /// latency and `time` 0.0, as Qdrant's extractor errors.
-    pub fn reject(self, err: ApiError) -> Response {
+    pub fn reject(mut self, err: ApiError) -> Response {
+        self.ended = true;
         self.state.stats.outcome(self.op, err.outcome);
-        error_response(&err, 0.0)
+        let mut response = error_response(&err, 0.0);
+        if err.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body is never read: do not keep the connection.
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 
     /// Sleeps the injected latency, then answers with the result or the error.
@@ -301,6 +368,7 @@ impl Call {
             tokio::time::sleep(delay).await;
         }
         let time = self.started.elapsed().as_secs_f64();
+        self.ended = true;
         match result {
             Ok(v) => {
                 self.state.stats.outcome(self.op, "ok");

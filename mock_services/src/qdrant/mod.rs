@@ -34,6 +34,7 @@ mod filter_tests;
 mod store_tests;
 
 pub use api::{QDRANT_VERSION, router};
+pub use collection::MAX_VECTOR_SIZE;
 pub use corpus::{Passage, passage, passage_text};
 pub use filter::Filter;
 pub use ids::PointId;

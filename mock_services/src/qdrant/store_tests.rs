@@ -459,3 +459,84 @@ fn demo_corpus_answers_a_question_with_its_passage() {
             .all(|h| h.payload.as_ref().unwrap().0["topic"] == "site-status")
     );
 }
+
+/// Points missing a named vector take no room in that space, and the slots stay consistent
+/// through replaces, deletes (swap-removes) and failed upserts.
+#[test]
+fn sparse_named_spaces_survive_replace_delete_and_failed_upserts() {
+    let s = Store::new();
+    let spec: CollectionSpec = serde_json::from_value(json!({"vectors": {
+        "a": {"size": 2, "distance": "Dot"},
+        "big": {"size": MAX_VECTOR_SIZE, "distance": "Dot"}
+    }}))
+    .unwrap();
+    s.create_collection("s", spec).unwrap();
+    let only_a = |id: u64, x: f32| PointInput {
+        id: PointId::Num(id),
+        vector: VectorInput::Named(vec![("a".into(), VectorValue::Dense(vec![x, 0.0]))]),
+        payload: None,
+    };
+    // 1,000 points without the 65,536-wide vector: no 262 MB of zeros.
+    s.upsert("s", (1..=1_000).map(|i| only_a(i, i as f32)).collect())
+        .unwrap();
+    let mut big = vec![0.0; MAX_VECTOR_SIZE];
+    big[0] = 1.0;
+    let with_big = |id: u64| PointInput {
+        id: PointId::Num(id),
+        vector: VectorInput::Named(vec![
+            ("a".into(), VectorValue::Dense(vec![0.5, 0.0])),
+            ("big".into(), VectorValue::Dense(big.clone())),
+        ]),
+        payload: None,
+    };
+    s.upsert("s", vec![with_big(3), with_big(7)]).unwrap();
+    // Delete rows so that others move (swap-remove), then drop 3's big vector by replacing it.
+    s.delete_points(
+        "s",
+        &PointSelector::Ids(vec![PointId::Num(1), PointId::Num(7)]),
+    )
+    .unwrap();
+    s.upsert("s", vec![with_big(999), only_a(3, 3.0)]).unwrap();
+    let mut q = SearchRequest::nearest(big.clone(), 10);
+    q.using = Some("big".into());
+    assert_eq!(ids(&s.search("s", &q).unwrap()), vec![999]);
+    let mut q = SearchRequest::nearest(vec![1.0, 0.0], 2);
+    q.using = Some("a".into());
+    assert_eq!(ids(&s.search("s", &q).unwrap()), vec![1_000, 998]);
+
+    // A batch with one bad vector changes nothing, not even the good points before it.
+    let before = s.point_count("s").unwrap();
+    let bad = PointInput {
+        id: PointId::Num(20_000),
+        vector: VectorInput::Named(vec![("big".into(), VectorValue::Dense(vec![1.0; 3]))]),
+        payload: None,
+    };
+    let e = s.upsert("s", vec![only_a(5, -1.0), with_big(20_001), bad]);
+    assert!(
+        e.unwrap_err()
+            .to_string()
+            .contains("expected dim: 65536, got 3")
+    );
+    assert_eq!(s.point_count("s").unwrap(), before);
+    let mut q = SearchRequest::nearest(vec![-1.0, 0.0], 1);
+    q.using = Some("a".into());
+    // Point 5 would score 1 with the rejected vector; 999 (a = 0.5) is best without it.
+    assert_eq!(
+        ids(&s.search("s", &q).unwrap()),
+        vec![999],
+        "point 5 kept its vector"
+    );
+}
+
+#[test]
+fn sizes_beyond_qdrants_limit_are_refused_before_any_allocation() {
+    let s = Store::new();
+    let e = s
+        .create_collection(
+            "h",
+            CollectionSpec::single(1_125_899_906_842_624, Distance::Dot),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("from 1 to 65536"), "{e}");
+    assert!(!s.exists("h"));
+}
