@@ -37,12 +37,14 @@ fn within(got: f64, want: f64, share: f64) -> bool {
 fn calibrate_recovers_known_costs_pool_and_kind() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("cal");
-    let stats = dir.path().join("truth.json");
     let port = free_port();
+    // One file per start of the service (`$$`: the shell's pid), and one work speed for both
+    // starts, so the phases do the same work.
     let cmd = format!(
-        "{} --port {port} --pool 10 --cpu-per-request-us 20000 --cpu-per-token-us 500 --stats-file {}",
+        "{} --port {port} --pool 10 --cpu-per-request-us 20000 --cpu-per-token-us 500 --rounds-per-us {} --stats-file {}/truth-$$.json",
         env!("CARGO_BIN_EXE_ragperf-synthetic-target"),
-        stats.display()
+        ragperf::pipeline::cpu::calibrate(),
+        dir.path().display()
     );
     let url = format!("http://127.0.0.1:{port}/chat/stream");
     let (code, stdout, err) = ragperf(&[
@@ -69,10 +71,26 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
     ]);
     assert_eq!(code, 0, "{err}");
     let cal = read_json(&out.join("calibration.json"));
-    // The truth: what the last phase's server measured spending (thread CPU around each part).
-    let truth = read_json(&stats);
-    let per_request = truth["section_per_request_us"].as_f64().expect("truth");
-    let per_token = truth["section_per_token_us"].as_f64().expect("truth");
+    // The truth: what each start of the server measured spending (thread CPU around each part),
+    // averaged over the two phases.
+    let truths: Vec<Value> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("truth-"))
+        })
+        .map(|p| read_json(&p))
+        .collect();
+    assert_eq!(truths.len(), 2, "one truth file per phase");
+    let mean = |k: &str| {
+        truths
+            .iter()
+            .map(|t| t[k].as_f64().expect("truth"))
+            .sum::<f64>()
+            / truths.len() as f64
+    };
+    let (per_request, per_token) = (mean("section_per_request_us"), mean("section_per_token_us"));
     let fit_request = cal["cpu"]["per_request_us"].as_f64().expect("fit");
     let fit_token = cal["cpu"]["per_token_us"].as_f64().expect("fit");
     assert!(

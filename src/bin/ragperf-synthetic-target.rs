@@ -2,7 +2,8 @@
 //! against (and to try `--target` on without Python).
 //!
 //! ```text
-//! ragperf-synthetic-target --port 8090 [--pool 8] [--cpu-per-request-us 4000] [--cpu-per-token-us 300] [--stats-file PATH]
+//! ragperf-synthetic-target --port 8090 [--pool 8] [--cpu-per-request-us 4000] [--cpu-per-token-us 300]
+//!                          [--stats-file PATH] [--rounds-per-us R]
 //! ```
 //!
 //! It behaves like a `def` endpoint on a bounded thread pool that holds a thread for the whole
@@ -14,6 +15,8 @@
 //! anyio's limiter does; connections beyond it wait. `GET /stats` answers the CPU the two costs really took (thread CPU time, mean µs), the
 //! ground truth a calibration is checked against; any other `GET` answers 200 (readiness). The backends
 //! come from `RAGPERF_QDRANT_URL` and `RAGPERF_BEDROCK_URL`, which `ragperf --target-cmd` sets.
+//! `--rounds-per-us` fixes the work function's speed instead of calibrating it at start-up, so
+//! every restart of the service does exactly the same work.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -28,6 +31,7 @@ use ragperf::pipeline::steps::build_prompt;
 use ragperf::scenario::Scenario;
 
 struct Settings {
+    rounds_per_us: Option<f64>,
     stats_file: Option<std::path::PathBuf>,
     port: u16,
     pool: usize,
@@ -37,6 +41,7 @@ struct Settings {
 
 fn parse_args() -> Result<Settings, String> {
     let mut s = Settings {
+        rounds_per_us: None,
         stats_file: None,
         port: 0,
         pool: 8,
@@ -65,9 +70,20 @@ fn parse_args() -> Result<Settings, String> {
             "--cpu-per-request-us" => s.cpu_per_request_us = number(10_000_000)?,
             "--cpu-per-token-us" => s.cpu_per_token_us = number(1_000_000)?,
             "--stats-file" => s.stats_file = Some(value.into()),
+            "--rounds-per-us" => {
+                s.rounds_per_us = Some(
+                    value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|r| r.is_finite() && *r > 0.0)
+                        .ok_or_else(|| {
+                            format!("{flag}: expected a positive number, got {value:?}")
+                        })?,
+                )
+            }
             _ => {
                 return Err(format!(
-                    "unknown flag {flag}; use --port, --pool, --cpu-per-request-us, --cpu-per-token-us, --stats-file"
+                    "unknown flag {flag}; use --port, --pool, --cpu-per-request-us, --cpu-per-token-us, --stats-file, --rounds-per-us"
                 ));
             }
         }
@@ -187,7 +203,14 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-    cpu::calibrate();
+    match settings.rounds_per_us {
+        Some(r) => {
+            cpu::fix_rounds_per_us(r);
+        }
+        None => {
+            cpu::calibrate();
+        }
+    }
     let listener = match TcpListener::bind(("127.0.0.1", settings.port)) {
         Ok(l) => l,
         Err(e) => {

@@ -12,9 +12,19 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
+/// Rounds of the work function per microsecond of CPU: measured once, or fixed.
+static CAL: OnceLock<f64> = OnceLock::new();
+
+/// Fixes the rounds per microsecond instead of measuring them (before any work; false if the
+/// work was calibrated already). Processes that must do the *same* work — a service restarted
+/// between measurements — use one figure rather than each its own calibration, which varies
+/// with how busy the machine was at start-up.
+pub fn fix_rounds_per_us(rounds: f64) -> bool {
+    rounds.is_finite() && rounds > 0.0 && CAL.set(rounds).is_ok()
+}
+
 /// Rounds of the work function per microsecond of CPU, measured once.
 fn rounds_per_us() -> f64 {
-    static CAL: OnceLock<f64> = OnceLock::new();
     *CAL.get_or_init(|| {
         // Warm up, then time a fixed batch on this thread's CPU clock (not wall time).
         let _ = work(b"warm-up", 2_000);
