@@ -24,6 +24,18 @@ const ROOTS: [&str; 9] = [
 ];
 /// Files scanned at the root.
 const ROOT_FILES: [&str; 1] = ["README.md"];
+/// Folders never scanned: build output, and the report folders `.gitignore` keeps out of a clone
+/// (a local run's output is not documentation).
+const SKIPPED_DIRS: [&str; 8] = [
+    "target",
+    ".git",
+    "node_modules",
+    ".venv",
+    "__pycache__",
+    "latest",
+    "tour-latest",
+    "tmp",
+];
 /// Extensions whose text is scanned.
 const EXTENSIONS: [&str; 6] = ["rs", "md", "sh", "py", "toml", "txt"];
 
@@ -39,7 +51,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         let name = entry.file_name();
         if path.is_dir() {
-            if name != "target" && name != ".git" && name != "node_modules" {
+            if !SKIPPED_DIRS.iter().any(|d| name == *d) {
                 collect(&path, out);
             }
         } else if path
