@@ -1,10 +1,23 @@
 //! ragperf: measure how sync, hybrid and fully async designs of a RAG service behave under
 //! concurrent load, against protocol-faithful mock Qdrant and Bedrock services.
 //!
-//! Layers (DESIGN.md §2): [`scenario`] (what is injected and asked) → [`load`] (when requests
-//! start) → [`pipeline`] (where they run: one file per variant) → [`client`] (blocking `ureq` and
-//! async `reqwest`) → the mocks in the `mock-services` crate. [`metrics`] records; [`result`] and
-//! [`export`] write; [`run`] ties a plan together; [`cli`] and [`commands`] face the user.
+//! The layers, top to bottom (docs/design.md §2 has the full map, the rule of direction and a
+//! "where things live" table):
+//!
+//! - **face the user**: `main.rs` → [`cli`] (clap args, flags → plan) → [`commands`] (one
+//!   function per subcommand);
+//! - **engines**: [`run`] (a plan: every subject at every load point), [`report`], [`compare`],
+//!   [`tour`], [`calibrate`], [`streams`];
+//! - **one request at a time**: [`scenario`] (what is injected and asked) → [`load`] (when
+//!   requests start) → [`pipeline`] (where they run: one file per variant) or [`target`] (the
+//!   user's own HTTP endpoint) → [`client`] (blocking `ureq`, async `reqwest`) and [`http1`] →
+//!   [`backends`] (the mocks of the `mock-services` crate, embedded or external);
+//! - **what is measured and written**: [`metrics`] → [`result`] (`result.json`, the contract) →
+//!   [`export`] and [`plot`].
+//!
+//! The one rule of direction: nothing below the first bullet imports [`cli`] or [`commands`]
+//! (the known exceptions are listed in docs/design.md §2), and the request layers never import
+//! an engine. [`interrupt`] is the Ctrl-C handler `run` and `sweep` share.
 
 pub mod backends;
 pub mod calibrate;

@@ -1,4 +1,4 @@
-//! `result.json` (contract, DESIGN.md §7): schema `ragperf.result.v1`.
+//! `result.json` (contract, docs/design.md §7): schema `ragperf.result.v1`.
 //!
 //! One file per run or sweep: the scenario and plan as run, the machine, and one [`VariantRun`]
 //! per variant × load point (× repetition) with counters, throughput, percentiles, process

@@ -76,7 +76,7 @@ impl Default for Scenario {
     }
 }
 
-/// What one RAG request does (DESIGN.md §3).
+/// What one RAG request does (docs/design.md §3).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RequestConfig {

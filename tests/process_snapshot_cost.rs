@@ -1,4 +1,4 @@
-//! What a snapshot costs with many threads (DESIGN.md §10: the sampler must not become the load).
+//! What a snapshot costs with many threads (docs/design.md §10: the sampler must not become the load).
 //! Ignored by default because it starts 10,000 threads; run it with
 //! `cargo test --release --test process_snapshot_cost -- --ignored --nocapture`.
 

@@ -234,7 +234,7 @@ impl Default for FaultSpec {
     }
 }
 
-/// The exception names a ConverseStream may send mid-stream (wire-facts §A3).
+/// The exception names a ConverseStream may send mid-stream (docs/wire-facts.md §A3).
 pub const STREAM_EXCEPTION_KINDS: [&str; 5] = [
     "throttlingException",
     "modelStreamErrorException",

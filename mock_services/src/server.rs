@@ -4,7 +4,7 @@
 //! [`MockState`] and serves the Qdrant and Bedrock routers on the current tokio runtime.
 //! [`MockServices::start_on_own_runtime`] does the same on a dedicated runtime whose threads are
 //! all named `mock-*`, which is what the harness uses so that the mocks' threads and CPU time can
-//! be told apart from the variant's (DESIGN.md §10).
+//! be told apart from the variant's (docs/design.md §10).
 //!
 //! Listeners are opened with a large backlog (thousands of clients connect at once) and every
 //! accepted socket gets `TCP_NODELAY` (token frames are small writes; Nagle + delayed ACK would

@@ -48,8 +48,8 @@ pub enum Command {
     /// Run (flags of `run`, e.g. --scenario scenarios/ci.toml --repeat 3) and write the slim
     /// CI baseline, reports/baseline/result.json.
     Baseline(crate::compare::BaselineArgs),
-    /// Run every claim of the seed Q&A as a small experiment and write a report with a
-    /// measured verdict for each (--quick: under a minute).
+    /// Run every claim of the seed Q&A (docs/seed-questions.md) as a small experiment and write
+    /// a report with a measured verdict for each (--quick: under a minute).
     Tour(TourArgs),
     /// Hold N ConverseStream streams open against a Bedrock endpoint (the embedded mock or
     /// --bedrock-url) and measure the inter-token gaps as received: the mock's capacity benchmark.

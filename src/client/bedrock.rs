@@ -3,7 +3,7 @@
 //! `POST {bedrock}/model/{id}/converse-stream` (or `/converse`) with
 //! `{"messages":[{"role":"user","content":[{"text":user}]}],"system":[{"text":system}],
 //! "inferenceConfig":{"maxTokens":n,"temperature":t}}` — what boto3 sends for the same call
-//! (wire-facts §A2). An empty system prompt is left out (Bedrock rejects empty text blocks).
+//! (docs/wire-facts.md §A2). An empty system prompt is left out (Bedrock rejects empty text blocks).
 //!
 //! Streams are retried only while opening them (a 429/5xx or connect failure before the 200);
 //! once the body is being read, every failure is final — the user may already have seen tokens.

@@ -2,7 +2,7 @@
 //!
 //! `POST {bedrock}/model/{percent-encoded model id}/invoke` with
 //! `{"inputText":..,"dimensions":N,"normalize":true}`; the answer's `embedding` is the vector
-//! (wire-facts §A6). A vector of another length than asked is a `bad_response`: it could not be
+//! (docs/wire-facts.md §A6). A vector of another length than asked is a `bad_response`: it could not be
 //! searched in a collection of `N` dimensions.
 
 use std::time::Duration;

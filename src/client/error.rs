@@ -3,7 +3,7 @@
 //! The pipeline counts failures by kind (`throttled`, `stream_cut`, …), so every way a call can go
 //! wrong maps onto one of a small, fixed set of kinds, each with a snake_case [`ErrorKind::name`]
 //! that is used as a counter key in `result.json`. The mapping follows the real services' error
-//! shapes (wire-facts §A5, §B4):
+//! shapes (docs/wire-facts.md §A5, §B4):
 //!
 //! - Bedrock (rest-json): the error code comes from the `x-amzn-ErrorType` header, else the body's
 //!   `code`/`Code`, else `__type` (botocore and smithy-rs agree on this order); everything after

@@ -9,9 +9,9 @@
 //!
 //! Before waiting for a frame's bytes the decoder checks its prelude (length bounds and prelude
 //! CRC), so garbage fails at once as `bad_response` instead of waiting for gigabytes that will
-//! never come. Frame layout and limits: wire-facts §A4.
+//! never come. Frame layout and limits: docs/wire-facts.md §A4.
 //!
-//! Events (wire-facts §A3): `contentBlockDelta` with `delta.text` is a token; `messageStop`
+//! Events (docs/wire-facts.md §A3): `contentBlockDelta` with `delta.text` is a token; `messageStop`
 //! carries the `stopReason`; `metadata` carries `usage.outputTokens`; other event types
 //! (`messageStart`, `contentBlockStart/Stop`, tool-use or reasoning deltas, unknown ones) are
 //! skipped like botocore does. A frame with `:message-type` `exception` (or boto's `error`)

@@ -13,7 +13,7 @@
 //!   blocked for the whole call. `reqwest::blocking` would not do: it forwards every call to a
 //!   hidden runtime thread (`reqwest-internal-sync-runtime`), so the "sync" variant would really
 //!   be async plus a thread hop, and it panics when called inside an async context — which the
-//!   `blocking-in-async` anti-pattern does on purpose (DESIGN.md §10).
+//!   `blocking-in-async` anti-pattern does on purpose (docs/design.md §10).
 //! - Async clients use [`reqwest`] on whatever tokio runtime the caller runs.
 //!
 //! Both stacks are configured identically by [`ClientConfig`] (see `transport.rs` for TCP_NODELAY,

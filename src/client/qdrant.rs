@@ -1,5 +1,5 @@
 //! Retrieval: Qdrant REST `points/query` (what qdrant-client ≥ 1.16 and LlamaIndex's
-//! `QdrantVectorStore` send, wire-facts §B1/§B3).
+//! `QdrantVectorStore` send, docs/wire-facts.md §B1/§B3).
 //!
 //! `POST {qdrant}/collections/{c}/points/query` with
 //! `{"query":{"nearest":[..]},"limit":k,"with_payload":true,"with_vector":false}`; the answer is

@@ -1,4 +1,4 @@
-//! `ragperf compare BASELINE CURRENT`: regression verdicts for CI (DESIGN.md §1, issue 5).
+//! `ragperf compare BASELINE CURRENT`: regression verdicts for CI (docs/design.md §1, issue 5).
 //!
 //! Reads two `result.json` files, pairs their runs by variant and load point ([`pairing`]),
 //! reads every shown metric from every repetition ([`metric`]), and decides per metric whether

@@ -5,7 +5,7 @@
 //! microsecond. By default the ramp is one expected service time: the users then start out of
 //! phase, as they would be in steady state, so the measured window that follows is not a series
 //! of synchronised waves; and ten thousand simultaneous connects no longer overflow listen
-//! backlogs into one-second SYN retransmits (DESIGN.md §10). A ramped start still counts from its
+//! backlogs into one-second SYN retransmits (docs/design.md §10). A ramped start still counts from its
 //! own intended time, so the ramp never hides latency.
 
 use std::cmp::Reverse;

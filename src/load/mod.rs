@@ -4,7 +4,7 @@
 //! Where arrivals come from is a [`Source`]: [`closed_loop`] (N users, each sending its next
 //! request when the last one ends) or [`open_loop`] (a schedule at a rate, coordinated-omission
 //! correct: a request that could not be sent on time still counts from its intended start). The
-//! driver itself is the same for both and never knows how a request is executed (DESIGN.md §5).
+//! driver itself is the same for both and never knows how a request is executed (docs/design.md §5).
 
 pub mod arrivals;
 pub mod closed_loop;

@@ -1,4 +1,4 @@
-//! The machine a result was measured on (DESIGN.md §7: "the machine (cores, OS, versions)"), so a
+//! The machine a result was measured on (docs/design.md §7: "the machine (cores, OS, versions)"), so a
 //! reader of `result.json` — or `compare`/`merge` — knows whether two runs are comparable.
 //! Detection never fails: what cannot be read becomes `"unknown"` or 0.
 
@@ -29,7 +29,7 @@ pub struct MachineInfo {
     /// Version of ragperf that measured.
     pub ragperf_version: String,
     /// Soft limit on open file descriptors when detected (`ulimit -n`; `u64::MAX` = unlimited).
-    /// Each connection needs one, two with in-process mocks (DESIGN.md §10).
+    /// Each connection needs one, two with in-process mocks (docs/design.md §10).
     pub fd_soft_limit: u64,
     /// Hard limit on open file descriptors (`ulimit -Hn`; `u64::MAX` = unlimited).
     pub fd_hard_limit: u64,

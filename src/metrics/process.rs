@@ -1,5 +1,5 @@
 //! What the operating system says about this process while a variant runs: threads by whose they
-//! are, resident memory, CPU time and context switches (DESIGN.md §6 and §10, "Whose threads?" and
+//! are, resident memory, CPU time and context switches (docs/design.md §6 and §10, "Whose threads?" and
 //! "In-process mocks share the CPU"). Linux only: everything is read from `/proc/self` and
 //! `getrusage`.
 //!

@@ -1,4 +1,4 @@
-//! Folding request records into HdrHistograms and counters (DESIGN.md §6).
+//! Folding request records into HdrHistograms and counters (docs/design.md §6).
 //!
 //! Records arrive on one channel and are folded here by the collector thread. The hot path inside
 //! a request only pushes token gaps into the request's own `Vec` (no lock, no shared state); the

@@ -1,4 +1,4 @@
-//! The RAG request and the seven ways of running many of them (DESIGN.md §3–§4).
+//! The RAG request and the seven ways of running many of them (docs/design.md §3–§4).
 //!
 //! One request is always the same five steps — embed, retrieve, CPU work, streamed generation,
 //! citations — written once in [`steps`] for blocking clients and once for async clients. What
@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 pub use record::{RequestRecord, Ticket};
 pub use steps::RequestContext;
 
-/// The variants (contract: names, DESIGN.md §4).
+/// The variants (contract: names, docs/design.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub enum VariantKind {
     /// One thread, requests one after another (Q5).

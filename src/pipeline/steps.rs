@@ -1,5 +1,5 @@
 //! The RAG request itself, written once for blocking clients and once for async clients:
-//! embed → retrieve → CPU work (prompt) → streamed generation → citations (DESIGN.md §3).
+//! embed → retrieve → CPU work (prompt) → streamed generation → citations (docs/design.md §3).
 //!
 //! The two versions are the same steps in the same order; only the waiting differs (a blocked
 //! thread or an `.await`). Every phase boundary is timestamped into the [`RequestRecord`]; every

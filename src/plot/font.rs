@@ -1,6 +1,6 @@
 //! The bundled font. PNG text is drawn with Open Sans (Apache-2.0, `assets/fonts/`) compiled into
 //! the binary, registered with plotters' `ab_glyph` backend under the generic name `sans-serif`,
-//! so charts render the same in a minimal container with no system fonts (DESIGN.md §10). SVG
+//! so charts render the same in a minimal container with no system fonts (docs/design.md §10). SVG
 //! charts name `sans-serif` too and a browser uses its own sans-serif face; the layout (label
 //! widths) is computed with the bundled font's metrics in both cases.
 

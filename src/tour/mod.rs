@@ -1,4 +1,4 @@
-//! `ragperf tour`: every claim of the seed Q&A (`../shared/seed/`) as a small experiment a
+//! `ragperf tour`: every claim of the seed Q&A (`docs/seed-questions.md`) as a small experiment a
 //! learner can run, each ending in a verdict computed from what was measured on their machine.
 //!
 //! An [`Experiment`] is the claim in our own words, the seed's wording, the runs that test it

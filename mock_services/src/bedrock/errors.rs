@@ -1,4 +1,4 @@
-//! Bedrock Runtime's error replies (rest-json, wire-facts §A5): the status, the
+//! Bedrock Runtime's error replies (rest-json, docs/wire-facts.md §A5): the status, the
 //! `x-amzn-ErrorType: <Code>` header both SDKs read the code from, and a JSON body
 //! `{"message":"..."}`.
 //!

@@ -1,4 +1,4 @@
-//! AWS event-stream frames of a ConverseStream body (wire-facts §A3, §A4).
+//! AWS event-stream frames of a ConverseStream body (docs/wire-facts.md §A3, §A4).
 //!
 //! Frames are encoded by `aws-smithy-eventstream` (the same code the Rust SDK decodes with), not
 //! by a hand-rolled CRC. Headers go in the order real Bedrock sends them: `:event-type` (or

@@ -1,4 +1,4 @@
-//! `POST /model/{modelId}/invoke` for Titan text-embedding models (wire-facts §A6).
+//! `POST /model/{modelId}/invoke` for Titan text-embedding models (docs/wire-facts.md §A6).
 //!
 //! - Titan Text Embeddings V2 (`amazon.titan-embed-text-v2:0`): `inputText`, `dimensions`
 //!   (1024, 512 or 256; default 1024), `normalize` (default true), `embeddingTypes` (`float`,

@@ -1,6 +1,6 @@
 //! Mock AWS Bedrock Runtime: `Converse`, `ConverseStream` (AWS event-stream framing) and
 //! `InvokeModel` for Titan text embeddings, protocol-faithful enough that unmodified boto3 and
-//! `aws-sdk-bedrockruntime` clients work against it (wire-facts §A is the specification).
+//! `aws-sdk-bedrockruntime` clients work against it (docs/wire-facts.md §A is the specification).
 //!
 //! - [`model`]: decoding the percent-encoded `{modelId}` label and resolving it.
 //! - [`request`]: the Converse request body and its validation.

@@ -1,7 +1,7 @@
 //! Model identifiers: decoding the `{modelId}` path label and resolving it to what the mock
 //! serves.
 //!
-//! Clients percent-encode the label with only `-._~` left as is (wire-facts §A1), so `:` arrives
+//! Clients percent-encode the label with only `-._~` left as is (docs/wire-facts.md §A1), so `:` arrives
 //! as `%3A` and the `/` of an inference-profile ARN as `%2F`. The router matches on the raw path
 //! (an encoded `/` does not split the segment); the handlers decode it here.
 //!

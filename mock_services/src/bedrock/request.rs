@@ -1,5 +1,5 @@
 //! The Converse / ConverseStream request body: parsing and the validation the real service does
-//! before it starts a model (wire-facts §A2).
+//! before it starts a model (docs/wire-facts.md §A2).
 //!
 //! Only text matters to the mock (it is what the answer and the token counts are made of), but
 //! every content block kind the API has is accepted, so clients sending images, documents, tool

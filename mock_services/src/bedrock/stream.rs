@@ -7,7 +7,7 @@
 //! How late each token actually left (now − deadline) is the mock's own timer error, recorded per
 //! stream and merged into the statistics once, when the stream ends or the client goes away.
 //!
-//! Event order (wire-facts §A3): `messageStart`, `contentBlockDelta` × tokens, `contentBlockStop`,
+//! Event order (docs/wire-facts.md §A3): `messageStart`, `contentBlockDelta` × tokens, `contentBlockStop`,
 //! `messageStop`, `metadata`. A mid-stream exception fault replaces the rest with one exception
 //! frame and ends the body cleanly; a cut fault makes the body fail, so the client sees the
 //! connection end inside a chunked body.

@@ -1,4 +1,4 @@
-//! The HTTP handlers of mock Qdrant, one per REST operation (wire-facts §B1), and the router.
+//! The HTTP handlers of mock Qdrant, one per REST operation (docs/wire-facts.md §B1), and the router.
 //!
 //! Each handler: [`Call::begin`] (count, quota, fault), parse the path and the JSON body (400
 //! "Format error" / 422 "Validation error" answered at once, `time` 0.0), run the store

@@ -6,7 +6,7 @@
 //! Passage `id` (1-based) belongs to document `doc-{id:04}`, has topic `(id - 1) % 8` and is drawn
 //! from a generator seeded by its id alone, so the corpus is the same for every run, seed and
 //! corpus size (passage 42 reads the same whether 100 or 100,000 are loaded). Payloads follow
-//! LlamaIndex's layout (wire-facts §B3) so `QdrantVectorStore` turns hits back into `TextNode`s.
+//! LlamaIndex's layout (docs/wire-facts.md §B3) so `QdrantVectorStore` turns hits back into `TextNode`s.
 
 use serde_json::{Map, Value, json};
 

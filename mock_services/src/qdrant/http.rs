@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by the Qdrant handlers: the response envelope, the error shapes of
-//! wire-facts §B4, reading a JSON body under `qdrant.max_body_bytes`, and [`Call`], which applies
+//! docs/wire-facts.md §B4, reading a JSON body under `qdrant.max_body_bytes`, and [`Call`], which applies
 //! the latency and fault model to one request.
 //!
 //! Every answer is JSON, errors included (`{"status":{"error":".."},"time":..}`), never axum's

@@ -1,7 +1,7 @@
 //! Collection configuration as created (`PUT /collections/{c}`) and reported
 //! (`GET /collections/{c}`: Qdrant's `CollectionInfo`).
 //!
-//! The report carries every field qdrant-client 1.20's pydantic model requires (wire-facts §B1):
+//! The report carries every field qdrant-client 1.20's pydantic model requires (docs/wire-facts.md §B1):
 //! `status`, `optimizer_status`, `segments_count`, `payload_schema` and a `config` with `params`,
 //! `hnsw_config` (`m`, `ef_construct`, `full_scan_threshold`) and `optimizer_config`
 //! (`default_segment_number`, `flush_interval_sec`), filled with Qdrant's defaults and overlaid

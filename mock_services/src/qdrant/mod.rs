@@ -1,6 +1,6 @@
 //! Mock Qdrant: a real in-memory vector store behind Qdrant's REST API, faithful enough that the
 //! unmodified python `qdrant-client` and LlamaIndex's `QdrantVectorStore` work against it
-//! (wire-facts §B), preloaded with a demo corpus.
+//! (docs/wire-facts.md §B), preloaded with a demo corpus.
 //!
 //! Layout:
 //! - [`store`]: the collections behind locks ([`Store`]) and the search/scroll requests.
