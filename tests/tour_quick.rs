@@ -1,8 +1,10 @@
-//! `ragperf tour --quick` end to end on two small experiments (Q5: two requests sequentially vs
-//! in a pool; Q30: one event-loop thread): the report, the charts and the raw results are
-//! written, the verdict and explanation come from the saved measurements, and tampering with
-//! those measurements changes the verdict. Assertions are on files, structure and the
-//! verdict's consistency with the data, never on exact timing.
+//! `ragperf tour --quick` end to end on four experiments (Q5: two requests sequentially vs in a
+//! pool; Q30: one event-loop thread; X3: a bounded pool with whole answers vs streams; X4: an
+//! event loop's CPU per request): the report, the charts and the raw results are written, the
+//! verdict and explanation come from the saved measurements, and tampering with those
+//! measurements changes the verdict. Assertions are on files, structure and the verdict's
+//! consistency with the data, never on exact timing. One test runs them all, one after another:
+//! threads are counted by name across the process, so two tours at once would see each other's.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -24,7 +26,7 @@ fn quick_pieces_write_a_report_whose_verdicts_follow_the_data() {
     let dir = tempfile::tempdir().expect("tempdir");
     let opts = TourOptions {
         mode: Mode::Quick,
-        only: vec!["Q5".into(), "q30".into()],
+        only: vec!["Q5".into(), "q30".into(), "x3".into(), "X4".into()],
         out: dir.path().to_path_buf(),
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -33,7 +35,7 @@ fn quick_pieces_write_a_report_whose_verdicts_follow_the_data() {
         .unwrap_or_else(|e| panic!("tour failed: {e:#}"));
     assert!(!report.partial);
     let ids: Vec<&str> = report.experiments.iter().map(|e| e.id.as_str()).collect();
-    assert_eq!(ids, vec!["Q5", "Q30"]);
+    assert_eq!(ids, vec!["Q5", "Q30", "X3", "X4"]);
     // One progress line per experiment, with the verdict it reached.
     for e in &report.experiments {
         let shout = e.verdict.map_or("did not finish", |v| v.shout());
@@ -134,6 +136,47 @@ fn quick_pieces_write_a_report_whose_verdicts_follow_the_data() {
         })
         .expect("thread check");
     assert!(one_thread.pass, "{one_thread:?}");
+
+    // X3: both variants ran on their pool (thread counts, not timing), and the saved results
+    // give the same checks again.
+    let x3 = &saved.experiments[2];
+    assert_eq!(x3.table.rows.len(), 4, "{:?}", x3.table);
+    let pool_threads = x3
+        .checks
+        .iter()
+        .find(|c| {
+            c.what
+                .starts_with("both ran on about `--workers` pool threads")
+        })
+        .expect("pool thread check");
+    assert!(pool_threads.pass, "{pool_threads:?}");
+    let e = experiment("X3");
+    let measured = runner::load(dir.path(), &e, Mode::Quick).expect("load X3 results");
+    let again = (e.analyse)(&measured).expect("re-analyse X3");
+    assert_eq!(again.checks, x3.checks);
+    let f = tour::stream_pool::figures(&measured).expect("X3 figures");
+    assert_eq!(f.workers, tour::stream_pool::workers(Mode::Quick));
+    assert_eq!(f.users, f.workers * tour::stream_pool::USERS_PER_THREAD);
+    // Whatever the machine: a whole-answer pool cannot serve more than about its cap.
+    assert!(f.loaded.0.rps <= 1.5 * f.cap_rps(), "{f:?}");
+
+    // X4: two CPU costs at two loads, ~7x apart, each quoted in the explanation.
+    let x4 = &saved.experiments[3];
+    assert_eq!(x4.table.rows.len(), 4, "{:?}", x4.table);
+    let e = experiment("X4");
+    let measured = runner::load(dir.path(), &e, Mode::Quick).expect("load X4 results");
+    let again = (e.analyse)(&measured).expect("re-analyse X4");
+    assert_eq!(again.checks, x4.checks);
+    assert_eq!(again.explanation, x4.explanation);
+    let f = tour::cpu_scaling::figures(&measured).expect("X4 figures");
+    let cost_ratio = f.per_call.cpu_ms / f.shared.cpu_ms;
+    assert!((6.0..8.0).contains(&cost_ratio), "{f:?}");
+    assert!(x4.explanation.contains(&tour::ms_text(f.per_call.cpu_ms)));
+    // One core cannot complete more than 1 / CPU work per request, on any machine.
+    assert!(
+        f.per_call.high.rps <= 1.3 * 1000.0 / f.per_call.cpu_ms,
+        "{f:?}"
+    );
 }
 
 #[test]

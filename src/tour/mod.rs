@@ -13,9 +13,11 @@
 //! from a result), [`verdict`], [`chart`] (grouped bars), [`runner`] (runs the steps, writes
 //! results), [`report`] (Markdown, HTML, JSON), and the experiments: [`threads`] (Q1/Q3, Q7),
 //! [`pool`] (Q5, Q4), [`gil`] (Q6), [`hybrid`] (Q16), [`streams`] (Q22, Q30), [`pitfalls`]
-//! (what the seed leaves out).
+//! (what the seed leaves out), [`stream_pool`] (X3: whole answers vs streaming on a bounded
+//! pool) and [`cpu_scaling`] (X4: an event loop's CPU per request).
 
 pub mod chart;
+pub mod cpu_scaling;
 pub mod gil;
 pub mod hybrid;
 pub mod measure;
@@ -24,6 +26,7 @@ pub mod pitfalls;
 pub mod pool;
 pub mod report;
 pub mod runner;
+pub mod stream_pool;
 pub mod streams;
 pub mod threads;
 pub mod verdict;
@@ -83,6 +86,8 @@ pub fn catalogue() -> Vec<Experiment> {
         streams::one_thread(),
         pitfalls::blocking_in_async(),
         pitfalls::cpu_on_loop(),
+        stream_pool::experiment(),
+        cpu_scaling::experiment(),
     ]
 }
 
