@@ -260,9 +260,16 @@ impl RunResult {
             path: path.display().to_string(),
             source,
         })?;
+        RunResult::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses the text of a result file (`path` only names it in errors): what
+    /// [`RunResult::read`] does after reading the file. Public so the fuzz targets and their
+    /// replay test (`fuzz/`, `tests/fuzz_replay.rs`) drive the loader without a file per input.
+    pub fn parse(text: &str, path: &str) -> Result<RunResult, ResultError> {
         let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| ResultError::Parse {
-                path: path.display().to_string(),
+            serde_json::from_str(text).map_err(|e| ResultError::Parse {
+                path: path.to_string(),
                 message: format!(
                     "invalid JSON ({e}): pass the result.json `ragperf run` or `sweep` wrote"
                 ),
@@ -270,7 +277,7 @@ impl RunResult {
         let schema = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
         if schema != SCHEMA {
             return Err(ResultError::Parse {
-                path: path.display().to_string(),
+                path: path.to_string(),
                 message: format!(
                     "schema is `{schema}`, expected `{SCHEMA}`: pass a result.json written by \
                      `ragperf run` or `sweep` (or re-run it with this version)"
@@ -278,7 +285,7 @@ impl RunResult {
             });
         }
         serde_json::from_value(value).map_err(|e| ResultError::Parse {
-            path: path.display().to_string(),
+            path: path.to_string(),
             message: format!(
                 "{e}: the file was changed or cut short; re-run `ragperf run` to write it again"
             ),
