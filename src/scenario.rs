@@ -94,7 +94,7 @@ pub struct RequestConfig {
     pub gil: bool,
     /// `inferenceConfig.maxTokens`.
     pub max_tokens: u32,
-    /// `inferenceConfig.temperature`.
+    /// `inferenceConfig.temperature`, from 0 to 1.
     pub temperature: f64,
     /// Embedding model id (InvokeModel).
     pub embed_model: String,
@@ -360,6 +360,16 @@ impl Scenario {
         if r.max_tokens == 0 {
             return Err(invalid("request.max_tokens", "must be at least 1"));
         }
+        // The Converse API's range; NaN or infinity would also reach result.json as `null`.
+        if !(0.0..=1.0).contains(&r.temperature) {
+            return Err(invalid(
+                "request.temperature",
+                format!(
+                    "is {}; must be a number from 0 to 1 (Bedrock's inferenceConfig.temperature)",
+                    r.temperature
+                ),
+            ));
+        }
         if r.cpu_per_token_us > MAX_CPU_PER_TOKEN_US {
             return Err(invalid(
                 "request.cpu_per_token_us",
@@ -518,5 +528,20 @@ mod tests {
         assert!(err("[request]\nembed_dimensions = 512").contains("qdrant.dimensions"));
         assert!(err("[load]\narrivals = \"bursty\"").contains("constant"));
         assert!(err("[request]\ncpu_per_token_us = 1000001").contains("request.cpu_per_token_us"));
+    }
+
+    #[test]
+    fn temperature_is_a_number_from_0_to_1() {
+        // `nan` was accepted, sent as `null` and written to result.json as `null`, which
+        // `report` and `compare` then could not read (found by the scenario fuzz target).
+        for bad in ["nan", "inf", "-inf", "-0.1", "1.5"] {
+            let e = err(&format!("[request]\ntemperature = {bad}"));
+            assert!(e.contains("request.temperature"), "{bad}: {e}");
+            assert!(e.contains("from 0 to 1"), "{bad}: {e}");
+        }
+        for ok in ["0", "0.0", "0.7", "1"] {
+            let s = Scenario::from_toml(&format!("[request]\ntemperature = {ok}")).unwrap();
+            assert_eq!(s.request.temperature, ok.parse::<f64>().unwrap());
+        }
     }
 }
