@@ -125,3 +125,15 @@ fn the_mock_event_stream_seeds_decode_to_an_answer() {
         assert!(outcome.output_tokens > 0, "{}", path.display());
     }
 }
+
+#[test]
+fn a_histogram_whose_counts_overflow_is_reported_corrupt() {
+    // The regression input of the `result` target: its `e2e` histogram's counts add up to more
+    // than 2^64, which made every percentile walk overflow.
+    let path = fuzz_dir().join("regressions/result/histogram-counts-overflow-u64.json");
+    let text = std::fs::read_to_string(&path).expect("regression file");
+    let result = ragperf::result::RunResult::parse(&text, "regression").expect("loads");
+    let e = ragperf::export::histograms::decode(&result.runs[0], "e2e").unwrap_err();
+    assert!(e.to_string().contains("2^64"), "{e}");
+    assert_eq!(ragperf::export::histograms::check(&result).len(), 1);
+}

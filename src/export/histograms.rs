@@ -77,13 +77,21 @@ pub fn decode(run: &VariantRun, metric: &str) -> Result<Histogram<u64>, Histogra
             repetition: run.repetition,
             metric: metric.to_string(),
         })?;
-    hist::decode_b64(encoded).map_err(|e| HistogramError::Corrupt {
+    let corrupt = |reason: String| HistogramError::Corrupt {
         variant: run.variant.clone(),
         point: run.point.label(),
         repetition: run.repetition,
         metric: metric.to_string(),
-        reason: e.to_string(),
-    })
+        reason,
+    };
+    let h = hist::decode_b64(encoded).map_err(|e| corrupt(e.to_string()))?;
+    // The decoder saturates the total at u64::MAX; counts that add up to more than that make
+    // every percentile walk overflow (a panic in debug builds, nonsense in release). No run
+    // records 2^64 values, so such a payload is corrupt (found by the `result` fuzz target).
+    if h.len() == u64::MAX {
+        return Err(corrupt("its counts add up to 2^64 or more".into()));
+    }
+    Ok(h)
 }
 
 /// Histogram `metric` of several runs (the repetitions of one variant at one point) merged into
