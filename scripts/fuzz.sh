@@ -9,7 +9,8 @@
 # committed), with the dictionary fuzz/dicts/<target>.dict when there is one. A crashing input
 # is saved under fuzz/artifacts/<target>/ and stops that target's run. Prints one summary line
 # per target (executions, coverage, crashes) and exits 1 if any target crashed, 2 on a usage
-# or setup error. Logs: fuzz/logs/<target>.log.
+# or setup error. Logs: fuzz/logs/<target>.log. FUZZ_NO_BUILD=1 skips the build (reuses the
+# binaries of the last one).
 #
 # Needs: the nightly toolchain (`rustup toolchain install nightly`) and cargo-fuzz
 # (`cargo install cargo-fuzz`). On a shared machine run it as `nice -n 19 scripts/fuzz.sh`.
@@ -52,8 +53,12 @@ SECONDS_EACH=$(awk -v m="$MINUTES" 'BEGIN { s = int(m * 60 + 0.5); print (s < 1 
 FLAGS=(--debug-assertions --sanitizer none)
 
 cd "$FUZZ"
-echo "building the fuzz targets..." >&2
-cargo +nightly fuzz build "${FLAGS[@]}" >&2
+if [ "${FUZZ_NO_BUILD:-0}" = 1 ]; then
+    echo "FUZZ_NO_BUILD=1: running the binaries of the last build" >&2
+else
+    echo "building the fuzz targets..." >&2
+    cargo +nightly fuzz build "${FLAGS[@]}" >&2
+fi
 # The binaries are run directly: `cargo fuzz run` would rebuild (and wait for the build lock)
 # before every target and again after a crash.
 HOST=$(rustc +nightly -vV | sed -n 's/^host: //p')
