@@ -114,10 +114,14 @@ impl LoadPoint {
     }
 }
 
-/// Counts of one variant at one point (measured requests only).
+/// Counts of one variant at one point: the measured requests, and the warm-up apart.
+///
+/// Every request that came due ends in exactly one bucket:
+/// `sent = ok + failed + abandoned + never_sent` (measured), and likewise in [`WarmupCounters`].
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Counters {
-    /// Measured requests sent.
+    /// Measured requests that came due (intended to start inside the measured phase), sent or
+    /// held back by `--max-in-flight`.
     pub sent: u64,
     /// Requests that succeeded.
     pub ok: u64,
@@ -137,6 +141,32 @@ pub struct Counters {
     pub citation_mismatches: u64,
     /// Warm-up requests completed (not measured).
     pub warmup_completed: u64,
+    /// Where every warm-up request ended (all zero in older results, which lack it).
+    #[serde(default)]
+    pub warmup: WarmupCounters,
+}
+
+impl Counters {
+    /// Measured requests accounted for in a bucket (ok, failed, unfinished, never sent): equal
+    /// to `sent` in every run.
+    pub fn accounted(&self) -> u64 {
+        self.ok + self.failed + self.abandoned + self.never_sent
+    }
+}
+
+/// Where the warm-up requests ended: `due = ok + failed + abandoned + never_sent`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct WarmupCounters {
+    /// Warm-up requests that came due.
+    pub due: u64,
+    /// Succeeded.
+    pub ok: u64,
+    /// Failed (any kind).
+    pub failed: u64,
+    /// Still running when the drain time ran out.
+    pub abandoned: u64,
+    /// Held back by `--max-in-flight` and never sent.
+    pub never_sent: u64,
 }
 
 /// Rates over the measured window.

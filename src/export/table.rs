@@ -46,18 +46,47 @@ pub fn subject_label(r: &VariantRun) -> String {
     }
 }
 
-fn row(r: &VariantRun) -> Vec<String> {
+/// Efficiency as a percentage, with its stated error when that is 5 points or more.
+pub fn efficiency_label(r: &VariantRun) -> String {
+    if r.ideal.ideal_requests_per_s <= 0.0 {
+        return "—".into();
+    }
+    let eff = r.ideal.efficiency * 100.0;
+    let err = r.ideal.efficiency_error * 100.0;
+    if err >= 5.0 {
+        format!("{eff:.0}±{err:.0}%")
+    } else {
+        format!("{eff:.0}%")
+    }
+}
+
+/// The warm-up's requests: succeeded / came due.
+fn warmup_cell(r: &VariantRun) -> String {
+    let w = &r.counters.warmup;
+    format!("{}/{}", w.ok, w.due)
+}
+
+fn row(r: &VariantRun, slo: bool) -> Vec<String> {
     // A histogram with no sample has no percentile: "—", never 0.
     let pair = |k: &str| match r.latency_ms.get(k).filter(|p| p.count > 0) {
         Some(p) => format!("{}/{}", ms(p.p50), ms(p.p99)),
         None => "—".into(),
     };
     let c = &r.counters;
-    vec![
+    let mut cells = vec![
         subject_label(r),
         r.point.label(),
         format!("{}/{}", c.ok, c.sent),
         format!("{:.1}", r.throughput.requests_per_s),
+    ];
+    if slo {
+        cells.push(
+            r.throughput
+                .goodput_per_s
+                .map_or("—".into(), |g| format!("{g:.1}")),
+        );
+    }
+    cells.extend([
         format!("{:.0}", r.throughput.tokens_per_s),
         pair("e2e"),
         pair("ttft"),
@@ -69,14 +98,13 @@ fn row(r: &VariantRun) -> Vec<String> {
         r.process.threads_peak.to_string(),
         mib(r.process.rss_peak_bytes),
         format!("{:.2}", r.process.cpu_user_s + r.process.cpu_sys_s),
-        if r.ideal.ideal_requests_per_s > 0.0 {
-            format!("{:.0}%", r.ideal.efficiency * 100.0)
-        } else {
-            "—".into()
-        },
+        efficiency_label(r),
         c.failed.to_string(),
         c.abandoned.to_string(),
-    ]
+        c.never_sent.to_string(),
+        warmup_cell(r),
+    ]);
+    cells
 }
 
 /// Lays out `rows` under `header`, the first two columns left-aligned.
@@ -172,11 +200,12 @@ fn server_rows(result: &RunResult, out: &mut String) {
 
 /// A fixed-width table, one row per variant × point.
 pub fn render(result: &RunResult) -> String {
-    let header: Vec<String> = [
-        "variant",
-        "load",
-        "ok/sent",
-        "req/s",
+    let slo = !result.plan.slo.is_empty();
+    let mut header = vec!["variant", "load", "ok/sent", "req/s"];
+    if slo {
+        header.push("good/s");
+    }
+    header.extend([
         "tok/s",
         "e2e p50/p99",
         "ttft p50/p99",
@@ -188,19 +217,61 @@ pub fn render(result: &RunResult) -> String {
         "eff",
         "failed",
         "unfinished",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let rows: Vec<Vec<String>> = result.runs.iter().map(row).collect();
+        "never sent",
+        "warm-up ok",
+    ]);
+    let rows: Vec<Vec<String>> = result.runs.iter().map(|r| row(r, slo)).collect();
     let mut out = String::new();
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
     grid(&header, &rows, &mut out);
+    out.push_str(
+        "ok/sent: measured requests (due after the warm-up); each ends in one bucket: ok + failed \
+         + unfinished + never sent = sent. req/s, tok/s and eff count the successful work inside \
+         the measured window (a request straddling an edge by its share inside it), whatever \
+         phase sent it; eff ± its statistical error. warm-up ok: warm-up requests ok/due\n",
+    );
+    if slo {
+        out.push_str("good/s: successful requests per second that met every --slo bound\n");
+    }
+    for r in &result.runs {
+        let w = &r.counters.warmup;
+        if w.failed + w.abandoned + w.never_sent > 0 {
+            let _ = writeln!(
+                out,
+                "warm-up of {} at {}: {} due = {} ok + {} failed + {} unfinished + {} never sent",
+                subject_label(r),
+                r.point.label(),
+                w.due,
+                w.ok,
+                w.failed,
+                w.abandoned,
+                w.never_sent
+            );
+        }
+        let service_s = r.ideal.expected_service_s;
+        if r.throughput.window_s > 0.0 && service_s > r.throughput.window_s {
+            let _ = writeln!(
+                out,
+                "note: {} at {}: the measured window ({:.1} s) is shorter than one expected \
+                 service time ({:.1} s), so few requests can finish inside it; use a longer -d \
+                 or a smaller --time-scale",
+                subject_label(r),
+                r.point.label(),
+                r.throughput.window_s,
+                service_s
+            );
+        }
+    }
     if result.runs.iter().any(|r| r.counters.abandoned > 0) {
         out.push_str(
             "unfinished: measured requests still running (or queued) when the drain time ran \
              out; a variant that serves fewer requests at once than it is sent queues the rest \
              (their latency exceeds the run)\n",
+        );
+    }
+    if result.runs.iter().any(|r| r.counters.never_sent > 0) {
+        out.push_str(
+            "never sent: requests that came due but were still held back by --max-in-flight when \
+             the load stopped\n",
         );
     }
     for r in result.runs.iter().filter(|r| r.counters.failed > 0) {
