@@ -26,6 +26,14 @@ fn poisson(rate: f64, max_in_flight: Option<usize>) -> LoadPoint {
 
 fn check(result: &RunResult) {
     let table = export::table::render(result);
+    assert!(
+        table
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("time scale 0.01")
+                && l.contains("--time-scale 1 for the seed's real")),
+        "the heading says the time scale and how to undo it:\n{table}"
+    );
     for r in &result.runs {
         let what = format!("{} at {}", r.variant, r.point.label());
         let c = &r.counters;

@@ -198,6 +198,33 @@ fn server_rows(result: &RunResult, out: &mut String) {
     );
 }
 
+/// The line above the table: what was run, at which time scale, and how to get the seed's
+/// real latencies when they were scaled.
+pub fn heading(result: &RunResult) -> String {
+    let sc = &result.scenario;
+    let points: Vec<String> = result.plan.points.iter().map(|p| p.label()).collect();
+    let measured = match (sc.load.duration, sc.load.requests) {
+        (Some(d), _) => format!("{} measured", humantime::format_duration(d)),
+        (None, Some(n)) => format!("{n} measured requests"),
+        (None, None) => "10s measured".into(),
+    };
+    let scale = if (sc.time_scale - 1.0).abs() < f64::EPSILON {
+        "time scale 1 (the seed's real latencies)".to_string()
+    } else {
+        format!(
+            "time scale {} (every injected latency x{}; --time-scale 1 for the seed's real \
+             latencies)",
+            sc.time_scale, sc.time_scale
+        )
+    };
+    format!(
+        "{}: {} subject(s) at {}, {measured} per subject after its warm-up, {scale}\n",
+        result.plan.command,
+        result.plan.variants.len(),
+        points.join(", "),
+    )
+}
+
 /// A fixed-width table, one row per variant × point.
 pub fn render(result: &RunResult) -> String {
     let slo = !result.plan.slo.is_empty();
@@ -222,6 +249,7 @@ pub fn render(result: &RunResult) -> String {
     ]);
     let rows: Vec<Vec<String>> = result.runs.iter().map(|r| row(r, slo)).collect();
     let mut out = String::new();
+    out.push_str(&heading(result));
     grid(&header, &rows, &mut out);
     out.push_str(
         "ok/sent: measured requests (due after the warm-up); each ends in one bucket: ok + failed \
