@@ -17,6 +17,9 @@ use super::{LINE_WIDTH, MUTED, Shape, data, variant_style};
 use crate::export::describe::pct;
 use crate::result::RunResult;
 
+/// One load point of a variant: x, and (p50, p99) when something finished there.
+type Point = (f64, Option<(f64, f64)>);
+
 /// The two panels: metric and its title.
 const PANELS: [(&str, &str); 2] = [("e2e", "end-to-end"), ("ttft", "time to first token")];
 
@@ -78,7 +81,7 @@ where
     points.sort_by(|a, b| data::load_value(a).total_cmp(&data::load_value(b)));
     // Per variant and point: (x, Some((p50, p99))), or (x, None) where no request finished
     // (no sample is no latency: the line breaks there and a ring marks the point).
-    let series: Vec<Vec<(f64, Option<(f64, f64)>)>> = variants
+    let series: Vec<Vec<Point>> = variants
         .iter()
         .map(|v| {
             points
@@ -104,7 +107,7 @@ where
             .flat_map(|(p50, p99)| [p50, p99]),
         1.0,
     );
-    let series: Vec<Vec<(f64, Option<(f64, f64)>)>> = series
+    let series: Vec<Vec<Point>> = series
         .into_iter()
         .map(|pts| {
             pts.into_iter()
@@ -154,7 +157,7 @@ where
 
 /// The runs of consecutive points that have a value: a line never bridges a point where
 /// nothing finished.
-fn segments(pts: &[(f64, Option<(f64, f64)>)]) -> Vec<Vec<(f64, f64, f64)>> {
+fn segments(pts: &[Point]) -> Vec<Vec<(f64, f64, f64)>> {
     let mut out = vec![Vec::new()];
     for (x, v) in pts {
         match v {
