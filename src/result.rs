@@ -76,6 +76,10 @@ pub struct Backends {
     pub bedrock_url: String,
     /// Worker threads of the embedded mocks (0 when external).
     pub mock_threads: usize,
+    /// What the check of external backends before the load found: nothing answering, swapped
+    /// URLs, mock settings that differ from the run's scenario (empty when all is as expected).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One point of load.

@@ -198,6 +198,21 @@ fn server_rows(result: &RunResult, out: &mut String) {
     );
 }
 
+/// What a failure kind usually means, where the user can act on it.
+pub fn failure_hint(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "connect" => "no connection: wrong port, or the backend is not running?",
+        "not_found" => "404: URLs swapped, or a missing collection or model?",
+        "bad_request" => "rejected as invalid: URLs swapped, or not the expected service?",
+        "bad_response" => "an answer not understood: URLs swapped, or not the expected service?",
+        "timeout" => "no answer in time: a stalled backend, or timeouts too short?",
+        "throttled" | "server_error" | "unavailable" | "stream_exception" | "stream_cut" => {
+            "injected faults or an overloaded backend"
+        }
+        _ => return None,
+    })
+}
+
 /// The line above the table: what was run, at which time scale, and how to get the seed's
 /// real latencies when they were scaled.
 pub fn heading(result: &RunResult) -> String {
@@ -260,6 +275,9 @@ pub fn render(result: &RunResult) -> String {
     if slo {
         out.push_str("good/s: successful requests per second that met every --slo bound\n");
     }
+    for n in &result.backends.notes {
+        let _ = writeln!(out, "warning: {n}");
+    }
     for r in &result.runs {
         let w = &r.counters.warmup;
         if w.failed + w.abandoned + w.never_sent > 0 {
@@ -276,7 +294,10 @@ pub fn render(result: &RunResult) -> String {
             );
         }
         let service_s = r.ideal.expected_service_s;
-        if r.throughput.window_s > 0.0 && service_s > r.throughput.window_s {
+        if r.throughput.window_s > 0.0
+            && service_s > r.throughput.window_s
+            && r.counters.failed == 0
+        {
             let _ = writeln!(
                 out,
                 "note: {} at {}: the measured window ({:.1} s) is shorter than one expected \
@@ -307,7 +328,10 @@ pub fn render(result: &RunResult) -> String {
             .counters
             .failed_by_kind
             .iter()
-            .map(|(k, n)| format!("{k} {n}"))
+            .map(|(k, n)| match failure_hint(k) {
+                Some(h) => format!("{k} {n} ({h})"),
+                None => format!("{k} {n}"),
+            })
             .collect();
         let _ = writeln!(
             out,
