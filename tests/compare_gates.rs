@@ -93,20 +93,20 @@ fn thresholds_naming_default_metrics_show_each_row_once_in_plain_words() {
     let mut cur = base.clone();
     // An informational metric gets much worse; no gate is touched.
     edit(&mut cur, "async", |_, r| {
-        r.latency_ms.get_mut("ttft").expect("ttft").p99 *= 3.0;
+        r.latency_ms.get_mut("ttft").expect("ttft").p50 *= 3.0;
     });
     let (b, c) = (
         write(dir.path(), "base.json", &base),
         write(dir.path(), "cur.json", &cur),
     );
     let gates = dir.path().join("gates.toml");
-    // ttft.p99 is also a default informational metric: it must not appear twice.
-    std::fs::write(&gates, "metrics = [\"ttft.p99\", \"itl.p99\"]\n").expect("write");
+    // ttft.p50 is also a default informational metric: it must not appear twice.
+    std::fs::write(&gates, "metrics = [\"ttft.p50\", \"itl.p99\"]\n").expect("write");
     let out = compare(&b, &c, &["--thresholds", gates.to_str().expect("utf-8")]).code(0);
     let text = String::from_utf8(out.get_output().stdout.clone()).expect("utf-8");
     let async_ttft = text
         .lines()
-        .filter(|l| l.starts_with("| async |") && l.contains("`ttft.p99`"))
+        .filter(|l| l.starts_with("| async |") && l.contains("`ttft.p50`"))
         .count();
     assert_eq!(async_ttft, 1, "{text}");
     assert!(text.starts_with("### ragperf compare: PASS"), "{text}");
