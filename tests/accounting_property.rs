@@ -149,8 +149,16 @@ fn faults_gil_and_slo_keep_the_accounting() {
         vec![common::closed(8), common::open(80.0, None)],
     );
     plan.slo = Slo::parse("e2e=60ms").expect("slo");
+    plan.repeat = 2;
     let result = common::run(&plan);
     check(&result);
+    // --slo goodput is in the table and in summary.md (and so in index.html's table); each
+    // repetition's row says which it is.
+    let table = export::table::render(&result);
+    assert!(table.contains("good/s"), "{table}");
+    assert!(table.contains("c=8 #2"), "{table}");
+    let summary = export::markdown::render(&result);
+    assert!(summary.contains("(good "), "{summary}");
     let failed: u64 = result.runs.iter().map(|r| r.counters.failed).sum();
     let warm_failed: u64 = result.runs.iter().map(|r| r.counters.warmup.failed).sum();
     assert!(

@@ -66,7 +66,7 @@ fn warmup_cell(r: &VariantRun) -> String {
     format!("{}/{}", w.ok, w.due)
 }
 
-fn row(r: &VariantRun, slo: bool) -> Vec<String> {
+fn row(r: &VariantRun, slo: bool, repeated: bool) -> Vec<String> {
     // A histogram with no sample has no percentile: "—", never 0.
     let pair = |k: &str| match r.latency_ms.get(k).filter(|p| p.count > 0) {
         Some(p) => format!("{}/{}", ms(p.p50), ms(p.p99)),
@@ -75,7 +75,11 @@ fn row(r: &VariantRun, slo: bool) -> Vec<String> {
     let c = &r.counters;
     let mut cells = vec![
         subject_label(r),
-        r.point.label(),
+        if repeated {
+            format!("{} #{}", r.point.label(), r.repetition + 1)
+        } else {
+            r.point.label()
+        },
         format!("{}/{}", c.ok, c.sent),
         format!("{:.1}", r.throughput.requests_per_s),
     ];
@@ -262,7 +266,9 @@ pub fn render(result: &RunResult) -> String {
         "never sent",
         "warm-up ok",
     ]);
-    let rows: Vec<Vec<String>> = result.runs.iter().map(|r| row(r, slo)).collect();
+    // With --repeat, each row says which repetition it is (`c=8 #2`).
+    let repeated = result.plan.repeat > 1;
+    let rows: Vec<Vec<String>> = result.runs.iter().map(|r| row(r, slo, repeated)).collect();
     let mut out = String::new();
     out.push_str(&heading(result));
     grid(&header, &rows, &mut out);
