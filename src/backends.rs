@@ -102,7 +102,8 @@ impl Backend {
     }
 }
 
-fn agent() -> ureq::Agent {
+/// An HTTP agent for the mocks' side routes, bounded by [`STATS_TIMEOUT`].
+pub(crate) fn agent() -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .timeout_global(Some(STATS_TIMEOUT))
         .http_status_as_error(false)

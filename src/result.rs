@@ -76,6 +76,10 @@ pub struct Backends {
     pub bedrock_url: String,
     /// Worker threads of the embedded mocks (0 when external).
     pub mock_threads: usize,
+    /// What the check of external backends before the load found: nothing answering, swapped
+    /// URLs, mock settings that differ from the run's scenario (empty when all is as expected).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One point of load.
@@ -114,10 +118,14 @@ impl LoadPoint {
     }
 }
 
-/// Counts of one variant at one point (measured requests only).
+/// Counts of one variant at one point: the measured requests, and the warm-up apart.
+///
+/// Every request that came due ends in exactly one bucket:
+/// `sent = ok + failed + abandoned + never_sent` (measured), and likewise in [`WarmupCounters`].
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Counters {
-    /// Measured requests sent.
+    /// Measured requests that came due (intended to start inside the measured phase), sent or
+    /// held back by `--max-in-flight`.
     pub sent: u64,
     /// Requests that succeeded.
     pub ok: u64,
@@ -137,6 +145,32 @@ pub struct Counters {
     pub citation_mismatches: u64,
     /// Warm-up requests completed (not measured).
     pub warmup_completed: u64,
+    /// Where every warm-up request ended (all zero in older results, which lack it).
+    #[serde(default)]
+    pub warmup: WarmupCounters,
+}
+
+impl Counters {
+    /// Measured requests accounted for in a bucket (ok, failed, unfinished, never sent): equal
+    /// to `sent` in every run.
+    pub fn accounted(&self) -> u64 {
+        self.ok + self.failed + self.abandoned + self.never_sent
+    }
+}
+
+/// Where the warm-up requests ended: `due = ok + failed + abandoned + never_sent`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct WarmupCounters {
+    /// Warm-up requests that came due.
+    pub due: u64,
+    /// Succeeded.
+    pub ok: u64,
+    /// Failed (any kind).
+    pub failed: u64,
+    /// Still running when the drain time ran out.
+    pub abandoned: u64,
+    /// Held back by `--max-in-flight` and never sent.
+    pub never_sent: u64,
 }
 
 /// Rates over the measured window.

@@ -83,5 +83,42 @@ fn output_goes_to_a_file_too() {
     let out = compare(&b, &c, &["--output", md.to_str().expect("utf-8")]).code(1);
     let written = std::fs::read_to_string(&md).expect("written");
     assert_eq!(written.as_bytes(), out.get_output().stdout.as_slice());
-    assert!(written.starts_with("### ragperf compare: ❌"));
+    assert!(written.starts_with("### ragperf compare: FAIL"));
+}
+
+#[test]
+fn thresholds_naming_default_metrics_show_each_row_once_in_plain_words() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = fixture();
+    let mut cur = base.clone();
+    // An informational metric gets much worse; no gate is touched.
+    edit(&mut cur, "async", |_, r| {
+        r.latency_ms.get_mut("ttft").expect("ttft").p50 *= 3.0;
+    });
+    let (b, c) = (
+        write(dir.path(), "base.json", &base),
+        write(dir.path(), "cur.json", &cur),
+    );
+    let gates = dir.path().join("gates.toml");
+    // ttft.p50 is also a default informational metric: it must not appear twice.
+    std::fs::write(&gates, "metrics = [\"ttft.p50\", \"itl.p99\"]\n").expect("write");
+    let out = compare(&b, &c, &["--thresholds", gates.to_str().expect("utf-8")]).code(0);
+    let text = String::from_utf8(out.get_output().stdout.clone()).expect("utf-8");
+    let async_ttft = text
+        .lines()
+        .filter(|l| l.starts_with("| async |") && l.contains("`ttft.p50`"))
+        .count();
+    assert_eq!(async_ttft, 1, "{text}");
+    assert!(text.starts_with("### ragperf compare: PASS"), "{text}");
+    assert!(text.contains("worse (not gated)"), "{text}");
+    assert!(!text.contains("regressed"), "{text}");
+    // Only characters every font has: no emoji.
+    assert!(
+        !text
+            .chars()
+            .any(|ch| ('\u{1F000}'..='\u{1FAFF}').contains(&ch)
+                || ('\u{2700}'..='\u{27BF}').contains(&ch)
+                || ch == '\u{2705}'),
+        "{text}"
+    );
 }

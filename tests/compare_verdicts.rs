@@ -31,7 +31,7 @@ fn identical_results_pass_with_every_row_within_noise() {
     }
     compare(&path, &path, &[])
         .code(0)
-        .stdout(predicate::str::contains("✅ no regression"));
+        .stdout(predicate::str::contains("PASS, no gated regression"));
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn a_thirty_percent_p99_regression_fails_naming_the_metric() {
     );
     compare(&b, &c, &[])
         .code(1)
-        .stdout(predicate::str::contains("❌ 1 regression"))
+        .stdout(predicate::str::contains("FAIL, 1 gated regression"))
         .stdout(predicate::str::contains("`async` c=16 **`e2e.p99`**"))
         .stdout(predicate::str::contains("+30.0% worse, limit +20%"))
         .stdout(predicate::str::contains("95% CI"));
@@ -94,7 +94,7 @@ fn an_improvement_passes_and_is_reported_as_improved() {
     );
     compare(&b, &c, &[])
         .code(0)
-        .stdout(predicate::str::contains("✅ no regression"))
+        .stdout(predicate::str::contains("PASS, no gated regression"))
         .stdout(predicate::str::contains("**Improvements**"))
         .stdout(predicate::str::contains("`sync` c=16 **`requests_per_s`**"));
     let out = compare(&b, &c, &["--json"]).code(0);

@@ -170,7 +170,13 @@ fn listener(
 }
 
 async fn stats_handler(State(state): State<Arc<MockState>>) -> impl IntoResponse {
-    axum::Json(state.stats.snapshot())
+    // The snapshot plus `settings`: the effective MockConfig, so a client can check that the
+    // mocks inject what it expects (time scale, latencies, faults).
+    let mut body = serde_json::to_value(state.stats.snapshot()).unwrap_or_default();
+    if let (Some(obj), Ok(settings)) = (body.as_object_mut(), serde_json::to_value(&state.config)) {
+        obj.insert("settings".into(), settings);
+    }
+    axum::Json(body)
 }
 
 async fn stats_reset_handler(State(state): State<Arc<MockState>>) -> impl IntoResponse {

@@ -63,7 +63,7 @@ pub enum Command {
 /// `ragperf run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Closed loop: simulated users (default 32).
+    /// Closed loop: simulated users (default 8 with no --scenario, else the scenario's, 32).
     #[arg(long, short = 'c', value_parser = checks::positive_count, allow_negative_numbers = true)]
     pub concurrency: Option<usize>,
     /// Open loop: offered requests per second (replaces the closed loop; not with -c).
@@ -103,7 +103,8 @@ pub struct CommonArgs {
     /// Stop each variant after this many measured requests.
     #[arg(long, short = 'n', value_parser = checks::positive_u64, allow_negative_numbers = true)]
     pub requests: Option<u64>,
-    /// Measured time per variant, e.g. 30s (default 10s unless --requests is given).
+    /// Measured time per variant, e.g. 30s (default 10s unless --requests is given; `run`
+    /// with no --scenario: 3s).
     #[arg(long, short = 'd', value_parser = parse_duration, allow_hyphen_values = true)]
     pub duration: Option<Duration>,
     /// Unmeasured warm-up per variant, e.g. 2s (default: the connection ramp).
@@ -122,7 +123,8 @@ pub struct CommonArgs {
     /// Open loop: cap on requests in flight; the rest wait (counted as queue time).
     #[arg(long, value_parser = checks::positive_count, allow_negative_numbers = true)]
     pub max_in_flight: Option<usize>,
-    /// Multiply every injected latency (0.01 = 100x faster; > 0, at most 1000).
+    /// Multiply every injected latency (0.01 = 100x faster; > 0, at most 1000; default 1, but
+    /// 0.1 for `run` with no --scenario: --time-scale 1 gives the seed's real latencies).
     #[arg(long, value_parser = checks::time_scale, allow_negative_numbers = true)]
     pub time_scale: Option<f64>,
     /// Seed for latency draws, answers and arrivals.
@@ -410,6 +412,33 @@ fn plan(
     })
 }
 
+/// `run`'s first-run defaults (no `--scenario`, no `--target`, embedded mocks): every injected
+/// latency ×0.1 (a request takes ~0.35 s instead of ~3.5 s), 8 users and 3 s measured per
+/// variant, so the seven variants finish in well under 45 s and even `sequential` and
+/// `blocking-in-async` complete requests. `--time-scale 1` gives the seed's real latencies.
+pub const FIRST_RUN_TIME_SCALE: f64 = 0.1;
+/// Users of the first-run default (see [`FIRST_RUN_TIME_SCALE`]).
+pub const FIRST_RUN_CONCURRENCY: usize = 8;
+/// Measured time per variant of the first-run default (see [`FIRST_RUN_TIME_SCALE`]).
+pub const FIRST_RUN_DURATION: Duration = Duration::from_secs(3);
+
+/// Applies `run`'s first-run defaults to whatever the flags left unset.
+fn first_run_defaults(args: &RunArgs, s: &mut Scenario) {
+    let c = &args.common;
+    if c.scenario.is_some() || c.target.target.is_some() || c.qdrant_url.is_some() {
+        return;
+    }
+    if c.time_scale.is_none() {
+        s.time_scale = FIRST_RUN_TIME_SCALE;
+    }
+    if args.concurrency.is_none() && args.rate.is_none() {
+        s.load.concurrency = FIRST_RUN_CONCURRENCY;
+    }
+    if c.duration.is_none() && c.requests.is_none() {
+        s.load.duration = Some(FIRST_RUN_DURATION);
+    }
+}
+
 /// The plan of `ragperf run`.
 pub fn run_plan(args: &RunArgs) -> anyhow::Result<RunPlan> {
     let mut s = scenario(&args.common)?;
@@ -428,6 +457,7 @@ pub fn run_plan(args: &RunArgs) -> anyhow::Result<RunPlan> {
             ),
         ));
     }
+    first_run_defaults(args, &mut s);
     if let Some(c) = args.concurrency {
         if c == 0 {
             return Err(flag_err("--concurrency", "must be at least 1"));
@@ -473,4 +503,39 @@ pub fn sweep_plan(args: &SweepArgs) -> anyhow::Result<RunPlan> {
         ));
     };
     plan("sweep", &args.common, s, points)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let mut argv = vec!["ragperf", "run"];
+        argv.extend_from_slice(args);
+        match Cli::parse_from(argv).command {
+            Command::Run(a) => a,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bare_run_gets_the_first_run_defaults_and_flags_win() {
+        let plan = run_plan(&run_args(&[])).expect("plan");
+        assert_eq!(plan.scenario.time_scale, FIRST_RUN_TIME_SCALE);
+        assert_eq!(plan.points[0].concurrency, FIRST_RUN_CONCURRENCY);
+        assert_eq!(plan.scenario.load.duration, Some(FIRST_RUN_DURATION));
+        let plan =
+            run_plan(&run_args(&["--time-scale", "1", "-c", "32", "-d", "10s"])).expect("plan");
+        assert_eq!(plan.scenario.time_scale, 1.0);
+        assert_eq!(plan.points[0].concurrency, 32);
+        assert_eq!(plan.scenario.load.duration, Some(Duration::from_secs(10)));
+        // A scenario file keeps its own (here: default) settings.
+        let plan = run_plan(&run_args(&["--scenario", "scenarios/seed.toml"])).expect("plan");
+        assert_ne!(plan.scenario.time_scale, FIRST_RUN_TIME_SCALE);
+        // -n alone keeps counting requests, with no 3 s limit.
+        let plan = run_plan(&run_args(&["-n", "50"])).expect("plan");
+        assert_eq!(plan.scenario.load.duration, None);
+    }
 }

@@ -50,11 +50,18 @@ pub fn options(args: &CompareArgs) -> Result<Options, CompareError> {
         gates.override_with(flags);
     }
     let metrics = if args.metrics.is_empty() {
-        gates::DEFAULT_INFO_METRICS
+        // A metric named both by default and in the thresholds file is one row, not two.
+        let mut metrics: Vec<Metric> = Vec::new();
+        for m in gates::DEFAULT_INFO_METRICS
             .iter()
             .filter_map(|m| Metric::parse(m).ok())
             .chain(gates.extra_metrics.iter().copied())
-            .collect()
+        {
+            if !metrics.contains(&m) {
+                metrics.push(m);
+            }
+        }
+        metrics
     } else {
         args.metrics
             .iter()

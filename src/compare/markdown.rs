@@ -100,9 +100,9 @@ fn table(out: &mut String, rows: &[&Row]) {
     out.push_str("|---|---|---|--:|--:|--:|--:|---|---|\n");
     for r in rows {
         let verdict = if r.gated && r.decision.verdict == Verdict::Regressed {
-            format!("**{}**", r.decision.verdict.label())
+            format!("**{}**", r.decision.verdict.label(r.gated))
         } else {
-            r.decision.verdict.label().to_string()
+            r.decision.verdict.label(r.gated).to_string()
         };
         let _ = writeln!(
             out,
@@ -157,9 +157,9 @@ fn stories(out: &mut String, c: &Comparison, verdict: Verdict, title: &str) {
 pub fn render(c: &Comparison) -> String {
     let mut out = String::new();
     let headline = match c.regressions {
-        0 => "✅ no regression".to_string(),
-        1 => "❌ 1 regression".to_string(),
-        n => format!("❌ {n} regressions"),
+        0 => "PASS, no gated regression".to_string(),
+        1 => "FAIL, 1 gated regression".to_string(),
+        n => format!("FAIL, {n} gated regressions"),
     };
     let _ = writeln!(out, "### ragperf compare: {headline}\n");
     let _ = writeln!(

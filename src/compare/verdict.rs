@@ -32,13 +32,17 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// How the Markdown table says it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Regressed => "❌ regressed",
-            Verdict::Improved => "✅ improved",
-            Verdict::WithinNoise => "within noise",
-            Verdict::NotCompared => "not compared",
+    /// How the Markdown table says it: plain words (no emoji, which render as empty boxes
+    /// without an emoji font). An ungated row only moved beyond the noise limit: it is
+    /// "worse"/"better", never "regressed", which is what gates decide.
+    pub fn label(self, gated: bool) -> &'static str {
+        match (self, gated) {
+            (Verdict::Regressed, true) => "REGRESSED",
+            (Verdict::Improved, true) => "improved",
+            (Verdict::Regressed, false) => "worse (not gated)",
+            (Verdict::Improved, false) => "better (not gated)",
+            (Verdict::WithinNoise, _) => "within noise",
+            (Verdict::NotCompared, _) => "not compared",
         }
     }
 }

@@ -61,6 +61,13 @@ pub fn errors(run: &VariantRun) -> String {
     if c.never_sent > 0 {
         out.push_str(&format!(" + {} never sent", c.never_sent));
     }
+    let w = &c.warmup;
+    if w.failed + w.abandoned + w.never_sent > 0 {
+        out.push_str(&format!(
+            "; warm-up {} due: {} failed, {} unfinished, {} never sent",
+            w.due, w.failed, w.abandoned, w.never_sent
+        ));
+    }
     out
 }
 
@@ -109,7 +116,15 @@ pub fn table_row(run: &VariantRun, with_repetition: bool) -> Vec<String> {
     vec![
         crate::export::table::subject_label(run),
         load,
-        rate(run.throughput.requests_per_s),
+        match run.throughput.goodput_per_s {
+            // With --slo the rate that met it sits beside the rate.
+            Some(good) => format!(
+                "{} (good {})",
+                rate(run.throughput.requests_per_s),
+                rate(good)
+            ),
+            None => rate(run.throughput.requests_per_s),
+        },
         if no_ideal {
             "–".into()
         } else {
@@ -118,7 +133,7 @@ pub fn table_row(run: &VariantRun, with_repetition: bool) -> Vec<String> {
         if no_ideal {
             "–".into()
         } else {
-            format!("{:.0}%", run.ideal.efficiency * 100.0)
+            crate::export::table::efficiency_label(run)
         },
         format!("{:.0}", run.throughput.tokens_per_s),
         q(&e2e, e2e.p50),

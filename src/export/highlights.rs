@@ -201,6 +201,35 @@ const POOL_THREADS: u64 = 10;
 /// CPU (near a full core: CPU-bound) or its threads (flat at their peak with CPU to spare: a
 /// thread pool); otherwise what the latency model does not inject.
 fn missed_ideal_because(run: &VariantRun) -> String {
+    let c = &run.counters;
+    if c.failed + c.abandoned + c.never_sent > 0 {
+        // Requests that failed or never finished explain the gap; nothing says CPU was short.
+        let kinds: Vec<String> = c
+            .failed_by_kind
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        return format!(
+            "{} of {} measured requests did not succeed ({}{}{})",
+            c.failed + c.abandoned + c.never_sent,
+            c.sent,
+            kinds.join(", "),
+            if c.abandoned > 0 {
+                format!(
+                    "{}{} unfinished",
+                    if kinds.is_empty() { "" } else { ", " },
+                    c.abandoned
+                )
+            } else {
+                String::new()
+            },
+            if c.never_sent > 0 {
+                format!(", {} never sent", c.never_sent)
+            } else {
+                String::new()
+            }
+        );
+    }
     let Some(s) = run.server.as_ref().filter(|s| s.window_s > 0.0) else {
         return "the time went to something the latency model does not inject, such as a \
                 blocked runtime thread or CPU"

@@ -46,18 +46,51 @@ pub fn subject_label(r: &VariantRun) -> String {
     }
 }
 
-fn row(r: &VariantRun) -> Vec<String> {
+/// Efficiency as a percentage, with its stated error when that is 5 points or more.
+pub fn efficiency_label(r: &VariantRun) -> String {
+    if r.ideal.ideal_requests_per_s <= 0.0 {
+        return "—".into();
+    }
+    let eff = r.ideal.efficiency * 100.0;
+    let err = r.ideal.efficiency_error * 100.0;
+    if err >= 5.0 {
+        format!("{eff:.0}±{err:.0}%")
+    } else {
+        format!("{eff:.0}%")
+    }
+}
+
+/// The warm-up's requests: succeeded / came due.
+fn warmup_cell(r: &VariantRun) -> String {
+    let w = &r.counters.warmup;
+    format!("{}/{}", w.ok, w.due)
+}
+
+fn row(r: &VariantRun, slo: bool, repeated: bool) -> Vec<String> {
     // A histogram with no sample has no percentile: "—", never 0.
     let pair = |k: &str| match r.latency_ms.get(k).filter(|p| p.count > 0) {
         Some(p) => format!("{}/{}", ms(p.p50), ms(p.p99)),
         None => "—".into(),
     };
     let c = &r.counters;
-    vec![
+    let mut cells = vec![
         subject_label(r),
-        r.point.label(),
+        if repeated {
+            format!("{} #{}", r.point.label(), r.repetition + 1)
+        } else {
+            r.point.label()
+        },
         format!("{}/{}", c.ok, c.sent),
         format!("{:.1}", r.throughput.requests_per_s),
+    ];
+    if slo {
+        cells.push(
+            r.throughput
+                .goodput_per_s
+                .map_or("—".into(), |g| format!("{g:.1}")),
+        );
+    }
+    cells.extend([
         format!("{:.0}", r.throughput.tokens_per_s),
         pair("e2e"),
         pair("ttft"),
@@ -69,14 +102,13 @@ fn row(r: &VariantRun) -> Vec<String> {
         r.process.threads_peak.to_string(),
         mib(r.process.rss_peak_bytes),
         format!("{:.2}", r.process.cpu_user_s + r.process.cpu_sys_s),
-        if r.ideal.ideal_requests_per_s > 0.0 {
-            format!("{:.0}%", r.ideal.efficiency * 100.0)
-        } else {
-            "—".into()
-        },
+        efficiency_label(r),
         c.failed.to_string(),
         c.abandoned.to_string(),
-    ]
+        c.never_sent.to_string(),
+        warmup_cell(r),
+    ]);
+    cells
 }
 
 /// Lays out `rows` under `header`, the first two columns left-aligned.
@@ -170,13 +202,56 @@ fn server_rows(result: &RunResult, out: &mut String) {
     );
 }
 
+/// What a failure kind usually means, where the user can act on it.
+pub fn failure_hint(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "connect" => "no connection: wrong port, or the backend is not running?",
+        "not_found" => "404: URLs swapped, or a missing collection or model?",
+        "bad_request" => "rejected as invalid: URLs swapped, or not the expected service?",
+        "bad_response" => "an answer not understood: URLs swapped, or not the expected service?",
+        "timeout" => "no answer in time: a stalled backend, or timeouts too short?",
+        "throttled" | "server_error" | "unavailable" | "stream_exception" | "stream_cut" => {
+            "injected faults or an overloaded backend"
+        }
+        _ => return None,
+    })
+}
+
+/// The line above the table: what was run, at which time scale, and how to get the seed's
+/// real latencies when they were scaled.
+pub fn heading(result: &RunResult) -> String {
+    let sc = &result.scenario;
+    let points: Vec<String> = result.plan.points.iter().map(|p| p.label()).collect();
+    let measured = match (sc.load.duration, sc.load.requests) {
+        (Some(d), _) => format!("{} measured", humantime::format_duration(d)),
+        (None, Some(n)) => format!("{n} measured requests"),
+        (None, None) => "10s measured".into(),
+    };
+    let scale = if (sc.time_scale - 1.0).abs() < f64::EPSILON {
+        "time scale 1 (the seed's real latencies)".to_string()
+    } else {
+        format!(
+            "time scale {} (every injected latency x{}; --time-scale 1 for the seed's real \
+             latencies)",
+            sc.time_scale, sc.time_scale
+        )
+    };
+    format!(
+        "{}: {} subject(s) at {}, {measured} per subject after its warm-up, {scale}\n",
+        result.plan.command,
+        result.plan.variants.len(),
+        points.join(", "),
+    )
+}
+
 /// A fixed-width table, one row per variant × point.
 pub fn render(result: &RunResult) -> String {
-    let header: Vec<String> = [
-        "variant",
-        "load",
-        "ok/sent",
-        "req/s",
+    let slo = !result.plan.slo.is_empty();
+    let mut header = vec!["variant", "load", "ok/sent", "req/s"];
+    if slo {
+        header.push("good/s");
+    }
+    header.extend([
         "tok/s",
         "e2e p50/p99",
         "ttft p50/p99",
@@ -188,14 +263,59 @@ pub fn render(result: &RunResult) -> String {
         "eff",
         "failed",
         "unfinished",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let rows: Vec<Vec<String>> = result.runs.iter().map(row).collect();
+        "never sent",
+        "warm-up ok",
+    ]);
+    // With --repeat, each row says which repetition it is (`c=8 #2`).
+    let repeated = result.plan.repeat > 1;
+    let rows: Vec<Vec<String>> = result.runs.iter().map(|r| row(r, slo, repeated)).collect();
     let mut out = String::new();
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    out.push_str(&heading(result));
     grid(&header, &rows, &mut out);
+    out.push_str(
+        "ok/sent: measured requests (due after the warm-up); each ends in one bucket: ok + failed \
+         + unfinished + never sent = sent. req/s, tok/s and eff count the successful work inside \
+         the measured window (a request straddling an edge by its share inside it), whatever \
+         phase sent it; eff ± its statistical error. warm-up ok: warm-up requests ok/due\n",
+    );
+    if slo {
+        out.push_str("good/s: successful requests per second that met every --slo bound\n");
+    }
+    for n in &result.backends.notes {
+        let _ = writeln!(out, "warning: {n}");
+    }
+    for r in &result.runs {
+        let w = &r.counters.warmup;
+        if w.failed + w.abandoned + w.never_sent > 0 {
+            let _ = writeln!(
+                out,
+                "warm-up of {} at {}: {} due = {} ok + {} failed + {} unfinished + {} never sent",
+                subject_label(r),
+                r.point.label(),
+                w.due,
+                w.ok,
+                w.failed,
+                w.abandoned,
+                w.never_sent
+            );
+        }
+        let service_s = r.ideal.expected_service_s;
+        if r.throughput.window_s > 0.0
+            && service_s > r.throughput.window_s
+            && r.counters.failed == 0
+        {
+            let _ = writeln!(
+                out,
+                "note: {} at {}: the measured window ({:.1} s) is shorter than one expected \
+                 service time ({:.1} s), so few requests can finish inside it; use a longer -d \
+                 or a smaller --time-scale",
+                subject_label(r),
+                r.point.label(),
+                r.throughput.window_s,
+                service_s
+            );
+        }
+    }
     if result.runs.iter().any(|r| r.counters.abandoned > 0) {
         out.push_str(
             "unfinished: measured requests still running (or queued) when the drain time ran \
@@ -203,12 +323,21 @@ pub fn render(result: &RunResult) -> String {
              (their latency exceeds the run)\n",
         );
     }
+    if result.runs.iter().any(|r| r.counters.never_sent > 0) {
+        out.push_str(
+            "never sent: requests that came due but were still held back by --max-in-flight when \
+             the load stopped\n",
+        );
+    }
     for r in result.runs.iter().filter(|r| r.counters.failed > 0) {
         let kinds: Vec<String> = r
             .counters
             .failed_by_kind
             .iter()
-            .map(|(k, n)| format!("{k} {n}"))
+            .map(|(k, n)| match failure_hint(k) {
+                Some(h) => format!("{k} {n} ({h})"),
+                None => format!("{k} {n}"),
+            })
             .collect();
         let _ = writeln!(
             out,

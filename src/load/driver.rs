@@ -50,8 +50,18 @@ pub struct DriveOutcome {
     pub measured_issued: u64,
     /// Measured requests still running when the drain time ran out.
     pub abandoned: u64,
-    /// Requests that were due but held back by `--max-in-flight` when the load stopped.
+    /// Measured requests that were due but held back by `--max-in-flight` when the load
+    /// stopped (or the executor went away).
     pub never_sent: u64,
+    /// Warm-up requests that were due (sent or not).
+    #[serde(default)]
+    pub warmup_due: u64,
+    /// Warm-up requests still running when the drain time ran out.
+    #[serde(default)]
+    pub warmup_abandoned: u64,
+    /// Warm-up requests that were due but never sent (held by `--max-in-flight`).
+    #[serde(default)]
+    pub warmup_never_sent: u64,
     /// Stopped by Ctrl-C.
     pub interrupted: bool,
     /// Peak requests in flight (submitted, not yet returned).
@@ -67,6 +77,17 @@ impl DriveOutcome {
 
 /// Longest drain after Ctrl-C or SIGTERM; what is still in flight then counts as unfinished.
 pub const INTERRUPT_DRAIN: Duration = Duration::from_secs(3);
+
+/// Moves the requests still held back by the in-flight cap into the never-sent buckets.
+fn count_never_sent(held: &mut VecDeque<Ticket>, out: &mut DriveOutcome) {
+    for t in held.drain(..) {
+        if t.measured {
+            out.never_sent += 1;
+        } else {
+            out.warmup_never_sent += 1;
+        }
+    }
+}
 
 /// Drives `executor` with arrivals from `source` until the plan says stop, folding every record
 /// into `recorder`. `stop` is the Ctrl-C flag.
@@ -112,8 +133,7 @@ pub fn drive(
                 } else {
                     now
                 });
-                out.never_sent = held.len() as u64;
-                held.clear();
+                count_never_sent(&mut held, &mut out);
             }
         }
         if issuing {
@@ -140,6 +160,8 @@ pub fn drive(
                 next_id += 1;
                 if measured {
                     out.measured_issued += 1;
+                } else {
+                    out.warmup_due += 1;
                 }
                 held.push_back(ticket);
             }
@@ -174,6 +196,7 @@ pub fn drive(
         let drain_deadline = stopped_at.map(|s| s + drain);
         if !issuing && drain_deadline.is_some_and(|d| now >= d) {
             out.abandoned = measured_in_flight;
+            out.warmup_abandoned = in_flight.saturating_sub(measured_in_flight);
             break;
         }
 
@@ -194,6 +217,8 @@ pub fn drive(
             Err(RecvTimeoutError::Disconnected) => {
                 // The executor is gone: nothing in flight will come back.
                 out.abandoned = measured_in_flight;
+                out.warmup_abandoned = in_flight.saturating_sub(measured_in_flight);
+                count_never_sent(&mut held, &mut out);
                 break;
             }
         };
@@ -219,6 +244,7 @@ pub fn drive(
             ));
         }
     }
+    count_never_sent(&mut held, &mut out);
     let stopped = stopped_at.unwrap_or_else(Instant::now);
     // Time-bounded runs measure up to the end of the load; count-bounded (or interrupted) runs
     // up to the last measured completion.

@@ -68,6 +68,12 @@ pub struct Ideal {
     pub ideal_requests_per_s: f64,
     /// Measured `requests_per_s` / `ideal_requests_per_s`.
     pub efficiency: f64,
+    /// The stated error of `efficiency`, as a fraction (0.05 = ± 5 points): the statistical
+    /// error of the work counted in a finite window (few requests, varying service times).
+    /// A true efficiency never exceeds 1, so a measured one never exceeds `1 + efficiency_error`
+    /// (0 in results written before this field existed).
+    #[serde(default)]
+    pub efficiency_error: f64,
 }
 
 impl Ideal {
@@ -84,6 +90,7 @@ impl Ideal {
             capacity: cap,
             ideal_requests_per_s: by_users.min(by_servers),
             efficiency: 0.0,
+            efficiency_error: 0.0,
         }
     }
 
@@ -94,16 +101,18 @@ impl Ideal {
             capacity,
             ideal_requests_per_s: rate.min(capacity as f64 / service_s.max(1e-9)),
             efficiency: 0.0,
+            efficiency_error: 0.0,
         }
     }
 
-    /// Fills in the efficiency of a measured throughput.
-    pub fn with_measured(mut self, requests_per_s: f64) -> Ideal {
-        self.efficiency = if self.ideal_requests_per_s > 0.0 {
-            requests_per_s / self.ideal_requests_per_s
+    /// Fills in the efficiency of a measured throughput and its relative error.
+    pub fn with_measured(mut self, requests_per_s: f64, relative_error: f64) -> Ideal {
+        if self.ideal_requests_per_s > 0.0 {
+            self.efficiency = requests_per_s / self.ideal_requests_per_s;
+            self.efficiency_error = relative_error;
         } else {
-            0.0
-        };
+            self.efficiency = 0.0;
+        }
         self
     }
 }
@@ -149,6 +158,6 @@ mod tests {
         assert!((thinking.ideal_requests_per_s - 5.0).abs() < 1e-9);
         let open = Ideal::open(2.0, 30.0, 4);
         assert!((open.ideal_requests_per_s - 2.0).abs() < 1e-9);
-        assert!((open.with_measured(1.0).efficiency - 0.5).abs() < 1e-9);
+        assert!((open.with_measured(1.0, 0.1).efficiency - 0.5).abs() < 1e-9);
     }
 }

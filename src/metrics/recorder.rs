@@ -111,12 +111,15 @@ pub struct Recorder {
     pub good: u64,
     /// Warm-up requests that finished (not counted anywhere else).
     pub warmup_completed: u64,
+    /// Warm-up requests that failed (a part of `warmup_completed`).
+    pub warmup_failed: u64,
     /// Per-request phases for the timeline chart (the first `timeline_cap` measured requests).
     pub timeline: Vec<TimelineEntry>,
-    /// Finish times (µs since epoch) of every successful request, warm-up included: throughput
-    /// counts whatever finished inside the measured window, like wrk, so requests that started
-    /// during the warm-up but finish inside the window are not lost (a closed loop would
-    /// otherwise under-count its first service time).
+    /// Start of service (µs since epoch) of every successful request, warm-up included,
+    /// aligned with `ok_finish_us`: throughput credits each request with the share of its
+    /// service that lies inside the measured window ([`Recorder::ok_within`]).
+    pub ok_start_us: Vec<u64>,
+    /// Finish times (µs since epoch) of every successful request, warm-up included.
     pub ok_finish_us: Vec<u64>,
     /// Tokens per successful request, aligned with `ok_finish_us`.
     pub ok_tokens: Vec<u32>,
@@ -137,7 +140,9 @@ impl Recorder {
             citation_mismatches: 0,
             good: 0,
             warmup_completed: 0,
+            warmup_failed: 0,
             timeline: Vec::new(),
+            ok_start_us: Vec::new(),
             ok_finish_us: Vec::new(),
             ok_tokens: Vec::new(),
         }
@@ -152,11 +157,15 @@ impl Recorder {
     /// Folds one finished request in.
     pub fn record(&mut self, r: &RequestRecord) {
         if r.is_ok() {
+            self.ok_start_us.push(r.started_us.min(r.finished_us));
             self.ok_finish_us.push(r.finished_us);
             self.ok_tokens.push(r.tokens);
         }
         if !r.measured {
             self.warmup_completed += 1;
+            if !r.is_ok() {
+                self.warmup_failed += 1;
+            }
             return;
         }
         self.completed += 1;
@@ -252,17 +261,78 @@ impl Recorder {
         self.failed.values().sum()
     }
 
-    /// Successful requests and their tokens that finished within `[from_us, to_us]`.
-    pub fn ok_within(&self, from_us: u64, to_us: u64) -> (u64, u64) {
-        let mut n = 0;
-        let mut tokens = 0;
-        for (f, t) in self.ok_finish_us.iter().zip(&self.ok_tokens) {
-            if *f >= from_us && *f <= to_us {
-                n += 1;
-                tokens += u64::from(*t);
+    /// The successful work done inside `[from_us, to_us]`: every successful request (whatever
+    /// phase issued it) counts by the share of its service (start on a worker to finish) that
+    /// lies inside the window, and so do its tokens. Returns (requests, tokens, requests touching
+    /// the window, coefficient of variation of their service times).
+    ///
+    /// Why shares and not completions: counting whole completions inside a window credits the
+    /// requests that were already running when it opened (up to one per server), which put a
+    /// short window's efficiency above 100 %; counting only requests issued inside it misses
+    /// the work still running when it closes. The share is exact at the edges: a server busy the
+    /// whole window contributes `window / service time`, never more, so the figure is bounded by
+    /// what the servers could do (and its expectation is the throughput for any service-time
+    /// distribution).
+    pub fn ok_within(&self, from_us: u64, to_us: u64) -> WindowWork {
+        let mut w = WindowWork::default();
+        let (mut sum, mut sum_sq) = (0.0f64, 0.0f64);
+        for ((s, f), t) in self
+            .ok_start_us
+            .iter()
+            .zip(&self.ok_finish_us)
+            .zip(&self.ok_tokens)
+        {
+            if *f < from_us || *s > to_us {
+                continue;
             }
+            let inside = (*f).min(to_us).saturating_sub((*s).max(from_us));
+            let length = f.saturating_sub(*s);
+            let share = if length == 0 {
+                1.0
+            } else {
+                inside as f64 / length as f64
+            };
+            w.requests += share;
+            w.tokens += share * f64::from(*t);
+            w.touching += 1;
+            let secs = length as f64 / 1e6;
+            sum += secs;
+            sum_sq += secs * secs;
         }
-        (n, tokens)
+        if w.touching > 1 && sum > 0.0 {
+            let n = w.touching as f64;
+            let mean = sum / n;
+            let var = (sum_sq / n - mean * mean).max(0.0);
+            w.service_cv = var.sqrt() / mean;
+        }
+        w
+    }
+}
+
+/// The successful work inside a measured window ([`Recorder::ok_within`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WindowWork {
+    /// Successful requests, each counted by the share of its service inside the window.
+    pub requests: f64,
+    /// Their tokens, counted the same way.
+    pub tokens: f64,
+    /// Successful requests whose service overlaps the window at all.
+    pub touching: u64,
+    /// Coefficient of variation (stddev / mean) of those requests' service times.
+    pub service_cv: f64,
+}
+
+impl WindowWork {
+    /// The relative statistical error of a throughput computed from this work, stated with
+    /// efficiency: four standard errors of a mean service time over the `touching` requests
+    /// (`4 · cv / √n`), plus `1 / n` for the granularity of a small count; 1.0 (100 %) when
+    /// nothing touched the window.
+    pub fn relative_error(&self) -> f64 {
+        if self.touching == 0 {
+            return 1.0;
+        }
+        let n = self.touching as f64;
+        (4.0 * self.service_cv / n.sqrt() + 1.0 / n).min(1.0)
     }
 }
 
@@ -329,6 +399,51 @@ mod tests {
         assert_eq!(r.percentiles()["e2e"].count, 0);
         assert_eq!(r.percentiles()["queue"].count, 1);
         assert!(r.timeline.is_empty());
+    }
+
+    /// `servers` servers busy back to back with `service_us` requests from t = 0.
+    fn busy(servers: u64, service_us: u64, until_us: u64) -> Recorder {
+        let mut r = Recorder::new(Slo::default(), 0);
+        for _ in 0..servers {
+            // In phase, as a closed loop's users are with no ramp.
+            let mut t = 0;
+            while t < until_us {
+                let mut rec = record(t, true, true);
+                rec.started_us = t;
+                rec.intended_us = t;
+                rec.finished_us = t + service_us;
+                rec.tokens = 10;
+                r.record(&rec);
+                t += service_us;
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn window_work_is_exact_at_the_edges() {
+        // 8 servers, 100 ms each: 80 requests/s. A 0.25 s window that opens just before a
+        // round of completions and closes just after another.
+        let r = busy(8, 100_000, 2_000_000);
+        let w = r.ok_within(990_000, 1_240_000);
+        assert!((w.requests - 20.0).abs() < 1e-6, "{}", w.requests);
+        assert!((w.tokens - 200.0).abs() < 1e-6, "{}", w.tokens);
+        // Counting whole completions inside it would credit 24 (+20 %), the defect this fixes.
+        let whole = r
+            .ok_finish_us
+            .iter()
+            .filter(|f| (990_000..=1_240_000).contains(*f))
+            .count();
+        assert_eq!(whole, 24);
+        // Fixed service times: no spread, so the stated error is the count's granularity.
+        assert!(w.service_cv < 1e-9);
+        assert!((w.relative_error() - 1.0 / w.touching as f64).abs() < 1e-9);
+        assert_eq!(
+            Recorder::new(Slo::default(), 0)
+                .ok_within(0, 10)
+                .relative_error(),
+            1.0
+        );
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! not wait for each other; the knee where a line turns up is the load at which a bounded pool
 //! (threads, blocking pool, one event loop busy with CPU) saturates and requests queue.
 //!
+//! A point where nothing finished has no latency: its line breaks there and a ring in the
+//! variant's colour sits at the top of the panel ("none finished" in the legend), never a 0.
+//!
 //! With one load point it shows bars per variant instead: p99 light, p50 dark inside it.
 
 use anyhow::Result;
@@ -10,9 +13,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::common::{self, Entry, Glyph};
-use super::{LINE_WIDTH, MUTED, data, variant_style};
+use super::{LINE_WIDTH, MUTED, Shape, data, variant_style};
 use crate::export::describe::pct;
 use crate::result::RunResult;
+
+/// One load point of a variant: x, and (p50, p99) when something finished there.
+type Point = (f64, Option<(f64, f64)>);
 
 /// The two panels: metric and its title.
 const PANELS: [(&str, &str); 2] = [("e2e", "end-to-end"), ("ttft", "time to first token")];
@@ -49,6 +55,13 @@ where
     }
     entries.push(Entry::new("p99 (solid)", MUTED, Glyph::Plain));
     entries.push(Entry::new("p50 (dashed)", MUTED, Glyph::Dashed));
+    if PANELS.iter().any(|(m, _)| any_none_finished(result, m)) {
+        entries.push(Entry::new(
+            "ring at top: none finished",
+            MUTED,
+            Glyph::Line(Shape::Ring),
+        ));
+    }
     common::side_legend(&legend_area, "variant", &entries)?;
     Ok(())
 }
@@ -66,18 +79,22 @@ where
 {
     let mut points = data::points(result);
     points.sort_by(|a, b| data::load_value(a).total_cmp(&data::load_value(b)));
-    let series: Vec<Vec<(f64, f64, f64)>> = variants
+    // Per variant and point: (x, Some((p50, p99))), or (x, None) where no request finished
+    // (no sample is no latency: the line breaks there and a ring marks the point).
+    let series: Vec<Vec<Point>> = variants
         .iter()
         .map(|v| {
             points
                 .iter()
                 .filter_map(|p| {
-                    let runs = data::cell(result, v, p);
-                    Some((
-                        common::load_x(p),
-                        data::mean(&runs, |r| pct(r, metric).p50)?,
-                        data::mean(&runs, |r| pct(r, metric).p99)?,
-                    ))
+                    let runs: Vec<_> = data::cell(result, v, p)
+                        .into_iter()
+                        .filter(|r| pct(r, metric).count > 0)
+                        .collect();
+                    let ran = !data::cell(result, v, p).is_empty();
+                    let value = data::mean(&runs, |r| pct(r, metric).p50)
+                        .zip(data::mean(&runs, |r| pct(r, metric).p99));
+                    ran.then_some((common::load_x(p), value))
                 })
                 .collect()
         })
@@ -86,17 +103,24 @@ where
         series
             .iter()
             .flatten()
-            .flat_map(|(_, p50, p99)| [*p50, *p99]),
+            .filter_map(|(_, v)| *v)
+            .flat_map(|(p50, p99)| [p50, p99]),
         1.0,
     );
-    let series: Vec<Vec<(f64, f64, f64)>> = series
+    let series: Vec<Vec<Point>> = series
         .into_iter()
         .map(|pts| {
             pts.into_iter()
-                .map(|(x, p50, p99)| (x, scale.y(p50), scale.y(p99)))
+                .map(|(x, v)| (x, v.map(|(p50, p99)| (scale.y(p50), scale.y(p99)))))
                 .collect()
         })
         .collect();
+    let top = series
+        .iter()
+        .flatten()
+        .filter_map(|(_, v)| v.map(|(_, p99)| p99))
+        .fold(0.0, f64::max);
+    let none_y = if top > 0.0 { top * 1.1 } else { 1.0 };
     let mut chart = common::build(area, common::load_axis(&points), scale.axis(1.15), 78)?;
     common::mesh(
         &mut chart,
@@ -107,20 +131,53 @@ where
     )?;
     for (i, (v, pts)) in variants.iter().zip(&series).enumerate() {
         let (color, shape) = variant_style(v, i);
-        chart.draw_series(LineSeries::new(
-            pts.iter().map(|(x, _, p99)| (*x, *p99)),
-            color.stroke_width(LINE_WIDTH),
-        ))?;
-        let p99s: Vec<(f64, f64)> = pts.iter().map(|(x, _, p99)| (*x, *p99)).collect();
-        common::markers(&mut chart, shape, color, &p99s)?;
-        chart.draw_series(DashedLineSeries::new(
-            pts.iter().map(|(x, p50, _)| (*x, *p50)),
-            8,
-            6,
-            color.stroke_width(2),
-        ))?;
+        for segment in segments(pts) {
+            chart.draw_series(LineSeries::new(
+                segment.iter().map(|(x, _, p99)| (*x, *p99)),
+                color.stroke_width(LINE_WIDTH),
+            ))?;
+            let p99s: Vec<(f64, f64)> = segment.iter().map(|(x, _, p99)| (*x, *p99)).collect();
+            common::markers(&mut chart, shape, color, &p99s)?;
+            chart.draw_series(DashedLineSeries::new(
+                segment.iter().map(|(x, p50, _)| (*x, *p50)),
+                8,
+                6,
+                color.stroke_width(2),
+            ))?;
+        }
+        let none: Vec<(f64, f64)> = pts
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(x, _)| (*x, none_y))
+            .collect();
+        common::markers(&mut chart, Shape::Ring, color, &none)?;
     }
     Ok(())
+}
+
+/// The runs of consecutive points that have a value: a line never bridges a point where
+/// nothing finished.
+fn segments(pts: &[Point]) -> Vec<Vec<(f64, f64, f64)>> {
+    let mut out = vec![Vec::new()];
+    for (x, v) in pts {
+        match v {
+            Some((p50, p99)) => out.last_mut().map_or((), |s| s.push((*x, *p50, *p99))),
+            None => out.push(Vec::new()),
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// True when some variant at some point finished nothing (its ring is drawn at the top).
+fn any_none_finished(result: &RunResult, metric: &str) -> bool {
+    let variants = data::variants(result);
+    data::points(result).iter().any(|p| {
+        variants.iter().any(|v| {
+            let runs = data::cell(result, v, p);
+            !runs.is_empty() && runs.iter().all(|r| pct(r, metric).count == 0)
+        })
+    })
 }
 
 /// One panel at one load point: p99 bar (light) with the p50 bar (dark) inside.
@@ -176,4 +233,25 @@ where
         common::bar_label(&mut chart, label, (x, *p99))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segments;
+
+    #[test]
+    fn a_point_where_nothing_finished_breaks_the_line() {
+        let pts = [
+            (1.0, Some((1.0, 2.0))),
+            (2.0, Some((1.5, 3.0))),
+            (3.0, None),
+            (4.0, Some((9.0, 20.0))),
+            (5.0, None),
+        ];
+        let s = segments(&pts);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0], vec![(1.0, 1.0, 2.0), (2.0, 1.5, 3.0)]);
+        assert_eq!(s[1], vec![(4.0, 9.0, 20.0)]);
+        assert!(segments(&[(1.0, None)]).is_empty());
+    }
 }

@@ -8,6 +8,7 @@
 //! leaves everything measured so far on disk.
 
 mod point;
+mod probe;
 mod target;
 
 use std::sync::Arc;
@@ -157,6 +158,7 @@ fn header(
                 Backend::Embedded(_) => plan.mock_threads,
                 _ => 0,
             },
+            notes: Vec::new(),
         },
         runs: Vec::new(),
     }
@@ -171,9 +173,25 @@ pub fn execute(
     let fd_limit = mock_services::server::raise_fd_limit().unwrap_or((0, 0));
     let rounds = cpu::calibrate();
     let backend = plan.backend()?;
+    // External backends are checked before the load: what answers where, with which settings
+    // (the mocks' latency model replaces the scenario's when they differ).
+    let mut checked;
+    let mut notes = Vec::new();
+    let plan = match &plan.external {
+        Some((q, b)) => {
+            checked = plan.clone();
+            notes = probe::check_external(q, b, &mut checked.scenario);
+            for n in &notes {
+                eprintln!("warning: {n}");
+            }
+            &checked
+        }
+        None => plan,
+    };
     let (qdrant_url, bedrock_url) = backend.urls();
     let subjects = plan.subjects();
     let mut result = header(plan, &backend, &subjects, fd_limit, rounds);
+    result.backends.notes = notes;
     // A target's server is started once for the whole run, after the mocks it talks to.
     let mut server = match &plan.target {
         Some(t) => Some(

@@ -20,11 +20,13 @@ use crate::load::open_loop::OpenLoop;
 use crate::load::{DriveOutcome, DrivePlan, Source, drive};
 use crate::metrics::ideal::{self, Ideal};
 use crate::metrics::process::{ProcessFigures, ProcessSampler};
-use crate::metrics::recorder::Recorder;
+use crate::metrics::recorder::{Recorder, WindowWork};
 use crate::metrics::server::{ServerFigures, ServerSampler};
 use crate::pipeline::steps::RequestContext;
 use crate::pipeline::{Executor, ExecutorOptions, RequestRecord, VariantKind, start_executor};
-use crate::result::{Counters, LoadPoint, MockSide, TargetInfo, Throughput, VariantRun};
+use crate::result::{
+    Counters, LoadPoint, MockSide, TargetInfo, Throughput, VariantRun, WarmupCounters,
+};
 use crate::target::executor::{THREAD_PREFIX, TargetExecutor};
 
 /// Where one measurement happens.
@@ -44,6 +46,8 @@ pub(super) struct At<'a> {
 const TARGET_RAMP: Duration = Duration::from_secs(1);
 const TARGET_WARMUP: Duration = Duration::from_secs(2);
 const TARGET_DRAIN: Duration = Duration::from_secs(30);
+/// The open loop's default warm-up, in expected service times.
+pub(crate) const OPEN_LOOP_WARMUP_SERVICES: f64 = 1.5;
 
 /// How long each phase lasts and how much is expected in flight.
 struct Phases {
@@ -83,10 +87,13 @@ impl Phases {
             }),
             Some(_) => Duration::ZERO,
         };
-        let default_warmup = if target {
-            TARGET_WARMUP.max(ramp)
-        } else {
-            ramp
+        let default_warmup = match (target, at.point.rate) {
+            (true, _) => TARGET_WARMUP.max(ramp),
+            // An open loop starts empty: until the first requests finish, the window would
+            // count arrivals with no completions (it under-reported by ~40 % with no warm-up).
+            // One and a half expected service times fill it to its steady state.
+            (false, Some(_)) => Duration::from_secs_f64(service_s * OPEN_LOOP_WARMUP_SERVICES),
+            (false, None) => ramp,
         };
         let drain = s.load.drain_timeout.unwrap_or_else(|| {
             if target {
@@ -255,18 +262,11 @@ pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<VariantRun> {
     Ok(summarise(at, measured))
 }
 
-fn throughput(plan: &RunPlan, outcome: &DriveOutcome, recorder: &Recorder) -> Throughput {
-    let window_s = outcome.window_s();
-    let (ok_in_window, tokens_in_window) =
-        recorder.ok_within(outcome.window_start_us, outcome.window_end_us);
-    let per_s = |n: u64| {
-        if window_s > 0.0 {
-            n as f64 / window_s
-        } else {
-            0.0
-        }
-    };
-    let requests_per_s = per_s(ok_in_window);
+/// Rates over the measured window, all from one population: the successful work done inside
+/// the window ([`Recorder::ok_within`]), whatever phase issued it.
+fn throughput(plan: &RunPlan, work: &WindowWork, window_s: f64, recorder: &Recorder) -> Throughput {
+    let per_s = |n: f64| if window_s > 0.0 { n / window_s } else { 0.0 };
+    let requests_per_s = per_s(work.requests);
     let good_share = if recorder.ok > 0 {
         recorder.good as f64 / recorder.ok as f64
     } else {
@@ -275,14 +275,14 @@ fn throughput(plan: &RunPlan, outcome: &DriveOutcome, recorder: &Recorder) -> Th
     Throughput {
         window_s,
         requests_per_s,
-        tokens_per_s: per_s(tokens_in_window),
+        tokens_per_s: per_s(work.tokens),
         goodput_per_s: (!plan.slo.is_empty()).then_some(requests_per_s * good_share),
     }
 }
 
 /// The ideal: the latency model's (variants), or the backends' injected wait per request when
 /// a target's backends are ragperf mocks (no ideal otherwise: nothing to bound it with).
-fn ideal_of(at: &At, m: &Measured, requests_per_s: f64) -> Ideal {
+fn ideal_of(at: &At, m: &Measured, requests_per_s: f64, work: &WindowWork) -> Ideal {
     let s = &at.plan.scenario;
     let r = &m.recorder;
     let (service_s, capacity) = match at.subject {
@@ -322,14 +322,26 @@ fn ideal_of(at: &At, m: &Measured, requests_per_s: f64) -> Ideal {
         ),
         Some(rate) => Ideal::open(
             service_s,
-            rate,
+            offered_rate(at, &m.outcome, rate),
             match at.subject {
                 Subject::Target(_) => at.point.max_in_flight.unwrap_or(usize::MAX),
                 Subject::Variant(_) => capacity,
             },
         ),
     }
-    .with_measured(requests_per_s)
+    .with_measured(requests_per_s, work.relative_error())
+}
+
+/// The rate an open loop really offered inside a time-bounded window (its schedule's arrivals
+/// there, sent or held back), so that a Poisson schedule that happened to offer more than
+/// `--rate` does not read as more than 100 %; the configured rate otherwise.
+fn offered_rate(at: &At, outcome: &DriveOutcome, rate: f64) -> f64 {
+    let window_s = outcome.window_s();
+    if at.plan.scenario.measured_duration().is_some() && !outcome.interrupted && window_s > 0.0 {
+        outcome.measured_issued as f64 / window_s
+    } else {
+        rate
+    }
 }
 
 fn settings(at: &At) -> BTreeMap<String, String> {
@@ -372,8 +384,12 @@ fn settings(at: &At) -> BTreeMap<String, String> {
 }
 
 fn summarise(at: &At, mut m: Measured) -> VariantRun {
-    let throughput = throughput(at.plan, &m.outcome, &m.recorder);
-    let ideal = ideal_of(at, &m, throughput.requests_per_s);
+    let window_s = m.outcome.window_s();
+    let work = m
+        .recorder
+        .ok_within(m.outcome.window_start_us, m.outcome.window_end_us);
+    let throughput = throughput(at.plan, &work, window_s, &m.recorder);
+    let ideal = ideal_of(at, &m, throughput.requests_per_s, &work);
     let latency_ms = m.recorder.percentiles();
     let mock = m.mock_stats.as_ref().map(|st| {
         let mut side = mock_side(st, &latency_ms);
@@ -419,6 +435,13 @@ fn summarise(at: &At, mut m: Measured) -> VariantRun {
             tokens: r.tokens,
             citation_mismatches: r.citation_mismatches,
             warmup_completed: r.warmup_completed,
+            warmup: WarmupCounters {
+                due: m.outcome.warmup_due,
+                ok: r.warmup_completed - r.warmup_failed,
+                failed: r.warmup_failed,
+                abandoned: m.outcome.warmup_abandoned,
+                never_sent: m.outcome.warmup_never_sent,
+            },
         },
         throughput,
         histograms: r.encoded(),
