@@ -170,13 +170,9 @@ fn listener(
 }
 
 async fn stats_handler(State(state): State<Arc<MockState>>) -> impl IntoResponse {
-    // The snapshot plus `settings`: the effective MockConfig, so a client can check that the
-    // mocks inject what it expects (time scale, latencies, faults).
-    let mut body = serde_json::to_value(state.stats.snapshot()).unwrap_or_default();
-    if let (Some(obj), Ok(settings)) = (body.as_object_mut(), serde_json::to_value(&state.config)) {
-        obj.insert("settings".into(), settings);
-    }
-    axum::Json(body)
+    // The snapshot carries `settings` (the effective MockConfig, `MockStats::with_settings`), so
+    // a client can check that the mocks inject what it expects (time scale, latencies, faults).
+    axum::Json(state.stats.snapshot())
 }
 
 async fn stats_reset_handler(State(state): State<Arc<MockState>>) -> impl IntoResponse {
