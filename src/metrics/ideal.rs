@@ -37,6 +37,20 @@ fn cpu_s(s: &Scenario, tokens: f64) -> f64 {
     (s.request.cpu_work_us as f64 + tokens * s.request.cpu_per_token_us as f64) / 1e6
 }
 
+/// How long a closed loop of `concurrency` users takes to pass every user once through the CPU,
+/// seconds: their CPU (prompt + token events) on the cores that can run it — one under the GIL
+/// or on a single-threaded event loop (`single_thread`), else `cores`. When this exceeds one
+/// service time the point is CPU-bound, and its start-up burst lasts about this long: the
+/// warm-up must cover it or the window opens before steady state.
+pub fn cpu_cycle_s(s: &Scenario, concurrency: usize, single_thread: bool, cores: usize) -> f64 {
+    let parallel = if s.request.gil || single_thread {
+        1.0
+    } else {
+        cores.max(1) as f64
+    };
+    concurrency as f64 * cpu_s(s, tokens(s, None)) / parallel
+}
+
 /// Expected service time of one request, seconds; `observed_tokens` is the mean answer length
 /// received (None = the configured distribution's mean).
 pub fn expected_service_s(s: &Scenario, observed_tokens: Option<f64>) -> f64 {
@@ -121,6 +135,20 @@ impl Ideal {
 mod tests {
     use super::*;
     use mock_services::latency::Dist;
+
+    #[test]
+    fn cpu_cycle_is_every_user_once_through_the_cpu() {
+        let mut s = Scenario::default();
+        s.bedrock.output_tokens = Dist::fixed(100.0);
+        s.request.cpu_work_us = 10_000;
+        s.request.cpu_per_token_us = 1_000;
+        // 110 ms per request: 200 users on one core (the GIL) take 22 s, on two cores 11 s.
+        s.request.gil = true;
+        assert!((cpu_cycle_s(&s, 200, false, 2) - 22.0).abs() < 1e-9);
+        s.request.gil = false;
+        assert!((cpu_cycle_s(&s, 200, false, 2) - 11.0).abs() < 1e-9);
+        assert!((cpu_cycle_s(&s, 200, true, 2) - 22.0).abs() < 1e-9);
+    }
 
     #[test]
     fn service_time_adds_the_phases() {

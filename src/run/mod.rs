@@ -180,7 +180,15 @@ pub fn execute(
     let plan = match &plan.external {
         Some((q, b)) => {
             checked = plan.clone();
-            notes = probe::check_external(q, b, &mut checked.scenario);
+            // Abandoned at a signal: a silent backend can take a few timeouts to answer.
+            let (q, b, mut scenario) = (q.clone(), b.clone(), checked.scenario.clone());
+            if let Some((n, s)) = crate::interrupt::unless_stopped(move || {
+                let n = probe::check_external(&q, &b, &mut scenario);
+                (n, scenario)
+            }) {
+                notes = n;
+                checked.scenario = s;
+            }
             for n in &notes {
                 eprintln!("warning: {n}");
             }

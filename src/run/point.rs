@@ -93,7 +93,21 @@ impl Phases {
             // count arrivals with no completions (it under-reported by ~40 % with no warm-up).
             // One and a half expected service times fill it to its steady state.
             (false, Some(_)) => Duration::from_secs_f64(service_s * OPEN_LOOP_WARMUP_SERVICES),
-            (false, None) => ramp,
+            (false, None) => match at.subject {
+                // CPU-bound (the CPU model dominates): the first round of every user through
+                // the CPU is the start-up burst; warm up past it, as long as it takes (≤ 2 min).
+                Subject::Variant(kind) => {
+                    let single = matches!(kind, VariantKind::AsyncSingle);
+                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    let cycle = ideal::cpu_cycle_s(s, at.point.concurrency, single, cores);
+                    if cycle > service_s && !matches!(kind, VariantKind::Sequential) {
+                        ramp.max(Duration::from_secs_f64((cycle + service_s).min(120.0)))
+                    } else {
+                        ramp
+                    }
+                }
+                Subject::Target(_) => ramp,
+            },
         };
         let drain = s.load.drain_timeout.unwrap_or_else(|| {
             if target {
