@@ -1,5 +1,6 @@
 //! A CPU-bound point (the CPU model dominates the waits) warms up past its start-up burst by
-//! default, so its window opens at steady state. Its own test binary: it burns CPU.
+//! default, so its window opens at steady state, and drains long enough that nothing in flight
+//! is abandoned. Its own test binary: it burns CPU.
 
 mod common;
 
@@ -25,4 +26,7 @@ fn a_cpu_bound_point_warms_up_past_its_start_up_burst() {
         "the window opened at {} µs, inside the start-up burst",
         run.drive.window_start_us
     );
+    // ... and drains past it: a request in flight when the window closes may wait a whole
+    // CPU cycle, so none is abandoned.
+    assert_eq!(run.counters.abandoned, 0, "{:?}", run.counters);
 }

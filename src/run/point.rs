@@ -87,33 +87,38 @@ impl Phases {
             }),
             Some(_) => Duration::ZERO,
         };
+        // CPU-bound (the CPU model dominates): one round of every user through the CPU.
+        let cpu_cycle_s = match at.subject {
+            Subject::Variant(kind)
+                if at.point.rate.is_none() && kind != VariantKind::Sequential =>
+            {
+                let single = matches!(kind, VariantKind::AsyncSingle);
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let cycle = ideal::cpu_cycle_s(s, at.point.concurrency, single, cores);
+                (cycle > service_s).then_some(cycle)
+            }
+            _ => None,
+        };
         let default_warmup = match (target, at.point.rate) {
             (true, _) => TARGET_WARMUP.max(ramp),
             // An open loop starts empty: until the first requests finish, the window would
             // count arrivals with no completions (it under-reported by ~40 % with no warm-up).
             // One and a half expected service times fill it to its steady state.
             (false, Some(_)) => Duration::from_secs_f64(service_s * OPEN_LOOP_WARMUP_SERVICES),
-            (false, None) => match at.subject {
-                // CPU-bound (the CPU model dominates): the first round of every user through
-                // the CPU is the start-up burst; warm up past it, as long as it takes (≤ 2 min).
-                Subject::Variant(kind) => {
-                    let single = matches!(kind, VariantKind::AsyncSingle);
-                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                    let cycle = ideal::cpu_cycle_s(s, at.point.concurrency, single, cores);
-                    if cycle > service_s && !matches!(kind, VariantKind::Sequential) {
-                        ramp.max(Duration::from_secs_f64((cycle + service_s).min(120.0)))
-                    } else {
-                        ramp
-                    }
-                }
-                Subject::Target(_) => ramp,
+            // The start-up burst of a CPU-bound point lasts one CPU cycle: warm up past it
+            // (at most 2 min).
+            (false, None) => match cpu_cycle_s {
+                Some(cycle) => ramp.max(Duration::from_secs_f64((cycle + service_s).min(120.0))),
+                None => ramp,
             },
         };
         let drain = s.load.drain_timeout.unwrap_or_else(|| {
             if target {
                 TARGET_DRAIN
             } else {
-                Duration::from_secs_f64((service_s * 3.0 + 2.0).min(120.0))
+                // A request in flight when the window closes may wait a whole CPU cycle.
+                let longest = service_s.max(cpu_cycle_s.unwrap_or(0.0) + service_s);
+                Duration::from_secs_f64((longest * 3.0 + 2.0).min(120.0))
             }
         });
         Phases {
