@@ -5,18 +5,9 @@
 use std::path::Path;
 
 use serde_json::Value;
+use target_support::ragperf;
 
-fn ragperf(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ragperf"))
-        .args(args)
-        .output()
-        .expect("run ragperf");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
+mod target_support;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -134,61 +125,27 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
 
 #[test]
 fn calibrate_refuses_bad_flags_before_any_load() {
-    for (args, flag) in [
-        (vec!["calibrate"], "--target"),
-        (
-            vec!["calibrate", "--target", "http://127.0.0.1:1/x"],
-            "--target-cmd",
-        ),
-        (
-            vec![
-                "calibrate",
-                "--target",
-                "http://127.0.0.1:1/x",
-                "--target-cmd",
-                "true",
-                "--levels",
-                "4",
-            ],
-            "--levels",
-        ),
-        (
-            vec![
-                "calibrate",
-                "--target",
-                "http://127.0.0.1:1/x",
-                "--target-cmd",
-                "true",
-                "--tokens",
-                "100,20",
-            ],
-            "--tokens",
-        ),
-        (
-            vec![
-                "calibrate",
-                "--target",
-                "http://127.0.0.1:1/x",
-                "--target-cmd",
-                "true",
-                "--probe",
-                "8",
-            ],
-            "--probe",
-        ),
-        (
-            vec![
-                "calibrate",
-                "--target",
-                "http://127.0.0.1:1/x",
-                "--target-cmd",
-                "true",
-                "--variant",
-                "nope",
-            ],
-            "--variant",
-        ),
+    let (code, _, err) = ragperf(&["calibrate"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--target:"), "{err}");
+    let (code, _, err) = ragperf(&["calibrate", "--target", "http://127.0.0.1:1/x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--target-cmd:"), "{err}");
+    let base = [
+        "calibrate",
+        "--target",
+        "http://127.0.0.1:1/x",
+        "--target-cmd",
+        "true",
+    ];
+    for (extra, flag) in [
+        (["--levels", "4"], "--levels"),
+        (["--tokens", "100,20"], "--tokens"),
+        (["--probe", "8"], "--probe"),
+        (["--variant", "nope"], "--variant"),
+        (["--pool", "0"], "--pool"),
     ] {
+        let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
         let (code, _, err) = ragperf(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(&format!("{flag}:")), "{args:?}: {err}");
