@@ -202,7 +202,16 @@ pub fn calibrate(args: &crate::cli::calibrate::CalibrateArgs) -> Result<ExitCode
             .entry(label.to_string())
             .or_insert_with(|| crate::report::RunWriter::new(&plan.out.join(label)))
             .write(r)
-    })?;
+    });
+    if crate::interrupt::requested() {
+        // The phases measured so far are written; no scenario from a partial calibration.
+        eprintln!(
+            "interrupted: no calibrated scenario written; the phases measured so far are under {}",
+            plan.out.display()
+        );
+        return Ok(ExitCode::from(crate::interrupt::exit_code()));
+    }
+    let cal = cal?;
     let json = serde_json::to_string_pretty(&cal)?;
     std::fs::write(plan.out.join("calibration.json"), json + "\n")
         .with_context(|| format!("writing {}", plan.out.join("calibration.json").display()))?;
