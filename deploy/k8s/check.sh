@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI's check of deploy/k8s (README "Kubernetes: several load generators"), without a cluster
+# CI's check of deploy/k8s (README "Several load generators on Kubernetes"), without a cluster
 # or a container engine:
 #   1. the Dockerfile: hadolint, then check_image.py (build context, Debian release, the
 #      binary's shared libraries against the runtime image's packages);
