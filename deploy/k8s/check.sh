@@ -44,9 +44,11 @@ for want in 'namespace: ragperf' 'storageClassName: ' '- --target'; do
         exit 1
     }
 done
+objects=$(cat "$work/base.yaml" "$work/knobs.yaml" | grep -c '^kind:')
 for version in 1.29 1.37; do
-    "$venv/bin/kubernetes-validate" --strict --quiet -k "$version" "$work/base.yaml" "$work/knobs.yaml"
-    echo "kubernetes-validate --strict -k $version: $(grep -c '^kind:' "$work/base.yaml") + $(grep -c '^kind:' "$work/knobs.yaml") objects valid"
+    "$venv/bin/kubernetes-validate" --strict --quiet -k "$version" \
+        "$work/base.yaml" "$work/knobs.yaml"
+    echo "kubernetes-validate --strict -k $version: $objects objects valid"
 done
 "$py" "$here/check_manifests.py" "$ragperf" "$work/base.yaml" "$work/knobs.yaml"
 

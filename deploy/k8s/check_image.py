@@ -9,8 +9,9 @@ Usage: check_image.py RAGPERF_BINARY   (run from the repository root)
 2. Builder and runtime stages are the same Debian release, so glibc matches.
 3. The binary's shared libraries (ldd) come from Debian packages that every Debian image of that
    release has (essential packages and what they depend on), and the newest glibc symbol version
-   it needs is no newer than that release's glibc. This part needs a Debian host of the same
-   release (it reads the host's dpkg database); elsewhere it says so and skips.
+   it needs is no newer than that release's glibc; every apt-get pin (tini=VERSION) is a
+   version that release has. This part needs a Debian host of the same release (it reads the
+   host's dpkg database and apt lists); elsewhere it says so and skips.
 
 Exit 1 when a check fails.
 """
@@ -192,7 +193,10 @@ def check_libraries(binary, release, failures):
         versions = re.findall(rb"GLIBC_([0-9]+)\.([0-9]+)", f.read())
     needed = {(int(major), int(minor)) for major, minor in versions}
     libc = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Version}", "libc6"], capture_output=True, text=True, check=True
+        ["dpkg-query", "-W", "-f", "${Version}", "libc6"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     have = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", libc).groups())
     newest = max(needed) if needed else (2, 0)
@@ -201,6 +205,24 @@ def check_libraries(binary, release, failures):
             f"libraries: the binary needs GLIBC_{newest[0]}.{newest[1]}, Debian {release} has {libc}"
         )
     print(f"libraries: needs glibc {newest[0]}.{newest[1]} at most; Debian {release} has {libc}")
+
+
+def check_apt_pins(release, failures):
+    """Every `apt-get install NAME=VERSION` of the Dockerfile names a version Debian has."""
+    with open(DOCKERFILE, encoding="utf-8") as f:
+        pins = re.findall(r"\b([a-z0-9][a-z0-9.+-]+)=([0-9][A-Za-z0-9.+~:-]*)", f.read())
+    for name, version in pins:
+        p = subprocess.run(
+            ["apt-cache", "madison", name], capture_output=True, text=True, check=False
+        )
+        rows = [r.split("|") for r in p.stdout.splitlines() if r.count("|") >= 2]
+        if not rows:
+            print(f"apt pins: {name}={version}: SKIPPED (no apt lists here: apt-get update)")
+        elif not any(r[1].strip() == version and release in r[2] for r in rows):
+            have = ", ".join(sorted({r[1].strip() for r in rows}))
+            failures.append(f"{DOCKERFILE}: {name}={version} is not in Debian {release} ({have})")
+        else:
+            print(f"apt pins: {name}={version} is in Debian {release}")
 
 
 def main():
@@ -220,9 +242,12 @@ def main():
         pinned = re.search(r"^ARG RUST_VERSION=(\S+)", f.read(), re.M)
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True, check=False)
     if pinned and pinned.group(1) not in rustc.stdout:
-        print(f"note: the image builds with Rust {pinned.group(1)}, this host has {rustc.stdout.strip()}")
+        print(
+            f"note: the image builds with Rust {pinned.group(1)}, this host has {rustc.stdout.strip()}"
+        )
     if release:
         check_libraries(sys.argv[1], release, failures)
+        check_apt_pins(release, failures)
     for f in failures:
         print(f"FAIL {f}")
     print(f"check_image: {len(failures)} failed")

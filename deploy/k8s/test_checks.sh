@@ -31,7 +31,9 @@ grep -q "waiting for shard(s) 1 2" "$t/out" || fail "wait-for-shards.sh did not 
 passed=$((passed + 1))
 rc=0
 SHARDS=two sh "$here/wait-for-shards.sh" "$t/s" >"$t/out" 2>&1 || rc=$?
-[ "$rc" = 2 ] && grep -q "whole numbers" "$t/out" || fail "wait-for-shards.sh SHARDS=two: exit $rc"
+if [ "$rc" != 2 ] || ! grep -q "whole numbers" "$t/out"; then
+    fail "wait-for-shards.sh SHARDS=two: exit $rc: $(cat "$t/out")"
+fi
 passed=$((passed + 1))
 
 # check_manifests.py, strict: a stand-in with the shard interface the manifests expect
@@ -57,7 +59,8 @@ passed=$((passed + 1))
 sed -i '/start-at/d' "$t/ragperf"
 rc=0
 "$py" "$here/check_manifests.py" "$t/ragperf" "$rendered" >"$t/out" 2>&1 || rc=$?
-[ "$rc" = 1 ] && grep -q -- "--start-at is not listed by .ragperf run --help." "$t/out" ||
+if [ "$rc" != 1 ] || ! grep -q -- "--start-at is not listed by .ragperf run --help." "$t/out"; then
     fail "check_manifests.py without --start-at: exit $rc: $(cat "$t/out")"
+fi
 passed=$((passed + 1))
 echo "deploy/k8s self-tests: $passed passed, 0 failed"
