@@ -15,14 +15,15 @@ passed=0
 # exits 0 (ragperf merge then gives the verdict).
 mkdir -p "$t/s/shard-0" "$t/s/shard-1"
 printf '{\n  "partial": false\n}\n' >"$t/s/shard-0/result.json"
-printf '{\n  "partial": true\n}\n' >"$t/s/shard-1/result.json"
+# Final only at the top level: a nested "partial": false does not count.
+printf '{\n  "partial": true,\n  "x": {\n    "partial": false\n  }\n}\n' >"$t/s/shard-1/result.json"
 SHARDS=3 WAIT_TIMEOUT_S=0 sh "$here/wait-for-shards.sh" "$t/s" >"$t/out" 2>&1 ||
     fail "wait-for-shards.sh after its timeout: exit $?"
 grep -q "shard(s) 1 2 of 3 have no finished" "$t/out" || fail "wait-for-shards.sh: $(cat "$t/out")"
 passed=$((passed + 1))
 # Shard 1 finishes and shard 2 appears while it waits: it returns as soon as all are there.
-(sleep 1 && printf '{"partial": false}' >"$t/s/shard-1/result.json" &&
-    mkdir -p "$t/s/shard-2" && printf '{"partial":false}' >"$t/s/shard-2/result.json") &
+(sleep 1 && printf '{\n  "partial": false\n}\n' >"$t/s/shard-1/result.json" &&
+    mkdir -p "$t/s/shard-2" && printf '{\n  "partial": false\n}\n' >"$t/s/shard-2/result.json") &
 SHARDS=3 WAIT_TIMEOUT_S=60 POLL_S=1 sh "$here/wait-for-shards.sh" "$t/s" >"$t/out" 2>&1 ||
     fail "wait-for-shards.sh with every shard: exit $?"
 wait

@@ -2,8 +2,9 @@
 # The merge Job's first step: wait until every shard's result.json is finished, or until
 # WAIT_TIMEOUT_S seconds have passed; then `ragperf merge` runs (and names any shard missing).
 # Usage: wait-for-shards.sh SHARDS_DIR   (env SHARDS, WAIT_TIMEOUT_S, POLL_S: default 10)
-# A shard is finished when SHARDS_DIR/shard-I/result.json says "partial": false: ragperf
-# rewrites that file (atomically) after every variant and marks it final only at the end.
+# A shard is finished when SHARDS_DIR/shard-I/result.json says "partial": false at its top
+# level (two spaces in: ragperf pretty-prints it): ragperf rewrites that file (atomically) after
+# every variant and marks it final only at the end.
 set -eu
 dir=${1:?usage: wait-for-shards.sh SHARDS_DIR}
 shards=${SHARDS:?SHARDS: the number of shards}
@@ -20,7 +21,7 @@ while :; do
     missing=""
     i=0
     while [ "$i" -lt "$shards" ]; do
-        grep -qs '"partial": *false' "$dir/shard-$i/result.json" || missing="$missing $i"
+        grep -qs '^  "partial": false' "$dir/shard-$i/result.json" || missing="$missing $i"
         i=$((i + 1))
     done
     if [ -z "$missing" ]; then
