@@ -7,7 +7,9 @@
 #      kustomization.yaml switched on), validated against the Kubernetes 1.29 and 1.37 schemas
 #      (kubernetes-validate, offline), then check_manifests.py (every ragperf command line
 #      against `ragperf <sub> --help`, $(VAR) references, non-root, limits);
-#   3. self-tests of wait-for-shards.sh and of check_manifests.py's strict mode.
+#   3. self-tests of wait-for-shards.sh and of check_manifests.py's strict mode;
+#   4. simulate.py: the manifests' own command lines as local processes on loopback (mock, the
+#      shards, the merge Job's steps) with a small load, once ragperf has the shard feature.
 # Usage: deploy/k8s/check.sh [RAGPERF_BINARY]   (default target/debug/ragperf)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -54,3 +56,6 @@ done
 
 echo "-- self-tests"
 bash "$here/test_checks.sh" "$py" "$ragperf" "$work/base.yaml"
+
+echo "-- the manifests' command lines, run locally"
+"$py" "$here/simulate.py" "$ragperf" "$work/base.yaml"
