@@ -8,7 +8,7 @@ Usage: check_manifests.py RAGPERF RENDERED.yaml [RENDERED.yaml ...]
 - Every $(NAME) in a container's command or args is declared in its env or envFrom: Kubernetes
   passes an undeclared one literally.
 - Every pod runs as non-root; every container drops privileges, has a read-only root file system
-  and both requests and limits.
+  and both requests and limits; every ConfigMap and claim a pod mounts is rendered.
 
 Until the shard feature (`run --shards/--start-at`, `merge`) is in the binary, the command lines
 that need it are reported as pending instead of failing; once `RAGPERF merge --help` answers,
@@ -68,9 +68,19 @@ def check(ragperf, docs):
         for d in docs
         if d.get("kind") == "ConfigMap"
     }
+    claims = {d["metadata"]["name"] for d in docs if d.get("kind") == "PersistentVolumeClaim"}
     failures, pending, lines = [], [], 0
     for doc in docs:
         for where, spec in pod_specs(doc):
+            for v in spec.get("volumes") or []:
+                cm = (v.get("configMap") or {}).get("name")
+                pvc = (v.get("persistentVolumeClaim") or {}).get("claimName")
+                if cm is not None and cm not in config_maps:
+                    failures.append(
+                        f"{where}: volume {v['name']} names ConfigMap {cm}, not rendered"
+                    )
+                if pvc is not None and pvc not in claims:
+                    failures.append(f"{where}: volume {v['name']} claims {pvc}, not rendered")
             ctx = spec.get("securityContext") or {}
             if ctx.get("runAsNonRoot") is not True:
                 failures.append(f"{where}: securityContext.runAsNonRoot is not true")
