@@ -36,6 +36,12 @@ if [ "$rc" != 2 ] || ! grep -q "whole numbers" "$t/out"; then
     fail "wait-for-shards.sh SHARDS=two: exit $rc: $(cat "$t/out")"
 fi
 passed=$((passed + 1))
+rc=0
+START_AT=SET-ME SHARDS=3 sh "$here/wait-for-shards.sh" "$t/s" >"$t/out" 2>&1 || rc=$?
+if [ "$rc" != 2 ] || ! grep -q "START_AT is still SET-ME" "$t/out"; then
+    fail "wait-for-shards.sh START_AT=SET-ME: exit $rc: $(cat "$t/out")"
+fi
+passed=$((passed + 1))
 
 # check_manifests.py, strict: a stand-in with the shard interface the manifests expect
 # (`run --shard/--shards/--start-at`, `merge PATH... --out DIR [--allow-missing]`) passes them

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The merge Job's first step: wait until every shard's result.json is finished, or until
 # WAIT_TIMEOUT_S seconds have passed; then `ragperf merge` runs (and names any shard missing).
-# Usage: wait-for-shards.sh SHARDS_DIR   (env SHARDS, WAIT_TIMEOUT_S, POLL_S: default 10)
+# Usage: wait-for-shards.sh SHARDS_DIR   (env SHARDS, WAIT_TIMEOUT_S, POLL_S: default 10;
+# START_AT: the placeholder SET-ME stops it at once, exit 2)
 # A shard is finished when SHARDS_DIR/shard-I/result.json says "partial": false at its top
 # level (two spaces in: ragperf pretty-prints it): ragperf rewrites that file (atomically) after
 # every variant and marks it final only at the end.
@@ -16,6 +17,11 @@ case "$shards$timeout$poll" in
     exit 2
     ;;
 esac
+if [ "${START_AT:-}" = SET-ME ]; then
+    echo "wait-for-shards: START_AT is still SET-ME in run.env, so no shard can start: set it" \
+        "(README, \"Several load generators on Kubernetes\") and apply again" >&2
+    exit 2
+fi
 start=$(date +%s)
 while :; do
     missing=""
