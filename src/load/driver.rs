@@ -89,6 +89,29 @@ fn count_never_sent(held: &mut VecDeque<Ticket>, out: &mut DriveOutcome) {
     }
 }
 
+/// The earliest the measured window can still end, by the rule at the end of [`drive`]
+/// (a time-bounded run ends where it stopped; a count-bounded or interrupted one at the last
+/// measured completion, `by_completions`, which only moves later): the recorder folds every
+/// request that finished by then into running sums instead of keeping it
+/// ([`Recorder::raise_window_floor`]). `checked` is when the driver last decided to go on
+/// issuing: a stop comes later than that.
+fn window_end_floor(
+    plan: &DrivePlan,
+    out: &DriveOutcome,
+    checked: Instant,
+    stopped_at: Option<Instant>,
+    by_completions: Instant,
+) -> Instant {
+    if plan.duration.is_none() || out.interrupted {
+        return by_completions;
+    }
+    match stopped_at {
+        Some(stopped) => stopped,
+        // Still issuing: on time or count at a later check, or on a signal.
+        None => checked.min(by_completions),
+    }
+}
+
 /// Drives `executor` with arrivals from `source` until the plan says stop, folding every record
 /// into `recorder`. `stop` is the Ctrl-C flag.
 pub fn drive(
@@ -106,6 +129,7 @@ pub fn drive(
         window_start_us: since(plan.epoch, warmup_end),
         ..DriveOutcome::default()
     };
+    recorder.open_window(out.window_start_us);
     let mut held: VecDeque<Ticket> = VecDeque::new();
     let mut due: Vec<Arrival> = Vec::new();
     let mut in_flight: u64 = 0;
@@ -233,6 +257,16 @@ pub fn drive(
             source.completed(r.user, fin);
             recorder.record(&r);
         }
+        recorder.raise_window_floor(since(
+            plan.epoch,
+            window_end_floor(
+                plan,
+                &out,
+                now,
+                stopped_at,
+                last_measured_finish.max(warmup_end),
+            ),
+        ));
         if last_progress.elapsed() >= Duration::from_millis(100) {
             last_progress = Instant::now();
             progress.set_position(plan.start.elapsed().as_millis() as u64);

@@ -6,7 +6,7 @@
 //! few milliseconds of CPU per second. This replaces per-thread recorders merged at the end: it is
 //! equally uncontended and keeps one code path for thread-, task- and loop-based variants.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use hdrhistogram::Histogram;
 use mock_services::hist::{self, Percentiles};
@@ -115,14 +115,80 @@ pub struct Recorder {
     pub warmup_failed: u64,
     /// Per-request phases for the timeline chart (the first `timeline_cap` measured requests).
     pub timeline: Vec<TimelineEntry>,
-    /// Start of service (µs since epoch) of every successful request, warm-up included,
-    /// aligned with `ok_finish_us`: throughput credits each request with the share of its
-    /// service that lies inside the measured window ([`Recorder::ok_within`]).
-    pub ok_start_us: Vec<u64>,
-    /// Finish times (µs since epoch) of every successful request, warm-up included.
-    pub ok_finish_us: Vec<u64>,
-    /// Tokens per successful request, aligned with `ok_finish_us`.
-    pub ok_tokens: Vec<u32>,
+    /// Successful requests, warm-up included.
+    pub ok_all: u64,
+    /// Their tokens (the mean is [`Recorder::ok_tokens_mean`]).
+    pub ok_all_tokens: u64,
+    /// Start of the measured window (µs since epoch), once [`Recorder::open_window`] said it.
+    window_start_us: Option<u64>,
+    /// The window ends no earlier than this (µs since epoch, [`Recorder::raise_window_floor`]).
+    window_floor_us: u64,
+    /// The window sums of every successful request before the first one in `pending`, folded
+    /// in record order.
+    folded: WindowSums,
+    /// Successful requests whose share of the window is not known yet (and every later one,
+    /// to keep the order of the sums), oldest first.
+    pending: VecDeque<Span>,
+}
+
+/// A successful request's service (start on a worker to finish, µs since epoch) and tokens.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start_us: u64,
+    finish_us: u64,
+    tokens: u32,
+}
+
+/// The running sums behind [`WindowWork`].
+#[derive(Clone, Copy, Debug, Default)]
+struct WindowSums {
+    requests: f64,
+    tokens: f64,
+    touching: u64,
+    /// Service times of the touching requests, s, and their squares.
+    sum_s: f64,
+    sum_sq_s: f64,
+}
+
+impl WindowSums {
+    /// Adds one request's share of `[from_us, to_us]`. Only `min(finish, to_us)` and
+    /// `start > to_us` depend on `to_us`, so for a request that finished by `to_us` any later
+    /// end gives the same sums: that is what lets [`Recorder`] fold it before the end is known.
+    fn add(&mut self, span: &Span, from_us: u64, to_us: u64) {
+        let (s, f) = (span.start_us, span.finish_us);
+        if f < from_us || s > to_us {
+            return;
+        }
+        let inside = f.min(to_us).saturating_sub(s.max(from_us));
+        let length = f.saturating_sub(s);
+        let share = if length == 0 {
+            1.0
+        } else {
+            inside as f64 / length as f64
+        };
+        self.requests += share;
+        self.tokens += share * f64::from(span.tokens);
+        self.touching += 1;
+        let secs = length as f64 / 1e6;
+        self.sum_s += secs;
+        self.sum_sq_s += secs * secs;
+    }
+
+    fn work(&self) -> WindowWork {
+        let mut w = WindowWork {
+            requests: self.requests,
+            tokens: self.tokens,
+            touching: self.touching,
+            service_cv: 0.0,
+        };
+        if w.touching > 1 && self.sum_s > 0.0 {
+            let n = w.touching as f64;
+            let mean = self.sum_s / n;
+            let var = (self.sum_sq_s / n - mean * mean).max(0.0);
+            w.service_cv = var.sqrt() / mean;
+        }
+        w
+    }
 }
 
 impl Recorder {
@@ -142,9 +208,12 @@ impl Recorder {
             warmup_completed: 0,
             warmup_failed: 0,
             timeline: Vec::new(),
-            ok_start_us: Vec::new(),
-            ok_finish_us: Vec::new(),
-            ok_tokens: Vec::new(),
+            ok_all: 0,
+            ok_all_tokens: 0,
+            window_start_us: None,
+            window_floor_us: 0,
+            folded: WindowSums::default(),
+            pending: VecDeque::new(),
         }
     }
 
@@ -157,9 +226,14 @@ impl Recorder {
     /// Folds one finished request in.
     pub fn record(&mut self, r: &RequestRecord) {
         if r.is_ok() {
-            self.ok_start_us.push(r.started_us.min(r.finished_us));
-            self.ok_finish_us.push(r.finished_us);
-            self.ok_tokens.push(r.tokens);
+            self.ok_all += 1;
+            self.ok_all_tokens += u64::from(r.tokens);
+            self.pending.push_back(Span {
+                start_us: r.started_us.min(r.finished_us),
+                finish_us: r.finished_us,
+                tokens: r.tokens,
+            });
+            self.settle();
         }
         if !r.measured {
             self.warmup_completed += 1;
@@ -261,10 +335,58 @@ impl Recorder {
         self.failed.values().sum()
     }
 
-    /// The successful work done inside `[from_us, to_us]`: every successful request (whatever
-    /// phase issued it) counts by the share of its service (start on a worker to finish) that
-    /// lies inside the window, and so do its tokens. Returns (requests, tokens, requests touching
-    /// the window, coefficient of variation of their service times).
+    /// Mean tokens per successful request, warm-up included (None before the first).
+    pub fn ok_tokens_mean(&self) -> Option<f64> {
+        (self.ok_all > 0).then(|| self.ok_all_tokens as f64 / self.ok_all as f64)
+    }
+
+    /// Opens the measured window at `start_us` (µs since epoch); call it before the load starts
+    /// (records that arrive earlier wait for it).
+    pub fn open_window(&mut self, start_us: u64) {
+        self.window_start_us = Some(start_us);
+        self.settle();
+    }
+
+    /// A promise that the measured window ends at `end_us` or later: every successful request
+    /// that finished by then is folded into running sums and forgotten, so the memory held is
+    /// the requests in flight at the window's start and those finishing after this floor (the
+    /// driver raises it as the load runs: to the load's end once it stopped), not one record
+    /// per request of the run.
+    pub fn raise_window_floor(&mut self, end_us: u64) {
+        self.window_floor_us = self.window_floor_us.max(end_us);
+        self.settle();
+    }
+
+    /// Folds the oldest pending requests while their share is known: one that finished before
+    /// the window opened counts nothing, one that finished by the floor counts the same for
+    /// every end at or after the floor. Stops at the first unknown one, so the sums are added
+    /// in record order, exactly as a fold over every record at the end would add them.
+    fn settle(&mut self) {
+        let Some(from_us) = self.window_start_us else {
+            return;
+        };
+        while let Some(span) = self.pending.front() {
+            if span.finish_us >= from_us && span.finish_us > self.window_floor_us {
+                break;
+            }
+            self.folded.add(span, from_us, self.window_floor_us);
+            self.pending.pop_front();
+        }
+    }
+
+    /// Successful requests the recorder holds memory for (the allocation: the most it held at
+    /// once): those whose share of the window was not known when they arrived. Bounded by
+    /// the requests in flight at the window's edges, not by the length of the run.
+    pub fn retained_records(&self) -> usize {
+        self.pending.capacity()
+    }
+
+    /// The successful work done inside `[window start, end_us]` (the window opened with
+    /// [`Recorder::open_window`]; `end_us` at or after every floor given to
+    /// [`Recorder::raise_window_floor`]): every successful request (whatever phase issued it)
+    /// counts by the share of its service (start on a worker to finish) that lies inside the
+    /// window, and so do its tokens. Returns (requests, tokens, requests touching the window,
+    /// coefficient of variation of their service times); nothing when no window was opened.
     ///
     /// Why shares and not completions: counting whole completions inside a window credits the
     /// requests that were already running when it opened (up to one per server), which put a
@@ -273,39 +395,21 @@ impl Recorder {
     /// whole window contributes `window / service time`, never more, so the figure is bounded by
     /// what the servers could do (and its expectation is the throughput for any service-time
     /// distribution).
-    pub fn ok_within(&self, from_us: u64, to_us: u64) -> WindowWork {
-        let mut w = WindowWork::default();
-        let (mut sum, mut sum_sq) = (0.0f64, 0.0f64);
-        for ((s, f), t) in self
-            .ok_start_us
-            .iter()
-            .zip(&self.ok_finish_us)
-            .zip(&self.ok_tokens)
-        {
-            if *f < from_us || *s > to_us {
-                continue;
-            }
-            let inside = (*f).min(to_us).saturating_sub((*s).max(from_us));
-            let length = f.saturating_sub(*s);
-            let share = if length == 0 {
-                1.0
-            } else {
-                inside as f64 / length as f64
-            };
-            w.requests += share;
-            w.tokens += share * f64::from(*t);
-            w.touching += 1;
-            let secs = length as f64 / 1e6;
-            sum += secs;
-            sum_sq += secs * secs;
+    pub fn ok_within(&self, end_us: u64) -> WindowWork {
+        let Some(from_us) = self.window_start_us else {
+            debug_assert!(false, "ok_within before open_window");
+            return WindowWork::default();
+        };
+        debug_assert!(
+            end_us >= self.window_floor_us,
+            "the window ends at {end_us} µs, before its promised floor {} µs",
+            self.window_floor_us
+        );
+        let mut sums = self.folded;
+        for span in &self.pending {
+            sums.add(span, from_us, end_us);
         }
-        if w.touching > 1 && sum > 0.0 {
-            let n = w.touching as f64;
-            let mean = sum / n;
-            let var = (sum_sq / n - mean * mean).max(0.0);
-            w.service_cv = var.sqrt() / mean;
-        }
-        w
+        sums.work()
     }
 }
 
@@ -402,8 +506,10 @@ mod tests {
     }
 
     /// `servers` servers busy back to back with `service_us` requests from t = 0.
-    fn busy(servers: u64, service_us: u64, until_us: u64) -> Recorder {
+    /// The window opens at `window_start_us`.
+    fn busy(servers: u64, service_us: u64, until_us: u64, window_start_us: u64) -> Recorder {
         let mut r = Recorder::new(Slo::default(), 0);
+        r.open_window(window_start_us);
         for _ in 0..servers {
             // In phase, as a closed loop's users are with no ramp.
             let mut t = 0;
@@ -424,26 +530,22 @@ mod tests {
     fn window_work_is_exact_at_the_edges() {
         // 8 servers, 100 ms each: 80 requests/s. A 0.25 s window that opens just before a
         // round of completions and closes just after another.
-        let r = busy(8, 100_000, 2_000_000);
-        let w = r.ok_within(990_000, 1_240_000);
+        let r = busy(8, 100_000, 2_000_000, 990_000);
+        let w = r.ok_within(1_240_000);
         assert!((w.requests - 20.0).abs() < 1e-6, "{}", w.requests);
         assert!((w.tokens - 200.0).abs() < 1e-6, "{}", w.tokens);
         // Counting whole completions inside it would credit 24 (+20 %), the defect this fixes.
-        let whole = r
-            .ok_finish_us
-            .iter()
-            .filter(|f| (990_000..=1_240_000).contains(*f))
+        let finishes = (1..=20).map(|k| k * 100_000);
+        let whole = 8 * finishes
+            .filter(|f| (990_000..=1_240_000).contains(f))
             .count();
         assert_eq!(whole, 24);
         // Fixed service times: no spread, so the stated error is the count's granularity.
         assert!(w.service_cv < 1e-9);
         assert!((w.relative_error() - 1.0 / w.touching as f64).abs() < 1e-9);
-        assert_eq!(
-            Recorder::new(Slo::default(), 0)
-                .ok_within(0, 10)
-                .relative_error(),
-            1.0
-        );
+        let mut empty = Recorder::new(Slo::default(), 0);
+        empty.open_window(0);
+        assert_eq!(empty.ok_within(10).relative_error(), 1.0);
     }
 
     #[test]

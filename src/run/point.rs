@@ -306,9 +306,7 @@ fn ideal_of(at: &At, m: &Measured, requests_per_s: f64, work: &WindowWork) -> Id
     let r = &m.recorder;
     let (service_s, capacity) = match at.subject {
         Subject::Variant(kind) => {
-            let observed_tokens = (!r.ok_tokens.is_empty()).then(|| {
-                r.ok_tokens.iter().map(|t| f64::from(*t)).sum::<f64>() / r.ok_tokens.len() as f64
-            });
+            let observed_tokens = r.ok_tokens_mean();
             let hint = Phases::of(at).concurrency_hint;
             let service = ideal::expected_service_s(s, observed_tokens);
             let share = ideal::min_thread_s(s, observed_tokens) / service.max(1e-9);
@@ -404,9 +402,7 @@ fn settings(at: &At) -> BTreeMap<String, String> {
 
 fn summarise(at: &At, mut m: Measured) -> VariantRun {
     let window_s = m.outcome.window_s();
-    let work = m
-        .recorder
-        .ok_within(m.outcome.window_start_us, m.outcome.window_end_us);
+    let work = m.recorder.ok_within(m.outcome.window_end_us);
     let throughput = throughput(at.plan, &work, window_s, &m.recorder);
     let ideal = ideal_of(at, &m, throughput.requests_per_s, &work);
     let latency_ms = m.recorder.percentiles();
