@@ -8,7 +8,7 @@
 #   - nothing lost: per run, ok + failed + unfinished (abandoned) + never sent = sent
 #   - summary:  OUT/summary.txt (also printed); exit 0 when every goal is met, 1 otherwise.
 # Usage: scripts/soak.sh [MINUTES (30)] [CONCURRENCY (1000)]
-# Env: RAGPERF (default target/release/ragperf, built if missing), VARIANT (async),
+# Env: RAGPERF (default target/release/ragperf, rebuilt first when stale), VARIANT (async),
 #      TIME_SCALE (1: the seed's latencies), OUT (reports/soak), INTERVAL (10, seconds),
 #      MOCK_THREADS (default: cores).
 set -euo pipefail
@@ -16,7 +16,10 @@ cd "$(dirname "$0")/.."
 minutes=${1:-30} users=${2:-1000}
 bin=${RAGPERF:-target/release/ragperf}
 variant=${VARIANT:-async} scale=${TIME_SCALE:-1} out=${OUT:-reports/soak} every=${INTERVAL:-10}
-[ -x "$bin" ] || cargo build --release --bin ragperf
+# Without RAGPERF, build first: cargo does nothing when the binary is fresh, and a stale one
+# would soak yesterday's code.
+[ -n "${RAGPERF:-}" ] || cargo build --release --bin ragperf
+[ -x "$bin" ] || { echo "soak: $bin is not an executable (RAGPERF?)"; exit 2; }
 mkdir -p "$out"
 rm -f "$out/samples.csv" "$out/summary.txt"
 
