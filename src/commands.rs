@@ -41,9 +41,16 @@ fn execute(plan: &RunPlan, common: &crate::cli::CommonArgs) -> Result<ExitCode> 
             out.display()
         );
     }
+    if let Some(line) = crate::shard::start::announce(plan) {
+        eprintln!("{line}");
+    }
     // The whole report (tables, .hgrm, charts, index.html) is rewritten after every variant.
     let mut writer = crate::report::RunWriter::new(out);
     let result = run::execute(plan, &stop, |partial| writer.write(partial))?;
+    if result.runs.is_empty() && plan.sharding.start_at.is_some() && crate::interrupt::requested() {
+        eprintln!("interrupted before --start-at: no load was sent and nothing was written");
+        return Ok(ExitCode::from(crate::interrupt::exit_code()));
+    }
     let (before, after) = result.plan.fd_limit;
     if !json && after > before {
         eprintln!("raised the open-files soft limit from {before} to {after}");

@@ -17,6 +17,7 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
             || c.is::<TargetError>()
             || c.is::<ScenarioError>()
             || c.is::<ResultError>()
+            || c.is::<ragperf::merge::MergeError>()
     })
 }
 
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         Command::Tour(args) => ragperf::commands::tour(&args),
         Command::Streams(args) => ragperf::streams::command(&args),
         Command::Calibrate(args) => ragperf::commands::calibrate(&args),
+        Command::Merge(args) => ragperf::merge::command(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -44,6 +44,16 @@ pub struct RunResult {
     pub backends: Backends,
     /// Every variant × load point measured, in run order.
     pub runs: Vec<VariantRun>,
+    /// The host and build that measured it (absent in older results and in merged ones, whose
+    /// `merged` lists every shard's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::shard::Origin>,
+    /// `--shard` runs: which shard of how many, and the whole load it took a share of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardInfo>,
+    /// `ragperf merge` output: the shards it was merged from and the missing ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<crate::merge::MergeInfo>,
 }
 
 /// The plan as run.
@@ -250,6 +260,14 @@ pub struct VariantRun {
     /// figures, sampled from `/proc` during the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerFigures>,
+    /// Where the measured window lies on the wall clock (absent in older results; in a merged
+    /// result, the window common to every shard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<crate::shard::WindowClock>,
+    /// Merged results: each shard's own figures (host, counters, throughput, process, mocks),
+    /// in shard order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<crate::merge::ShardPart>,
 }
 
 /// The endpoint of a `--target` run.

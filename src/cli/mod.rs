@@ -58,6 +58,9 @@ pub enum Command {
     /// scenario that makes a built-in variant reproduce it (CPU per request and per token,
     /// thread pool or event loop, pool size): then `run --scenario` predicts higher loads.
     Calibrate(calibrate::CalibrateArgs),
+    /// Merge the results of `run --shard I/N` into one result (histograms added losslessly,
+    /// counters summed, efficiency recomputed); exit 2 when the shards do not belong together.
+    Merge(crate::merge::MergeArgs),
 }
 
 /// `ragperf run`.
@@ -181,6 +184,9 @@ pub struct CommonArgs {
     /// Drive a real HTTP endpoint instead of the variants.
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Shards: one load over several processes (`--shard`, `--shards`, `--start-at`).
+    #[command(flatten)]
+    pub shard: crate::shard::ShardArgs,
 }
 
 /// `ragperf report`.
@@ -409,6 +415,7 @@ fn plan(
         sample_interval: Duration::from_millis(100),
         target,
         scenario: s,
+        sharding: Default::default(),
     })
 }
 
@@ -477,7 +484,15 @@ pub fn run_plan(args: &RunArgs) -> anyhow::Result<RunPlan> {
         Some(r) => open_point(&s, r),
         None => closed_point(s.load.concurrency),
     };
-    plan("run", &args.common, s, vec![point])
+    let mut plan = plan("run", &args.common, s, vec![point])?;
+    sharded(&mut plan, &args.common)?;
+    Ok(plan)
+}
+
+/// Applies `--shard`/`--shards`/`--start-at` (src/shard/) to a plan.
+fn sharded(plan: &mut RunPlan, common: &CommonArgs) -> anyhow::Result<()> {
+    let index = std::env::var(crate::shard::INDEX_ENV).ok();
+    crate::shard::apply(plan, &common.shard, index.as_deref())
 }
 
 /// The plan of `ragperf sweep`.
@@ -502,7 +517,9 @@ pub fn sweep_plan(args: &SweepArgs) -> anyhow::Result<RunPlan> {
             "a sweep needs points: --concurrency 1,8,64 or --rates 5,10,20",
         ));
     };
-    plan("sweep", &args.common, s, points)
+    let mut plan = plan("sweep", &args.common, s, points)?;
+    sharded(&mut plan, &args.common)?;
+    Ok(plan)
 }
 
 #[cfg(test)]

@@ -55,6 +55,8 @@ pub struct RunPlan {
     pub sample_interval: Duration,
     /// Drive this HTTP endpoint instead of the variants (`--target`).
     pub target: Option<TargetPlan>,
+    /// This process's shard and the common start (`--shard`, `--start-at`; none by default).
+    pub sharding: crate::shard::Sharding,
 }
 
 /// What runs the requests at one point: one of the built-in variants, or the target endpoint.
@@ -97,7 +99,13 @@ impl RunPlan {
             progress: false,
             sample_interval: Duration::from_millis(10),
             target: None,
+            sharding: crate::shard::Sharding::default(),
         }
+    }
+
+    /// How many subjects each point runs: one per variant, or the one `--target`.
+    pub fn subject_count(&self) -> usize {
+        self.subjects().len()
     }
 
     /// The subjects in run order.
@@ -161,6 +169,17 @@ fn header(
             notes: Vec::new(),
         },
         runs: Vec::new(),
+        origin: Some(crate::shard::Origin::here()),
+        shard: plan.sharding.shard.map(|s| crate::shard::ShardInfo {
+            index: s.index,
+            count: s.count,
+            whole: plan.sharding.whole.clone().unwrap_or_default(),
+            start_at: plan
+                .sharding
+                .start_at
+                .map(|t| humantime::format_rfc3339(t).to_string()),
+        }),
+        merged: None,
     }
 }
 
@@ -241,6 +260,10 @@ pub fn execute(
                 let run = point::run(&at, stop).with_context(|| {
                     format!("running `{}` at {}", subject.name(), point.label())
                 })?;
+                let Some(run) = run else {
+                    // A signal while waiting for `--start-at`: no load was sent.
+                    break 'points;
+                };
                 result.runs.push(run);
                 on_update(&result)?;
             }
@@ -256,6 +279,10 @@ pub fn execute(
     result.partial =
         stop.load(Ordering::Relaxed) || result.runs.len() < planned || failure.is_some();
     backend.shutdown(Duration::from_millis(500));
+    if result.runs.is_empty() && plan.sharding.start_at.is_some() && stop.load(Ordering::Relaxed) {
+        // Stopped while waiting for `--start-at`: nothing was measured, nothing is written.
+        return Ok(result);
+    }
     on_update(&result)?;
     if let Some(message) = failure {
         // Everything measured is written (partial); the run still fails, saying why.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -27,6 +27,7 @@ use crate::pipeline::{Executor, ExecutorOptions, RequestRecord, VariantKind, sta
 use crate::result::{
     Counters, LoadPoint, MockSide, TargetInfo, Throughput, VariantRun, WarmupCounters,
 };
+use crate::shard::{WindowClock, start};
 use crate::target::executor::{THREAD_PREFIX, TargetExecutor};
 
 /// Where one measurement happens.
@@ -189,18 +190,24 @@ fn start(
 
 fn load_source(at: &At, phases: &Phases, start: Instant) -> Box<dyn Source> {
     let s = &at.plan.scenario;
+    // A shard starts its schedule a fraction of one of its own gaps late (0 unsharded), so N
+    // shards interleave instead of firing together.
+    let phase = at.plan.sharding.phase();
     match at.point.rate {
-        None => Box::new(ClosedLoop::new(
-            at.point.concurrency,
-            start,
-            s.scaled_ms(s.load.think_time_ms),
-            phases.ramp,
-        )),
+        None => {
+            let users = at.point.concurrency.max(1);
+            Box::new(ClosedLoop::new(
+                at.point.concurrency,
+                start + phases.ramp.div_f64(users as f64).mul_f64(phase),
+                s.scaled_ms(s.load.think_time_ms),
+                phases.ramp,
+            ))
+        }
         Some(rate) => Box::new(OpenLoop::new(
             rate,
             s.load.arrivals,
-            start,
-            s.seed,
+            start + Duration::from_secs_f64(phase / rate.max(1e-9)),
+            at.plan.sharding.seed(s.seed),
             at.point.max_in_flight,
         )),
     }
@@ -214,14 +221,28 @@ struct Measured {
     server: Option<ServerFigures>,
     mock_stats: Option<StatsSnapshot>,
     mock_cpu_before: Option<f64>,
+    /// The wall clock at the run's epoch (the monotonic → wall-clock mapping).
+    epoch_wall: SystemTime,
 }
 
-/// Runs one subject at one point.
-pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<VariantRun> {
+/// How long before its load starts a `--start-at` run starts its executor and samplers.
+const START_AT_SETUP: Duration = Duration::from_secs(1);
+
+/// Runs one subject at one point; None when a signal came while it waited for `--start-at`
+/// (nothing was sent).
+pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<Option<VariantRun>> {
     let plan = at.plan;
     let s = &plan.scenario;
-    let phases = Phases::of(at);
+    let mut phases = Phases::of(at);
+    // `--start-at`: the load starts one warm-up before the instant, so the window opens on it.
+    let start_at = plan.sharding.start_at;
+    let load_at = start_at.map(|t| t.checked_sub(phases.warmup).unwrap_or(t));
+    let set_up_at = load_at.map(|t| t.checked_sub(START_AT_SETUP).unwrap_or(t));
+    if set_up_at.is_some_and(|t| !start::wait_until(t, stop)) {
+        return Ok(None);
+    }
     let epoch = Instant::now();
+    let epoch_wall = SystemTime::now();
     let (tx, rx) = mpsc::channel();
     let (executor, prefixes) = start(at, &phases, epoch, tx)?;
     // Started after the executor, so `threads_baseline` is the subject's idle threads (its
@@ -235,6 +256,18 @@ pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<VariantRun> {
         ),
         None => None,
     };
+    if load_at.is_some_and(|t| !start::wait_until(t, stop)) {
+        executor.shutdown(Duration::from_millis(500));
+        let _ = sampler.stop();
+        let _ = server_sampler.map(ServerSampler::stop);
+        return Ok(None);
+    }
+    if let Some(at) = start_at {
+        // Late (slow set-up, or started after `load_at`): a shorter warm-up keeps the window
+        // on the instant while it is still ahead.
+        let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+        phases.warmup = phases.warmup.min(left);
+    }
     let start = Instant::now();
     let questions: Vec<Arc<str>> = s.questions().into_iter().map(Arc::from).collect();
     let drive_plan = DrivePlan {
@@ -277,8 +310,9 @@ pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<VariantRun> {
         server: server_sampler.map(ServerSampler::stop),
         mock_stats: at.backend.stats(),
         mock_cpu_before,
+        epoch_wall,
     };
-    Ok(summarise(at, measured))
+    Ok(Some(summarise(at, measured)))
 }
 
 /// Rates over the measured window, all from one population: the successful work done inside
@@ -464,10 +498,17 @@ fn summarise(at: &At, mut m: Measured) -> VariantRun {
         process: m.process,
         ideal,
         mock,
-        drive: m.outcome,
         timeline: std::mem::take(&mut r.timeline),
         target,
         server: m.server,
+        clock: Some(WindowClock::new(
+            m.epoch_wall,
+            m.outcome.window_start_us,
+            m.outcome.window_end_us,
+            at.plan.sharding.start_at,
+        )),
+        shards: Vec::new(),
+        drive: m.outcome,
     }
 }
 

@@ -1,0 +1,151 @@
+//! `ragperf merge SHARD... --out DIR`: one result from the results of `run --shard I/N`.
+//!
+//! Reading ([`inputs`]) finds the shard files (a result.json, a folder holding one, or a folder
+//! of shard folders); [`rules`] refuses what does not belong together (exit 2, naming the file
+//! and the field) and finds the missing shards; [`combine`] adds the rest up losslessly:
+//! histograms bucket by bucket, counters summed, rates summed over the window common to every
+//! shard, the ideal summed and the efficiency recomputed from it. The merged file is an ordinary
+//! `result.json`: `report` renders it and `compare` gates on it.
+
+pub mod combine;
+pub mod inputs;
+pub mod rules;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::load::DriveOutcome;
+use crate::metrics::ideal::Ideal;
+use crate::metrics::machine::MachineInfo;
+use crate::metrics::process::ProcessFigures;
+use crate::metrics::server::ServerFigures;
+use crate::result::{Counters, MockSide, Throughput};
+use crate::shard::WindowClock;
+
+pub use rules::MergeError;
+
+/// `ragperf merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard results: a result.json, a folder holding one, or a parent folder whose child
+    /// folders each hold one shard's result.json (children without one are named and skipped;
+    /// their shard then counts as missing).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output directory: the merged result.json and its report.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// Merge even when shards are missing; the result and the summary name them, and the
+    /// figures cover only the shards present.
+    #[arg(long)]
+    pub allow_missing: bool,
+}
+
+/// How a merged result came about.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MergeInfo {
+    /// Shards the load was split into.
+    pub count: u32,
+    /// The shards merged, in index order.
+    pub shards: Vec<MergedShard>,
+    /// Indices of the shards with no result (merged with `--allow-missing`).
+    pub missing: Vec<u32>,
+}
+
+/// One shard that went into a merged result.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MergedShard {
+    /// Its 0-based index.
+    pub index: u32,
+    /// The host that ran it.
+    pub host: String,
+    /// Its build.
+    pub build: String,
+    /// The file it was read from.
+    pub file: String,
+    /// When it started, RFC 3339.
+    pub created_at: String,
+    /// Its machine.
+    pub machine: MachineInfo,
+    /// Whether it was itself partial (interrupted or failed).
+    pub partial: bool,
+}
+
+/// One shard's own figures for one run of a merged result.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ShardPart {
+    /// The shard's index.
+    pub index: u32,
+    /// Its host.
+    pub host: String,
+    /// Its load point (its share).
+    pub users: usize,
+    /// Its open-loop rate, requests/s.
+    pub rate: Option<f64>,
+    /// Its counters.
+    pub counters: Counters,
+    /// Its rates over its own window.
+    pub throughput: Throughput,
+    /// Its ideal and efficiency.
+    pub ideal: Ideal,
+    /// Its process figures (on its own host).
+    pub process: ProcessFigures,
+    /// Its driver's view.
+    pub drive: DriveOutcome,
+    /// The mocks' figures as it saw them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<MockSide>,
+    /// The target server's figures, when it sampled one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerFigures>,
+    /// Its window on the wall clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<WindowClock>,
+}
+
+/// `ragperf merge`.
+pub fn command(args: &MergeArgs) -> Result<ExitCode> {
+    let found = inputs::find(&args.paths)?;
+    for skipped in &found.skipped {
+        eprintln!(
+            "skipping {}: no result.json (a shard that never wrote one counts as missing)",
+            skipped.display()
+        );
+    }
+    let mut shards = Vec::new();
+    for file in &found.files {
+        shards.push((file.clone(), crate::result::RunResult::read(file)?));
+    }
+    let missing = rules::check(&shards, args.allow_missing)?;
+    let merged = combine::merge(&shards, &missing)?;
+    crate::cli::writable_dir("--out", &args.out)?;
+    let mut writer = crate::report::RunWriter::new(&args.out);
+    writer
+        .write(&merged)
+        .with_context(|| format!("writing the merged result to {}", args.out.display()))?;
+    print!("{}", crate::export::table::render(&merged));
+    let info = merged.merged.clone().unwrap_or_default();
+    eprintln!(
+        "merged {} of {} shard(s) from {} host(s){}",
+        info.shards.len(),
+        info.count,
+        info.shards
+            .iter()
+            .map(|s| s.host.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        if info.missing.is_empty() {
+            String::new()
+        } else {
+            format!("; MISSING shard(s) {}", rules::list(&info.missing))
+        }
+    );
+    eprintln!("wrote {}", args.out.join("result.json").display());
+    Ok(ExitCode::SUCCESS)
+}
