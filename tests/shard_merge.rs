@@ -246,10 +246,13 @@ fn merge_refuses_a_result_that_is_no_shard_with_exit_2() {
     assert!(!dir.path().join("result.json").exists());
 }
 
+/// Flags, environment, and what the error must say.
+type Case = (Vec<String>, Vec<(&'static str, &'static str)>, &'static str);
+
 #[test]
 fn bad_shard_flags_exit_2_naming_the_flag_before_any_load() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (vec!["--shard".into(), "2/2".into()], vec![], "--shard:"),
         (
             vec!["--shards".into(), "2".into()],

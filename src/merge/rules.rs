@@ -245,20 +245,20 @@ fn check_windows(shards: &[(PathBuf, RunResult)]) -> anyhow::Result<()> {
                 earliest_end = Some((clock.window_end_unix_us, file));
             }
         }
-        if let (Some((start, late)), Some((end, early))) = (latest_start, earliest_end) {
-            if start >= end {
-                return Err(MergeError::new(
-                    late,
-                    format!("runs[{k}].clock"),
-                    format!(
-                        "its window opens {:.3} s after the window of {} closed: the shards did \
-                         not measure at the same time; start them with one --start-at",
-                        (start - end) as f64 / 1e6,
-                        early.display()
-                    ),
-                )
-                .into());
-            }
+        if let (Some((start, late)), Some((end, early))) = (latest_start, earliest_end)
+            && start >= end
+        {
+            return Err(MergeError::new(
+                late,
+                format!("runs[{k}].clock"),
+                format!(
+                    "its window opens {:.3} s after the window of {} closed: the shards did \
+                     not measure at the same time; start them with one --start-at",
+                    (start - end) as f64 / 1e6,
+                    early.display()
+                ),
+            )
+            .into());
         }
     }
     Ok(())
