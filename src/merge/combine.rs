@@ -160,13 +160,12 @@ fn common_window(clocks: &[&WindowClock]) -> Option<WindowClock> {
 }
 
 fn add_histograms(
-    file: &std::path::Path,
+    sorted: &[&(PathBuf, RunResult)],
     k: usize,
-    runs: &[&VariantRun],
 ) -> anyhow::Result<BTreeMap<String, String>> {
     let mut merged: BTreeMap<String, hdrhistogram::Histogram<u64>> = BTreeMap::new();
-    for run in runs {
-        for (name, encoded) in &run.histograms {
+    for (file, result) in sorted {
+        for (name, encoded) in &result.runs[k].histograms {
             let h = hist::decode_b64(encoded).map_err(|e| {
                 MergeError::new(
                     file,
@@ -253,7 +252,6 @@ fn merge_ideal(ideals: &[&Ideal], oks: &[u64], requests_per_s: f64) -> Ideal {
 
 fn merge_run(sorted: &[&(PathBuf, RunResult)], k: usize) -> anyhow::Result<VariantRun> {
     let runs: Vec<&VariantRun> = sorted.iter().map(|(_, r)| &r.runs[k]).collect();
-    let file = &sorted[0].0;
     let mut out = runs[0].clone();
     out.point = sum_points(runs.iter().map(|r| &r.point));
     let mut counters = Counters::default();
@@ -261,7 +259,7 @@ fn merge_run(sorted: &[&(PathBuf, RunResult)], k: usize) -> anyhow::Result<Varia
         add_counters(&mut counters, &r.counters);
     }
     out.counters = counters;
-    out.histograms = add_histograms(file, k, &runs)?;
+    out.histograms = add_histograms(sorted, k)?;
     out.latency_ms = out
         .histograms
         .iter()

@@ -192,13 +192,13 @@ fn load_source(at: &At, phases: &Phases, start: Instant) -> Box<dyn Source> {
     let s = &at.plan.scenario;
     // A shard starts its schedule a fraction of one of its own gaps late (0 unsharded), so N
     // shards interleave instead of firing together.
-    let phase = at.plan.sharding.phase();
+    let sharding = &at.plan.sharding;
     match at.point.rate {
         None => {
             let users = at.point.concurrency.max(1);
             Box::new(ClosedLoop::new(
                 at.point.concurrency,
-                start + phases.ramp.div_f64(users as f64).mul_f64(phase),
+                start + sharding.schedule_offset(phases.ramp.div_f64(users as f64)),
                 s.scaled_ms(s.load.think_time_ms),
                 phases.ramp,
             ))
@@ -206,7 +206,7 @@ fn load_source(at: &At, phases: &Phases, start: Instant) -> Box<dyn Source> {
         Some(rate) => Box::new(OpenLoop::new(
             rate,
             s.load.arrivals,
-            start + Duration::from_secs_f64(phase / rate.max(1e-9)),
+            start + sharding.schedule_offset(Duration::from_secs_f64(1.0 / rate.max(1e-9))),
             at.plan.sharding.seed(s.seed),
             at.point.max_in_flight,
         )),

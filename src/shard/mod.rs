@@ -17,7 +17,7 @@ pub mod record;
 pub mod split;
 pub mod start;
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
 
@@ -72,6 +72,12 @@ impl Sharding {
     pub fn phase(&self) -> f64 {
         self.shard
             .map_or(0.0, |s| f64::from(s.index) / f64::from(s.count.max(1)))
+    }
+
+    /// How late this shard's schedule starts, for a schedule whose gap (between two arrivals,
+    /// or between two users' first requests) is `gap`: I/N of it.
+    pub fn schedule_offset(&self, gap: Duration) -> Duration {
+        gap.mul_f64(self.phase())
     }
 
     /// A seed of its own for shard I, so Poisson or gamma arrivals are independent across
@@ -284,6 +290,36 @@ mod tests {
         assert_eq!(of(0).seed(7), 7);
         assert_ne!(of(1).seed(7), of(2).seed(7));
         assert_eq!(Sharding::default().seed(7), 7);
+    }
+
+    #[test]
+    fn constant_schedules_of_the_shards_interleave_into_the_whole() {
+        use crate::load::Source;
+        use crate::load::arrivals::Arrivals;
+        use crate::load::open_loop::OpenLoop;
+        // 4 shards of 100/s: each 25/s, a 40 ms gap, shard I starting I x 10 ms late.
+        let t0 = std::time::Instant::now();
+        let mut all = Vec::new();
+        for index in 0..4 {
+            let sharding = Sharding {
+                shard: Some(Shard { index, count: 4 }),
+                ..Sharding::default()
+            };
+            let offset = sharding.schedule_offset(Duration::from_secs_f64(1.0 / 25.0));
+            let mut s = OpenLoop::new(25.0, Arrivals::Constant, t0 + offset, 1, None);
+            let mut out = Vec::new();
+            s.due(t0 + Duration::from_millis(995), &mut out);
+            all.extend(out.into_iter().map(|a| a.intended - t0));
+        }
+        all.sort();
+        let expected: Vec<Duration> = (0..100).map(|i| Duration::from_millis(10 * i)).collect();
+        assert_eq!(all.len(), 100);
+        for (got, want) in all.iter().zip(&expected) {
+            assert!(
+                got.abs_diff(*want) < Duration::from_micros(1),
+                "{got:?} vs {want:?}"
+            );
+        }
     }
 
     #[test]
