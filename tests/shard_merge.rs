@@ -173,6 +173,7 @@ fn shards_at_one_instant_merge_into_a_result_that_reports_and_gates() {
     assert!(o.status.success(), "{}", text(&o));
     let summary = std::fs::read_to_string(rendered.join("summary.md")).expect("summary");
     assert!(summary.contains("c=5"), "{summary}");
+    assert!(summary.contains("from 2 of 2 shards"), "{summary}");
     assert!(rendered.join("index.html").is_file());
 
     // `compare` gates on it: the same result passes, a slower one fails the gate.
@@ -224,6 +225,9 @@ fn shards_at_one_instant_merge_into_a_result_that_reports_and_gates() {
     let partial = read(&dir.path().join("merged-missing/result.json"));
     assert_eq!(partial["merged"]["missing"], serde_json::json!([1]));
     assert_eq!(partial["partial"], true);
+    let summary =
+        std::fs::read_to_string(dir.path().join("merged-missing/summary.md")).expect("summary");
+    assert!(summary.contains("Shard(s) 1 MISSING"), "{summary}");
 }
 
 #[test]

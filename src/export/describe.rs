@@ -274,6 +274,9 @@ pub fn provenance(result: &RunResult) -> String {
         if m.os.is_empty() { &m.kernel } else { &m.os },
         backends
     );
+    if let Some(merged) = &result.merged {
+        line.push_str(&format!(" {}", crate::merge::provenance(merged)));
+    }
     if result.partial {
         line.push_str(
             " **Partial result**: the run was interrupted or did not finish every planned point.",

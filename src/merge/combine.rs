@@ -88,6 +88,24 @@ pub fn merge(shards: &[(PathBuf, RunResult)], missing: &[u32]) -> anyhow::Result
             }
         }
     }
+    for (k, run) in out.runs.iter().enumerate() {
+        let longest = results
+            .iter()
+            .filter_map(|r| r.runs[k].clock.as_ref())
+            .map(|c| c.window_end_unix_us.saturating_sub(c.window_start_unix_us))
+            .max()
+            .unwrap_or(0) as f64
+            / 1e6;
+        if run.throughput.window_s < 0.9 * longest {
+            notes.push(format!(
+                "{} at {}: the shards' windows overlap for only {:.2} s of {:.2} s, so the                  summed rates cover different times: start the shards with one --start-at",
+                run.variant,
+                run.point.label(),
+                run.throughput.window_s,
+                longest
+            ));
+        }
+    }
     if !missing.is_empty() {
         notes.push(format!(
             "merged {} of {} shards: shard(s) {} MISSING (--allow-missing); every figure \

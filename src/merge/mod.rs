@@ -109,6 +109,29 @@ pub struct ShardPart {
     pub clock: Option<WindowClock>,
 }
 
+/// One sentence for a report's provenance: which shards, on which hosts, and which are missing.
+pub fn provenance(info: &MergeInfo) -> String {
+    let hosts: Vec<String> = info
+        .shards
+        .iter()
+        .map(|s| format!("{} on {}", s.index, s.host))
+        .collect();
+    let mut line = format!(
+        "Merged by `ragperf merge` from {} of {} shards ({}); the machine above is shard {}'s.",
+        info.shards.len(),
+        info.count,
+        hosts.join(", "),
+        info.shards.first().map_or(0, |s| s.index)
+    );
+    if !info.missing.is_empty() {
+        line.push_str(&format!(
+            " **Shard(s) {} MISSING**: every figure covers only the shards present.",
+            rules::list(&info.missing)
+        ));
+    }
+    line
+}
+
 /// `ragperf merge`.
 pub fn command(args: &MergeArgs) -> Result<ExitCode> {
     let found = inputs::find(&args.paths)?;

@@ -208,6 +208,7 @@ fn a_merge_adds_counts_and_histograms_and_bounds_efficiency() {
             "{}",
             m.throughput.window_s
         );
+        assert!(!merged.backends.notes.iter().any(|n| n.contains("overlap")));
         let bound = x.ideal.ideal_requests_per_s + y.ideal.ideal_requests_per_s;
         assert!((m.ideal.ideal_requests_per_s - bound).abs() < 1e-9);
         // Identical shards: the whole's efficiency is theirs.
@@ -219,6 +220,26 @@ fn a_merge_adds_counts_and_histograms_and_bounds_efficiency() {
             x.process.threads_peak.max(y.process.threads_peak)
         );
     }
+}
+
+#[test]
+fn windows_that_barely_overlap_are_merged_with_a_note() {
+    let merged = combine::merge(&[shard(0, 2, 0), shard(1, 2, 1_500)], &[]).expect("merged");
+    assert!((merged.runs[0].throughput.window_s - 0.5).abs() < 1e-9);
+    let provenance = crate::export::describe::provenance(&merged);
+    assert!(
+        provenance.contains("from 2 of 2 shards (0 on host-0, 1 on host-1)"),
+        "{provenance}"
+    );
+    assert!(
+        merged
+            .backends
+            .notes
+            .iter()
+            .any(|n| n.contains("overlap for only 0.50 s of 2.00 s")),
+        "{:?}",
+        merged.backends.notes
+    );
 }
 
 #[test]
