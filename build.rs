@@ -1,7 +1,7 @@
 //! Records the git commit ragperf is built from (`RAGPERF_GIT_COMMIT`), so every result names
-//! its build and `ragperf merge` can refuse shards of different builds. Outside a git checkout
-//! (a crate tarball, a container build without `.git`) the variable is empty and the build id
-//! is the version alone.
+//! its build and `ragperf merge` can refuse shards of different builds. A `RAGPERF_GIT_COMMIT`
+//! in the build's environment wins (a container build without `.git` can pass it); outside a
+//! git checkout and without it, the variable is empty and the build id is the version alone.
 
 use std::process::Command;
 
@@ -16,7 +16,12 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_default();
+    println!("cargo:rerun-if-env-changed=RAGPERF_GIT_COMMIT");
+    let commit = std::env::var("RAGPERF_GIT_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_default();
     println!("cargo:rustc-env=RAGPERF_GIT_COMMIT={commit}");
     // Rebuild when HEAD moves (a commit, a checkout), not on every source change.
     // (A path that does not exist would rerun this script on every build: only existing ones.)

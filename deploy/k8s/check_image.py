@@ -27,7 +27,13 @@ import tempfile
 DOCKERFILE = "deploy/k8s/Dockerfile"
 DOCKERIGNORE = ".dockerignore"
 # Files the build needs from the context besides the sources (Cargo.toml declares the bench).
-NEEDED = ["Cargo.toml", "Cargo.lock", "mock_services/Cargo.toml", "benches/bench_main.rs"]
+NEEDED = [
+    "Cargo.toml",
+    "Cargo.lock",
+    "build.rs",
+    "mock_services/Cargo.toml",
+    "benches/bench_main.rs",
+]
 # What must stay out of the context.
 KEPT_OUT = ["target/release/ragperf", "reports/latest/result.json", "mock_services/target/x"]
 

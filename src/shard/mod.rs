@@ -221,7 +221,8 @@ pub fn hostname() -> String {
 
 /// This build: the version, plus the git commit when it was known at build time.
 pub fn build_id() -> String {
-    let commit = env!("RAGPERF_GIT_COMMIT");
+    // Set by build.rs; `option_env!` so a build without it (no build script) still compiles.
+    let commit = option_env!("RAGPERF_GIT_COMMIT").unwrap_or("");
     if commit.is_empty() {
         env!("CARGO_PKG_VERSION").to_string()
     } else {
