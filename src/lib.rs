@@ -7,7 +7,8 @@
 //! - **face the user**: `main.rs` → [`cli`] (clap args, flags → plan) → [`commands`] (one
 //!   function per subcommand);
 //! - **engines**: [`run`] (a plan: every subject at every load point), [`report`], [`compare`],
-//!   [`tour`], [`calibrate`], [`streams`];
+//!   [`tour`], [`calibrate`], [`streams`], [`merge`] (shard results into one; [`shard`] splits a
+//!   plan's load and records where and when it ran);
 //! - **one request at a time**: [`scenario`] (what is injected and asked) → [`load`] (when
 //!   requests start) → [`pipeline`] (where they run: one file per variant) or [`target`] (the
 //!   user's own HTTP endpoint) → [`client`] (blocking `ureq`, async `reqwest`) and [`http1`] →
