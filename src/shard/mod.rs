@@ -105,7 +105,9 @@ fn parse_count(flag: &'static str, text: &str) -> anyhow::Result<u32> {
 /// Reads the shard from `--shard I/N`, or `--shards N` (or `RAGPERF_SHARDS`) with the index in
 /// `env_index` (`JOB_COMPLETION_INDEX`). None when neither is given.
 pub fn resolve(args: &ShardArgs, env_index: Option<&str>) -> anyhow::Result<Option<Shard>> {
-    match (&args.shard, &args.shards) {
+    // An empty RAGPERF_SHARDS (a template left blank) is no shard count.
+    let shards = args.shards.as_ref().filter(|n| !n.trim().is_empty());
+    match (&args.shard, shards) {
         (Some(_), Some(n)) => Err(flag_err(
             "--shard",
             format!(
@@ -249,6 +251,8 @@ mod tests {
     #[test]
     fn shard_flag_reads_index_and_count() {
         let s = resolve(&args(Some("1/3"), None), None).expect("ok");
+        assert_eq!(s, Some(Shard { index: 1, count: 3 }));
+        let s = resolve(&args(Some("1/3"), Some(" ")), None).expect("empty --shards");
         assert_eq!(s, Some(Shard { index: 1, count: 3 }));
         assert_eq!(resolve(&args(None, None), Some("4")).expect("ok"), None);
     }
