@@ -26,12 +26,32 @@ pub const DRIVER_BUSY_WARNING: f64 = 0.8;
 /// mocks' and the sampler's CPU are left out; the collector and driver threads are counted, so
 /// it errs on the side of warning.
 pub fn driver_load(result: &RunResult, r: &VariantRun) -> Option<(f64, u64)> {
-    let p = &r.process;
+    if let Some(merged) = &result.merged {
+        // Merged shards: the busiest host's own figure (CPU summed over every host, over one
+        // host's threads, would overstate it N times).
+        return r
+            .shards
+            .iter()
+            .filter_map(|part| {
+                let host = merged.shards.iter().find(|s| s.index == part.index)?;
+                process_load(&part.process, r, host.machine.cores)
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    process_load(&r.process, r, result.machine.cores)
+}
+
+/// [`driver_load`] of one process on a machine of `cores` cores.
+fn process_load(
+    p: &crate::metrics::process::ProcessFigures,
+    r: &VariantRun,
+    cores: u64,
+) -> Option<(f64, u64)> {
     if p.window_s <= 0.0 {
         return None;
     }
     let threads = match r.settings.get("worker_threads").map(String::as_str) {
-        Some("cores") | None => result.machine.cores.max(1),
+        Some("cores") | None => cores.max(1),
         Some(n) => n.parse().ok()?,
     };
     let own = (p.cpu_user_s + p.cpu_sys_s - p.mock_cpu_s - p.sampler_cpu_s).max(0.0);

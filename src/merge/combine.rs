@@ -207,7 +207,7 @@ fn add_histograms(
         .collect())
 }
 
-fn merge_process(parts: &[&ProcessFigures], window_s: f64) -> ProcessFigures {
+fn merge_process(parts: &[&ProcessFigures]) -> ProcessFigures {
     let mut p = ProcessFigures::default();
     for f in parts {
         p.threads_peak = p.threads_peak.max(f.threads_peak);
@@ -231,7 +231,9 @@ fn merge_process(parts: &[&ProcessFigures], window_s: f64) -> ProcessFigures {
         p.failed_reads += f.failed_reads;
     }
     p.rss_peak_is_kernel_hwm = !parts.is_empty() && parts.iter().all(|f| f.rss_peak_is_kernel_hwm);
-    p.window_s = window_s;
+    // The sampler's window (warm-up, window and drain), the longest host's: CPU summed over
+    // hosts over it is the fleet's mean busy cores, never more.
+    p.window_s = parts.iter().map(|f| f.window_s).fold(0.0, f64::max);
     p
 }
 
@@ -305,7 +307,7 @@ fn merge_run(sorted: &[&(PathBuf, RunResult)], k: usize) -> anyhow::Result<Varia
     let oks: Vec<u64> = runs.iter().map(|r| r.counters.ok).collect();
     out.ideal = merge_ideal(&ideals, &oks, out.throughput.requests_per_s);
     let processes: Vec<&ProcessFigures> = runs.iter().map(|r| &r.process).collect();
-    out.process = merge_process(&processes, window_s);
+    out.process = merge_process(&processes);
     out.mock = if runs.len() == 1 {
         runs[0].mock.clone()
     } else {

@@ -243,6 +243,21 @@ fn windows_that_barely_overlap_are_merged_with_a_note() {
 }
 
 #[test]
+fn the_busiest_host_not_the_sum_tells_how_loaded_the_generators_were() {
+    let shards = [shard(0, 2, 0), shard(1, 2, 0)];
+    let merged = combine::merge(&shards, &[]).expect("merged");
+    let (one, run) = (&shards[0].1, &merged.runs[0]);
+    let own = crate::export::table::driver_load(one, &one.runs[0]).expect("a load");
+    let whole = crate::export::table::driver_load(&merged, run).expect("a load");
+    assert!(own.0 > 0.0);
+    // Two identical hosts: each as busy as one, not twice as busy.
+    assert!((whole.0 - own.0).abs() < 1e-9, "{whole:?} vs {own:?}");
+    let cpu = 2.0 * one.runs[0].process.cpu_user_s;
+    assert!((run.process.cpu_user_s - cpu).abs() < 1e-9);
+    assert_eq!(run.process.window_s, one.runs[0].process.window_s);
+}
+
+#[test]
 fn merged_efficiency_never_exceeds_its_stated_error() {
     // Two shards, each within its own bound: 110 % ± 10 % and 50 % ± 1 %.
     let (f0, mut r0) = shard(0, 2, 0);
