@@ -96,6 +96,15 @@ pub fn check(shards: &[(PathBuf, RunResult)], allow_missing: bool) -> anyhow::Re
     let mut count = None;
     for (file, r) in shards {
         let Some(shard) = &r.shard else {
+            if r.merged.is_some() {
+                return Err(MergeError::new(
+                    file,
+                    "shard",
+                    "is absent: this is the output of an earlier `ragperf merge`, not a shard; \
+                     write --out outside the folder of the shard folders",
+                )
+                .into());
+            }
             return Err(MergeError::new(
                 file,
                 "shard",

@@ -84,6 +84,20 @@ fn a_result_that_is_no_shard_is_refused() {
 }
 
 #[test]
+fn an_earlier_merge_is_no_shard() {
+    let merged = combine::merge(&[shard(0, 2, 0), shard(1, 2, 0)], &[]).expect("merged");
+    let e = refusal(&[
+        shard(0, 2, 0),
+        shard(1, 2, 0),
+        ("merged.json".into(), merged),
+    ]);
+    assert!(
+        e.contains("merged.json: field `shard`: is absent: this is the output of an earlier"),
+        "{e}"
+    );
+}
+
+#[test]
 fn another_scenario_is_refused_naming_the_field() {
     let (f, mut r) = shard(1, 2, 0);
     r.scenario.time_scale *= 2.0;
