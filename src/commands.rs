@@ -41,7 +41,7 @@ fn execute(plan: &RunPlan, common: &crate::cli::CommonArgs) -> Result<ExitCode> 
             out.display()
         );
     }
-    if let Some(line) = crate::shard::start::announce(plan) {
+    if let Some(line) = crate::shard::start::announce(&plan.sharding) {
         eprintln!("{line}");
     }
     // The whole report (tables, .hgrm, charts, index.html) is rewritten after every variant.

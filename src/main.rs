@@ -18,6 +18,7 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
             || c.is::<ScenarioError>()
             || c.is::<ResultError>()
             || c.is::<ragperf::merge::MergeError>()
+            || c.is::<ragperf::shard::ShardError>()
     })
 }
 

@@ -492,7 +492,15 @@ pub fn run_plan(args: &RunArgs) -> anyhow::Result<RunPlan> {
 /// Applies `--shard`/`--shards`/`--start-at` (src/shard/) to a plan.
 fn sharded(plan: &mut RunPlan, common: &CommonArgs) -> anyhow::Result<()> {
     let index = std::env::var(crate::shard::INDEX_ENV).ok();
-    crate::shard::apply(plan, &common.shard, index.as_deref())
+    let windows = plan.subject_count() * plan.points.len() * plan.repeat.max(1) as usize;
+    plan.sharding = crate::shard::apply(
+        &mut plan.points,
+        &mut plan.scenario,
+        windows,
+        &common.shard,
+        index.as_deref(),
+    )?;
+    Ok(())
 }
 
 /// The plan of `ragperf sweep`.

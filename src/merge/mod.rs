@@ -147,7 +147,13 @@ pub fn command(args: &MergeArgs) -> Result<ExitCode> {
     }
     let missing = rules::check(&shards, args.allow_missing)?;
     let merged = combine::merge(&shards, &missing)?;
-    crate::cli::writable_dir("--out", &args.out)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| {
+        MergeError::new(
+            &args.out,
+            "--out",
+            format!("cannot be created ({e}): choose a directory you can write to"),
+        )
+    })?;
     let mut writer = crate::report::RunWriter::new(&args.out);
     writer
         .write(&merged)

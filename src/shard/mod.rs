@@ -23,11 +23,29 @@ use clap::Args;
 
 pub use record::{Origin, ShardInfo, WholeLoad, WindowClock};
 
-use crate::cli::flag_err;
-use crate::run::RunPlan;
+use crate::result::LoadPoint;
+use crate::scenario::Scenario;
 
 /// The environment variable a Kubernetes Indexed Job sets to the pod's 0-based index.
 pub const INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
+
+/// A shard flag that cannot work (exit 2), naming the flag and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag}: {message}")]
+pub struct ShardError {
+    /// The flag, e.g. `--shard`.
+    pub flag: &'static str,
+    /// What is wrong and the fix.
+    pub message: String,
+}
+
+pub(crate) fn flag_err(flag: &'static str, message: impl Into<String>) -> anyhow::Error {
+    ShardError {
+        flag,
+        message: message.into(),
+    }
+    .into()
+}
 
 /// The flags of a sharded run (`run` and `sweep`).
 #[derive(Clone, Debug, Args, Default)]
@@ -174,34 +192,39 @@ pub fn resolve(args: &ShardArgs, env_index: Option<&str>) -> anyhow::Result<Opti
     }
 }
 
-/// Applies the shard flags to a plan: splits its load (see [`split`]) and sets the common
-/// start. `now` is the wall clock the start is checked against.
-pub fn apply(plan: &mut RunPlan, args: &ShardArgs, env_index: Option<&str>) -> anyhow::Result<()> {
+/// Applies the shard flags to a plan's load points and scenario: splits the load (see
+/// [`split`]) and reads the common start (checked against the wall clock now). `windows` is
+/// how many measurement windows the plan has (subjects x points x repetitions).
+pub fn apply(
+    points: &mut [LoadPoint],
+    scenario: &mut Scenario,
+    windows: usize,
+    args: &ShardArgs,
+    env_index: Option<&str>,
+) -> anyhow::Result<Sharding> {
     let shard = resolve(args, env_index)?;
     let start_at = match &args.start_at {
         Some(text) => Some(start::parse(text, SystemTime::now())?),
         None => None,
     };
-    if start_at.is_some() {
-        let windows = plan.subject_count() * plan.points.len() * plan.repeat.max(1) as usize;
-        if windows != 1 {
-            return Err(flag_err(
-                "--start-at",
-                format!(
-                    "opens one measurement window at one instant, but this plan has {windows} \
-                     (subjects x points x --repeat): give one variant (-v async) or --target, \
-                     one load point and --repeat 1 per run, or leave --start-at out"
-                ),
-            ));
-        }
+    if start_at.is_some() && windows != 1 {
+        return Err(flag_err(
+            "--start-at",
+            format!(
+                "opens one measurement window at one instant, but this plan has {windows} \
+                 (subjects x points x --repeat): give one variant (-v async) or --target, \
+                 one load point and --repeat 1 per run, or leave --start-at out"
+            ),
+        ));
     }
-    let whole = shard.map(|s| split::apply(plan, s)).transpose()?;
-    plan.sharding = Sharding {
+    let whole = shard
+        .map(|s| split::apply(points, scenario, s))
+        .transpose()?;
+    Ok(Sharding {
         shard,
         whole,
         start_at,
-    };
-    Ok(())
+    })
 }
 
 /// The host name (`gethostname`), or `unknown` when it cannot be read.

@@ -4,9 +4,10 @@
 //! nothing to do is an error naming the flag and the fix, never a silent idle process.
 
 use super::Shard;
+use super::flag_err;
 use super::record::WholeLoad;
-use crate::cli::flag_err;
-use crate::run::RunPlan;
+use crate::result::LoadPoint;
+use crate::scenario::Scenario;
 
 /// Shard `index`'s share of `total` among `count` shards: `total / count`, plus one for the
 /// first `total % count` shards.
@@ -36,13 +37,18 @@ fn whole_share(flag: &'static str, what: &str, total: u64, shard: Shard) -> anyh
     Ok(n)
 }
 
-/// Replaces the plan's load by this shard's share; returns the whole load as it was.
-pub fn apply(plan: &mut RunPlan, shard: Shard) -> anyhow::Result<WholeLoad> {
+/// Replaces a plan's load (its points and the scenario's `[load]`) by this shard's share;
+/// returns the whole load as it was.
+pub fn apply(
+    points: &mut [LoadPoint],
+    scenario: &mut Scenario,
+    shard: Shard,
+) -> anyhow::Result<WholeLoad> {
     let whole = WholeLoad {
-        points: plan.points.clone(),
-        requests: plan.scenario.load.requests,
+        points: points.to_vec(),
+        requests: scenario.load.requests,
     };
-    for p in &mut plan.points {
+    for p in points.iter_mut() {
         match p.rate {
             Some(rate) => {
                 p.rate = Some(share_rate(rate, shard));
@@ -57,12 +63,12 @@ pub fn apply(plan: &mut RunPlan, shard: Shard) -> anyhow::Result<WholeLoad> {
             }
         }
     }
-    let load = &mut plan.scenario.load;
+    let load = &mut scenario.load;
     if let Some(n) = load.requests {
         load.requests = Some(whole_share("--requests", "requests", n, shard)?);
     }
     // The scenario as recorded describes this shard's load (what it ran).
-    match (plan.points.first(), load.rate) {
+    match (points.first(), load.rate) {
         (Some(p), Some(_)) if p.rate.is_some() => {
             load.rate = p.rate;
             load.max_in_flight = p.max_in_flight;
@@ -76,9 +82,6 @@ pub fn apply(plan: &mut RunPlan, shard: Shard) -> anyhow::Result<WholeLoad> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::VariantKind;
-    use crate::result::LoadPoint;
-    use crate::scenario::Scenario;
 
     fn shards(count: u32) -> impl Iterator<Item = Shard> {
         (0..count).map(move |index| Shard { index, count })
@@ -110,10 +113,20 @@ mod tests {
         }
     }
 
-    fn plan(points: Vec<LoadPoint>, requests: Option<u64>) -> RunPlan {
-        let mut s = Scenario::default();
-        s.load.requests = requests;
-        RunPlan::new("run", s, &[VariantKind::Async], points)
+    /// A plan's load: its points and scenario.
+    struct Plan {
+        points: Vec<LoadPoint>,
+        scenario: Scenario,
+    }
+
+    fn plan(points: Vec<LoadPoint>, requests: Option<u64>) -> Plan {
+        let mut scenario = Scenario::default();
+        scenario.load.requests = requests;
+        Plan { points, scenario }
+    }
+
+    fn apply(p: &mut Plan, shard: Shard) -> anyhow::Result<WholeLoad> {
+        super::apply(&mut p.points, &mut p.scenario, shard)
     }
 
     #[test]

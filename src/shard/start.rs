@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::cli::flag_err;
+use super::flag_err;
 
 /// How far in the past `--start-at` may be when the run is planned (a shard that started a
 /// moment late still joins; its window opens at once, and the lateness is recorded).
@@ -75,14 +75,13 @@ pub fn wait_until(at: SystemTime, stop: &AtomicBool) -> bool {
 
 /// The line `run` prints before it waits for `--start-at`: the shard, the instant and how long
 /// until then (None without `--start-at`).
-pub fn announce(plan: &crate::run::RunPlan) -> Option<String> {
-    let at = plan.sharding.start_at?;
+pub fn announce(sharding: &super::Sharding) -> Option<String> {
+    let at = sharding.start_at?;
     let wait = at
         .duration_since(SystemTime::now())
         .unwrap_or_default()
         .as_secs_f64();
-    let shard = plan
-        .sharding
+    let shard = sharding
         .shard
         .map(|s| format!("shard {}/{}: ", s.index, s.count))
         .unwrap_or_default();
