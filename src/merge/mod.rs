@@ -84,7 +84,7 @@ pub struct ShardPart {
     pub index: u32,
     /// Its host.
     pub host: String,
-    /// Its load point (its share).
+    /// Its closed-loop users (its share; 0 in an open loop).
     pub users: usize,
     /// Its open-loop rate, requests/s.
     pub rate: Option<f64>,
