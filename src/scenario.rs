@@ -418,13 +418,13 @@ impl Scenario {
         if !l.think_time_ms.is_finite() || l.think_time_ms < 0.0 {
             return Err(invalid("load.think_time_ms", "must be a number >= 0"));
         }
-        if let Some(rate) = l.rate {
-            if !rate.is_finite() || rate <= 0.0 {
-                return Err(invalid(
-                    "load.rate",
-                    format!("must be > 0 requests per second, got {rate}"),
-                ));
-            }
+        if let Some(rate) = l.rate
+            && (!rate.is_finite() || rate <= 0.0)
+        {
+            return Err(invalid(
+                "load.rate",
+                format!("must be > 0 requests per second, got {rate}"),
+            ));
         }
         for (field, v) in [
             ("load.max_in_flight", l.max_in_flight),

@@ -366,10 +366,10 @@ pub fn qdrant(data: &[u8]) {
             }
         }
         7 => {
-            if let Some(b) = parse::<DeleteBody>(body) {
-                if let Ok(selector) = b.selector() {
-                    let _ = store.delete_points(name, &selector);
-                }
+            if let Some(b) = parse::<DeleteBody>(body)
+                && let Ok(selector) = b.selector()
+            {
+                let _ = store.delete_points(name, &selector);
             }
         }
         8 => {

@@ -95,10 +95,10 @@ pub fn comparison(args: &CompareArgs) -> Result<Comparison, CompareError> {
     let sampled = |r: &crate::result::RunResult| r.runs.iter().any(|v| v.server.is_some());
     if args.metrics.is_empty() && (sampled(&base) || sampled(&cur)) {
         for name in gates::SERVER_INFO_METRICS {
-            if let Ok(m) = Metric::parse(name) {
-                if !opts.metrics.contains(&m) {
-                    opts.metrics.push(m);
-                }
+            if let Ok(m) = Metric::parse(name)
+                && !opts.metrics.contains(&m)
+            {
+                opts.metrics.push(m);
             }
         }
     }
@@ -132,11 +132,11 @@ pub fn run(args: &CompareArgs) -> ExitCode {
         markdown::render(&c)
     };
     print!("{text}");
-    if let Some(path) = &args.output {
-        if let Err(e) = std::fs::write(path, &text) {
-            eprintln!("Error: --output: cannot write {}: {e}", path.display());
-            return ExitCode::from(EXIT_USAGE);
-        }
+    if let Some(path) = &args.output
+        && let Err(e) = std::fs::write(path, &text)
+    {
+        eprintln!("Error: --output: cannot write {}: {e}", path.display());
+        return ExitCode::from(EXIT_USAGE);
     }
     eprintln!(
         "ragperf compare: {} gated regression(s), {} improvement(s) over {} row(s)",

@@ -368,17 +368,17 @@ pub fn render(result: &RunResult) -> String {
         );
     }
     for r in result.runs.iter().filter(|r| r.target.is_some()) {
-        if let Some((busy, threads)) = driver_load(result, r) {
-            if busy >= DRIVER_BUSY_WARNING {
-                let _ = writeln!(
-                    out,
-                    "note: at {} ragperf itself used {:.0}% of its {threads} runtime thread(s): the \
+        if let Some((busy, threads)) = driver_load(result, r)
+            && busy >= DRIVER_BUSY_WARNING
+        {
+            let _ = writeln!(
+                out,
+                "note: at {} ragperf itself used {:.0}% of its {threads} runtime thread(s): the \
                      load generator may be what limits this measurement (add --worker-threads, or \
                      run ragperf on another machine)",
-                    r.point.label(),
-                    busy * 100.0
-                );
-            }
+                r.point.label(),
+                busy * 100.0
+            );
         }
     }
     if result.runs.iter().any(|r| r.target.is_some()) {

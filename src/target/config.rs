@@ -288,13 +288,13 @@ impl TargetConfig {
 
     /// The server settings: `pid` or `cmd`, and what only `cmd` uses.
     fn check_server(&self) -> Result<(), TargetError> {
-        if let Some(t) = self.ready_timeout_s {
-            if !t.is_finite() || t <= 0.0 || t > 3600.0 {
-                return Err(err(
-                    "--target-ready-timeout",
-                    format!("must be between 0 and 3600 seconds, got {t}"),
-                ));
-            }
+        if let Some(t) = self.ready_timeout_s
+            && (!t.is_finite() || t <= 0.0 || t > 3600.0)
+        {
+            return Err(err(
+                "--target-ready-timeout",
+                format!("must be between 0 and 3600 seconds, got {t}"),
+            ));
         }
         if let Some(r) = &self.ready {
             check_http_url("--target-ready", r)?;

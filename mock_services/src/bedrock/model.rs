@@ -156,10 +156,11 @@ fn kind_of(base: &str) -> ModelKind {
 /// Resolves a foundation-model or inference-profile id (`us.anthropic...`) by its provider.
 fn resolve_foundation(id: &str) -> Result<(String, ModelKind), BedrockError> {
     let mut base = id;
-    if let Some((prefix, rest)) = id.split_once('.') {
-        if GEO_PREFIXES.contains(&prefix) && rest.contains('.') {
-            base = rest;
-        }
+    if let Some((prefix, rest)) = id.split_once('.')
+        && GEO_PREFIXES.contains(&prefix)
+        && rest.contains('.')
+    {
+        base = rest;
     }
     let provider = base.split('.').next().unwrap_or_default();
     if !base.contains('.') || !PROVIDERS.contains(&provider) {

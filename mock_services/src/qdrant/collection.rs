@@ -90,10 +90,10 @@ impl Space {
         self.clear(row);
         let last = self.slot_of.len() - 1;
         self.slot_of.swap_remove(row);
-        if row != last {
-            if let Some(s) = self.slot(row) {
-                self.slot_rows[s] = row;
-            }
+        if row != last
+            && let Some(s) = self.slot(row)
+        {
+            self.slot_rows[s] = row;
         }
     }
 }

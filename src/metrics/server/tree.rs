@@ -134,7 +134,7 @@ impl Tree {
     /// levels now.
     pub fn snapshot(&mut self, full: bool) -> Levels {
         self.refresh();
-        self.discover(full || self.snapshots % FULL_SCAN_EVERY == 0);
+        self.discover(full || self.snapshots.is_multiple_of(FULL_SCAN_EVERY));
         self.snapshots += 1;
         self.levels()
     }
