@@ -7,9 +7,9 @@
 #      kustomization.yaml switched on), validated against the Kubernetes 1.29 and 1.37 schemas
 #      (kubernetes-validate, offline), then check_manifests.py (every ragperf command line
 #      against `ragperf <sub> --help`, $(VAR) references, non-root, limits);
-#   3. self-tests of wait-for-shards.sh and of check_manifests.py's strict mode;
+#   3. self-tests of wait-for-shards.sh and of check_manifests.py (a flag missing from --help fails);
 #   4. simulate.py: the manifests' own command lines as local processes on loopback (mock, the
-#      shards, the merge Job's steps) with a small load, once ragperf has the shard feature.
+#      shards, the merge Job's steps) with a small load; the merged count must be the shards' sum.
 # Usage: deploy/k8s/check.sh [RAGPERF_BINARY]   (default target/debug/ragperf)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

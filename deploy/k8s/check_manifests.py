@@ -10,9 +10,7 @@ Usage: check_manifests.py RAGPERF RENDERED.yaml [RENDERED.yaml ...]
 - Every pod runs as non-root; every container drops privileges, has a read-only root file system
   and both requests and limits; every ConfigMap and claim a pod mounts is rendered.
 
-Until the shard feature (`run --shards/--start-at`, `merge`) is in the binary, the command lines
-that need it are reported as pending instead of failing; once `RAGPERF merge --help` answers,
-every flag is checked strictly. Exit 1 when a check fails.
+Exit 1 when a check fails.
 """
 
 import re
@@ -20,10 +18,6 @@ import subprocess
 import sys
 
 import yaml
-
-# What the manifests use from the shard feature, which another branch adds.
-PENDING_FLAGS = {"run": {"--shard", "--shards", "--start-at"}}
-PENDING_SUBCOMMANDS = {"merge"}
 
 REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 FLAG_IN_HELP = re.compile(r"(?:^|[\s,\[])(--[a-z0-9][a-z0-9-]*|-[A-Za-z])(?=[\s,=\]<]|$)", re.M)
@@ -46,9 +40,6 @@ class Helps:
             self.cache[sub] = set(FLAG_IN_HELP.findall(p.stdout)) if p.returncode == 0 else None
         return self.cache[sub]
 
-    def shard_feature(self):
-        return self.flags("merge") is not None
-
 
 def pod_specs(doc):
     """(where, pod spec) of a workload: Deployment, Job, Pod..."""
@@ -69,7 +60,7 @@ def check(ragperf, docs):
         if d.get("kind") == "ConfigMap"
     }
     claims = {d["metadata"]["name"] for d in docs if d.get("kind") == "PersistentVolumeClaim"}
-    failures, pending, lines = [], [], 0
+    failures, lines = [], 0
     for doc in docs:
         for where, spec in pod_specs(doc):
             for v in spec.get("volumes") or []:
@@ -123,35 +114,27 @@ def check(ragperf, docs):
                         )
                     continue
                 lines += 1
-                f, p = check_line(helps, at, [str(a) for a in c.get("args") or []])
-                failures += f
-                pending += p
-    return failures, pending, lines
+                failures += check_line(helps, at, [str(a) for a in c.get("args") or []])
+    return failures, lines
 
 
 def check_line(helps, at, args):
-    """The failures and pending items of one ragperf command line."""
+    """The failures of one ragperf command line."""
     if not args or args[0].startswith("-"):
-        return [f"{at}: no ragperf subcommand in args {args}"], []
+        return [f"{at}: no ragperf subcommand in args {args}"]
     sub, rest = args[0], args[1:]
     shown = f"{at}: ragperf {' '.join(args)}"
     known = helps.flags(sub)
     if known is None:
-        if sub in PENDING_SUBCOMMANDS and not helps.shard_feature():
-            return [], [f"{shown}\n    `ragperf {sub}` is not in this binary yet (shard feature)"]
-        return [f"{shown}\n    `ragperf {sub}` is not a subcommand of this binary"], []
-    failures, pending = [], []
+        return [f"{shown}\n    `ragperf {sub}` is not a subcommand of this binary"]
+    failures = []
     for a in rest:
         if not a.startswith("-") or a == "--" or NUMBER.fullmatch(a):
             continue
         flag = a.split("=", 1)[0]
-        if flag in known:
-            continue
-        if flag in PENDING_FLAGS.get(sub, set()) and not helps.shard_feature():
-            pending.append(f"{shown}\n    {flag} is not in this binary yet (shard feature)")
-        else:
+        if flag not in known:
             failures.append(f"{shown}\n    {flag} is not listed by `ragperf {sub} --help`")
-    return failures, pending
+    return failures
 
 
 def main():
@@ -162,23 +145,15 @@ def main():
     for path in sys.argv[2:]:
         with open(path, encoding="utf-8") as f:
             docs += [d for d in yaml.safe_load_all(f) if d]
-    failures, pending, lines = check(ragperf, docs)
+    failures, lines = check(ragperf, docs)
     # Several renders of the same manifests repeat the same findings: print each once.
-    failures, pending = list(dict.fromkeys(failures)), list(dict.fromkeys(pending))
-    for p in pending:
-        print(f"PENDING {p}")
+    failures = list(dict.fromkeys(failures))
     for f in failures:
         print(f"FAIL {f}")
     print(
         f"check_manifests: {len(docs)} objects, {lines} ragperf command lines: "
-        f"{len(failures)} failed, {len(pending)} pending"
+        f"{len(failures)} failed"
     )
-    if pending:
-        print(
-            "pending: the manifests use the shard feature (ragperf run --shards/--start-at, "
-            "ragperf merge), which this binary does not have yet; they are checked strictly "
-            "once `ragperf merge --help` answers"
-        )
     return 1 if failures else 0
 
 

@@ -14,7 +14,7 @@ containers in order and its container. Checks that each exits 0, that every shar
 merged result.json is final, that the merge counted every shard's requests, and that the report
 was rendered.
 
-Needs the shard feature (`run --shards/--start-at`, `merge`); without it, says so and exits 0.
+Exit 1 when a step fails or the merged counts are not the shards' sum.
 Exit 1 when a step fails.
 """
 
@@ -205,13 +205,6 @@ def main():
         print("usage: simulate.py RAGPERF RENDERED.yaml", file=sys.stderr)
         return 2
     ragperf = sys.argv[1]
-    has = subprocess.run([ragperf, "merge", "--help"], capture_output=True, check=False)
-    if has.returncode != 0:
-        print(
-            "simulate: SKIPPED: this ragperf has no `merge` (the shard feature); the manifests' "
-            "command lines run here once it has"
-        )
-        return 0
     with open(sys.argv[2], encoding="utf-8") as f:
         docs = [d for d in yaml.safe_load_all(f) if d]
     with tempfile.TemporaryDirectory() as tmp:
