@@ -4,11 +4,12 @@
 //! The layers, top to bottom (docs/design.md §2 has the full map, the rule of direction and a
 //! "where things live" table):
 //!
-//! - **face the user**: `main.rs` → [`cli`] (clap args, flags → plan) → [`commands`] (one
-//!   function per subcommand);
-//! - **engines**: [`run`] (a plan: every subject at every load point), [`report`], [`compare`],
-//!   [`tour`], [`calibrate`], [`streams`], [`merge`] (shard results into one; [`shard`] splits a
-//!   plan's load and records where and when it ran);
+//! - **face the user**: `main.rs` parses and dispatches to [`commands`]: one file per
+//!   subcommand (its clap args, flags → plan, entry function, terminal output), and
+//!   [`commands::flags`] for what they share (durations, the URL rule, `FlagError`);
+//! - **engines**: [`run`] (a plan: every subject at every load point), [`compare`], [`tour`],
+//!   [`calibrate`], [`streams`], [`merge`] (shard results into one; [`shard`] splits a
+//!   plan's load and records where and when it ran); `report` is [`export`] alone;
 //! - **one request at a time**: [`scenario`] (what is injected and asked) → [`load`] (when
 //!   requests start) → [`pipeline`] (where they run: one file per variant) or [`target`] (the
 //!   user's own HTTP endpoint) → [`client`] (blocking `ureq`, async `reqwest`) and [`http1`] →
@@ -16,13 +17,11 @@
 //! - **what is measured and written**: [`metrics`] → [`result`] (`result.json`, the contract) →
 //!   [`export`] and [`plot`].
 //!
-//! The one rule of direction: nothing below the first bullet imports [`cli`] or [`commands`]
-//! (the known exceptions are listed in docs/design.md §2), and the request layers never import
-//! an engine. [`interrupt`] is the Ctrl-C handler `run` and `sweep` share.
+//! The one rule of direction: nothing below the first bullet imports [`commands`]
+//! (`tests/layering.rs` checks it), and the request layers never import an engine. [`interrupt`] is the Ctrl-C handler `run` and `sweep` share.
 
 pub mod backends;
 pub mod calibrate;
-pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod compare;
@@ -34,7 +33,6 @@ pub mod merge;
 pub mod metrics;
 pub mod pipeline;
 pub mod plot;
-pub mod report;
 pub mod result;
 pub mod run;
 pub mod scenario;

@@ -5,7 +5,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use ragperf::cli::{Cli, Command, FlagError};
+use ragperf::commands::{
+    Cli, Command, FlagError, baseline, calibrate, compare, merge, mock, report, run, streams,
+    sweep, tour,
+};
 use ragperf::result::ResultError;
 use ragperf::scenario::ScenarioError;
 use ragperf::target::config::TargetError;
@@ -24,17 +27,18 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = match cli.command {
-        Command::Run(args) => ragperf::commands::run(&args),
-        Command::Sweep(args) => ragperf::commands::sweep(&args),
-        Command::Mock(args) => ragperf::commands::mock(&args),
-        Command::Report(args) => ragperf::commands::report(&args),
-        Command::Compare(args) => ragperf::commands::compare(&args),
-        Command::Baseline(args) => ragperf::commands::baseline(&args),
-        Command::Tour(args) => ragperf::commands::tour(&args),
-        Command::Streams(args) => ragperf::streams::command(&args),
-        Command::Calibrate(args) => ragperf::commands::calibrate(&args),
-        Command::Merge(args) => ragperf::merge::command(&args),
+    let outcome = match &cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Sweep(args) => sweep::sweep(args),
+        Command::Mock(args) => mock::mock(args),
+        Command::Report(args) => report::report(args),
+        // `compare` prints its own errors so they exit 2 (1 means "regressed").
+        Command::Compare(args) => Ok(compare::compare(args)),
+        Command::Baseline(args) => baseline::baseline(args),
+        Command::Tour(args) => tour::tour(args),
+        Command::Streams(args) => streams::streams(args),
+        Command::Calibrate(args) => calibrate::calibrate(args),
+        Command::Merge(args) => merge::merge(args),
     };
     match outcome {
         Ok(code) => code,

@@ -121,6 +121,10 @@ impl Default for RequestConfig {
     }
 }
 
+/// Longest duration a flag or scenario accepts (`--duration`, `load.duration`, …): a week.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Largest time scale (`--time-scale`, `time_scale`): 1,000x slower than the seed's latencies.
+pub const MAX_TIME_SCALE: f64 = 1000.0;
 /// Largest `request.cpu_per_token_us`: 1 s of CPU per token event.
 pub const MAX_CPU_PER_TOKEN_US: u64 = 1_000_000;
 
@@ -311,7 +315,7 @@ impl Scenario {
 
     /// Checks every value the parser cannot.
     pub fn validate(&self) -> Result<(), ScenarioError> {
-        let max_scale = crate::cli::MAX_TIME_SCALE;
+        let max_scale = MAX_TIME_SCALE;
         if !self.time_scale.is_finite() || self.time_scale <= 0.0 || self.time_scale > max_scale {
             return Err(invalid(
                 "time_scale",
@@ -346,7 +350,7 @@ impl Scenario {
             ("load.ramp", self.load.ramp),
             ("load.drain_timeout", self.load.drain_timeout),
         ] {
-            if d.is_some_and(|d| d > crate::cli::MAX_DURATION) {
+            if d.is_some_and(|d| d > MAX_DURATION) {
                 return Err(invalid(
                     field,
                     "is longer than the limit of 7 days; write e.g. \"30m\" or \"2h\"",

@@ -50,6 +50,7 @@ pub mod eventstream;
 pub mod qdrant;
 pub mod retry;
 mod transport;
+pub mod url;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 

@@ -49,25 +49,30 @@ pub(crate) fn path_name(
     Ok(super::encode_path_segment(value))
 }
 
-/// Checks a base URL and strips trailing slashes. `field` names where it came from.
+/// Checks a base URL (the one rule of [`super::url`]) and strips trailing slashes. `field`
+/// names where it came from.
 pub(crate) fn base_url(field: &str, url: &str) -> Result<String, ClientBuildError> {
+    use super::url::{UrlProblem, check_http};
     let trimmed = url.trim().trim_end_matches('/');
-    let rest = trimmed.strip_prefix("http://").ok_or_else(|| {
-        ClientBuildError(if trimmed.starts_with("https://") {
-            format!(
-                "{field} = `{url}`: https is not supported (ragperf's clients are built without TLS \
-                 to measure the service, not the handshake); use an http:// URL"
-            )
-        } else {
-            format!("{field} = `{url}` must start with http://, e.g. http://127.0.0.1:6333")
-        })
-    })?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(ClientBuildError(format!(
-            "{field} = `{url}` has no host; use e.g. http://127.0.0.1:6333"
-        )));
+    match check_http(trimmed) {
+        Ok(_) => Ok(trimmed.to_string()),
+        Err(UrlProblem::Https) => Err(ClientBuildError(format!(
+            "{field} = `{url}`: https is not supported (ragperf's clients are built without TLS \
+             to measure the service, not the handshake); use an http:// URL"
+        ))),
+        Err(UrlProblem::NotAUrl(_) | UrlProblem::NoHost) if trimmed.starts_with("http://") => {
+            Err(ClientBuildError(format!(
+                "{field} = `{url}` has no host; use e.g. http://127.0.0.1:6333"
+            )))
+        }
+        Err(UrlProblem::NotAUrl(_) | UrlProblem::Scheme(_)) => Err(ClientBuildError(format!(
+            "{field} = `{url}` must start with http://, e.g. http://127.0.0.1:6333"
+        ))),
+        Err(problem) => Err(ClientBuildError(format!(
+            "{field} = {}",
+            problem.describe(url)
+        ))),
     }
-    Ok(trimmed.to_string())
 }
 
 /// The blocking stack: one agent (and connection pool) shared by a variant's blocking clients.

@@ -15,6 +15,9 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod table;
+mod writer;
+
+pub use writer::RunWriter;
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -19,8 +19,6 @@ pub mod start;
 
 use std::time::{Duration, SystemTime};
 
-use clap::Args;
-
 pub use record::{Origin, ShardInfo, WholeLoad, WindowClock};
 
 use crate::result::LoadPoint;
@@ -47,20 +45,17 @@ pub(crate) fn flag_err(flag: &'static str, message: impl Into<String>) -> anyhow
     .into()
 }
 
-/// The flags of a sharded run (`run` and `sweep`).
-#[derive(Clone, Debug, Args, Default)]
-pub struct ShardArgs {
+/// The shard flags of `run` and `sweep` as plain values (`--shard`, `--shards`, `--start-at`).
+#[derive(Clone, Debug, Default)]
+pub struct ShardFlags {
     /// Run shard I of N (I is 0-based: 0/2 and 1/2): this process takes the I-th share of the
     /// users, the rate and --requests; `ragperf merge` adds the shards' results up.
-    #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
     /// Run one of N shards, its index read from JOB_COMPLETION_INDEX (what a Kubernetes
     /// Indexed Job sets); not with --shard.
-    #[arg(long, value_name = "N", env = "RAGPERF_SHARDS")]
     pub shards: Option<String>,
     /// Open the measurement window at this UTC instant, RFC 3339 (e.g. 2026-12-01T22:00:00Z);
     /// the warm-up runs before it. Give every shard the same instant.
-    #[arg(long, value_name = "RFC3339")]
     pub start_at: Option<String>,
 }
 
@@ -122,7 +117,7 @@ fn parse_count(flag: &'static str, text: &str) -> anyhow::Result<u32> {
 
 /// Reads the shard from `--shard I/N`, or `--shards N` (or `RAGPERF_SHARDS`) with the index in
 /// `env_index` (`JOB_COMPLETION_INDEX`). None when neither is given.
-pub fn resolve(args: &ShardArgs, env_index: Option<&str>) -> anyhow::Result<Option<Shard>> {
+pub fn resolve(args: &ShardFlags, env_index: Option<&str>) -> anyhow::Result<Option<Shard>> {
     // An empty RAGPERF_SHARDS (a template left blank) is no shard count.
     let shards = args.shards.as_ref().filter(|n| !n.trim().is_empty());
     match (&args.shard, shards) {
@@ -199,7 +194,7 @@ pub fn apply(
     points: &mut [LoadPoint],
     scenario: &mut Scenario,
     windows: usize,
-    args: &ShardArgs,
+    args: &ShardFlags,
     env_index: Option<&str>,
 ) -> anyhow::Result<Sharding> {
     let shard = resolve(args, env_index)?;
@@ -259,15 +254,15 @@ pub fn build_id() -> String {
 mod tests {
     use super::*;
 
-    fn args(shard: Option<&str>, shards: Option<&str>) -> ShardArgs {
-        ShardArgs {
+    fn args(shard: Option<&str>, shards: Option<&str>) -> ShardFlags {
+        ShardFlags {
             shard: shard.map(String::from),
             shards: shards.map(String::from),
             start_at: None,
         }
     }
 
-    fn err(a: &ShardArgs, env: Option<&str>) -> String {
+    fn err(a: &ShardFlags, env: Option<&str>) -> String {
         format!("{:#}", resolve(a, env).expect_err("must fail"))
     }
 

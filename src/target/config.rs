@@ -100,53 +100,10 @@ fn err(flag: &'static str, message: impl Into<String>) -> TargetError {
 /// The protocols' names, for help and errors.
 pub const PROTOCOLS: &str = "sse, openai or json";
 
-/// Checks a target base or endpoint URL: `http://host:port/path`, port 1–65535.
+/// Checks a target base or endpoint URL: `http://host:port/path`, port 1–65535 (the one rule
+/// of [`crate::client::url`]).
 pub fn check_http_url(flag: &'static str, url: &str) -> Result<reqwest::Url, TargetError> {
-    let parsed = reqwest::Url::parse(url.trim()).map_err(|e| {
-        err(
-            flag,
-            format!("`{url}` is not a URL ({e}); write e.g. http://127.0.0.1:8080/chat/stream"),
-        )
-    })?;
-    match parsed.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(err(
-                flag,
-                format!(
-                    "`{url}`: https is not supported by this build (no TLS); put the service on \
-                     plain http on the load generator's network, e.g. http://127.0.0.1:8080/…"
-                ),
-            ));
-        }
-        other => {
-            return Err(err(
-                flag,
-                format!(
-                    "`{url}`: scheme `{other}` is not http; write e.g. http://127.0.0.1:8080/chat"
-                ),
-            ));
-        }
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(err(
-            flag,
-            format!("`{url}` has no host; write e.g. http://127.0.0.1:8080/chat"),
-        ));
-    }
-    if parsed.port_or_known_default() == Some(0) {
-        return Err(err(
-            flag,
-            format!("`{url}`: port 0 cannot be connected to; give the port the server listens on"),
-        ));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(err(
-            flag,
-            format!("`{url}`: credentials in the URL are not sent; use -H 'authorization: …'"),
-        ));
-    }
-    Ok(parsed)
+    crate::client::url::check_http(url).map_err(|e| err(flag, e.describe(url)))
 }
 
 /// Parses `-H 'name: value'`.

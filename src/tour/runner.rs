@@ -233,64 +233,6 @@ fn draw(out: &Path, slug: &str, spec: &super::ChartSpec, measured: &Measured) ->
     }
 }
 
-/// `ragperf tour`: runs, prints every claim with its verdict on stdout, progress on stderr.
-/// Exit code 0 when every selected experiment finished (whatever its verdict: "not confirmed"
-/// is a finding, not a failure), 1 when one could not finish, 130/143 when interrupted (SIGINT/SIGTERM).
-pub fn command(args: &crate::cli::TourArgs) -> Result<std::process::ExitCode> {
-    let opts = TourOptions {
-        mode: if args.quick { Mode::Quick } else { Mode::Full },
-        only: args.only.clone(),
-        out: args.out.clone(),
-    };
-    // Checked before anything starts, so a typo costs nothing.
-    let selected = select(&opts.only)?;
-    let stop = crate::interrupt::stop_flag();
-    eprintln!(
-        "ragperf tour ({}): {} experiment(s), writing {}",
-        opts.mode.name(),
-        selected.len(),
-        opts.out.display()
-    );
-    let tour = run(&opts, &stop, &mut |line| eprintln!("{line}"))?;
-    println!("{}", summary(&tour));
-    eprintln!(
-        "report: {} and {} ({:.0} s)",
-        opts.out.join("tour.md").display(),
-        opts.out.join("index.html").display(),
-        tour.seconds
-    );
-    Ok(if tour.partial {
-        std::process::ExitCode::from(crate::interrupt::exit_code())
-    } else if tour.experiments.iter().any(|e| e.verdict.is_none()) {
-        std::process::ExitCode::FAILURE
-    } else {
-        std::process::ExitCode::SUCCESS
-    })
-}
-
-/// Every claim with its verdict and key numbers, for the terminal.
-pub fn summary(tour: &TourReport) -> String {
-    let mut out = String::new();
-    for e in &tour.experiments {
-        let verdict = e.verdict.map_or("DID NOT FINISH", |v| v.shout());
-        out.push_str(&format!("{:<6} {verdict:<13} {}\n", e.id, e.title));
-        out.push_str(&format!("       claim:    {}\n", e.claim));
-        if !e.headline.is_empty() {
-            out.push_str(&format!("       measured: {}\n", e.headline));
-        }
-        for c in e.checks.iter().filter(|c| !c.pass) {
-            out.push_str(&format!(
-                "       not met:  {} ({} against {})\n",
-                c.what, c.measured, c.expected
-            ));
-        }
-        if let Some(err) = &e.error {
-            out.push_str(&format!("       error:    {err}\n"));
-        }
-    }
-    out
-}
-
 /// Re-reads the saved results of experiment `e` from a tour folder, for re-analysis.
 pub fn load(dir: &Path, e: &Experiment, mode: Mode) -> Result<Measured> {
     let mut measured = Measured {

@@ -1,11 +1,16 @@
-//! `ragperf calibrate`: its flags and how they become a [`CalibrationPlan`].
+//! `ragperf calibrate`: its flags, how they become a [`CalibrationPlan`], the calibration with
+//! each phase's report written as it ends, and the calibrated scenario file.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::{Context, Result};
 use clap::Args;
 
-use super::{CommonArgs, TargetArgs, flag_err, parse_duration};
+use super::flags::{flag_err, parse_duration};
+use super::run::CommonArgs;
+use super::target::TargetArgs;
 use crate::calibrate::CalibrationPlan;
 use crate::pipeline::VariantKind;
 use crate::run::ServerSource;
@@ -154,7 +159,7 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
         target: args.target.clone(),
         ..CommonArgs::default()
     };
-    let mut scenario = super::scenario(&common)?;
+    let mut scenario = super::run::scenario(&common)?;
     let Some(target) = super::target::target_plan(&common, &mut scenario)? else {
         return Err(flag_err("--target", "is required"));
     };
@@ -175,4 +180,65 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
         mock_threads: args.mock_threads,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
     })
+}
+
+/// `ragperf calibrate`.
+pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
+    let plan = calibration_plan(args)?;
+    let stop = crate::interrupt::stop_flag();
+    let write = args
+        .write
+        .clone()
+        .unwrap_or_else(|| plan.out.join("calibrated.toml"));
+    eprintln!(
+        "ragperf calibrate: {} at {} users x answers of {} and {} tokens{}, time scale {}, writing {}",
+        plan.target.spec.url,
+        plan.levels
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        plan.tokens[0],
+        plan.tokens[1],
+        plan.probe
+            .map(|p| format!(", then a probe at {p} users"))
+            .unwrap_or_default(),
+        plan.scenario.time_scale,
+        plan.out.display()
+    );
+    let mut writers: std::collections::BTreeMap<String, crate::export::RunWriter> =
+        Default::default();
+    let cal = crate::calibrate::run(&plan, &stop, |label, r| {
+        writers
+            .entry(label.to_string())
+            .or_insert_with(|| crate::export::RunWriter::new(&plan.out.join(label)))
+            .write(r)
+    });
+    if crate::interrupt::requested() {
+        // The phases measured so far are written; no scenario from a partial calibration.
+        eprintln!(
+            "interrupted: no calibrated scenario written; the phases measured so far are under {}",
+            plan.out.display()
+        );
+        return Ok(ExitCode::from(crate::interrupt::exit_code()));
+    }
+    let cal = cal?;
+    let json = serde_json::to_string_pretty(&cal)?;
+    std::fs::write(plan.out.join("calibration.json"), json + "\n")
+        .with_context(|| format!("writing {}", plan.out.join("calibration.json").display()))?;
+    let toml = cal.scenario_toml(&plan.scenario, plan.gil, plan.target.spec.url.as_str())?;
+    if let Some(dir) = write.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&write, &toml).with_context(|| format!("writing {}", write.display()))?;
+    // The header of the file is the summary.
+    for line in toml.lines().take_while(|l| l.starts_with('#')) {
+        println!("{}", line.trim_start_matches("# ").trim_start_matches('#'));
+    }
+    eprintln!("wrote {}", write.display());
+    eprintln!(
+        "predict: ragperf sweep --scenario {} -c 50,100,200",
+        write.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -3,15 +3,51 @@
 //! variant). Errors are printed here, once, so they keep exit code 2 (the generic error path of
 //! `main` exits 1, which CI would read as "regressed").
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::gates::{self, GateSet};
-use super::metric::Metric;
-use super::stats::bootstrap::Settings;
-use super::{CompareArgs, CompareError, Comparison, Options, compare, markdown, read};
+use clap::Args;
 
-/// Seed of every bootstrap ("ragperf!" in ASCII), mixed with each row's key.
-pub const BOOTSTRAP_SEED: u64 = 0x7261_6770_6572_6621;
+use crate::compare::gates::{self, GateSet};
+use crate::compare::metric::Metric;
+use crate::compare::stats::bootstrap::Settings;
+use crate::compare::{BOOTSTRAP_SEED, CompareError, Comparison, Options, markdown, read};
+
+/// `ragperf compare BASELINE CURRENT`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference result.json (e.g. reports/baseline/result.json).
+    pub baseline: PathBuf,
+    /// The result.json to judge (e.g. reports/latest/result.json).
+    pub current: PathBuf,
+    /// Gates, comma-separated metric=limit in the bad direction, e.g.
+    /// e2e.p99=+10%,requests_per_s=-5%,error_rate=+0.01 (a bare number is absolute). Replaces
+    /// the default gates; overrides --thresholds metric by metric.
+    #[arg(long, value_delimiter = ',', value_name = "METRIC=LIMIT")]
+    pub fail_on: Vec<String>,
+    /// TOML file of gates: [fail_on], per-variant [variant.NAME], noise, metrics.
+    #[arg(long, value_name = "FILE")]
+    pub thresholds: Option<PathBuf>,
+    /// Metrics to show, comma-separated (default: a standard set); gated metrics are always
+    /// shown. Latency: <histogram>.<stat>, e.g. e2e.p99, ttft.p50.
+    #[arg(long, value_delimiter = ',')]
+    pub metrics: Vec<String>,
+    /// Compare only these variants (default: every variant of the baseline).
+    #[arg(long, alias = "variant", value_delimiter = ',')]
+    pub variants: Vec<String>,
+    /// Print the comparison as JSON instead of Markdown.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the output (Markdown, or JSON with --json) to this file, e.g. for a PR comment.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Confidence level of the bootstrap interval (with >= 3 repetitions per side).
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+    /// Bootstrap resamples.
+    #[arg(long, default_value_t = 10_000)]
+    pub resamples: usize,
+}
 
 /// Exit code of a regression.
 pub const EXIT_REGRESSION: u8 = 1;
@@ -102,7 +138,7 @@ pub fn comparison(args: &CompareArgs) -> Result<Comparison, CompareError> {
             }
         }
     }
-    compare(
+    crate::compare::compare(
         &base,
         &args.baseline.display().to_string(),
         &cur,
@@ -112,7 +148,7 @@ pub fn comparison(args: &CompareArgs) -> Result<Comparison, CompareError> {
 }
 
 /// Runs `ragperf compare`; never returns an error (it becomes exit code 2).
-pub fn run(args: &CompareArgs) -> ExitCode {
+pub fn compare(args: &CompareArgs) -> ExitCode {
     let c = match comparison(args) {
         Ok(c) => c,
         Err(e) => {

@@ -1,28 +1,42 @@
 //! `ragperf report DIR|result.json`: re-renders the report of a past result (tables, `.hgrm`
-//! files, charts, `index.html`) from the result file alone, and [`RunWriter`], which writes the
-//! same report while `run` and `sweep` progress.
+//! files, charts, `index.html`) from the result file alone (`run` and `sweep` write the same
+//! report while they progress, with [`crate::export::RunWriter`]).
 //!
 //! A damaged result (a missing or corrupt histogram) still renders: every output that can be
 //! written is written, then the problems are reported, naming the variant, point and metric, and
 //! the command exits non-zero.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
+use clap::Args;
 
-use crate::cli::ReportArgs;
+use super::flags::flag_err;
 use crate::export::{self, Format};
 use crate::result::RunResult;
+
+/// `ragperf report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A result directory (holding result.json, e.g. reports/latest) or a result.json file.
+    pub input: PathBuf,
+    /// Output directory (default: the result's own directory).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// Formats, comma-separated: json, md, csv, hgrm, svg, png, html (default: all; json only
+    /// when --out is another directory).
+    #[arg(long, short = 'f', value_delimiter = ',', value_parser = crate::export::Format::parse)]
+    pub format: Vec<crate::export::Format>,
+}
 
 /// The result file named by `input`: the file itself, or `result.json` inside a directory.
 pub fn result_path(input: &Path) -> Result<PathBuf> {
     if input.is_dir() {
         let file = input.join("result.json");
         if !file.is_file() {
-            return Err(crate::cli::flag_err(
+            return Err(flag_err(
                 "INPUT",
                 format!(
                     "{} holds no result.json: pass a result directory written by `ragperf run` \
@@ -35,7 +49,7 @@ pub fn result_path(input: &Path) -> Result<PathBuf> {
     } else if input.is_file() {
         Ok(input.to_path_buf())
     } else {
-        Err(crate::cli::flag_err(
+        Err(flag_err(
             "INPUT",
             format!(
                 "{} does not exist: pass a result directory (e.g. reports/latest) or a \
@@ -68,7 +82,7 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 /// `ragperf report`.
-pub fn run(args: &ReportArgs) -> Result<ExitCode> {
+pub fn report(args: &ReportArgs) -> Result<ExitCode> {
     let file = result_path(&args.input)?;
     let result = RunResult::read(&file)?;
     let source_dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -90,50 +104,4 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     }
     outcome.with_context(|| format!("re-rendering {}", file.display()))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes the report after every variant of a `run` or `sweep`. A failure to write
-/// `result.json` stops the run (nothing would be saved); any other failure (a chart, a table) is
-/// printed once as a warning and the run goes on.
-#[derive(Debug)]
-pub struct RunWriter {
-    out: PathBuf,
-    warned: BTreeSet<String>,
-    /// Time spent rendering and writing so far.
-    pub spent: Duration,
-    /// Time the last write took.
-    pub last: Duration,
-}
-
-impl RunWriter {
-    /// A writer into `out`.
-    pub fn new(out: &Path) -> Self {
-        RunWriter {
-            out: out.to_path_buf(),
-            warned: BTreeSet::new(),
-            spent: Duration::ZERO,
-            last: Duration::ZERO,
-        }
-    }
-
-    /// Writes every format of `result`.
-    pub fn write(&mut self, result: &RunResult) -> Result<()> {
-        let started = Instant::now();
-        let outcome = export::write_all(&self.out, result);
-        self.last = started.elapsed();
-        self.spent += self.last;
-        match outcome {
-            Ok(()) => Ok(()),
-            Err(e) if e.json_failed => Err(e.into()),
-            Err(e) => {
-                for f in e.failures {
-                    let line = format!("{}: {}", f.what, f.message);
-                    if self.warned.insert(line.clone()) {
-                        eprintln!("warning: report: {line}");
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
 }

@@ -1,17 +1,63 @@
-//! Checks of what can be checked before any load starts: flag values (positive, bounded), the
-//! cost of a closed loop's users in open files, the output directory, and the run's error
-//! budget (`--max-error-rate`) afterwards.
+//! What every subcommand's flags share: [`FlagError`] (a bad flag, exit 2), the value parsers
+//! clap calls (counts, rates, durations, the time scale), the one URL rule for base-URL flags,
+//! and the checks made before any load starts (open files for a closed loop's users, the output
+//! directory) or after it (the error budget, `--max-error-rate`).
 
 use std::path::Path;
 use std::time::Duration;
 
-use super::flag_err;
 use crate::result::RunResult;
+use crate::scenario::{MAX_DURATION, MAX_TIME_SCALE};
 
-/// Longest duration a flag or scenario accepts (`--duration`, `--warmup`, …): a week.
-pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Largest `--time-scale`: 1,000x slower than the seed's latencies.
-pub const MAX_TIME_SCALE: f64 = 1000.0;
+/// A flag that makes no sense, naming the flag and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag}: {message}")]
+pub struct FlagError {
+    /// The flag, e.g. `--concurrency`.
+    pub flag: &'static str,
+    /// What is wrong and the fix.
+    pub message: String,
+}
+
+/// A [`FlagError`] as an `anyhow::Error` (it stays in the chain: `main` exits 2).
+pub(crate) fn flag_err(flag: &'static str, message: impl Into<String>) -> anyhow::Error {
+    FlagError {
+        flag,
+        message: message.into(),
+    }
+    .into()
+}
+
+/// Parses a duration flag (`10s`, `500ms`, `2m`), saying how to write one when it is not.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    duration(s)
+}
+
+/// Checks that `url` is an `http://host:port` base URL (the one rule of
+/// [`crate::client::url`], plus: no path) and returns it without trailing slashes.
+pub fn check_url(flag: &'static str, url: &str) -> anyhow::Result<String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let parsed = crate::client::url::check_http(trimmed).map_err(|e| {
+        flag_err(
+            flag,
+            format!(
+                "{}; write a base URL, e.g. http://127.0.0.1:6333",
+                // The endpoint example of the rule's wording does not fit a base URL.
+                e.describe(trimmed)
+                    .split("; write e.g.")
+                    .next()
+                    .unwrap_or_default()
+            ),
+        )
+    })?;
+    if parsed.path() != "/" || parsed.query().is_some() {
+        return Err(flag_err(
+            flag,
+            format!("`{url}` must be a base URL like http://127.0.0.1:6333, without a path"),
+        ));
+    }
+    Ok(trimmed.to_string())
+}
 
 /// A count flag: a whole number ≥ 1 (negative numbers reach here instead of clap's
 /// "unexpected argument").

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{CommonArgs, flag_err, parse_duration};
+use super::flags::{flag_err, parse_duration};
+use super::run::CommonArgs;
 use crate::run::{ServerSource, TargetPlan};
 use crate::scenario::Scenario;
 use crate::target::config::{TargetConfig, parse_header};

@@ -1,93 +1,34 @@
-//! Command-line interface: clap definitions and their mapping onto a [`Scenario`] and a
-//! [`RunPlan`]. Flags override the scenario file, which overrides the defaults.
+//! `ragperf run`: its flags (and the ones `sweep`, `baseline` and `calibrate` share,
+//! [`CommonArgs`]), how they become a [`Scenario`] and a [`RunPlan`] (flags override the scenario
+//! file, which overrides the defaults), the run itself with the report rewritten after every
+//! variant, and the exit code.
 
-pub mod calibrate;
-mod checks;
-mod target;
-
-pub use checks::{MAX_DURATION, MAX_TIME_SCALE, error_budget_exceeded, writable_dir};
-
-pub use target::{TargetArgs, read_questions};
-
-use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use anyhow::Result;
+use clap::Args;
 
+use super::flags::{self, flag_err, parse_duration};
+use super::target::{self, TargetArgs};
+use crate::export;
 use crate::load::arrivals::Arrivals;
 use crate::metrics::recorder::Slo;
 use crate::pipeline::VariantKind;
 use crate::result::LoadPoint;
-use crate::run::RunPlan;
+use crate::run::{self as engine, RunPlan};
 use crate::scenario::Scenario;
-
-/// Measure how sync, hybrid and async designs of a RAG service behave under concurrent load.
-#[derive(Debug, Parser)]
-#[command(name = "ragperf", version, about, long_about = None)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run variants at one load point against embedded mocks (or --qdrant-url/--bedrock-url).
-    Run(RunArgs),
-    /// Run variants at several load points (--concurrency 1,8,64 or --rates 10,20).
-    Sweep(SweepArgs),
-    /// Serve the mock Qdrant and Bedrock services until Ctrl-C.
-    Mock(MockArgs),
-    /// Re-render the report (summary.md, results.csv, hgrm/, charts/, index.html) of a result.
-    Report(ReportArgs),
-    /// Compare two result.json files: per variant and metric the change and a verdict;
-    /// exit 1 on a gated regression, 2 on unusable input (see README "Performance regressions").
-    Compare(crate::compare::CompareArgs),
-    /// Run (flags of `run`, e.g. --scenario scenarios/ci.toml --repeat 3) and write the slim
-    /// CI baseline, reports/baseline/result.json.
-    Baseline(crate::compare::BaselineArgs),
-    /// Run every claim of the seed Q&A (docs/seed-questions.md) as a small experiment and write
-    /// a report with a measured verdict for each (--quick: under a minute).
-    Tour(TourArgs),
-    /// Hold N ConverseStream streams open against a Bedrock endpoint (the embedded mock or
-    /// --bedrock-url) and measure the inter-token gaps as received: the mock's capacity benchmark.
-    Streams(crate::streams::StreamsArgs),
-    /// Measure a real service (--target, --target-cmd) at a few low loads and write the
-    /// scenario that makes a built-in variant reproduce it (CPU per request and per token,
-    /// thread pool or event loop, pool size): then `run --scenario` predicts higher loads.
-    Calibrate(calibrate::CalibrateArgs),
-    /// Merge the results of `run --shard I/N` into one result (histograms added losslessly,
-    /// counters summed, efficiency recomputed); exit 2 when the shards do not belong together.
-    Merge(crate::merge::MergeArgs),
-}
 
 /// `ragperf run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Closed loop: simulated users (default 8 with no --scenario, else the scenario's, 32).
-    #[arg(long, short = 'c', value_parser = checks::positive_count, allow_negative_numbers = true)]
+    #[arg(long, short = 'c', value_parser = flags::positive_count, allow_negative_numbers = true)]
     pub concurrency: Option<usize>,
     /// Open loop: offered requests per second (replaces the closed loop; not with -c).
-    #[arg(long, value_parser = checks::rate, allow_negative_numbers = true)]
+    #[arg(long, value_parser = flags::rate, allow_negative_numbers = true)]
     pub rate: Option<f64>,
-    /// Shared flags.
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-/// `ragperf sweep`.
-#[derive(Debug, Args)]
-pub struct SweepArgs {
-    /// Closed-loop points, comma-separated (e.g. 1,8,64,512).
-    #[arg(long, short = 'c', value_delimiter = ',', value_parser = checks::positive_count,
-          allow_negative_numbers = true)]
-    pub concurrency: Vec<usize>,
-    /// Open-loop points in requests/s, comma-separated (e.g. 5,10,20).
-    #[arg(long, value_delimiter = ',', conflicts_with = "concurrency", value_parser = checks::rate,
-          allow_negative_numbers = true)]
-    pub rates: Vec<f64>,
     /// Shared flags.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -104,7 +45,7 @@ pub struct CommonArgs {
     #[arg(long, alias = "variants", short = 'v', value_delimiter = ',')]
     pub variant: Vec<String>,
     /// Stop each variant after this many measured requests.
-    #[arg(long, short = 'n', value_parser = checks::positive_u64, allow_negative_numbers = true)]
+    #[arg(long, short = 'n', value_parser = flags::positive_u64, allow_negative_numbers = true)]
     pub requests: Option<u64>,
     /// Measured time per variant, e.g. 30s (default 10s unless --requests is given; `run`
     /// with no --scenario: 3s).
@@ -124,31 +65,31 @@ pub struct CommonArgs {
     #[arg(long, value_parser = Arrivals::parse)]
     pub arrivals: Option<Arrivals>,
     /// Open loop: cap on requests in flight; the rest wait (counted as queue time).
-    #[arg(long, value_parser = checks::positive_count, allow_negative_numbers = true)]
+    #[arg(long, value_parser = flags::positive_count, allow_negative_numbers = true)]
     pub max_in_flight: Option<usize>,
     /// Multiply every injected latency (0.01 = 100x faster; > 0, at most 1000; default 1, but
     /// 0.1 for `run` with no --scenario: --time-scale 1 gives the seed's real latencies).
-    #[arg(long, value_parser = checks::time_scale, allow_negative_numbers = true)]
+    #[arg(long, value_parser = flags::time_scale, allow_negative_numbers = true)]
     pub time_scale: Option<f64>,
     /// Seed for latency draws, answers and arrivals.
-    #[arg(long, value_parser = checks::non_negative_u64, allow_negative_numbers = true)]
+    #[arg(long, value_parser = flags::non_negative_u64, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// `sync`: bounded pool of N threads (default: one per in-flight request); `sync-stream`:
     /// the shared pool's N threads (default 40, anyio's limiter).
-    #[arg(long, value_parser = checks::positive_count, allow_negative_numbers = true)]
+    #[arg(long, value_parser = flags::positive_count, allow_negative_numbers = true)]
     pub workers: Option<usize>,
     /// Tokio worker threads for async, hybrid and blocking-in-async (default: cores).
-    #[arg(long, value_parser = checks::positive_count, allow_negative_numbers = true)]
+    #[arg(long, value_parser = flags::positive_count, allow_negative_numbers = true)]
     pub worker_threads: Option<usize>,
     /// `hybrid`: size of tokio's blocking pool (default 512).
-    #[arg(long, value_parser = checks::positive_count, allow_negative_numbers = true)]
+    #[arg(long, value_parser = flags::positive_count, allow_negative_numbers = true)]
     pub max_blocking_threads: Option<usize>,
     /// CPU work per request, µs of calibrated computation.
-    #[arg(long, value_parser = checks::non_negative_u64, allow_negative_numbers = true)]
+    #[arg(long, value_parser = flags::non_negative_u64, allow_negative_numbers = true)]
     pub cpu_work_us: Option<u64>,
     /// CPU work per received token event, µs of calibrated computation (every variant; under
     /// the GIL with --gil). Python stacks spend ~400 µs per streamed token.
-    #[arg(long, value_parser = checks::non_negative_u64, allow_negative_numbers = true)]
+    #[arg(long, value_parser = flags::non_negative_u64, allow_negative_numbers = true)]
     pub cpu_per_token_us: Option<u64>,
     /// Serialise every CPU section through one global lock, as CPython's GIL.
     #[arg(long)]
@@ -157,11 +98,11 @@ pub struct CommonArgs {
     #[arg(long, value_parser = Slo::parse)]
     pub slo: Option<Slo>,
     /// Run every point K times (for noise-aware comparisons).
-    #[arg(long, default_value_t = 1, value_parser = checks::positive_u32, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1, value_parser = flags::positive_u32, allow_negative_numbers = true)]
     pub repeat: u32,
     /// Exit 1 when more than this fraction of the measured requests failed or did not finish
     /// (e.g. 0.01; default: exit 1 only when every request failed).
-    #[arg(long, value_parser = checks::error_rate_fraction, allow_negative_numbers = true)]
+    #[arg(long, value_parser = flags::error_rate_fraction, allow_negative_numbers = true)]
     pub max_error_rate: Option<f64>,
     /// Output directory.
     #[arg(long, short = 'o', default_value = "reports/latest")]
@@ -176,7 +117,7 @@ pub struct CommonArgs {
     #[arg(long, requires = "qdrant_url")]
     pub bedrock_url: Option<String>,
     /// Worker threads of the embedded mocks (they share the machine with the variant).
-    #[arg(long, default_value_t = 2, value_parser = checks::positive_count, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 2, value_parser = flags::positive_count, allow_negative_numbers = true)]
     pub mock_threads: usize,
     /// Never draw progress bars.
     #[arg(long)]
@@ -186,106 +127,7 @@ pub struct CommonArgs {
     pub target: TargetArgs,
     /// Shards: one load over several processes (`--shard`, `--shards`, `--start-at`).
     #[command(flatten)]
-    pub shard: crate::shard::ShardArgs,
-}
-
-/// `ragperf report`.
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    /// A result directory (holding result.json, e.g. reports/latest) or a result.json file.
-    pub input: PathBuf,
-    /// Output directory (default: the result's own directory).
-    #[arg(long, short = 'o')]
-    pub out: Option<PathBuf>,
-    /// Formats, comma-separated: json, md, csv, hgrm, svg, png, html (default: all; json only
-    /// when --out is another directory).
-    #[arg(long, short = 'f', value_delimiter = ',', value_parser = crate::export::Format::parse)]
-    pub format: Vec<crate::export::Format>,
-}
-
-/// `ragperf tour`.
-#[derive(Debug, Args)]
-pub struct TourArgs {
-    /// Small time scales and request counts: under a minute on two cores (the full tour takes
-    /// a few minutes).
-    #[arg(long)]
-    pub quick: bool,
-    /// Only these experiments, comma-separated: Q1/Q3 (or Q1, Q3), Q5, Q4, Q6, Q7, Q16, Q22,
-    /// Q30, X1 (blocking-in-async), X2 (cpu-on-loop).
-    #[arg(long, value_delimiter = ',')]
-    pub only: Vec<String>,
-    /// Output directory (tour.md, index.html, tour.json, charts/, one folder per experiment).
-    #[arg(long, short = 'o', default_value = "reports/tour-latest")]
-    pub out: PathBuf,
-}
-
-/// `ragperf mock`.
-#[derive(Debug, Args)]
-pub struct MockArgs {
-    /// Mock Qdrant address (port 0 = any free port).
-    #[arg(long, default_value = "127.0.0.1:6333")]
-    pub qdrant: SocketAddr,
-    /// Mock Bedrock Runtime address (port 0 = any free port).
-    #[arg(long, default_value = "127.0.0.1:8000")]
-    pub bedrock: SocketAddr,
-    /// Scenario TOML file (its [qdrant], [bedrock], [embedding] and [faults] sections apply).
-    #[arg(long, short = 's')]
-    pub scenario: Option<PathBuf>,
-    /// Multiply every injected latency (> 0, at most 1000).
-    #[arg(long, value_parser = checks::time_scale, allow_negative_numbers = true)]
-    pub time_scale: Option<f64>,
-    /// Seed for latency draws and answers.
-    #[arg(long, value_parser = checks::non_negative_u64, allow_negative_numbers = true)]
-    pub seed: Option<u64>,
-    /// Worker threads (default: cores).
-    #[arg(long, value_parser = checks::positive_count, allow_negative_numbers = true)]
-    pub threads: Option<usize>,
-}
-
-/// Parses a duration flag (`10s`, `500ms`, `2m`), saying how to write one when it is not.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    checks::duration(s)
-}
-
-/// A flag that makes no sense, naming the flag and the fix.
-#[derive(Debug, thiserror::Error)]
-#[error("{flag}: {message}")]
-pub struct FlagError {
-    /// The flag, e.g. `--concurrency`.
-    pub flag: &'static str,
-    /// What is wrong and the fix.
-    pub message: String,
-}
-
-pub(crate) fn flag_err(flag: &'static str, message: impl Into<String>) -> anyhow::Error {
-    FlagError {
-        flag,
-        message: message.into(),
-    }
-    .into()
-}
-
-/// Checks that `url` is an `http://host:port` base URL.
-pub fn check_url(flag: &'static str, url: &str) -> anyhow::Result<String> {
-    let trimmed = url.trim().trim_end_matches('/');
-    // One URL rule for every flag: scheme, host and port (1-65535) as `--target` checks them.
-    let parsed = crate::target::config::check_http_url(flag, trimmed).map_err(|e| {
-        flag_err(
-            flag,
-            format!(
-                "{}; write a base URL, e.g. http://127.0.0.1:6333",
-                // The --target example does not fit a base URL.
-                e.message.split("; write e.g.").next().unwrap_or(&e.message)
-            ),
-        )
-    })?;
-    if parsed.path() != "/" || parsed.query().is_some() {
-        return Err(flag_err(
-            flag,
-            format!("`{url}` must be a base URL like http://127.0.0.1:6333, without a path"),
-        ));
-    }
-    Ok(trimmed.to_string())
+    pub shard: super::shard::ShardArgs,
 }
 
 /// Builds the scenario: defaults, then the file, then the flags.
@@ -364,11 +206,11 @@ fn variants(s: &Scenario) -> Vec<VariantKind> {
     }
 }
 
-fn closed_point(concurrency: usize) -> LoadPoint {
+pub(super) fn closed_point(concurrency: usize) -> LoadPoint {
     LoadPoint::closed(concurrency)
 }
 
-fn open_point(s: &Scenario, rate: f64) -> LoadPoint {
+pub(super) fn open_point(s: &Scenario, rate: f64) -> LoadPoint {
     LoadPoint {
         mode: "open".into(),
         concurrency: 0,
@@ -378,7 +220,7 @@ fn open_point(s: &Scenario, rate: f64) -> LoadPoint {
     }
 }
 
-fn plan(
+pub(super) fn plan(
     command: &str,
     common: &CommonArgs,
     mut s: Scenario,
@@ -387,14 +229,14 @@ fn plan(
     let target = target::target_plan(common, &mut s)?;
     let external = match (&common.qdrant_url, &common.bedrock_url) {
         (Some(q), Some(b)) => Some((
-            check_url("--qdrant-url", q)?,
-            check_url("--bedrock-url", b)?,
+            flags::check_url("--qdrant-url", q)?,
+            flags::check_url("--bedrock-url", b)?,
         )),
         _ => None,
     };
     let embedded_mocks = external.is_none() && target.is_none();
     for p in points.iter().filter(|p| p.rate.is_none()) {
-        checks::users_fit("--concurrency", p.concurrency, embedded_mocks)?;
+        flags::users_fit("--concurrency", p.concurrency, embedded_mocks)?;
     }
     if common.repeat == 0 {
         return Err(flag_err("--repeat", "must be at least 1"));
@@ -490,50 +332,111 @@ pub fn run_plan(args: &RunArgs) -> anyhow::Result<RunPlan> {
 }
 
 /// Applies `--shard`/`--shards`/`--start-at` (src/shard/) to a plan.
-fn sharded(plan: &mut RunPlan, common: &CommonArgs) -> anyhow::Result<()> {
+pub(super) fn sharded(plan: &mut RunPlan, common: &CommonArgs) -> anyhow::Result<()> {
     let index = std::env::var(crate::shard::INDEX_ENV).ok();
     let windows = plan.subject_count() * plan.points.len() * plan.repeat.max(1) as usize;
     plan.sharding = crate::shard::apply(
         &mut plan.points,
         &mut plan.scenario,
         windows,
-        &common.shard,
+        &common.shard.flags(),
         index.as_deref(),
     )?;
     Ok(())
 }
 
-/// The plan of `ragperf sweep`.
-pub fn sweep_plan(args: &SweepArgs) -> anyhow::Result<RunPlan> {
-    let s = scenario(&args.common)?;
-    let points: Vec<LoadPoint> = if !args.rates.is_empty() {
-        if let Some(r) = args.rates.iter().find(|r| !r.is_finite() || **r <= 0.0) {
-            return Err(flag_err(
-                "--rates",
-                format!("every rate must be > 0, got {r}"),
-            ));
-        }
-        args.rates.iter().map(|r| open_point(&s, *r)).collect()
-    } else if !args.concurrency.is_empty() {
-        if args.concurrency.contains(&0) {
-            return Err(flag_err("--concurrency", "every point must be at least 1"));
-        }
-        args.concurrency.iter().map(|c| closed_point(*c)).collect()
+/// `ragperf run`.
+pub fn run(args: &RunArgs) -> Result<ExitCode> {
+    let plan = run_plan(args)?;
+    execute(&plan, &args.common)
+}
+
+/// Runs `plan` (for `run` and `sweep`), rewriting the report in `--out` after every variant,
+/// and prints the table (or the result as JSON with `--json`).
+pub(super) fn execute(plan: &RunPlan, common: &CommonArgs) -> Result<ExitCode> {
+    let (out, json) = (common.out.as_path(), common.json);
+    // Before the load: a run must not fail at its end for want of a folder.
+    flags::writable_dir("--out", out)?;
+    let stop = crate::interrupt::stop_flag();
+    if !json {
+        let what = match &plan.target {
+            Some(t) => format!("target {}", t.spec.url),
+            None => format!("{} variant(s)", plan.variants.len()),
+        };
+        eprintln!(
+            "ragperf {}: {what} x {} point(s), time scale {}, writing {}",
+            plan.command,
+            plan.points.len(),
+            plan.scenario.time_scale,
+            out.display()
+        );
+    }
+    if let Some(line) = crate::shard::start::announce(&plan.sharding) {
+        eprintln!("{line}");
+    }
+    // The whole report (tables, .hgrm, charts, index.html) is rewritten after every variant.
+    let mut writer = export::RunWriter::new(out);
+    let result = engine::execute(plan, &stop, |partial| writer.write(partial))?;
+    if result.runs.is_empty() && plan.sharding.start_at.is_some() && crate::interrupt::requested() {
+        eprintln!("interrupted before --start-at: no load was sent and nothing was written");
+        return Ok(ExitCode::from(crate::interrupt::exit_code()));
+    }
+    let (before, after) = result.plan.fd_limit;
+    if !json && after > before {
+        eprintln!("raised the open-files soft limit from {before} to {after}");
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
-        return Err(flag_err(
-            "--concurrency",
-            "a sweep needs points: --concurrency 1,8,64 or --rates 5,10,20",
-        ));
-    };
-    let mut plan = plan("sweep", &args.common, s, points)?;
-    sharded(&mut plan, &args.common)?;
-    Ok(plan)
+        print!("{}", export::table::render(&result));
+        eprintln!("wrote {}", out.join("result.json").display());
+        eprintln!(
+            "report: {} (rendering took {:.2} s per update)",
+            out.join("index.html").display(),
+            writer.last.as_secs_f64()
+        );
+    }
+    Ok(exit_code(
+        &result,
+        stop.load(std::sync::atomic::Ordering::Relaxed),
+        common.max_error_rate,
+    ))
+}
+
+/// The exit code of a finished `run`/`sweep` (README "Exit codes"): 130/143 when a signal
+/// stopped it, 1 when every request failed or the error rate exceeds `--max-error-rate`, 0
+/// otherwise.
+fn exit_code(
+    result: &crate::result::RunResult,
+    interrupted: bool,
+    max_error_rate: Option<f64>,
+) -> ExitCode {
+    let sent: u64 = result.runs.iter().map(|r| r.counters.sent).sum();
+    let ok: u64 = result.runs.iter().map(|r| r.counters.ok).sum();
+    if interrupted {
+        ExitCode::from(crate::interrupt::exit_code())
+    } else if sent > 0 && ok == 0 {
+        // A run in which nothing succeeded measured nothing worth a green light.
+        eprintln!("every request failed (the table lists the failures by kind)");
+        ExitCode::FAILURE
+    } else if let Some(message) =
+        max_error_rate.and_then(|limit| flags::error_budget_exceeded(result, limit))
+    {
+        eprintln!("{message}");
+        ExitCode::FAILURE
+    } else if result.partial {
+        // Not every planned point ran, and no signal says why.
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use clap::Parser;
 
+    use super::super::{Cli, Command};
     use super::*;
 
     fn run_args(args: &[&str]) -> RunArgs {

@@ -1,0 +1,72 @@
+//! The rule of direction (docs/design.md §2), checked on the sources: nothing below
+//! `src/commands/` imports it (the engines take plain values and plans), and the layers that
+//! must not reach back up or sideways do not name the module they must not use.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read a source directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every `(file, line number, line)` of the crate's sources under `src/` that is not under one
+/// of `allowed` (paths relative to the crate root) and contains one of `needles`.
+fn offenders(allowed: &[&str], needles: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    assert!(
+        files.len() > 50,
+        "found the sources ({} files)",
+        files.len()
+    );
+    let mut found = Vec::new();
+    for file in files {
+        let rel = file
+            .strip_prefix(root)
+            .expect("under the root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if allowed.iter().any(|a| rel.starts_with(a)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read a source file");
+        for (i, line) in text.lines().enumerate() {
+            if needles.iter().any(|n| line.contains(n)) {
+                found.push(format!("{rel}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn nothing_below_the_commands_imports_them() {
+    let found = offenders(
+        &["src/commands/", "src/main.rs"],
+        &["crate::commands", "ragperf::commands", "super::commands"],
+    );
+    assert!(
+        found.is_empty(),
+        "only src/main.rs and src/commands/ may name the commands:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_old_cli_module_is_gone() {
+    let found = offenders(&[], &["crate::cli::", "ragperf::cli::"]);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+#[test]
+fn the_check_finds_what_it_looks_for() {
+    // The commands themselves name their siblings: the scan sees them when they are not allowed.
+    assert!(!offenders(&[], &["crate::commands", "super::flags"]).is_empty());
+}
