@@ -52,7 +52,7 @@ pub fn mock(args: &MockArgs) -> Result<ExitCode> {
     config
         .validate()
         .map_err(|e| anyhow::anyhow!("{e} (from --scenario / --time-scale)"))?;
-    match mock_services::server::raise_fd_limit() {
+    match crate::backends::raise_fd_limit() {
         Ok((before, after)) if after > before => {
             eprintln!("raised the open-files limit from {before} to {after}")
         }

@@ -8,7 +8,6 @@
 //! leaves everything measured so far on disk.
 
 mod point;
-mod probe;
 mod target;
 
 use std::sync::Arc;
@@ -122,7 +121,7 @@ impl RunPlan {
     fn backend(&self) -> Result<Backend> {
         if let Some((q, b)) = &self.external {
             return Ok(Backend::External {
-                qdrant: q.clone(),
+                qdrant: Some(q.clone()),
                 bedrock: b.clone(),
             });
         }
@@ -189,7 +188,7 @@ pub fn execute(
     stop: &Arc<AtomicBool>,
     mut on_update: impl FnMut(&RunResult) -> Result<()>,
 ) -> Result<RunResult> {
-    let fd_limit = mock_services::server::raise_fd_limit().unwrap_or((0, 0));
+    let fd_limit = crate::backends::raise_fd_limit().unwrap_or((0, 0));
     let rounds = cpu::calibrate();
     let backend = plan.backend()?;
     // External backends are checked before the load: what answers where, with which settings
@@ -202,7 +201,7 @@ pub fn execute(
             // Abandoned at a signal: a silent backend can take a few timeouts to answer.
             let (q, b, mut scenario) = (q.clone(), b.clone(), checked.scenario.clone());
             if let Some((n, s)) = crate::interrupt::unless_stopped(move || {
-                let n = probe::check_external(&q, &b, &mut scenario);
+                let n = crate::backends::probe::check_external(&q, &b, &mut scenario);
                 (n, scenario)
             }) {
                 notes = n;

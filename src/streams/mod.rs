@@ -25,11 +25,10 @@ use anyhow::{Context, Result, anyhow};
 use hdrhistogram::Histogram;
 use mock_services::hist::{Percentiles, new_us, record_us};
 use mock_services::latency::Dist;
-use mock_services::server::{Bind, MockServices, OwnedMockServices};
-use mock_services::stats::StatsSnapshot;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::backends::Backend;
 use crate::client::ConverseStreamDecoder;
 use crate::client::bedrock::{ChatRequest, request_body};
 use crate::client::encode_path_segment;
@@ -418,42 +417,6 @@ async fn user(shared: Arc<Shared>, index: usize, start_at: Instant) {
     }
 }
 
-/// The endpoint under test: embedded mocks (owned) or a URL.
-enum Endpoint {
-    Embedded(OwnedMockServices),
-    External(String),
-}
-
-impl Endpoint {
-    fn url(&self) -> String {
-        match self {
-            Endpoint::Embedded(m) => m.bedrock_url(),
-            Endpoint::External(u) => u.clone(),
-        }
-    }
-
-    fn stats(&self) -> Option<StatsSnapshot> {
-        match self {
-            Endpoint::Embedded(m) => Some(m.stats().snapshot()),
-            Endpoint::External(u) => {
-                let u = u.clone();
-                crate::interrupt::unless_stopped(move || crate::backends::fetch_mock_stats(&u))
-                    .flatten()
-            }
-        }
-    }
-
-    fn reset_stats(&self) {
-        match self {
-            Endpoint::Embedded(m) => m.stats().reset(),
-            Endpoint::External(u) => {
-                let u = u.clone();
-                crate::interrupt::unless_stopped(move || crate::backends::reset_mock_stats(&u));
-            }
-        }
-    }
-}
-
 /// The address of the endpoint at `url` (checked by the one URL rule, [`crate::client::url`]:
 /// a URL without a port gets http's 80).
 fn resolve(url: &str) -> Result<SocketAddr> {
@@ -516,21 +479,21 @@ async fn wait_until(at: Instant, stop: &AtomicBool) -> bool {
 /// Runs one measurement; `stop` (Ctrl-C) ends the window early, and the figures so far are
 /// still returned.
 pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary> {
-    let _ = mock_services::server::raise_fd_limit();
+    let _ = crate::backends::raise_fd_limit();
     let endpoint = match &plan.bedrock_url {
-        Some(u) => Endpoint::External(u.clone()),
+        Some(u) => Backend::External {
+            qdrant: None,
+            bedrock: u.clone(),
+        },
         None => {
             let config = plan.scenario.mock_config();
             config
                 .validate()
                 .map_err(|e| anyhow!("{e} (from --scenario)"))?;
-            Endpoint::Embedded(
-                MockServices::start_on_own_runtime(config, Bind::default(), plan.mock_threads)
-                    .context("starting the embedded mock services")?,
-            )
+            Backend::embedded(config, plan.mock_threads)?
         }
     };
-    let url = endpoint.url();
+    let url = endpoint.urls().1;
     let addr = resolve(&url)?;
     let host = url.trim_start_matches("http://").to_string();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -621,7 +584,7 @@ pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary>
             0.0
         }
     };
-    let external = matches!(endpoint, Endpoint::External(_));
+    let external = matches!(endpoint, Backend::External { .. });
     let endpoint_side = endpoint_after.map(|after| {
         let cpu = endpoint_cpu_before
             .filter(|_| external)
@@ -652,8 +615,8 @@ pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary>
     let summary = StreamsSummary {
         streams: plan.streams,
         endpoint: match &endpoint {
-            Endpoint::Embedded(_) => "embedded".into(),
-            Endpoint::External(u) => u.clone(),
+            Backend::External { bedrock, .. } => bedrock.clone(),
+            _ => "embedded".into(),
         },
         window_s,
         ramp_s: plan.ramp.as_secs_f64(),

@@ -7,6 +7,18 @@
 //! Every HTTP call here has a timeout, so a backend that accepts connections and never answers
 //! cannot hang a run, and none of them delays a Ctrl-C/SIGTERM: after the signal they are
 //! abandoned (an external mock's figures are then missing, never invented).
+//!
+//! `run`, `streams` and `--target` use the one [`Backend`] type; [`stats`] talks to a mock's
+//! `/__ragperf/stats` route, [`probe`] checks external backends before the load, and
+//! [`process`] holds what a load generator does to its own process (open-files limit, heap
+//! trim between variants).
+
+pub(crate) mod probe;
+pub mod process;
+pub mod stats;
+
+pub use process::{raise_fd_limit, release_freed_memory};
+pub use stats::{STATS_TIMEOUT, fetch_mock_stats, reset_mock_stats};
 
 use std::time::Duration;
 
@@ -14,17 +26,14 @@ use anyhow::{Context, Result};
 use mock_services::stats::StatsSnapshot;
 use mock_services::{Bind, MockConfig, MockServices, OwnedMockServices};
 
-/// How long a stats call may take before the mock is treated as not answering.
-pub const STATS_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// The backends of a whole run.
 pub enum Backend {
     /// In-process mocks, owned by the run.
     Embedded(OwnedMockServices),
     /// Services at these base URLs (ragperf mocks answer the stats route; others don't).
     External {
-        /// Qdrant base URL.
-        qdrant: String,
+        /// Qdrant base URL (None when only Bedrock is used: `streams`).
+        qdrant: Option<String>,
         /// Bedrock Runtime base URL.
         bedrock: String,
     },
@@ -54,7 +63,9 @@ impl Backend {
     pub fn urls(&self) -> (String, String) {
         match self {
             Backend::Embedded(m) => (m.qdrant_url(), m.bedrock_url()),
-            Backend::External { qdrant, bedrock } => (qdrant.clone(), bedrock.clone()),
+            Backend::External { qdrant, bedrock } => {
+                (qdrant.clone().unwrap_or_default(), bedrock.clone())
+            }
             Backend::Unknown => (String::new(), String::new()),
         }
     }
@@ -64,7 +75,7 @@ impl Backend {
         match self {
             Backend::Embedded(m) => m.stats().reset(),
             Backend::External { qdrant, bedrock } => {
-                for base in [qdrant, bedrock] {
+                for base in qdrant.iter().chain(std::iter::once(bedrock)) {
                     let base = base.clone();
                     crate::interrupt::unless_stopped(move || reset_mock_stats(&base));
                 }
@@ -99,47 +110,5 @@ impl Backend {
         if let Backend::Embedded(m) = self {
             m.shutdown(grace);
         }
-    }
-}
-
-/// An HTTP agent for the mocks' side routes, bounded by [`STATS_TIMEOUT`].
-pub(crate) fn agent() -> ureq::Agent {
-    let config = ureq::Agent::config_builder()
-        .timeout_global(Some(STATS_TIMEOUT))
-        .http_status_as_error(false)
-        .proxy(None)
-        .build();
-    ureq::Agent::new_with_config(config)
-}
-
-/// The statistics of a ragperf mock at `base` (`GET /__ragperf/stats`); None when the server
-/// is not a ragperf mock, does not answer, or takes longer than [`STATS_TIMEOUT`].
-pub fn fetch_mock_stats(base: &str) -> Option<StatsSnapshot> {
-    let mut resp = agent()
-        .get(&format!("{base}/__ragperf/stats"))
-        .call()
-        .ok()?;
-    if !resp.status().is_success() {
-        return None;
-    }
-    let text = resp.body_mut().read_to_string().ok()?;
-    serde_json::from_str::<StatsSnapshot>(&text).ok()
-}
-
-/// Zeroes the statistics of a ragperf mock at `base`; other servers ignore it (best effort,
-/// bounded by [`STATS_TIMEOUT`]).
-pub fn reset_mock_stats(base: &str) {
-    let _ = agent()
-        .post(&format!("{base}/__ragperf/stats/reset"))
-        .send_empty();
-}
-
-/// Gives the memory earlier variants freed back to the OS (glibc's `malloc_trim`), so the next
-/// variant's RSS starts from what is live rather than from what the allocator kept.
-pub fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the OS; it touches no live memory.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }

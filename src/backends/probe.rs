@@ -11,7 +11,7 @@
 use mock_services::config::MockConfig;
 use serde_json::Value;
 
-use crate::backends::agent;
+use super::stats::{agent, fetch_stats_json};
 use crate::scenario::Scenario;
 
 /// What answered at one URL.
@@ -47,21 +47,14 @@ fn identify(base: &str) -> Answer {
 /// The `settings` of the ragperf mock at `base`: Some(None) when it is a mock that does not
 /// report them, None when it is not a ragperf mock (or does not answer).
 fn mock_settings(base: &str) -> Option<Option<Value>> {
-    let mut resp = agent()
-        .get(&format!("{base}/__ragperf/stats"))
-        .call()
-        .ok()?;
-    if !resp.status().is_success() {
-        return None;
-    }
-    let v: Value = serde_json::from_str(&resp.body_mut().read_to_string().ok()?).ok()?;
+    let v = fetch_stats_json(base)?;
     v.get("operations")?;
     Some(v.get("settings").cloned())
 }
 
 /// Checks the external backends; returns the notes to show (empty when all is as expected) and
 /// adopts the mocks' latency model into `scenario` when it differs.
-pub(super) fn check_external(qdrant: &str, bedrock: &str, scenario: &mut Scenario) -> Vec<String> {
+pub(crate) fn check_external(qdrant: &str, bedrock: &str, scenario: &mut Scenario) -> Vec<String> {
     let mut notes = Vec::new();
     let (q, b) = (identify(qdrant), identify(bedrock));
     match (&q, &b) {
