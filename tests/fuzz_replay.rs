@@ -133,7 +133,7 @@ fn a_histogram_whose_counts_overflow_is_reported_corrupt() {
     let path = fuzz_dir().join("regressions/result/histogram-counts-overflow-u64.json");
     let text = std::fs::read_to_string(&path).expect("regression file");
     let result = ragperf::result::RunResult::parse(&text, "regression").expect("loads");
-    let e = ragperf::export::histograms::decode(&result.runs[0], "e2e").unwrap_err();
+    let e = ragperf::result::histograms::decode(&result.runs[0], "e2e").unwrap_err();
     assert!(e.to_string().contains("2^64"), "{e}");
-    assert_eq!(ragperf::export::histograms::check(&result).len(), 1);
+    assert_eq!(ragperf::result::histograms::check(&result).len(), 1);
 }

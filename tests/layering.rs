@@ -59,6 +59,78 @@ fn nothing_below_the_commands_imports_them() {
     );
 }
 
+/// `(layer, what it must not name)`: each pair is a back-edge or a circle the restructure
+/// removed (docs/design.md §2).
+const FORBIDDEN: &[(&str, &[&str])] = &[
+    // plot reads the result, never the exporters (which draw through plot).
+    ("src/plot/", &["crate::export"]),
+    // result is below everything that renders, compares or runs.
+    (
+        "src/result/",
+        &[
+            "crate::export",
+            "crate::plot",
+            "crate::compare",
+            "crate::tour",
+            "crate::run",
+        ],
+    ),
+    // the stream decoder and the Bedrock client share GenerateOutcome through a leaf.
+    (
+        "src/client/eventstream.rs",
+        &["super::bedrock", "crate::client::bedrock"],
+    ),
+    // the request layers never import an engine.
+    (
+        "src/pipeline/",
+        &[
+            "crate::run",
+            "crate::tour",
+            "crate::compare",
+            "crate::streams",
+        ],
+    ),
+    (
+        "src/client/",
+        &[
+            "crate::run",
+            "crate::tour",
+            "crate::compare",
+            "crate::pipeline",
+        ],
+    ),
+];
+
+#[test]
+fn no_back_edges() {
+    let mut found = Vec::new();
+    for (layer, needles) in FORBIDDEN {
+        for hit in offenders(&[], needles) {
+            if hit.starts_with(layer) {
+                found.push(hit);
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+#[test]
+fn mock_handlers_share_the_state_not_the_server() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("mock_services/src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let found: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            std::fs::read_to_string(f)
+                .expect("read a mock source")
+                .contains("server::MockState")
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
 #[test]
 fn the_old_cli_module_is_gone() {
     let found = offenders(&[], &["crate::cli::", "ragperf::cli::"]);

@@ -6,7 +6,7 @@ mod report_common;
 use hdrhistogram::Histogram;
 use ragperf::export::Exporter;
 use ragperf::export::hgrm::{HgrmExporter, file_name, percentile_distribution};
-use ragperf::export::histograms::decode;
+use ragperf::result::histograms::decode;
 use report_common::fixture;
 
 /// One data line: value (ms), percentile, total count, 1/(1-p) (absent on the last line).

@@ -444,12 +444,12 @@ pub fn result(data: &[u8]) {
     let Ok(r) = RunResult::parse(text, "fuzz.json") else {
         return;
     };
-    let _ = export::histograms::check(&r);
+    let _ = ragperf::result::histograms::check(&r);
     let with_rep = export::describe::has_repetitions(&r);
     for run in &r.runs {
         for metric in run.histograms.keys() {
             let _ = export::hgrm::file_name(run, metric, with_rep);
-            if let Ok(h) = export::histograms::decode(run, metric) {
+            if let Ok(h) = ragperf::result::histograms::decode(run, metric) {
                 let _ = export::hgrm::percentile_distribution(&h);
             }
         }

@@ -25,6 +25,7 @@ pub mod hist;
 pub mod latency;
 pub mod qdrant;
 pub mod server;
+pub mod state;
 pub mod stats;
 pub mod text;
 

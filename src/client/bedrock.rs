@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{ClientConfig, Endpoints};
 use super::error::{ClientError, ErrorKind, Service};
 use super::eventstream::{ConverseStreamDecoder, Usage};
+pub use super::outcome::GenerateOutcome;
 use super::retry::{Backoff, run_async, run_blocking};
 use super::transport::path_name;
 use super::transport::{
@@ -38,20 +39,6 @@ pub struct ChatRequest<'a> {
     pub max_tokens: u32,
     /// `inferenceConfig.temperature` (0 = deterministic).
     pub temperature: f32,
-}
-
-/// What a finished generation produced.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GenerateOutcome {
-    /// The whole answer text.
-    pub text: String,
-    /// Streaming: non-empty text deltas received (the token events the pipeline timed).
-    /// Converse: the service's `usage.outputTokens` (0 if absent).
-    pub output_tokens: u32,
-    /// `usage.outputTokens` reported by the service (`metadata` event when streaming), if any.
-    pub usage_output_tokens: Option<u64>,
-    /// Why generation stopped (`end_turn`, `max_tokens`, …).
-    pub stop_reason: String,
 }
 
 #[derive(Serialize)]

@@ -26,8 +26,8 @@ use aws_smithy_types::event_stream::{HeaderValue, Message};
 use bytes::BytesMut;
 use serde::Deserialize;
 
-use super::bedrock::GenerateOutcome;
 use super::error::{ClientError, ErrorKind};
+use super::outcome::GenerateOutcome;
 
 /// Prelude: total length, headers length, prelude CRC (4 bytes each).
 const PRELUDE_LEN: usize = 12;

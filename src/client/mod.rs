@@ -47,6 +47,7 @@ pub mod config;
 pub mod embed;
 pub mod error;
 pub mod eventstream;
+mod outcome;
 pub mod qdrant;
 pub mod retry;
 mod transport;

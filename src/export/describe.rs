@@ -38,10 +38,7 @@ pub fn rate(v: f64) -> String {
     }
 }
 
-/// The percentiles of one histogram of a run (zeros when absent).
-pub fn pct(run: &VariantRun, metric: &str) -> Percentiles {
-    run.latency_ms.get(metric).cloned().unwrap_or_default()
-}
+pub use crate::result::query::pct;
 
 /// Failed (by kind) and abandoned requests of a run, e.g. `3 (2 throttled, 1 stream_cut)`.
 pub fn errors(run: &VariantRun) -> String {

@@ -13,13 +13,12 @@ use std::fmt::Write;
 use anyhow::Result;
 use hdrhistogram::Histogram;
 
-use super::histograms::decode;
 use super::{Exporter, OutputFile};
-use crate::plot::data::point_slug;
+use crate::result::histograms::decode;
+use crate::result::query::point_slug;
 use crate::result::{RunResult, VariantRun};
 
-/// Percentile ticks per half distance to 100%, as HdrHistogram's tools default to.
-pub const TICKS_PER_HALF_DISTANCE: u32 = 5;
+pub use crate::result::histograms::TICKS_PER_HALF_DISTANCE;
 /// Recorded values are µs; files are in ms.
 pub const SCALING_RATIO: f64 = 1000.0;
 

@@ -4,7 +4,7 @@
 //! Markdown (`code` in backticks), shared by `summary.md` and `index.html`.
 
 use super::describe::{ms, pct, rate};
-use crate::plot::data::{self, cell, mean};
+use crate::result::query::{self as data, cell, mean};
 use crate::result::{LoadPoint, RunResult, VariantRun};
 
 /// Queue time counts as "waited for a worker" above this share of the median e2e latency…

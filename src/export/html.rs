@@ -9,10 +9,11 @@ use anyhow::Result;
 
 use super::describe::{self, TABLE_HEADER};
 use super::highlights::highlights;
-use super::histograms;
 use super::{Exporter, hgrm};
-use crate::plot::{self, Chart, ChartKind, data};
+use crate::plot::{self, Chart, ChartKind};
 use crate::result::RunResult;
+use crate::result::histograms;
+use crate::result::query as data;
 
 /// The HTML report.
 pub struct HtmlExporter;

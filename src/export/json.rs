@@ -14,8 +14,6 @@ impl Exporter for JsonExporter {
     }
 
     fn render(&self, result: &RunResult) -> Result<String> {
-        let mut s = serde_json::to_string_pretty(result)?;
-        s.push('\n');
-        Ok(s)
+        crate::result::files::json_text(result)
     }
 }

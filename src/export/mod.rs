@@ -10,23 +10,25 @@ pub mod csv;
 pub mod describe;
 pub mod hgrm;
 pub mod highlights;
-pub mod histograms;
 pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod table;
 mod writer;
 
+use crate::result::files::write_atomic;
+pub use crate::result::files::{ExportFailure, OutputFile, safe_name};
 pub use writer::RunWriter;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::plot::{self, ImageFormat};
 use crate::result::RunResult;
+use crate::result::histograms;
 
 /// One output format.
 pub trait Exporter {
@@ -43,15 +45,6 @@ pub trait Exporter {
             bytes: self.render(result)?.into_bytes(),
         }])
     }
-}
-
-/// One file to write.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OutputFile {
-    /// Path relative to the output directory, `/`-separated (e.g. `hgrm/sync_c8_e2e.hgrm`).
-    pub path: String,
-    /// The contents.
-    pub bytes: Vec<u8>,
 }
 
 /// An output format, as named by `ragperf report --format`.
@@ -118,15 +111,6 @@ impl Format {
                 format!("unknown format `{s}`: use some of {}", names.join(","))
             })
     }
-}
-
-/// One output that could not be written, and why.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ExportFailure {
-    /// What failed: a format, a file or a histogram (e.g. `chart latency_spectrum_e2e`).
-    pub what: String,
-    /// Why.
-    pub message: String,
 }
 
 /// Some outputs failed; every other output was written.
@@ -213,31 +197,6 @@ pub fn write_formats(
     }
 }
 
-/// A name from a result file (variant, metric, label) made safe to use as one file name: every
-/// character other than ASCII letters, digits and `-_.+=,@` becomes `_` (so `/`, `\`, NUL and
-/// control characters never reach the file system), a leading dot becomes `_` (no hidden
-/// files, no `..`), an empty name becomes `_`, and the length is capped at 120 bytes.
-pub fn safe_name(name: &str) -> String {
-    let mut out: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.+=,@".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(120)
-        .collect();
-    if out.starts_with('.') {
-        out.replace_range(..1, "_");
-    }
-    if out.is_empty() {
-        out.push('_');
-    }
-    out
-}
-
 /// `rel` (a `/`-separated path under the output directory) with every component made safe by
 /// [`safe_name`]: whatever a result file holds, the path stays inside the output directory.
 fn safe_rel(rel: &str) -> String {
@@ -273,7 +232,7 @@ fn unique_paths(files: &[OutputFile]) -> Vec<String> {
 fn write_files(dir: &Path, format: Format, files: &[OutputFile]) -> Result<()> {
     let paths = unique_paths(files);
     for (f, rel) in files.iter().zip(&paths) {
-        write_atomic(dir, rel, &f.bytes)?;
+        write_atomic(&dir.join(rel), &f.bytes)?;
     }
     let (folder, ext) = match format {
         Format::Hgrm => ("hgrm", "hgrm"),
@@ -292,21 +251,6 @@ fn write_files(dir: &Path, format: Format, files: &[OutputFile]) -> Result<()> {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-    Ok(())
-}
-
-/// Replaces `dir/rel` atomically: write a temporary file beside it, then rename.
-fn write_atomic(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
-    let path = dir.join(rel);
-    let parent = path.parent().unwrap_or(dir);
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = parent.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 

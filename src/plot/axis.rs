@@ -109,7 +109,7 @@ pub fn ticks_at(lo: f64, hi: f64, ticks: Vec<f64>) -> Axis {
 pub fn load_axis(points: &[LoadPoint]) -> Axis {
     let xs: Vec<f64> = points
         .iter()
-        .map(|p| super::data::load_value(p).max(1e-3).ln())
+        .map(|p| crate::result::query::load_value(p).max(1e-3).ln())
         .collect();
     let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -119,7 +119,7 @@ pub fn load_axis(points: &[LoadPoint]) -> Axis {
 
 /// The load-axis position of a point.
 pub fn load_x(point: &LoadPoint) -> f64 {
-    super::data::load_value(point).max(1e-3).ln()
+    crate::result::query::load_value(point).max(1e-3).ln()
 }
 
 /// Tick label of a load-axis position: the load itself.

@@ -10,8 +10,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::common::{self, Axis, Entry, Glyph};
-use super::{LINE_WIDTH, data, variant_style};
-use crate::export::histograms;
+use super::{LINE_WIDTH, variant_style};
+use crate::result::histograms;
+use crate::result::query as data;
 use crate::result::{LoadPoint, RunResult};
 
 /// Bins across the x axis.

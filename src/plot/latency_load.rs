@@ -13,9 +13,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::common::{self, Entry, Glyph};
-use super::{LINE_WIDTH, MUTED, Shape, data, variant_style};
-use crate::export::describe::pct;
+use super::{LINE_WIDTH, MUTED, Shape, variant_style};
 use crate::result::RunResult;
+use crate::result::query as data;
+use crate::result::query::pct;
 
 /// One load point of a variant: x, and (p50, p99) when something finished there.
 type Point = (f64, Option<(f64, f64)>);

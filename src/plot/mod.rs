@@ -17,7 +17,6 @@
 
 pub mod axis;
 pub mod common;
-pub mod data;
 pub mod distribution;
 pub mod font;
 pub mod latency_load;
@@ -31,7 +30,8 @@ use anyhow::{Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::export::{ExportFailure, OutputFile};
+use crate::result::files::{ExportFailure, OutputFile};
+use crate::result::query as data;
 use crate::result::{LoadPoint, RunResult};
 
 /// Size of a one-panel chart, pixels.
@@ -338,7 +338,7 @@ pub fn render_all(
         // Chart names hold variant and metric names from the result file: made safe first.
         let path = format!(
             "charts/{}.{}",
-            crate::export::safe_name(&chart.name),
+            crate::result::files::safe_name(&chart.name),
             format.extension()
         );
         match render(&chart, result, format) {

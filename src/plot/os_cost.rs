@@ -14,7 +14,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::common::{self, Entry, Glyph};
-use super::{LINE_WIDTH, data, variant_style};
+use super::{LINE_WIDTH, variant_style};
+use crate::result::query as data;
 use crate::result::{RunResult, VariantRun};
 
 /// One panel: its y-axis title and the figure it plots.

@@ -8,9 +8,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::common::{self, Axis, Entry, Glyph};
-use super::{LINE_WIDTH, data, variant_style};
-use crate::export::hgrm::TICKS_PER_HALF_DISTANCE;
-use crate::export::histograms;
+use super::{LINE_WIDTH, variant_style};
+use crate::result::histograms;
+use crate::result::histograms::TICKS_PER_HALF_DISTANCE;
+use crate::result::query as data;
 use crate::result::{LoadPoint, RunResult};
 
 /// Percentiles that get a marker on every line (so lines stay apart in black-and-white).

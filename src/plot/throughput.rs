@@ -11,8 +11,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::common::{self, Entry, Glyph};
-use super::{INK, LINE_WIDTH, data, variant_style};
+use super::{INK, LINE_WIDTH, variant_style};
 use crate::result::RunResult;
+use crate::result::query as data;
 
 /// Draws the chart.
 pub fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, result: &RunResult) -> Result<()>

@@ -12,9 +12,10 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::TIMELINE_ROWS;
 use super::common::{self, Entry, Glyph};
-use super::{TIMELINE_ROWS, data};
 use crate::metrics::recorder::TimelineEntry;
+use crate::result::query as data;
 use crate::result::{LoadPoint, RunResult};
 
 /// Pixels per row.

@@ -93,16 +93,13 @@ pub struct TourReport {
 /// Writes `tour.json`, `tour.md` and `index.html` into `dir`.
 pub fn write(dir: &Path, report: &TourReport) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let json = serde_json::to_string_pretty(report)? + "\n";
+    let json = crate::result::files::json_text(report)?;
     for (name, text) in [
         ("tour.json", json),
         ("tour.md", markdown(report)),
         ("index.html", html(report)),
     ] {
-        let path = dir.join(name);
-        let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        crate::result::files::write_atomic(&dir.join(name), text.as_bytes())?;
     }
     Ok(())
 }

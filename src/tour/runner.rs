@@ -16,7 +16,6 @@ use anyhow::{Context, Result};
 use super::report::{self, ChartFile, ExperimentReport, TourReport};
 use super::{ChartSource, Experiment, Measured, Mode, model, select};
 use crate::metrics::machine::MachineInfo;
-use crate::metrics::process::ProcessSample;
 use crate::result::RunResult;
 
 /// Requests kept per run in a saved timeline.
@@ -39,29 +38,7 @@ pub struct TourOptions {
 /// timeline, and every process series folded to at most [`SAMPLES_KEEP`] points. Histograms and
 /// figures are untouched.
 pub fn slim(result: &mut RunResult) {
-    for run in &mut result.runs {
-        run.timeline.truncate(TIMELINE_KEEP);
-        if run.process.samples.len() > SAMPLES_KEEP {
-            run.process.samples = fold_samples(&run.process.samples, SAMPLES_KEEP);
-        }
-    }
-}
-
-/// Folds a process series to at most `keep` points, each the maximum of the consecutive points
-/// it replaces (so peaks stay), stamped with the last one's time.
-pub fn fold_samples(samples: &[ProcessSample], keep: usize) -> Vec<ProcessSample> {
-    let per = samples.len().div_ceil(keep.max(1)).max(1);
-    samples
-        .chunks(per)
-        .filter_map(|c| {
-            Some(ProcessSample {
-                t_s: c.last()?.t_s,
-                variant_threads: c.iter().map(|s| s.variant_threads).max()?,
-                process_threads: c.iter().map(|s| s.process_threads).max()?,
-                rss_bytes: c.iter().map(|s| s.rss_bytes).max()?,
-            })
-        })
-        .collect()
+    crate::result::slim::slim(result, TIMELINE_KEEP, SAMPLES_KEEP);
 }
 
 /// Runs the selected experiments, writing the report after each; `log` gets one line per
@@ -245,29 +222,4 @@ pub fn load(dir: &Path, e: &Experiment, mode: Mode) -> Result<Measured> {
         measured.results.insert(step.name.to_string(), result);
     }
     Ok(measured)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folding_keeps_peaks_and_the_length_bound() {
-        let mut samples: Vec<ProcessSample> = (0..1000)
-            .map(|i| ProcessSample {
-                t_s: i as f64,
-                variant_threads: 1,
-                process_threads: 5,
-                rss_bytes: 100,
-            })
-            .collect();
-        samples[777].variant_threads = 99;
-        samples[3].rss_bytes = 7_000;
-        let folded = fold_samples(&samples, SAMPLES_KEEP);
-        assert!(folded.len() <= SAMPLES_KEEP && folded.len() >= SAMPLES_KEEP / 2);
-        assert_eq!(folded.iter().map(|s| s.variant_threads).max(), Some(99));
-        assert_eq!(folded.iter().map(|s| s.rss_bytes).max(), Some(7_000));
-        assert_eq!(folded.last().map(|s| s.t_s), Some(999.0));
-        assert_eq!(fold_samples(&samples[..10], SAMPLES_KEEP).len(), 10);
-    }
 }

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ragperf::plot::data;
 use ragperf::result::RunResult;
+use ragperf::result::query as data;
 
 /// The committed fixture's path.
 pub fn fixture_path() -> PathBuf {

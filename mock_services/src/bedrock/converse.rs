@@ -22,7 +22,7 @@ use super::request::{self, ConverseInput};
 use super::{Failure, admit, read_body};
 use crate::config::BedrockConfig;
 use crate::embedding::token_count;
-use crate::server::MockState;
+use crate::state::MockState;
 use crate::stats::Operation;
 
 /// Most output tokens one answer gets, whatever the configured distribution draws (a guard

@@ -23,7 +23,7 @@ use super::errors::{BedrockError, REQUEST_ID_HEADER, request_id};
 use super::model::{self, ModelKind};
 use super::{Failure, admit, read_body};
 use crate::embedding::{embed, token_count};
-use crate::server::MockState;
+use crate::state::MockState;
 use crate::stats::Operation;
 
 /// Dimensions Titan V2 accepts.

@@ -29,7 +29,7 @@ use futures_util::StreamExt;
 use rand::rngs::StdRng;
 
 use crate::faults::{Admission, Fault, FaultInjector};
-use crate::server::MockState;
+use crate::state::MockState;
 use crate::stats::Operation;
 
 pub mod answer;

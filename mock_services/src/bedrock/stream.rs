@@ -31,7 +31,7 @@ use super::eventstream::{self, MAX_PADDING, padding};
 use super::generator::{Yielder, generate};
 use super::{Failure, admit};
 use crate::faults::{Admission, Fault};
-use crate::server::MockState;
+use crate::state::MockState;
 use crate::stats::{MockStats, Operation, StreamRecorder};
 
 const OP: Operation = Operation::ConverseStream;

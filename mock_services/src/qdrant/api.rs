@@ -30,7 +30,7 @@ use super::requests::{
     CountBody, DeleteBody, IndexBody, QueryBatchBody, QueryBody, RetrieveBody, ScrollBody,
     SearchBatchBody, SearchBody, UpsertBody,
 };
-use crate::server::MockState;
+use crate::state::MockState;
 use crate::stats::Operation;
 
 /// The version mock Qdrant reports (qdrant-client warns when its minor differs by more than 1).

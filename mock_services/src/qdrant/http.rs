@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use super::store::StoreError;
 use crate::faults::{Admission, Fault};
-use crate::server::MockState;
+use crate::state::MockState;
 use crate::stats::Operation;
 
 /// An error answer: status, Qdrant's message, how the stats count it.

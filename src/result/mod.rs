@@ -5,6 +5,15 @@
 //! figures, the Little's-law ideal, the mocks' own figures and every histogram serialised
 //! losslessly (HdrHistogram V2 + deflate, base64). `compare`, `merge` and `report` read only this
 //! file. The JSON Schema is `schema/result.v1.schema.json`; a test validates real output with it.
+//!
+//! Beside the types: [`files`] (the one atomic writer, the rendered-file type), [`histograms`]
+//! (decoding the serialised histograms), [`query`] (what plot, export, compare and tour read:
+//! variants and points in order, a cell of repetitions, a percentile) and [`slim`].
+
+pub mod files;
+pub mod histograms;
+pub mod query;
+pub mod slim;
 
 use std::collections::BTreeMap;
 use std::path::Path;

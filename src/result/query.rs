@@ -1,8 +1,10 @@
-//! What the charts (and the report's highlights) read from a [`RunResult`]: the variants and load
+//! What the charts, the exporters, compare and the tour read from a [`RunResult`]: the variants and load
 //! points in run order, and the runs of one variant at one point.
 //!
 //! Repetitions (`--repeat`) of a variant at a point form one cell: charts show the mean of a
 //! cell's scalar figures and the merged histogram of its repetitions.
+
+use mock_services::hist::Percentiles;
 
 use crate::result::{LoadPoint, RunResult, VariantRun};
 
@@ -84,4 +86,9 @@ pub fn load_axis_title(points: &[LoadPoint]) -> &'static str {
     } else {
         "concurrency (closed-loop users, log scale)"
     }
+}
+
+/// The percentiles of one histogram of a run (zeros when absent).
+pub fn pct(run: &VariantRun, metric: &str) -> Percentiles {
+    run.latency_ms.get(metric).cloned().unwrap_or_default()
 }

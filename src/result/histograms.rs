@@ -11,6 +11,10 @@ use mock_services::hist;
 use crate::metrics::recorder::HISTOGRAMS;
 use crate::result::{RunResult, VariantRun};
 
+/// Percentile ticks per half distance to 100%, as HdrHistogram's tools default to (the `.hgrm`
+/// files and the spectrum charts).
+pub const TICKS_PER_HALF_DISTANCE: u32 = 5;
+
 /// A histogram of a result that could not be used.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum HistogramError {
