@@ -11,8 +11,9 @@ use std::sync::atomic::AtomicBool;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
+use ragperf::tour::experiments::pool;
 use ragperf::tour::report::TourReport;
-use ragperf::tour::{self, Mode, TourOptions, Verdict, pool, runner};
+use ragperf::tour::{self, Mode, TourOptions, Verdict, runner};
 
 fn experiment(id: &str) -> tour::Experiment {
     tour::catalogue()
@@ -154,9 +155,15 @@ fn quick_pieces_write_a_report_whose_verdicts_follow_the_data() {
     let measured = runner::load(dir.path(), &e, Mode::Quick).expect("load X3 results");
     let again = (e.analyse)(&measured).expect("re-analyse X3");
     assert_eq!(again.checks, x3.checks);
-    let f = tour::stream_pool::figures(&measured).expect("X3 figures");
-    assert_eq!(f.workers, tour::stream_pool::workers(Mode::Quick));
-    assert_eq!(f.users, f.workers * tour::stream_pool::USERS_PER_THREAD);
+    let f = tour::experiments::x3_stream_pool::figures(&measured).expect("X3 figures");
+    assert_eq!(
+        f.workers,
+        tour::experiments::x3_stream_pool::workers(Mode::Quick)
+    );
+    assert_eq!(
+        f.users,
+        f.workers * tour::experiments::x3_stream_pool::USERS_PER_THREAD
+    );
     // Whatever the machine: a whole-answer pool cannot serve more than about its cap.
     assert!(f.loaded.0.rps <= 1.5 * f.cap_rps(), "{f:?}");
 
@@ -168,7 +175,7 @@ fn quick_pieces_write_a_report_whose_verdicts_follow_the_data() {
     let again = (e.analyse)(&measured).expect("re-analyse X4");
     assert_eq!(again.checks, x4.checks);
     assert_eq!(again.explanation, x4.explanation);
-    let f = tour::cpu_scaling::figures(&measured).expect("X4 figures");
+    let f = tour::experiments::x4_cpu_scaling::figures(&measured).expect("X4 figures");
     let cost_ratio = f.per_call.cpu_ms / f.shared.cpu_ms;
     assert!((6.0..8.0).contains(&cost_ratio), "{f:?}");
     assert!(x4.explanation.contains(&tour::ms_text(f.per_call.cpu_ms)));

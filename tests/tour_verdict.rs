@@ -3,13 +3,14 @@
 //! "not confirmed", one where a detail fails "qualified", and the expected behaviour
 //! "confirmed". No timing is involved.
 
-use ragperf::tour::gil::{self, Gil, Speedup};
-use ragperf::tour::hybrid::{self, Hybrid, Side};
+use ragperf::tour::experiments::pitfalls::{self, Blocking, CpuOnLoop, Load};
+use ragperf::tour::experiments::pool::{self, BoundedPool, TwoRequests};
+use ragperf::tour::experiments::q1_q3_per_request::{self as threads, Cost, PerRequest};
+use ragperf::tour::experiments::q6_gil::{self as gil, Gil, Speedup};
+use ragperf::tour::experiments::q7_thousands::{self, Thousands};
+use ragperf::tour::experiments::q16_hybrid::{self as hybrid, Hybrid, Side};
+use ragperf::tour::experiments::streams::{self, Held, HeldSide, OneThread};
 use ragperf::tour::measure::ThreadUse;
-use ragperf::tour::pitfalls::{self, Blocking, CpuOnLoop, Load};
-use ragperf::tour::pool::{self, BoundedPool, TwoRequests};
-use ragperf::tour::streams::{self, Held, HeldSide, OneThread};
-use ragperf::tour::threads::{self, Cost, PerRequest, Thousands};
 use ragperf::tour::verdict::{Verdict, decide};
 
 fn failed(checks: &[ragperf::tour::Check]) -> Vec<String> {
@@ -146,20 +147,36 @@ fn thousands(async_threads: (u64, u64), sync_threads: u64, async_eff: f64) -> Th
 #[test]
 fn q7_async_that_grows_threads_or_falls_behind_is_not_confirmed() {
     assert_eq!(
-        decide(&threads::thousands_checks(&thousands((2, 2), 504, 0.99))),
+        decide(&q7_thousands::thousands_checks(&thousands(
+            (2, 2),
+            504,
+            0.99
+        ))),
         Verdict::Confirmed
     );
     assert_eq!(
-        decide(&threads::thousands_checks(&thousands((2, 400), 504, 0.99))),
+        decide(&q7_thousands::thousands_checks(&thousands(
+            (2, 400),
+            504,
+            0.99
+        ))),
         Verdict::NotConfirmed
     );
     assert_eq!(
-        decide(&threads::thousands_checks(&thousands((2, 2), 504, 0.5))),
+        decide(&q7_thousands::thousands_checks(&thousands(
+            (2, 2),
+            504,
+            0.5
+        ))),
         Verdict::NotConfirmed
     );
     // Sync that did not grow its threads contradicts the claim too.
     assert_eq!(
-        decide(&threads::thousands_checks(&thousands((2, 2), 40, 0.99))),
+        decide(&q7_thousands::thousands_checks(&thousands(
+            (2, 2),
+            40,
+            0.99
+        ))),
         Verdict::NotConfirmed
     );
 }

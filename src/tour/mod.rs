@@ -11,24 +11,15 @@
 //!
 //! Files: [`model`] (the seed's latency model, quick/full sizes), [`measure`] (figures read
 //! from a result), [`verdict`], [`chart`] (grouped bars), [`runner`] (runs the steps, writes
-//! results), [`report`] (Markdown, HTML, JSON), and the experiments: [`threads`] (Q1/Q3, Q7),
-//! [`pool`] (Q5, Q4), [`gil`] (Q6), [`hybrid`] (Q16), [`streams`] (Q22, Q30), [`pitfalls`]
-//! (what the seed leaves out), [`stream_pool`] (X3: whole answers vs streaming on a bounded
-//! pool) and [`cpu_scaling`] (X4: an event loop's CPU per request).
+//! results), [`report`] (Markdown, HTML, JSON), and [`experiments`], one file per claim (Q1/Q3,
+//! Q7, Q6, Q16, X3, X4) or per pair of claims sharing their runs (Q5/Q4, Q22/Q30, X1/X2).
 
 pub mod chart;
-pub mod cpu_scaling;
-pub mod gil;
-pub mod hybrid;
+pub mod experiments;
 pub mod measure;
 pub mod model;
-pub mod pitfalls;
-pub mod pool;
 pub mod report;
 pub mod runner;
-pub mod stream_pool;
-pub mod streams;
-pub mod threads;
 pub mod verdict;
 
 use std::collections::BTreeMap;
@@ -41,6 +32,10 @@ pub use runner::{TourOptions, run};
 pub use verdict::{Check, Role, Verdict};
 
 use crate::result::RunResult;
+use experiments::{
+    pitfalls, pool, q1_q3_per_request, q6_gil, q7_thousands, q16_hybrid, streams, x3_stream_pool,
+    x4_cpu_scaling,
+};
 
 /// One claim and how to test it.
 #[derive(Clone, Copy, Debug)]
@@ -76,18 +71,18 @@ impl Experiment {
 /// Every experiment, in the order of the report.
 pub fn catalogue() -> Vec<Experiment> {
     vec![
-        threads::per_request(),
+        q1_q3_per_request::per_request(),
         pool::two_requests(),
         pool::bounded(),
-        gil::experiment(),
-        threads::thousands(),
-        hybrid::experiment(),
+        q6_gil::experiment(),
+        q7_thousands::thousands(),
+        q16_hybrid::experiment(),
         streams::held_thread(),
         streams::one_thread(),
         pitfalls::blocking_in_async(),
         pitfalls::cpu_on_loop(),
-        stream_pool::experiment(),
-        cpu_scaling::experiment(),
+        x3_stream_pool::experiment(),
+        x4_cpu_scaling::experiment(),
     ]
 }
 

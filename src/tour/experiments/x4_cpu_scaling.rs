@@ -18,14 +18,14 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::chart::{BarChart, BarSeries, PAIR, RefLine};
-use super::measure;
-use super::model::{self, Mode, Step};
 use super::pool::timeline_chart;
-use super::verdict::{Check, Role, num, ratio};
-use super::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
 use crate::pipeline::VariantKind;
 use crate::scenario::Scenario;
+use crate::tour::chart::{BarChart, BarSeries, PAIR, RefLine};
+use crate::tour::measure;
+use crate::tour::model::{self, Mode, Step};
+use crate::tour::verdict::{Check, Role, num, ratio};
+use crate::tour::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
 
 /// The X4 experiment.
 pub fn experiment() -> Experiment {
@@ -480,5 +480,5 @@ fn analyse(m: &Measured) -> Result<Finding> {
 }
 
 #[cfg(test)]
-#[path = "cpu_scaling_tests.rs"]
+#[path = "x4_cpu_scaling_tests.rs"]
 mod tests;

@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::chart::{BarChart, BarSeries, PAIR, RefLine, variant_color};
-use super::measure;
-use super::model::{self, Mode, Step};
-use super::verdict::{Check, Role, num, ratio};
-use super::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
 use crate::pipeline::VariantKind;
 use crate::plot::{Chart, ChartKind, TIMELINE_WIDTH, timeline};
+use crate::tour::chart::{BarChart, BarSeries, PAIR, RefLine, variant_color};
+use crate::tour::measure;
+use crate::tour::model::{self, Mode, Step};
+use crate::tour::verdict::{Check, Role, num, ratio};
+use crate::tour::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
 
 /// The Q5 experiment.
 pub fn two_requests() -> Experiment {

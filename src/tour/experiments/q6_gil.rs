@@ -7,12 +7,12 @@
 use anyhow::Result;
 use mock_services::latency::Dist;
 
-use super::chart::{BarChart, BarSeries, RefLine, variant_color};
-use super::measure;
-use super::model::{self, Mode, Step};
-use super::verdict::{Check, Role, num, ratio};
-use super::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table};
 use crate::pipeline::VariantKind;
+use crate::tour::chart::{BarChart, BarSeries, RefLine, variant_color};
+use crate::tour::measure;
+use crate::tour::model::{self, Mode, Step};
+use crate::tour::verdict::{Check, Role, num, ratio};
+use crate::tour::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table};
 
 /// The Q6 experiment.
 pub fn experiment() -> Experiment {

@@ -1,0 +1,196 @@
+//! One subject at one load point: start its executor and samplers, drive the load, stop, and
+//! summarise what was recorded into a [`VariantRun`].
+
+mod policy;
+mod summarise;
+
+use policy::{Phases, progress_bar};
+use summarise::{Measured, summarise};
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+
+use super::{RunPlan, Subject, TIMELINE_CAP};
+use crate::backends::Backend;
+use crate::client::Endpoints;
+use crate::load::closed_loop::ClosedLoop;
+use crate::load::open_loop::OpenLoop;
+use crate::load::{DrivePlan, Source, drive};
+use crate::metrics::process::ProcessSampler;
+use crate::metrics::recorder::Recorder;
+use crate::metrics::server::ServerSampler;
+use crate::pipeline::steps::RequestContext;
+use crate::pipeline::{Executor, ExecutorOptions, RequestRecord, start_executor};
+use crate::result::{LoadPoint, VariantRun};
+use crate::shard::start;
+use crate::target::executor::{THREAD_PREFIX, TargetExecutor};
+
+/// Where one measurement happens.
+pub(super) struct At<'a> {
+    pub plan: &'a RunPlan,
+    pub backend: &'a Backend,
+    pub endpoints: &'a Endpoints,
+    pub subject: Subject<'a>,
+    pub point: &'a LoadPoint,
+    pub repetition: u32,
+    /// The target server's process, when it is sampled.
+    pub server_pid: Option<u32>,
+}
+
+fn start(
+    at: &At,
+    phases: &Phases,
+    epoch: Instant,
+    done: mpsc::Sender<RequestRecord>,
+) -> Result<(Box<dyn Executor>, Vec<String>)> {
+    let s = &at.plan.scenario;
+    let opts = ExecutorOptions {
+        workers: s.load.workers,
+        worker_threads: s.load.worker_threads,
+        max_blocking_threads: s.load.max_blocking_threads,
+        expected_concurrency: phases.concurrency_hint,
+    };
+    Ok(match at.subject {
+        Subject::Variant(kind) => {
+            let ctx = Arc::new(RequestContext {
+                epoch,
+                endpoints: at.endpoints.clone(),
+                client: s.client.clone(),
+                time_scale: s.time_scale,
+                top_k: s.request.top_k,
+                cpu_work_us: s.request.cpu_work_us,
+                cpu_per_token_us: s.request.cpu_per_token_us,
+                gil: s.request.gil.then(|| std::sync::Mutex::new(())),
+                max_tokens: s.request.max_tokens,
+                temperature: s.request.temperature,
+            });
+            (
+                start_executor(kind, ctx, &opts, done)?,
+                kind.thread_prefixes(),
+            )
+        }
+        Subject::Target(t) => (
+            Box::new(TargetExecutor::start(t.spec.clone(), epoch, &opts, done)?),
+            vec![THREAD_PREFIX.to_string()],
+        ),
+    })
+}
+
+fn load_source(at: &At, phases: &Phases, start: Instant) -> Box<dyn Source> {
+    let s = &at.plan.scenario;
+    // A shard starts its schedule a fraction of one of its own gaps late (0 unsharded), so N
+    // shards interleave instead of firing together.
+    let sharding = &at.plan.sharding;
+    match at.point.rate {
+        None => {
+            let users = at.point.concurrency.max(1);
+            Box::new(ClosedLoop::new(
+                at.point.concurrency,
+                start + sharding.schedule_offset(phases.ramp.div_f64(users as f64)),
+                s.scaled_ms(s.load.think_time_ms),
+                phases.ramp,
+            ))
+        }
+        Some(rate) => Box::new(OpenLoop::new(
+            rate,
+            s.load.arrivals,
+            start + sharding.schedule_offset(Duration::from_secs_f64(1.0 / rate.max(1e-9))),
+            at.plan.sharding.seed(s.seed),
+            at.point.max_in_flight,
+        )),
+    }
+}
+
+/// How long before its load starts a `--start-at` run starts its executor and samplers.
+const START_AT_SETUP: Duration = Duration::from_secs(1);
+
+/// Runs one subject at one point; None when a signal came while it waited for `--start-at`
+/// (nothing was sent).
+pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<Option<VariantRun>> {
+    let plan = at.plan;
+    let s = &plan.scenario;
+    let mut phases = Phases::of(at);
+    // `--start-at`: the load starts one warm-up before the instant, so the window opens on it.
+    let start_at = plan.sharding.start_at;
+    let load_at = start_at.map(|t| t.checked_sub(phases.warmup).unwrap_or(t));
+    let set_up_at = load_at.map(|t| t.checked_sub(START_AT_SETUP).unwrap_or(t));
+    if set_up_at.is_some_and(|t| !start::wait_until(t, stop)) {
+        return Ok(None);
+    }
+    let epoch = Instant::now();
+    let epoch_wall = SystemTime::now();
+    let (tx, rx) = mpsc::channel();
+    let (executor, prefixes) = start(at, &phases, epoch, tx)?;
+    // Started after the executor, so `threads_baseline` is the subject's idle threads (its
+    // runtime workers) before any load.
+    let sampler =
+        ProcessSampler::start(plan.sample_interval, prefixes).context("starting the OS sampler")?;
+    let server_sampler = match at.server_pid {
+        Some(pid) => Some(
+            ServerSampler::start(pid, plan.sample_interval)
+                .context("sampling the target server")?,
+        ),
+        None => None,
+    };
+    if load_at.is_some_and(|t| !start::wait_until(t, stop)) {
+        executor.shutdown(Duration::from_millis(500));
+        let _ = sampler.stop();
+        let _ = server_sampler.map(ServerSampler::stop);
+        return Ok(None);
+    }
+    if let Some(at) = start_at {
+        // Late (slow set-up, or started after `load_at`): a shorter warm-up keeps the window
+        // on the instant while it is still ahead.
+        let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+        phases.warmup = phases.warmup.min(left);
+    }
+    let start = Instant::now();
+    let questions: Vec<Arc<str>> = s.questions().into_iter().map(Arc::from).collect();
+    let drive_plan = DrivePlan {
+        epoch,
+        start,
+        warmup: phases.warmup,
+        duration: phases.duration,
+        requests: s.load.requests,
+        drain: phases.drain,
+        question_offset: (s.seed as usize) % questions.len().max(1),
+        questions,
+    };
+    let mut source = load_source(at, &phases, start);
+    let total = phases.warmup
+        + phases
+            .duration
+            .unwrap_or(Duration::from_secs_f64(phases.service_s * 4.0));
+    let pb = progress_bar(
+        plan,
+        format!("{} {}", at.subject.name(), at.point.label()),
+        total,
+    );
+    let mock_cpu_before = at.backend.external_cpu_s();
+    let mut recorder = Recorder::new(plan.slo.clone(), TIMELINE_CAP);
+    let outcome = drive(
+        executor.as_ref(),
+        &rx,
+        source.as_mut(),
+        &drive_plan,
+        &mut recorder,
+        stop,
+        &pb,
+    );
+    executor.shutdown(Duration::from_millis(500));
+    pb.finish_and_clear();
+    let measured = Measured {
+        outcome,
+        recorder,
+        process: sampler.stop(),
+        server: server_sampler.map(ServerSampler::stop),
+        mock_stats: at.backend.stats(),
+        mock_cpu_before,
+        epoch_wall,
+    };
+    Ok(Some(summarise(at, measured)))
+}
