@@ -4,177 +4,18 @@
 //! Latency metrics are `<histogram>.<statistic>` (`e2e.p99`, `ttft.p50`, `queue.mean`, …) over
 //! the recorder's histograms. The others are throughput, the Little's-law efficiency, error rate,
 //! and the process figures, some normalised per request so runs of different length compare:
-//! `cpu_per_request_ms` is the process CPU time minus the in-process mocks' and the sampler's,
-//! divided by every request that finished while the sampler ran (warm-up included, because the
-//! sampler's window includes it).
+//! The non-latency figures, and how each is computed, are the catalogue's
+//! ([`crate::metrics::catalogue`]): `compare` adds the `<histogram>.<statistic>` names.
 
 use std::fmt;
 
-use serde::Serialize;
-
+pub use crate::metrics::catalogue::Direction;
+use crate::metrics::catalogue::FIGURES as SIMPLE;
 use crate::metrics::recorder::HISTOGRAMS;
 use crate::result::VariantRun;
 
-/// Which way is better.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// Throughput, efficiency: up is good.
-    HigherIsBetter,
-    /// Latency, CPU, threads, memory, errors: up is bad.
-    LowerIsBetter,
-}
-
 /// Statistics of a latency histogram (`Percentiles` fields, ms).
 pub const LATENCY_STATS: [&str; 7] = ["p50", "p90", "p99", "p999", "mean", "min", "max"];
-
-/// A metric that is not a latency percentile.
-struct Simple {
-    name: &'static str,
-    direction: Direction,
-    unit: &'static str,
-    read: fn(&VariantRun) -> Option<f64>,
-}
-
-/// Requests that finished while the process sampler ran (its window spans warm-up, measured
-/// phase and drain).
-fn finished_requests(r: &VariantRun) -> Option<f64> {
-    let c = &r.counters;
-    let n = c.ok + c.failed + c.warmup_completed;
-    (n > 0).then_some(n as f64)
-}
-
-fn own_cpu_s(r: &VariantRun) -> f64 {
-    let p = &r.process;
-    (p.cpu_user_s + p.cpu_sys_s - p.mock_cpu_s - p.sampler_cpu_s).max(0.0)
-}
-
-const SIMPLE: [Simple; 18] = [
-    Simple {
-        name: "requests_per_s",
-        direction: Direction::HigherIsBetter,
-        unit: "req/s",
-        read: |r| Some(r.throughput.requests_per_s),
-    },
-    Simple {
-        name: "tokens_per_s",
-        direction: Direction::HigherIsBetter,
-        unit: "tok/s",
-        read: |r| Some(r.throughput.tokens_per_s),
-    },
-    Simple {
-        name: "goodput_per_s",
-        direction: Direction::HigherIsBetter,
-        unit: "req/s",
-        read: |r| r.throughput.goodput_per_s,
-    },
-    Simple {
-        name: "efficiency",
-        direction: Direction::HigherIsBetter,
-        unit: "ratio",
-        read: |r| (r.ideal.ideal_requests_per_s > 0.0).then_some(r.ideal.efficiency),
-    },
-    Simple {
-        name: "error_rate",
-        direction: Direction::LowerIsBetter,
-        unit: "ratio",
-        read: |r| {
-            let c = &r.counters;
-            (c.sent > 0).then(|| (c.failed + c.abandoned) as f64 / c.sent as f64)
-        },
-    },
-    Simple {
-        name: "cpu_per_request_ms",
-        direction: Direction::LowerIsBetter,
-        unit: "ms",
-        read: |r| finished_requests(r).map(|n| own_cpu_s(r) * 1000.0 / n),
-    },
-    Simple {
-        name: "cpu_s",
-        direction: Direction::LowerIsBetter,
-        unit: "s",
-        read: |r| Some(r.process.cpu_user_s + r.process.cpu_sys_s),
-    },
-    Simple {
-        name: "mock_cpu_s",
-        direction: Direction::LowerIsBetter,
-        unit: "s",
-        read: |r| Some(r.process.mock_cpu_s),
-    },
-    Simple {
-        name: "ctx_switches_per_request",
-        direction: Direction::LowerIsBetter,
-        unit: "count",
-        read: |r| {
-            let p = &r.process;
-            finished_requests(r)
-                .map(|n| (p.ctx_switches_voluntary + p.ctx_switches_involuntary) as f64 / n)
-        },
-    },
-    Simple {
-        name: "threads_peak",
-        direction: Direction::LowerIsBetter,
-        unit: "threads",
-        read: |r| Some(r.process.threads_peak as f64),
-    },
-    Simple {
-        name: "process_threads_peak",
-        direction: Direction::LowerIsBetter,
-        unit: "threads",
-        read: |r| Some(r.process.process_threads_peak as f64),
-    },
-    Simple {
-        name: "rss_peak_mib",
-        direction: Direction::LowerIsBetter,
-        unit: "MiB",
-        read: |r| Some(r.process.rss_peak_bytes as f64 / (1024.0 * 1024.0)),
-    },
-    Simple {
-        name: "overhead_mean_ms",
-        direction: Direction::LowerIsBetter,
-        unit: "ms",
-        read: |r| r.mock.as_ref().map(|m| m.overhead_mean_ms),
-    },
-    // `--target` runs that sample the server (`--target-pid`, `--target-cmd`).
-    Simple {
-        name: "server_cpu_per_request_ms",
-        direction: Direction::LowerIsBetter,
-        unit: "ms",
-        read: crate::metrics::server::cpu_per_request_ms,
-    },
-    Simple {
-        name: "server_cpu_s",
-        direction: Direction::LowerIsBetter,
-        unit: "s",
-        read: |r| r.server.as_ref().map(|s| s.cpu_user_s + s.cpu_sys_s),
-    },
-    Simple {
-        name: "server_threads_peak",
-        direction: Direction::LowerIsBetter,
-        unit: "threads",
-        read: |r| r.server.as_ref().map(|s| s.threads_peak as f64),
-    },
-    Simple {
-        name: "server_rss_peak_mib",
-        direction: Direction::LowerIsBetter,
-        unit: "MiB",
-        read: |r| {
-            r.server
-                .as_ref()
-                .map(|s| s.rss_peak_bytes as f64 / (1024.0 * 1024.0))
-        },
-    },
-    Simple {
-        name: "server_ctx_switches_per_request",
-        direction: Direction::LowerIsBetter,
-        unit: "count",
-        read: |r| {
-            let s = r.server.as_ref()?;
-            finished_requests(r)
-                .map(|n| (s.ctx_switches_voluntary + s.ctx_switches_involuntary) as f64 / n)
-        },
-    },
-];
 
 /// What a metric reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! the process ([`process`]), for a server under test ([`server`]) and for the machine
 //! ([`machine`]), and the latency model's lower bound ([`ideal`]).
 
+pub mod catalogue;
 pub mod ideal;
 pub mod machine;
 pub mod process;

@@ -249,15 +249,9 @@ pub fn plan(result: &RunResult) -> Vec<Chart> {
     charts
 }
 
-/// A metric's name in titles.
+/// A metric's name in titles (the catalogue's, [`crate::metrics::catalogue::latency_title`]).
 pub fn metric_title(metric: &str) -> &'static str {
-    match metric {
-        "e2e" => "End-to-end latency",
-        "ttft" => "Time to first token",
-        "itl" => "Inter-token gap",
-        "queue" => "Queue time",
-        _ => "Latency",
-    }
+    crate::metrics::catalogue::latency_title(metric)
 }
 
 /// Draws `chart` on any backend.

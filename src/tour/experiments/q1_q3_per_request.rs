@@ -109,7 +109,7 @@ pub struct Cost {
     pub rps: f64,
     /// p99 end-to-end, ms.
     pub e2e_p99_ms: f64,
-    /// CPU time of the process (user + system) minus the mocks', seconds.
+    /// Own CPU ([`crate::metrics::catalogue::own_cpu_s`]): the process minus the mocks and sampler, s.
     pub cpu_s: f64,
 }
 
@@ -125,7 +125,7 @@ pub(super) fn cost(r: &RunResult, variant: &str, users: usize) -> Result<Cost> {
         failed: run.counters.failed + run.counters.abandoned,
         rps: run.throughput.requests_per_s,
         e2e_p99_ms: measure::ms(run, "e2e", |p| p.p99),
-        cpu_s: (p.cpu_user_s + p.cpu_sys_s - p.mock_cpu_s).max(0.0),
+        cpu_s: crate::metrics::catalogue::own_cpu_s(run),
     })
 }
 

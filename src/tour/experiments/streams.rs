@@ -72,7 +72,7 @@ pub struct HeldSide {
 
 fn held_side(run: &VariantRun) -> HeldSide {
     let p = &run.process;
-    let cpu = (p.cpu_user_s + p.cpu_sys_s - p.mock_cpu_s - p.sampler_cpu_s).max(0.0);
+    let cpu = crate::metrics::catalogue::own_cpu_s(run);
     HeldSide {
         usage: measure::thread_use(&run.timeline),
         threads: p.threads_peak,
