@@ -14,8 +14,8 @@
 //! trim between variants).
 
 pub(crate) mod probe;
-pub mod process;
-pub mod stats;
+pub(crate) mod process;
+pub(crate) mod stats;
 
 pub use process::{raise_fd_limit, release_freed_memory};
 pub use stats::{STATS_TIMEOUT, fetch_mock_stats, reset_mock_stats};

@@ -22,7 +22,7 @@
 //! Every phase's result is written like a `run` (`OUT/tokens-N/`), so each number can be read
 //! in its report.
 
-pub mod model;
+pub(crate) mod model;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -42,16 +42,16 @@
 //! unless `pool_size` is set) and the backoff scale. The three clients of a set share one
 //! connection pool; cloning a set (or a client) shares it too.
 
-pub mod bedrock;
-pub mod config;
-pub mod embed;
-pub mod error;
+pub(crate) mod bedrock;
+pub(crate) mod config;
+pub(crate) mod embed;
+pub(crate) mod error;
 pub mod eventstream;
 mod outcome;
-pub mod qdrant;
-pub mod retry;
+pub(crate) mod qdrant;
+pub(crate) mod retry;
 mod transport;
-pub mod url;
+pub(crate) mod url;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 

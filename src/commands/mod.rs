@@ -8,7 +8,7 @@
 pub mod baseline;
 pub mod calibrate;
 pub mod compare;
-pub mod flags;
+pub(crate) mod flags;
 pub mod merge;
 pub mod mock;
 pub mod report;
@@ -16,7 +16,7 @@ pub mod run;
 pub mod shard;
 pub mod streams;
 pub mod sweep;
-pub mod target;
+pub(crate) mod target;
 pub mod tour;
 
 use clap::{Parser, Subcommand};

@@ -9,13 +9,13 @@
 //! variant missing from the current file. [`markdown`] renders the PR comment; `--json` prints
 //! [`Comparison`] itself. [`baseline`] writes the slim baseline file CI compares against.
 
-pub mod baseline;
-pub mod gates;
-pub mod markdown;
-pub mod metric;
-pub mod pairing;
-pub mod stats;
-pub mod verdict;
+pub(crate) mod baseline;
+pub(crate) mod gates;
+pub(crate) mod markdown;
+pub(crate) mod metric;
+pub(crate) mod pairing;
+pub(crate) mod stats;
+pub(crate) mod verdict;
 
 use std::path::Path;
 

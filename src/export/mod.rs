@@ -11,7 +11,7 @@ pub mod describe;
 pub mod hgrm;
 pub mod highlights;
 pub mod html;
-pub mod json;
+pub(crate) mod json;
 pub mod markdown;
 pub mod table;
 mod writer;

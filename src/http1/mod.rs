@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-pub mod chunked;
+pub(crate) mod chunked;
 
 use chunked::{ChunkError, Chunked};
 

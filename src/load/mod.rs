@@ -8,7 +8,7 @@
 
 pub mod arrivals;
 pub mod closed_loop;
-pub mod driver;
+pub(crate) mod driver;
 pub mod open_loop;
 
 use std::time::Instant;

@@ -7,9 +7,9 @@
 //! shard, the ideal summed and the efficiency recomputed from it. The merged file is an ordinary
 //! `result.json`: `report` renders it and `compare` gates on it.
 
-pub mod combine;
-pub mod inputs;
-pub mod rules;
+pub(crate) mod combine;
+pub(crate) mod inputs;
+pub(crate) mod rules;
 #[cfg(test)]
 mod tests;
 

@@ -3,7 +3,7 @@
 //! ([`machine`]), and the latency model's lower bound ([`ideal`]).
 
 pub mod catalogue;
-pub mod ideal;
+pub(crate) mod ideal;
 pub mod machine;
 pub mod process;
 pub mod recorder;

@@ -7,16 +7,16 @@
 //! [`Ticket`]s and gets [`RequestRecord`]s back on a channel, so the driver never knows how a
 //! request was executed.
 
-pub mod async_single;
-pub mod blocking_in_async;
+pub(crate) mod async_single;
+pub(crate) mod blocking_in_async;
 pub mod cpu;
-pub mod fully_async;
-pub mod hybrid;
+pub(crate) mod fully_async;
+pub(crate) mod hybrid;
 pub mod record;
-pub mod sequential;
+pub(crate) mod sequential;
 pub mod steps;
-pub mod sync_pool;
-pub mod sync_stream;
+pub(crate) mod sync_pool;
+pub(crate) mod sync_stream;
 
 use std::sync::Arc;
 use std::sync::mpsc::Sender;

@@ -9,8 +9,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 pub use super::axis::{
-    Axis, YScale, category_axis, from_zero, linear, load_axis, load_label, load_x, nice_ticks,
-    number_label, ticks_at,
+    Axis, YScale, category_axis, from_zero, linear, load_axis, load_label, load_x, number_label,
+    ticks_at,
 };
 use super::{
     AXIS_FONT, GRID_BOLD, GRID_LIGHT, INK, LABEL_FONT, LINE_WIDTH, MARKER_SIZE, MUTED, NOTE_FONT,

@@ -15,16 +15,16 @@
 //! | OS cost vs load (threads, RSS) | [`os_cost`] | a sweep for curves; bars at one point |
 //! | request timeline | [`timeline`] | `runs[].timeline`, the heaviest point |
 
-pub mod axis;
-pub mod common;
-pub mod distribution;
-pub mod font;
-pub mod latency_load;
-pub mod os_cost;
-pub mod spectrum;
-pub mod text;
-pub mod throughput;
-pub mod timeline;
+pub(crate) mod axis;
+pub(crate) mod common;
+pub(crate) mod distribution;
+pub(crate) mod font;
+pub(crate) mod latency_load;
+pub(crate) mod os_cost;
+pub(crate) mod spectrum;
+pub(crate) mod text;
+pub(crate) mod throughput;
+pub(crate) mod timeline;
 
 use anyhow::{Context, Result};
 use plotters::coord::Shift;

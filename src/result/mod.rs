@@ -10,10 +10,10 @@
 //! (decoding the serialised histograms), [`query`] (what plot, export, compare and tour read:
 //! variants and points in order, a cell of repetitions, a percentile) and [`slim`].
 
-pub mod files;
+pub(crate) mod files;
 pub mod histograms;
 pub mod query;
-pub mod slim;
+pub(crate) mod slim;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -13,9 +13,9 @@
 //! There is no coordinator: the shards never talk to each other; agreement comes from the same
 //! flags and a shared clock (NTP on real machines).
 
-pub mod record;
-pub mod split;
-pub mod start;
+pub(crate) mod record;
+pub(crate) mod split;
+pub(crate) mod start;
 
 use std::time::{Duration, SystemTime};
 

@@ -250,11 +250,6 @@ impl ManagedServer {
         read_tail(&self.log_path, lines).unwrap_or_default()
     }
 
-    /// Path of the server's log.
-    pub fn log_path(&self) -> &Path {
-        &self.log_path
-    }
-
     /// Sends `SIGTERM` to the server's process group, waits up to `grace` for the root to exit
     /// and the group to empty, then sends `SIGKILL`; returns how it ended. Idempotent: later
     /// calls return the first report. Also called on drop, with [`DROP_GRACE`].

@@ -13,10 +13,10 @@
 //! The server's own OS figures come from [`crate::metrics::server`].
 
 pub mod config;
-pub mod executor;
+pub(crate) mod executor;
 mod http;
 mod json_at;
-pub mod launch;
+pub(crate) mod launch;
 pub mod protocol;
 pub mod sse;
-pub mod template;
+pub(crate) mod template;

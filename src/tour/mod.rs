@@ -14,10 +14,10 @@
 //! results), [`report`] (Markdown, HTML, JSON), and [`experiments`], one file per claim (Q1/Q3,
 //! Q7, Q6, Q16, X3, X4) or per pair of claims sharing their runs (Q5/Q4, Q22/Q30, X1/X2).
 
-pub mod chart;
+pub(crate) mod chart;
 pub mod experiments;
 pub mod measure;
-pub mod model;
+pub(crate) mod model;
 pub mod report;
 pub mod runner;
 pub mod verdict;

@@ -167,11 +167,6 @@ pub fn step(name: &'static str, label: impl Into<String>, plan: RunPlan) -> Step
     }
 }
 
-/// Model milliseconds as wall-clock milliseconds at `time_scale`.
-pub fn scaled(model_ms: f64, time_scale: f64) -> f64 {
-    model_ms * time_scale
-}
-
 /// The setup of one step in words (Markdown): variants, load, latencies, bounds.
 pub fn describe(step: &Step) -> String {
     let p = &step.plan;

@@ -2,9 +2,9 @@
 //! [`bootstrap`] interval of a change between two medians, and how a change is measured
 //! ([`ChangeKind`]).
 
-pub mod bootstrap;
-pub mod median;
-pub mod rng;
+pub(crate) mod bootstrap;
+pub(crate) mod median;
+pub(crate) mod rng;
 
 use serde::Serialize;
 
