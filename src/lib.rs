@@ -14,11 +14,15 @@
 //!   requests start) → [`pipeline`] (where they run: one file per variant) or [`target`] (the
 //!   user's own HTTP endpoint) → [`client`] (blocking `ureq`, async `reqwest`) and [`http1`] →
 //!   [`backends`] (the mocks of the `mock-services` crate, embedded or external);
-//! - **what is measured and written**: [`metrics`] → [`result`] (`result.json`, the contract) →
-//!   [`export`] and [`plot`].
+//! - **what is measured and written**: [`metrics`] (the recorder, the samplers, and the metric
+//!   catalogue: every figure's name, title, unit, direction and reader; own CPU once) →
+//!   [`result`] (`result.json`, the contract; the atomic writer, histogram decoding, the queries
+//!   every renderer shares) → [`plot`] → [`export`].
 //!
-//! The one rule of direction: nothing below the first bullet imports [`commands`]
-//! (`tests/layering.rs` checks it), and the request layers never import an engine. [`interrupt`] is the Ctrl-C handler `run` and `sweep` share.
+//! The one rule of direction: nothing below the first bullet imports [`commands`], the request
+//! layers never import an engine, and [`plot`] reads [`result`], never [`export`]
+//! (`tests/layering.rs` checks these on the sources). Modules are private unless a test, bench
+//! or bin needs the path. [`interrupt`] is the Ctrl-C handler `run` and `sweep` share.
 
 pub mod backends;
 pub mod calibrate;
