@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
-use ragperf::tour::experiments::pool;
+use ragperf::tour::experiments::q5_two_requests;
 use ragperf::tour::report::TourReport;
 use ragperf::tour::{self, Mode, TourOptions, Verdict, runner};
 
@@ -89,7 +89,7 @@ fn quick_pieces_write_a_report_whose_verdicts_follow_the_data() {
     assert_eq!(again.checks, first.checks);
     assert_eq!(again.explanation, first.explanation);
     // The explanation quotes the measured numbers.
-    let figures = pool::two_requests_figures(&measured).expect("figures");
+    let figures = q5_two_requests::two_requests_figures(&measured).expect("figures");
     assert!(
         first
             .explanation

@@ -3,13 +3,16 @@
 //! "not confirmed", one where a detail fails "qualified", and the expected behaviour
 //! "confirmed". No timing is involved.
 
-use ragperf::tour::experiments::pitfalls::{self, Blocking, CpuOnLoop, Load};
-use ragperf::tour::experiments::pool::{self, BoundedPool, TwoRequests};
 use ragperf::tour::experiments::q1_q3_per_request::{self as threads, Cost, PerRequest};
+use ragperf::tour::experiments::q4_bounded_pool::{self, BoundedPool};
+use ragperf::tour::experiments::q5_two_requests::{self, TwoRequests};
 use ragperf::tour::experiments::q6_gil::{self as gil, Gil, Speedup};
 use ragperf::tour::experiments::q7_thousands::{self, Thousands};
 use ragperf::tour::experiments::q16_hybrid::{self as hybrid, Hybrid, Side};
-use ragperf::tour::experiments::streams::{self, Held, HeldSide, OneThread};
+use ragperf::tour::experiments::q22_held_thread::{self, Held, HeldSide};
+use ragperf::tour::experiments::q30_one_thread::{self, OneThread};
+use ragperf::tour::experiments::x1_blocking_in_async::{self, Blocking};
+use ragperf::tour::experiments::x2_cpu_on_loop::{self, CpuOnLoop, Load};
 use ragperf::tour::measure::ThreadUse;
 use ragperf::tour::verdict::{Verdict, decide};
 
@@ -33,22 +36,22 @@ fn two(seq: f64, pool: f64) -> TwoRequests {
 
 #[test]
 fn q5_a_pool_faster_than_sequential_is_confirmed() {
-    let checks = pool::two_requests_checks(&two(305.0, 158.0));
+    let checks = q5_two_requests::two_requests_checks(&two(305.0, 158.0));
     assert_eq!(decide(&checks), Verdict::Confirmed, "{:?}", failed(&checks));
 }
 
 #[test]
 fn q5_a_pool_no_faster_than_sequential_is_not_confirmed() {
-    let checks = pool::two_requests_checks(&two(305.0, 300.0));
+    let checks = q5_two_requests::two_requests_checks(&two(305.0, 300.0));
     assert_eq!(decide(&checks), Verdict::NotConfirmed);
     // And sequential code that somehow overlapped is not "6 s" either.
-    let checks = pool::two_requests_checks(&two(160.0, 155.0));
+    let checks = q5_two_requests::two_requests_checks(&two(160.0, 155.0));
     assert_eq!(decide(&checks), Verdict::NotConfirmed);
 }
 
 #[test]
 fn q5_nothing_measured_is_not_confirmed() {
-    let checks = pool::two_requests_checks(&two(f64::NAN, f64::NAN));
+    let checks = q5_two_requests::two_requests_checks(&two(f64::NAN, f64::NAN));
     assert_eq!(decide(&checks), Verdict::NotConfirmed);
 }
 
@@ -74,17 +77,23 @@ fn bounded(rps: f64, queue_ms: f64, free_rps: f64) -> BoundedPool {
 fn q4_verdicts_follow_the_queue_and_the_cap() {
     // Cap = 4 / 60 ms = 66.7 req/s.
     assert_eq!(
-        decide(&pool::bounded_checks(&bounded(63.0, 180.0, 250.0))),
+        decide(&q4_bounded_pool::bounded_checks(&bounded(
+            63.0, 180.0, 250.0
+        ))),
         Verdict::Confirmed
     );
     // No queueing and throughput far past the cap: the pool did not bound anything.
     assert_eq!(
-        decide(&pool::bounded_checks(&bounded(200.0, 1.0, 250.0))),
+        decide(&q4_bounded_pool::bounded_checks(&bounded(
+            200.0, 1.0, 250.0
+        ))),
         Verdict::NotConfirmed
     );
     // Capped and queued, but far below the cap: the core holds, a detail does not.
     assert_eq!(
-        decide(&pool::bounded_checks(&bounded(30.0, 180.0, 250.0))),
+        decide(&q4_bounded_pool::bounded_checks(&bounded(
+            30.0, 180.0, 250.0
+        ))),
         Verdict::Qualified
     );
 }
@@ -289,17 +298,17 @@ fn q22_held_thread_verdicts() {
         },
     };
     assert_eq!(
-        decide(&streams::held_checks(&held(1, 150.0, 10.0))),
+        decide(&q22_held_thread::held_checks(&held(1, 150.0, 10.0))),
         Verdict::Confirmed
     );
     // Sync threads that served two streams at once were not held by one stream.
     assert_eq!(
-        decide(&streams::held_checks(&held(2, 150.0, 10.0))),
+        decide(&q22_held_thread::held_checks(&held(2, 150.0, 10.0))),
         Verdict::NotConfirmed
     );
     // An async loop that cost as much thread time as sync did not release the thread.
     assert_eq!(
-        decide(&streams::held_checks(&held(1, 150.0, 150.0))),
+        decide(&q22_held_thread::held_checks(&held(1, 150.0, 150.0))),
         Verdict::NotConfirmed
     );
 }
@@ -315,16 +324,16 @@ fn q30_one_thread_verdicts() {
         efficiency: 0.97,
     };
     assert_eq!(
-        decide(&streams::one_thread_checks(&one(1, 8, 155.0))),
+        decide(&q30_one_thread::one_thread_checks(&one(1, 8, 155.0))),
         Verdict::Confirmed
     );
     assert_eq!(
-        decide(&streams::one_thread_checks(&one(4, 2, 155.0))),
+        decide(&q30_one_thread::one_thread_checks(&one(4, 2, 155.0))),
         Verdict::NotConfirmed
     );
     // One thread, but requests ran one after another (no interleaving).
     assert_eq!(
-        decide(&streams::one_thread_checks(&one(1, 1, 600.0))),
+        decide(&q30_one_thread::one_thread_checks(&one(1, 1, 600.0))),
         Verdict::NotConfirmed
     );
 }
@@ -341,12 +350,12 @@ fn x1_blocking_verdicts() {
         blocking_threads: 1,
     };
     assert_eq!(
-        decide(&pitfalls::blocking_checks(&b(16.0, 500.0))),
+        decide(&x1_blocking_in_async::blocking_checks(&b(16.0, 500.0))),
         Verdict::Confirmed
     );
     // Blocking calls that did not slow anything down: not confirmed.
     assert_eq!(
-        decide(&pitfalls::blocking_checks(&b(118.0, 66.0))),
+        decide(&x1_blocking_in_async::blocking_checks(&b(118.0, 66.0))),
         Verdict::NotConfirmed
     );
 }
@@ -368,7 +377,7 @@ fn x2_cpu_on_the_loop_verdicts() {
         heavy: load(4.2, 170.0, 28.0, 40.0),
     };
     assert_eq!(
-        decide(&pitfalls::cpu_checks(&confirmed)),
+        decide(&x2_cpu_on_loop::cpu_checks(&confirmed)),
         Verdict::Confirmed
     );
     // Latency grew only by the request's own CPU: nobody paid for anybody else's.
@@ -377,7 +386,7 @@ fn x2_cpu_on_the_loop_verdicts() {
         heavy: load(4.2, 156.0, 15.5, 29.0),
     };
     assert_eq!(
-        decide(&pitfalls::cpu_checks(&own_only)),
+        decide(&x2_cpu_on_loop::cpu_checks(&own_only)),
         Verdict::NotConfirmed
     );
 }

@@ -11,8 +11,8 @@
 //!
 //! Files: [`model`] (the seed's latency model, quick/full sizes), [`measure`] (figures read
 //! from a result), [`verdict`], [`chart`] (grouped bars), [`runner`] (runs the steps, writes
-//! results), [`report`] (Markdown, HTML, JSON), and [`experiments`], one file per claim (Q1/Q3,
-//! Q7, Q6, Q16, X3, X4) or per pair of claims sharing their runs (Q5/Q4, Q22/Q30, X1/X2).
+//! results), [`report`] (Markdown, HTML, JSON), and [`experiments`], one file per claim named by
+//! its id (`q22_held_thread.rs`), plus the timeline chart several of them show.
 
 pub(crate) mod chart;
 pub mod experiments;
@@ -33,7 +33,8 @@ pub use verdict::{Check, Role, Verdict};
 
 use crate::result::RunResult;
 use experiments::{
-    pitfalls, pool, q1_q3_per_request, q6_gil, q7_thousands, q16_hybrid, streams, x3_stream_pool,
+    q1_q3_per_request, q4_bounded_pool, q5_two_requests, q6_gil, q7_thousands, q16_hybrid,
+    q22_held_thread, q30_one_thread, x1_blocking_in_async, x2_cpu_on_loop, x3_stream_pool,
     x4_cpu_scaling,
 };
 
@@ -72,15 +73,15 @@ impl Experiment {
 pub fn catalogue() -> Vec<Experiment> {
     vec![
         q1_q3_per_request::per_request(),
-        pool::two_requests(),
-        pool::bounded(),
+        q5_two_requests::two_requests(),
+        q4_bounded_pool::bounded(),
         q6_gil::experiment(),
         q7_thousands::thousands(),
         q16_hybrid::experiment(),
-        streams::held_thread(),
-        streams::one_thread(),
-        pitfalls::blocking_in_async(),
-        pitfalls::cpu_on_loop(),
+        q22_held_thread::held_thread(),
+        q30_one_thread::one_thread(),
+        x1_blocking_in_async::blocking_in_async(),
+        x2_cpu_on_loop::cpu_on_loop(),
         x3_stream_pool::experiment(),
         x4_cpu_scaling::experiment(),
     ]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::pool::timeline_chart;
+use super::timeline::timeline_chart;
 use crate::pipeline::VariantKind;
 use crate::tour::chart::{BarChart, BarSeries, RefLine, variant_color};
 use crate::tour::measure;

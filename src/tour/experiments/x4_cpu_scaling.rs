@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::pool::timeline_chart;
+use super::timeline::timeline_chart;
 use crate::pipeline::VariantKind;
 use crate::scenario::Scenario;
 use crate::tour::chart::{BarChart, BarSeries, PAIR, RefLine};
