@@ -290,6 +290,32 @@ fn analyse(m: &Measured) -> Result<Finding> {
     let f = figures(m)?;
     let checks = checks(&f);
     let (a, b) = (&f.per_call, &f.shared);
+    Ok(Finding {
+        headline: headline(a, b),
+        table: table(a, b),
+        checks,
+        explanation: explanation(a, b),
+        charts: charts(a, b, m),
+    })
+}
+
+/// The finding's one-line summary.
+fn headline(a: &Cost, b: &Cost) -> String {
+    format!(
+        "{HIGH} users: {} CPU per request → {} req/s (1 / CPU = {}), {} → {} req/s; knee at \
+         {} vs {} users",
+        ms_text(a.cpu_ms),
+        num(a.high.rps),
+        num(a.cpu_cap_rps()),
+        ms_text(b.cpu_ms),
+        num(b.high.rps),
+        num(a.knee_users()),
+        num(b.knee_users())
+    )
+}
+
+/// One row per CPU cost and load.
+fn table(a: &Cost, b: &Cost) -> Table {
     let mut table = Table::new(&[
         "CPU per request",
         "users",
@@ -318,16 +344,14 @@ fn analyse(m: &Measured) -> Result<Finding> {
             ]);
         }
     }
-    let above = |c: &Cost, users: usize| {
-        if users as f64 > c.knee_users() {
-            "above"
-        } else {
-            "below"
-        }
-    };
+    table
+}
+
+/// How much of a core the loop got while it computed, in words.
+fn machine_note(a: &Cost) -> String {
     // How much of a core the loop got while it computed: CPU work / its wall time at low load.
     let got = ratio(a.cpu_ms, a.low.cpu_wall_p50_ms).min(1.0);
-    let machine = if got >= 0.75 {
+    if got >= 0.75 {
         format!(
             "At {LOW} users the CPU step took {} of wall time for {} of work: the loop had a \
              core whenever it computed.",
@@ -345,8 +369,20 @@ fn analyse(m: &Measured) -> Result<Finding> {
             num(100.0 * got),
             ms_text(a.step_ms())
         )
+    }
+}
+
+/// The explanation: the rule, the knees and what each cost served.
+fn explanation(a: &Cost, b: &Cost) -> String {
+    let above = |c: &Cost, users: usize| {
+        if users as f64 > c.knee_users() {
+            "above"
+        } else {
+            "below"
+        }
     };
-    let explanation = format!(
+    let machine = machine_note(a);
+    format!(
         "One request waits on its backends and computes {} with a new client per call or {} \
          with one shared client ({}× less; the real stack's ~{} and ~{}, scaled to this run's \
          request). One event loop under the GIL computes for one request at a time, so it \
@@ -394,7 +430,11 @@ fn analyse(m: &Measured) -> Result<Finding> {
         ms_text(b.high.ttft_p50_ms),
         num(a.knee_users().floor()),
         num(b.knee_users().floor()),
-    );
+    )
+}
+
+/// Throughput and TTFT bars, and the client-per-call timeline above the knee.
+fn charts(a: &Cost, b: &Cost, m: &Measured) -> Vec<ChartSpec> {
     let groups = vec![format!("{LOW} users"), format!("{HIGH} users")];
     let series = |pick: fn(&Point) -> f64| {
         vec![
@@ -435,48 +475,32 @@ fn analyse(m: &Measured) -> Result<Finding> {
         series: series(|p| p.ttft_p50_ms),
         lines: Vec::new(),
     };
-    Ok(Finding {
-        headline: format!(
-            "{HIGH} users: {} CPU per request → {} req/s (1 / CPU = {}), {} → {} req/s; knee at \
-             {} vs {} users",
-            ms_text(a.cpu_ms),
-            num(a.high.rps),
-            num(a.cpu_cap_rps()),
-            ms_text(b.cpu_ms),
-            num(b.high.rps),
-            num(a.knee_users()),
-            num(b.knee_users())
-        ),
-        table,
-        checks,
-        explanation,
-        charts: vec![
-            ChartSpec {
-                name: "throughput".into(),
-                caption: "Requests per second of one event loop with each CPU cost. Below the \
+    vec![
+        ChartSpec {
+            name: "throughput".into(),
+            caption: "Requests per second of one event loop with each CPU cost. Below the \
                           knee both follow the users; above it the client-per-call cost stops \
                           at its 1 / CPU line."
-                    .into(),
-                source: ChartSource::Bars(throughput),
-            },
-            ChartSpec {
-                name: "ttft".into(),
-                caption: "Median time to first token. Past the knee, a request's first token \
+                .into(),
+            source: ChartSource::Bars(throughput),
+        },
+        ChartSpec {
+            name: "ttft".into(),
+            caption: "Median time to first token. Past the knee, a request's first token \
                           waits for the CPU of every request ahead of it."
-                    .into(),
-                source: ChartSource::Bars(ttft),
-            },
-            timeline_chart(
-                "per-call-high",
-                "async-single",
-                HIGH,
-                &format!("Request timeline: a new client per call, {HIGH} users"),
-                "Orange is each request's CPU on the loop: back to back, one at a time; the \
+                .into(),
+            source: ChartSource::Bars(ttft),
+        },
+        timeline_chart(
+            "per-call-high",
+            "async-single",
+            HIGH,
+            &format!("Request timeline: a new client per call, {HIGH} users"),
+            "Orange is each request's CPU on the loop: back to back, one at a time; the \
                  purple waits before the first token are other requests' CPU.",
-                m,
-            ),
-        ],
-    })
+            m,
+        ),
+    ]
 }
 
 #[cfg(test)]
