@@ -244,8 +244,33 @@ fn at_or_above(value: f64, bound: f64) -> &'static str {
 fn analyse(m: &Measured) -> Result<Finding> {
     let f = figures(m)?;
     let checks = checks(&f);
-    let (us, uss) = f.unloaded;
+    Ok(Finding {
+        headline: headline(&f),
+        table: table(&f),
+        checks,
+        explanation: explanation(&f),
+        charts: charts(&f, m),
+    })
+}
+
+/// The finding's one-line summary.
+fn headline(f: &StreamPool) -> String {
     let (ls, lss) = f.loaded;
+    format!(
+        "pool of {}, {} users: whole answer {} req/s (cap {}), TTFT p50 {}; streaming {} \
+         req/s, TTFT p50 {}",
+        f.workers,
+        f.users,
+        num(ls.rps),
+        num(f.cap_rps()),
+        ms_text(ls.ttft_p50_ms),
+        num(lss.rps),
+        ms_text(lss.ttft_p50_ms)
+    )
+}
+
+/// One row per load and variant.
+fn table(f: &StreamPool) -> Table {
     let mut table = Table::new(&[
         "load",
         "variant",
@@ -273,20 +298,33 @@ fn analyse(m: &Measured) -> Result<Finding> {
             ]);
         }
     }
+    table
+}
+
+/// What the CPU per token cost, and whether it limited the streams.
+fn cpu_sentence(f: &StreamPool) -> String {
+    let lss = f.loaded.1;
     let cpu_verdict = if lss.cpu_share < 0.8 {
         "well under one core, so CPU did not limit these streams"
     } else {
         "close to a full core, so CPU may have limited these streams"
     };
-    let cpu_sentence = format!(
+    format!(
         "Each streamed token cost {} of CPU here (`cpu_per_token_us`), and the whole process \
          used {}% of a core serving `sync-stream`: {cpu_verdict}. A Python service spends CPU \
          on every token, and on the seed's stack that became the limit instead \
          (`docs/fastapi-rag.md`).",
         ms_text(f.cpu_per_token_ms),
         num(100.0 * lss.cpu_share)
-    );
-    let explanation = format!(
+    )
+}
+
+/// The explanation: the pool's cap for whole answers, and what streaming served.
+fn explanation(f: &StreamPool) -> String {
+    let (us, uss) = f.unloaded;
+    let (ls, lss) = f.loaded;
+    let cpu_sentence = cpu_sentence(f);
+    format!(
         "One request takes {} here and its first token comes {} after it starts; both \
          variants had a pool of {} threads. `sync` is a `def` endpoint that returns the whole \
          answer: each request holds a thread to its last token, so the pool can finish at most \
@@ -323,34 +361,46 @@ fn analyse(m: &Measured) -> Result<Finding> {
         num(ratio(lss.ttft_p50_ms, uss.ttft_p50_ms)),
         ms_text(uss.ttft_p50_ms),
         cpu_sentence,
-    );
-    let groups = vec![
+    )
+}
+
+/// Both variants' bars at both loads, one value per load.
+fn series(f: &StreamPool, pick: fn(&Side) -> f64) -> Vec<BarSeries> {
+    let (us, uss) = f.unloaded;
+    let (ls, lss) = f.loaded;
+    vec![
+        BarSeries {
+            name: "sync (whole answer)".into(),
+            color: variant_color("sync"),
+            values: vec![pick(&us), pick(&ls)],
+        },
+        BarSeries {
+            name: "sync-stream (StreamingResponse)".into(),
+            color: variant_color("sync-stream"),
+            values: vec![pick(&uss), pick(&lss)],
+        },
+    ]
+}
+
+/// The load groups of both bar charts.
+fn groups(f: &StreamPool) -> Vec<String> {
+    vec![
         format!("{UNLOADED} users"),
         format!("{} users, {} threads", f.users, f.workers),
-    ];
-    let series = |pick: fn(&Side) -> f64| {
-        vec![
-            BarSeries {
-                name: "sync (whole answer)".into(),
-                color: variant_color("sync"),
-                values: vec![pick(&us), pick(&ls)],
-            },
-            BarSeries {
-                name: "sync-stream (StreamingResponse)".into(),
-                color: variant_color("sync-stream"),
-                values: vec![pick(&uss), pick(&lss)],
-            },
-        ]
-    };
-    let throughput = BarChart {
+    ]
+}
+
+/// Requests per second against the pool's cap and the users' demand.
+fn throughput_chart(f: &StreamPool) -> BarChart {
+    BarChart {
         title: format!(
             "The same pool of {} threads: whole answer vs streaming",
             f.workers
         ),
         x_label: "load".into(),
         y_label: "requests/s".into(),
-        groups: groups.clone(),
-        series: series(|s| s.rps),
+        groups: groups(f),
+        series: series(f, |s| s.rps),
         lines: vec![
             RefLine {
                 value: f.cap_rps(),
@@ -361,74 +411,66 @@ fn analyse(m: &Measured) -> Result<Finding> {
                 label: format!("users / latency: {}", num(f.wanted_rps())),
             },
         ],
-    };
-    let ttft = BarChart {
+    }
+}
+
+/// Median time to first token against the unqueued one.
+fn ttft_chart(f: &StreamPool) -> BarChart {
+    BarChart {
         title: "Median time to first token".into(),
         x_label: "load".into(),
         y_label: "TTFT p50 (ms)".into(),
-        groups,
-        series: series(|s| s.ttft_p50_ms),
+        groups: groups(f),
+        series: series(f, |s| s.ttft_p50_ms),
         lines: vec![RefLine {
             value: f.model_ttft_ms,
             label: format!("no queueing: {}", ms_text(f.model_ttft_ms)),
         }],
-    };
-    Ok(Finding {
-        headline: format!(
-            "pool of {}, {} users: whole answer {} req/s (cap {}), TTFT p50 {}; streaming {} \
-             req/s, TTFT p50 {}",
-            f.workers,
+    }
+}
+
+/// The bars, and one request timeline per variant at the higher load.
+fn charts(f: &StreamPool, m: &Measured) -> Vec<ChartSpec> {
+    vec![
+        ChartSpec {
+            name: "throughput".into(),
+            caption: "Requests per second with the same bounded pool. Whole answers stop \
+                      at workers / latency; streams go on towards users / latency."
+                .into(),
+            source: ChartSource::Bars(throughput_chart(f)),
+        },
+        ChartSpec {
+            name: "ttft".into(),
+            caption: "Median time to first token, queueing included. Whole answers wait \
+                      for a free thread first; streams get one for each token."
+                .into(),
+            source: ChartSource::Bars(ttft_chart(f)),
+        },
+        timeline_chart(
+            "loaded",
+            "sync",
             f.users,
-            num(ls.rps),
-            num(f.cap_rps()),
-            ms_text(ls.ttft_p50_ms),
-            num(lss.rps),
-            ms_text(lss.ttft_p50_ms)
+            &format!(
+                "Request timeline: sync, {} users, {} threads",
+                f.users, f.workers
+            ),
+            "Grey is the wait for a pool thread: a request starts only when another has \
+             sent its last token.",
+            m,
         ),
-        table,
-        checks,
-        explanation,
-        charts: vec![
-            ChartSpec {
-                name: "throughput".into(),
-                caption: "Requests per second with the same bounded pool. Whole answers stop \
-                          at workers / latency; streams go on towards users / latency."
-                    .into(),
-                source: ChartSource::Bars(throughput),
-            },
-            ChartSpec {
-                name: "ttft".into(),
-                caption: "Median time to first token, queueing included. Whole answers wait \
-                          for a free thread first; streams get one for each token."
-                    .into(),
-                source: ChartSource::Bars(ttft),
-            },
-            timeline_chart(
-                "loaded",
-                "sync",
-                f.users,
-                &format!(
-                    "Request timeline: sync, {} users, {} threads",
-                    f.users, f.workers
-                ),
-                "Grey is the wait for a pool thread: a request starts only when another has \
-                 sent its last token.",
-                m,
+        timeline_chart(
+            "loaded",
+            "sync-stream",
+            f.users,
+            &format!(
+                "Request timeline: sync-stream, {} users, {} threads",
+                f.users, f.workers
             ),
-            timeline_chart(
-                "loaded",
-                "sync-stream",
-                f.users,
-                &format!(
-                    "Request timeline: sync-stream, {} users, {} threads",
-                    f.users, f.workers
-                ),
-                "The same users and pool: every request starts at once and streams (green) \
-                 while the threads are shared token by token.",
-                m,
-            ),
-        ],
-    })
+            "The same users and pool: every request starts at once and streams (green) \
+             while the threads are shared token by token.",
+            m,
+        ),
+    ]
 }
 
 #[cfg(test)]
