@@ -229,6 +229,47 @@ fn threads_cell(c: &Cost) -> String {
 fn per_request_analyse(m: &Measured) -> Result<Finding> {
     let f = per_request_figures(m)?;
     let checks = per_request_checks(&f);
+    Ok(Finding {
+        headline: format!(
+            "threads for 2 / {}: sync {}/{}, hybrid {}/{}, async {}/{}",
+            f.many,
+            f.sync.0.threads,
+            f.sync.1.threads,
+            f.hybrid.0.threads,
+            f.hybrid.1.threads,
+            f.single.0.threads,
+            f.single.1.threads
+        ),
+        table: per_request_table(&f),
+        checks,
+        explanation: per_request_explanation(&f),
+        charts: vec![
+            ChartSpec {
+                name: "threads".into(),
+                caption: "Peak OS threads of each design (its workers, blocking pool and \
+                          event loop; never the mocks' or the harness's)."
+                    .into(),
+                source: ChartSource::Bars(threads_chart(&f)),
+            },
+            ChartSpec {
+                name: "os_cost".into(),
+                caption: "Threads and peak resident memory against load (log scale).".into(),
+                source: ChartSource::Plot {
+                    step: "threads".into(),
+                    chart: Chart {
+                        name: "os_cost".into(),
+                        title: "OS cost vs load".into(),
+                        size: WIDE,
+                        kind: ChartKind::OsCost,
+                    },
+                },
+            },
+        ],
+    })
+}
+
+/// One row per design: its threads and peak memory at both loads.
+fn per_request_table(f: &PerRequest) -> Table {
     let mut table = Table::new(&[
         "design (seed)",
         "variant",
@@ -254,6 +295,11 @@ fn per_request_analyse(m: &Measured) -> Result<Finding> {
             format!("{} MiB (+{})", num(b.rss_peak_mib), num(b.rss_growth_mib)),
         ]);
     }
+    table
+}
+
+/// The explanation: threads per design at both loads, and peak memory.
+fn per_request_explanation(f: &PerRequest) -> String {
     let hybrid_note = if f.hybrid.0.threads <= 2 {
         format!(
             "The hybrid used {} thread(s) for 2 requests, inside the seed's \"1-2\"",
@@ -291,7 +337,7 @@ fn per_request_analyse(m: &Measured) -> Result<Finding> {
         num(f.hybrid.1.rss_growth_mib),
         num(f.single.1.rss_growth_mib),
     );
-    let explanation = if f.sync.0.threads > 2 || f.sync.1.threads > f.many as u64 {
+    if f.sync.0.threads > 2 || f.sync.1.threads > f.many as u64 {
         format!(
             "{explanation} Sync peaked slightly above one thread per request ({} and {}): its \
              pool keeps finished threads, and when a user's next request arrives in the \
@@ -302,8 +348,12 @@ fn per_request_analyse(m: &Measured) -> Result<Finding> {
         )
     } else {
         explanation
-    };
-    let bars = BarChart {
+    }
+}
+
+/// Peak OS threads per design at both loads.
+fn threads_chart(f: &PerRequest) -> BarChart {
+    BarChart {
         title: "OS threads per design".into(),
         x_label: "design (variant)".into(),
         y_label: "threads of the variant (peak)".into(),
@@ -339,42 +389,5 @@ fn per_request_analyse(m: &Measured) -> Result<Finding> {
             value: f.many as f64,
             label: format!("{} requests", f.many),
         }],
-    };
-    Ok(Finding {
-        headline: format!(
-            "threads for 2 / {}: sync {}/{}, hybrid {}/{}, async {}/{}",
-            f.many,
-            f.sync.0.threads,
-            f.sync.1.threads,
-            f.hybrid.0.threads,
-            f.hybrid.1.threads,
-            f.single.0.threads,
-            f.single.1.threads
-        ),
-        table,
-        checks,
-        explanation,
-        charts: vec![
-            ChartSpec {
-                name: "threads".into(),
-                caption: "Peak OS threads of each design (its workers, blocking pool and \
-                          event loop; never the mocks' or the harness's)."
-                    .into(),
-                source: ChartSource::Bars(bars),
-            },
-            ChartSpec {
-                name: "os_cost".into(),
-                caption: "Threads and peak resident memory against load (log scale).".into(),
-                source: ChartSource::Plot {
-                    step: "threads".into(),
-                    chart: Chart {
-                        name: "os_cost".into(),
-                        title: "OS cost vs load".into(),
-                        size: WIDE,
-                        kind: ChartKind::OsCost,
-                    },
-                },
-            },
-        ],
-    })
+    }
 }
