@@ -165,6 +165,39 @@ fn bounded_analyse(m: &Measured) -> Result<Finding> {
     let f = bounded_figures(m)?;
     let checks = bounded_checks(&f);
     let cap = f.cap_rps();
+    Ok(Finding {
+        headline: format!(
+            "{} req/s (cap {}), median queue {} vs {} req/s unbounded",
+            num(f.bounded_rps),
+            num(cap),
+            ms_text(f.bounded_queue_p50_ms),
+            num(f.free_rps)
+        ),
+        table: bounded_table(&f),
+        checks,
+        explanation: bounded_explanation(&f),
+        charts: vec![
+            ChartSpec {
+                name: "throughput".into(),
+                caption: "Throughput of the bounded pool against its Little's-law cap \
+                          (workers / latency), and with a thread per request."
+                    .into(),
+                source: ChartSource::Bars(throughput_chart(&f)),
+            },
+            ChartSpec {
+                name: "queue".into(),
+                caption: "Median time waiting for a worker and median end-to-end time: in \
+                          the bounded pool most of a request's time is queueing."
+                    .into(),
+                source: ChartSource::Bars(latency_chart(&f)),
+            },
+        ],
+    })
+}
+
+/// The bounded pool's row and the thread-per-request row.
+fn bounded_table(f: &BoundedPool) -> Table {
+    let cap = f.cap_rps();
     let mut table = Table::new(&[
         "pool",
         "threads (peak)",
@@ -192,6 +225,12 @@ fn bounded_analyse(m: &Measured) -> Result<Finding> {
         ms_text(f.free_queue_p50_ms),
         ms_text(f.free_e2e_p50_ms),
     ]);
+    table
+}
+
+/// The explanation: the queue in front of the pool, against the Little's-law cap.
+fn bounded_explanation(f: &BoundedPool) -> String {
+    let cap = f.cap_rps();
     let waits = ratio(f.bounded_queue_p50_ms, f.service_ms);
     let explanation = format!(
         "With {} users and {} workers, only {} requests can be in progress; the other {} wait \
@@ -219,7 +258,7 @@ fn bounded_analyse(m: &Measured) -> Result<Finding> {
         ms_text(f.free_queue_p50_ms),
         f.free_threads,
     );
-    let explanation = if f.bounded_threads as usize > f.bounded_request_threads {
+    if f.bounded_threads as usize > f.bounded_request_threads {
         format!(
             "{explanation} (The OS counted {} threads at the bounded pool's peak: the {} \
              workers that ran requests plus short-lived threads of the pool's, such as a \
@@ -229,16 +268,25 @@ fn bounded_analyse(m: &Measured) -> Result<Finding> {
         )
     } else {
         explanation
-    };
-    let groups = vec![
+    }
+}
+
+/// The two pools, one bar group each.
+fn groups(f: &BoundedPool) -> Vec<String> {
+    vec![
         format!("max_workers={}", f.workers),
         "a thread per request".into(),
-    ];
-    let throughput = BarChart {
+    ]
+}
+
+/// Throughput of both pools against the pool's cap and the users' demand.
+fn throughput_chart(f: &BoundedPool) -> BarChart {
+    let cap = f.cap_rps();
+    BarChart {
         title: format!("{} users: throughput of a bounded pool", f.users),
         x_label: "sync pool".into(),
         y_label: "throughput (requests/s)".into(),
-        groups: groups.clone(),
+        groups: groups(f),
         series: vec![BarSeries {
             name: "throughput".into(),
             color: variant_color("sync"),
@@ -257,12 +305,16 @@ fn bounded_analyse(m: &Measured) -> Result<Finding> {
                 ),
             },
         ],
-    };
-    let latency = BarChart {
+    }
+}
+
+/// Median queueing and end-to-end time of both pools.
+fn latency_chart(f: &BoundedPool) -> BarChart {
+    BarChart {
         title: format!("{} users: where the time goes", f.users),
         x_label: "sync pool".into(),
         y_label: "median (ms)".into(),
-        groups,
+        groups: groups(f),
         series: vec![
             BarSeries {
                 name: "waiting for a worker (queue p50)".into(),
@@ -279,33 +331,5 @@ fn bounded_analyse(m: &Measured) -> Result<Finding> {
             value: f.service_ms,
             label: format!("one request: {}", ms_text(f.service_ms)),
         }],
-    };
-    Ok(Finding {
-        headline: format!(
-            "{} req/s (cap {}), median queue {} vs {} req/s unbounded",
-            num(f.bounded_rps),
-            num(cap),
-            ms_text(f.bounded_queue_p50_ms),
-            num(f.free_rps)
-        ),
-        table,
-        checks,
-        explanation,
-        charts: vec![
-            ChartSpec {
-                name: "throughput".into(),
-                caption: "Throughput of the bounded pool against its Little's-law cap \
-                          (workers / latency), and with a thread per request."
-                    .into(),
-                source: ChartSource::Bars(throughput),
-            },
-            ChartSpec {
-                name: "queue".into(),
-                caption: "Median time waiting for a worker and median end-to-end time: in \
-                          the bounded pool most of a request's time is queueing."
-                    .into(),
-                source: ChartSource::Bars(latency),
-            },
-        ],
-    })
+    }
 }
