@@ -8,6 +8,7 @@ use anyhow::Result;
 use super::q1_q3_per_request::{Cost, cost};
 use crate::pipeline::VariantKind;
 use crate::plot::{Chart, ChartKind, SIZE, WIDE};
+use crate::result::RunResult;
 use crate::tour::model::{self, Mode, Step};
 use crate::tour::verdict::{Check, Role, num, ratio};
 use crate::tour::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
@@ -130,80 +131,6 @@ fn thousands_analyse(m: &Measured) -> Result<Finding> {
     let f = thousands_figures(m)?;
     let checks = thousands_checks(&f);
     let r = m.get("streams")?;
-    let mut table = Table::new(&[
-        "variant",
-        "streams",
-        "threads",
-        "RSS growth",
-        "req/s",
-        "efficiency",
-        "e2e p99",
-        "CPU s (harness)",
-        "failed",
-    ]);
-    let mut loads: Vec<usize> = r.plan.points.iter().map(|p| p.concurrency).collect();
-    loads.sort_unstable();
-    for variant in ["async", "sync"] {
-        for &n in &loads {
-            let c = cost(r, variant, n)?;
-            table.row(vec![
-                format!("`{variant}`"),
-                n.to_string(),
-                c.threads.to_string(),
-                format!("{} MiB", num(c.rss_growth_mib)),
-                num(c.rps),
-                format!("{}%", num(100.0 * c.efficiency)),
-                ms_text(c.e2e_p99_ms),
-                num(c.cpu_s),
-                c.failed.to_string(),
-            ]);
-        }
-    }
-    let extra_threads = f.sync.1.threads.saturating_sub(f.sync.0.threads) as f64;
-    let per_thread_kib = ratio(
-        (f.sync.1.rss_growth_mib - f.asyn.1.rss_growth_mib) * 1024.0,
-        f.sync.1.threads as f64,
-    );
-    let sync_note = if f.sync.1.efficiency >= 0.8 {
-        format!(
-            "Sync still kept up here ({}% of the ideal): on Linux {} threads are affordable, \
-             so its price is paid in threads, memory and CPU, not (yet) in throughput",
-            num(100.0 * f.sync.1.efficiency),
-            f.sync.1.threads
-        )
-    } else {
-        format!(
-            "Sync fell behind ({}% of the ideal): {} threads contended for {} cores",
-            num(100.0 * f.sync.1.efficiency),
-            f.sync.1.threads,
-            r.machine.cores
-        )
-    };
-    let explanation = format!(
-        "At {} concurrent streams async served {} req/s ({}% of the Little's-law ideal) on \
-         {} threads — the same {} it used for {} streams — with a p99 of {} against {} at {}. \
-         Sync needed {} threads ({} more than at {}) and its peak memory grew {} MiB against \
-         async's {} MiB, about {} KiB per thread beyond what async needed for the same \
-         streams. It also burned {} CPU-seconds to async's {}. {}.",
-        f.high,
-        num(f.asyn.1.rps),
-        num(100.0 * f.asyn.1.efficiency),
-        f.asyn.1.threads,
-        f.asyn.0.threads,
-        f.low,
-        ms_text(f.asyn.1.e2e_p99_ms),
-        ms_text(f.asyn.0.e2e_p99_ms),
-        f.low,
-        f.sync.1.threads,
-        num(extra_threads),
-        f.low,
-        num(f.sync.1.rss_growth_mib),
-        num(f.asyn.1.rss_growth_mib),
-        num(per_thread_kib),
-        num(f.sync.1.cpu_s),
-        num(f.asyn.1.cpu_s),
-        sync_note,
-    );
     Ok(Finding {
         headline: format!(
             "{} streams: async {} threads, {}% of ideal; sync {} threads, +{} MiB vs +{} MiB",
@@ -214,9 +141,9 @@ fn thousands_analyse(m: &Measured) -> Result<Finding> {
             num(f.sync.1.rss_growth_mib),
             num(f.asyn.1.rss_growth_mib)
         ),
-        table,
+        table: thousands_table(r)?,
         checks,
-        explanation,
+        explanation: thousands_explanation(&f, r.machine.cores),
         charts: vec![
             ChartSpec {
                 name: "os_cost".into(),
@@ -250,4 +177,88 @@ fn thousands_analyse(m: &Measured) -> Result<Finding> {
             },
         ],
     })
+}
+
+/// One row per variant and number of streams.
+fn thousands_table(r: &RunResult) -> Result<Table> {
+    let mut table = Table::new(&[
+        "variant",
+        "streams",
+        "threads",
+        "RSS growth",
+        "req/s",
+        "efficiency",
+        "e2e p99",
+        "CPU s (harness)",
+        "failed",
+    ]);
+    let mut loads: Vec<usize> = r.plan.points.iter().map(|p| p.concurrency).collect();
+    loads.sort_unstable();
+    for variant in ["async", "sync"] {
+        for &n in &loads {
+            let c = cost(r, variant, n)?;
+            table.row(vec![
+                format!("`{variant}`"),
+                n.to_string(),
+                c.threads.to_string(),
+                format!("{} MiB", num(c.rss_growth_mib)),
+                num(c.rps),
+                format!("{}%", num(100.0 * c.efficiency)),
+                ms_text(c.e2e_p99_ms),
+                num(c.cpu_s),
+                c.failed.to_string(),
+            ]);
+        }
+    }
+    Ok(table)
+}
+
+/// The explanation: threads, memory and CPU of both designs at the higher load; `cores` are
+/// the machine's.
+fn thousands_explanation(f: &Thousands, cores: u64) -> String {
+    let extra_threads = f.sync.1.threads.saturating_sub(f.sync.0.threads) as f64;
+    let per_thread_kib = ratio(
+        (f.sync.1.rss_growth_mib - f.asyn.1.rss_growth_mib) * 1024.0,
+        f.sync.1.threads as f64,
+    );
+    let sync_note = if f.sync.1.efficiency >= 0.8 {
+        format!(
+            "Sync still kept up here ({}% of the ideal): on Linux {} threads are affordable, \
+             so its price is paid in threads, memory and CPU, not (yet) in throughput",
+            num(100.0 * f.sync.1.efficiency),
+            f.sync.1.threads
+        )
+    } else {
+        format!(
+            "Sync fell behind ({}% of the ideal): {} threads contended for {} cores",
+            num(100.0 * f.sync.1.efficiency),
+            f.sync.1.threads,
+            cores
+        )
+    };
+    format!(
+        "At {} concurrent streams async served {} req/s ({}% of the Little's-law ideal) on \
+         {} threads — the same {} it used for {} streams — with a p99 of {} against {} at {}. \
+         Sync needed {} threads ({} more than at {}) and its peak memory grew {} MiB against \
+         async's {} MiB, about {} KiB per thread beyond what async needed for the same \
+         streams. It also burned {} CPU-seconds to async's {}. {}.",
+        f.high,
+        num(f.asyn.1.rps),
+        num(100.0 * f.asyn.1.efficiency),
+        f.asyn.1.threads,
+        f.asyn.0.threads,
+        f.low,
+        ms_text(f.asyn.1.e2e_p99_ms),
+        ms_text(f.asyn.0.e2e_p99_ms),
+        f.low,
+        f.sync.1.threads,
+        num(extra_threads),
+        f.low,
+        num(f.sync.1.rss_growth_mib),
+        num(f.asyn.1.rss_growth_mib),
+        num(per_thread_kib),
+        num(f.sync.1.cpu_s),
+        num(f.asyn.1.cpu_s),
+        sync_note,
+    )
 }
