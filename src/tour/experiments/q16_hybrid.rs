@@ -186,6 +186,40 @@ pub fn checks(f: &Hybrid) -> Vec<Check> {
 fn analyse(m: &Measured) -> Result<Finding> {
     let f = figures(m)?;
     let checks = checks(&f);
+    Ok(Finding {
+        headline: format!(
+            "low load: hybrid {}× async's latency; pool of {} at {HIGH} users: {} vs {} req/s",
+            num(ratio(f.low.1.e2e_p50_ms, f.low.0.e2e_p50_ms)),
+            f.pool,
+            num(f.high.1.rps),
+            num(f.high.0.rps)
+        ),
+        table: table(&f),
+        checks,
+        explanation: explanation(&f),
+        charts: vec![
+            ChartSpec {
+                name: "efficiency".into(),
+                caption: "Throughput as a share of what the latency model allows. Equal at \
+                          low load; with the small pool the hybrid stops at the pool's cap."
+                    .into(),
+                source: ChartSource::Bars(efficiency_chart(&f)),
+            },
+            timeline_chart(
+                "small-pool",
+                "hybrid",
+                HIGH,
+                &format!("Request timeline: hybrid, {HIGH} users, blocking pool of {POOL}"),
+                "Grey is the wait for the blocking pool: each request's retrieval (blue) waits \
+                 for the single pool thread, then streams (green) on the event loop.",
+                m,
+            ),
+        ],
+    })
+}
+
+/// One row per load and variant.
+fn table(f: &Hybrid) -> Table {
     let mut table = Table::new(&[
         "load",
         "variant",
@@ -211,7 +245,12 @@ fn analyse(m: &Measured) -> Result<Finding> {
             ]);
         }
     }
-    let explanation = format!(
+    table
+}
+
+/// The explanation: the thread hop at low load, the small pool's cap at high load.
+fn explanation(f: &Hybrid) -> String {
+    format!(
         "At {LOW} users the hybrid's median request took {} against async's {} ({}×), at {} vs \
          {} req/s: handing {} of blocking retrieval to a pool thread costs a thread hop, not \
          throughput. At {HIGH} users with a pool of {} thread(s), every request needed the \
@@ -238,8 +277,12 @@ fn analyse(m: &Measured) -> Result<Finding> {
         num(f.high.1.rps),
         num(f.high.0.rps),
         num(100.0 * f.high.0.efficiency),
-    );
-    let bars = BarChart {
+    )
+}
+
+/// Both variants' share of the ideal throughput at both loads.
+fn efficiency_chart(f: &Hybrid) -> BarChart {
+    BarChart {
         title: "Hybrid vs async: share of the ideal throughput".into(),
         x_label: "load".into(),
         y_label: "throughput / Little's-law ideal (%)".into(),
@@ -263,35 +306,5 @@ fn analyse(m: &Measured) -> Result<Finding> {
             value: 100.0 * ratio(f.pool_cap_rps(), ratio(HIGH as f64 * 1000.0, f.service_ms)),
             label: "the small pool's cap".into(),
         }],
-    };
-    Ok(Finding {
-        headline: format!(
-            "low load: hybrid {}× async's latency; pool of {} at {HIGH} users: {} vs {} req/s",
-            num(ratio(f.low.1.e2e_p50_ms, f.low.0.e2e_p50_ms)),
-            f.pool,
-            num(f.high.1.rps),
-            num(f.high.0.rps)
-        ),
-        table,
-        checks,
-        explanation,
-        charts: vec![
-            ChartSpec {
-                name: "efficiency".into(),
-                caption: "Throughput as a share of what the latency model allows. Equal at \
-                          low load; with the small pool the hybrid stops at the pool's cap."
-                    .into(),
-                source: ChartSource::Bars(bars),
-            },
-            timeline_chart(
-                "small-pool",
-                "hybrid",
-                HIGH,
-                &format!("Request timeline: hybrid, {HIGH} users, blocking pool of {POOL}"),
-                "Grey is the wait for the blocking pool: each request's retrieval (blue) waits \
-                 for the single pool thread, then streams (green) on the event loop.",
-                m,
-            ),
-        ],
-    })
+    }
 }
