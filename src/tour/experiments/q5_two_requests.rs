@@ -112,6 +112,42 @@ fn seed_s(ms: f64, scale: f64) -> String {
 fn two_requests_analyse(m: &Measured) -> Result<Finding> {
     let f = two_requests_figures(m)?;
     let checks = two_requests_checks(&f);
+    let passed = checks.iter().all(|c| c.pass);
+    let mut charts = vec![ChartSpec {
+        name: "wall_time".into(),
+        caption: "Wall time from the moment both requests were due until the second answer's \
+                  last token. The dashed lines are one and two requests of the latency model."
+            .into(),
+        source: ChartSource::Bars(wall_time_chart(&f)),
+    }];
+    for variant in ["sequential", "sync"] {
+        charts.push(timeline_chart(
+            "two-requests",
+            variant,
+            2,
+            &format!("Request timeline: {variant}, two requests"),
+            "One row per request, labelled with the OS thread (T1, T2) that ran it. Grey is \
+             waiting; blue retrieval; purple waiting for the first token; green streaming.",
+            m,
+        ));
+    }
+    Ok(Finding {
+        headline: format!(
+            "sequential {} vs pool {} (seed time {} vs {})",
+            ms_text(f.sequential_ms),
+            ms_text(f.pool_ms),
+            seed_s(f.sequential_ms, f.time_scale),
+            seed_s(f.pool_ms, f.time_scale)
+        ),
+        table: two_requests_table(&f),
+        checks,
+        explanation: two_requests_explanation(&f, passed),
+        charts,
+    })
+}
+
+/// One row per way of running the two requests.
+fn two_requests_table(f: &TwoRequests) -> Table {
     let mut table = Table::new(&[
         "how",
         "both requests took",
@@ -129,8 +165,13 @@ fn two_requests_analyse(m: &Measured) -> Result<Finding> {
             num(ratio(ms, f.service_ms)),
         ]);
     }
+    table
+}
+
+/// The explanation: the waits overlapped; `passed` says whether every check passed.
+fn two_requests_explanation(f: &TwoRequests, passed: bool) -> String {
     let speedup = ratio(f.sequential_ms, f.pool_ms);
-    let ending = if checks.iter().all(|c| c.pass) {
+    let ending = if passed {
         format!(
             "The pool was {}× faster: the seed's \"6 s vs 3 s\", measured as {} vs {}.",
             num(speedup),
@@ -146,7 +187,7 @@ fn two_requests_analyse(m: &Measured) -> Result<Finding> {
             seed_s(f.pool_ms, f.time_scale)
         )
     };
-    let explanation = format!(
+    format!(
         "One request is {} here (the seed's 3 s × time scale {}). Run one after another, the \
          second request waited for the first, so the pair took {} — {}× one request. In the \
          pool, {} thread(s) each sat in their own network waits at the same time, so the pair \
@@ -158,8 +199,12 @@ fn two_requests_analyse(m: &Measured) -> Result<Finding> {
         f.pool_threads,
         ms_text(f.pool_ms),
         num(ratio(f.pool_ms, f.service_ms)),
-    );
-    let bars = BarChart {
+    )
+}
+
+/// Wall time for both requests against one and two requests of the model.
+fn wall_time_chart(f: &TwoRequests) -> BarChart {
+    BarChart {
         title: "Two requests: how long until both are answered".into(),
         x_label: "how the two requests run".into(),
         y_label: "wall time for both (ms)".into(),
@@ -182,36 +227,5 @@ fn two_requests_analyse(m: &Measured) -> Result<Finding> {
                 label: format!("two requests: {}", ms_text(2.0 * f.service_ms)),
             },
         ],
-    };
-    let mut charts = vec![ChartSpec {
-        name: "wall_time".into(),
-        caption: "Wall time from the moment both requests were due until the second answer's \
-                  last token. The dashed lines are one and two requests of the latency model."
-            .into(),
-        source: ChartSource::Bars(bars),
-    }];
-    for variant in ["sequential", "sync"] {
-        charts.push(timeline_chart(
-            "two-requests",
-            variant,
-            2,
-            &format!("Request timeline: {variant}, two requests"),
-            "One row per request, labelled with the OS thread (T1, T2) that ran it. Grey is \
-             waiting; blue retrieval; purple waiting for the first token; green streaming.",
-            m,
-        ));
     }
-    Ok(Finding {
-        headline: format!(
-            "sequential {} vs pool {} (seed time {} vs {})",
-            ms_text(f.sequential_ms),
-            ms_text(f.pool_ms),
-            seed_s(f.sequential_ms, f.time_scale),
-            seed_s(f.pool_ms, f.time_scale)
-        ),
-        table,
-        checks,
-        explanation,
-        charts,
-    })
 }
