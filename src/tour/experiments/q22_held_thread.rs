@@ -141,6 +141,41 @@ pub(super) fn pct(v: f64) -> String {
 fn held_analyse(m: &Measured) -> Result<Finding> {
     let f = held_figures(m)?;
     let checks = held_checks(&f);
+    let (s, a) = (&f.sync.usage, &f.single.usage);
+    Ok(Finding {
+        headline: format!(
+            "sync holds a thread {} per request (stream {}); async {} per request",
+            ms_text(s.thread_ms_per_request),
+            ms_text(s.stream_ms),
+            ms_text(a.thread_ms_per_request)
+        ),
+        table: held_table(&f),
+        checks,
+        explanation: held_explanation(&f),
+        charts: vec![
+            ChartSpec {
+                name: "thread_time".into(),
+                caption: "For each variant: how long a stream lasts, and how much thread time \
+                          a request cost (per thread, the time it had any request in progress, \
+                          divided by the requests)."
+                    .into(),
+                source: ChartSource::Bars(thread_time_chart(&f)),
+            },
+            timeline_chart(
+                "streams",
+                "sync",
+                HELD_USERS,
+                &format!("Request timeline: sync, {HELD_USERS} streaming users"),
+                "Every row has its own thread (T1, T2, …), held from retrieval through the \
+                 purple first-token wait and the green stream.",
+                m,
+            ),
+        ],
+    })
+}
+
+/// One row per variant: its threads and the thread time a request cost.
+fn held_table(f: &Held) -> Table {
     let mut table = Table::new(&[
         "variant",
         "threads",
@@ -159,8 +194,13 @@ fn held_analyse(m: &Measured) -> Result<Finding> {
             pct(side.busy_share),
         ]);
     }
+    table
+}
+
+/// The explanation: who waits through a stream, a blocked thread or nobody.
+fn held_explanation(f: &Held) -> String {
     let (s, a) = (&f.sync.usage, &f.single.usage);
-    let explanation = format!(
+    format!(
         "Each sync request ran on its own thread ({} threads for {HELD_USERS} users, never \
          more than {} request per thread) and kept it for {} per request, although its stream \
          (first to last token) lasted {}: the thread waited through the first-token wait and \
@@ -179,8 +219,13 @@ fn held_analyse(m: &Measured) -> Result<Finding> {
         ms_text(a.thread_ms_per_request),
         num(ratio(s.thread_ms_per_request, a.thread_ms_per_request)),
         pct(f.single.busy_share),
-    );
-    let bars = BarChart {
+    )
+}
+
+/// Stream length and thread time per request of both variants.
+fn thread_time_chart(f: &Held) -> BarChart {
+    let (s, a) = (&f.sync.usage, &f.single.usage);
+    BarChart {
         title: "Thread time a streaming request costs".into(),
         x_label: "variant".into(),
         y_label: "ms per request".into(),
@@ -198,35 +243,5 @@ fn held_analyse(m: &Measured) -> Result<Finding> {
             },
         ],
         lines: Vec::new(),
-    };
-    Ok(Finding {
-        headline: format!(
-            "sync holds a thread {} per request (stream {}); async {} per request",
-            ms_text(s.thread_ms_per_request),
-            ms_text(s.stream_ms),
-            ms_text(a.thread_ms_per_request)
-        ),
-        table,
-        checks,
-        explanation,
-        charts: vec![
-            ChartSpec {
-                name: "thread_time".into(),
-                caption: "For each variant: how long a stream lasts, and how much thread time \
-                          a request cost (per thread, the time it had any request in progress, \
-                          divided by the requests)."
-                    .into(),
-                source: ChartSource::Bars(bars),
-            },
-            timeline_chart(
-                "streams",
-                "sync",
-                HELD_USERS,
-                &format!("Request timeline: sync, {HELD_USERS} streaming users"),
-                "Every row has its own thread (T1, T2, …), held from retrieval through the \
-                 purple first-token wait and the green stream.",
-                m,
-            ),
-        ],
-    })
+    }
 }
