@@ -156,6 +156,31 @@ pub fn cpu_checks(f: &CpuOnLoop) -> Vec<Check> {
 fn cpu_analyse(m: &Measured) -> Result<Finding> {
     let f = cpu_figures(m)?;
     let checks = cpu_checks(&f);
+    let own = f.heavy.cpu_ms - f.light.cpu_ms;
+    let added = f.heavy.e2e_mean_ms - f.light.e2e_mean_ms;
+    Ok(Finding {
+        headline: format!(
+            "+{} CPU per request added {} to mean latency; ITL p99 {} → {}",
+            ms_text(own),
+            ms_text(added),
+            ms_text(f.light.itl_p99_ms),
+            ms_text(f.heavy.itl_p99_ms)
+        ),
+        table: cpu_table(&f),
+        checks,
+        explanation: cpu_explanation(&f),
+        charts: vec![ChartSpec {
+            name: "latency".into(),
+            caption: "Latency of every user with light and with heavy CPU work per request on \
+                      the same single-threaded event loop."
+                .into(),
+            source: ChartSource::Bars(latency_chart(&f)),
+        }],
+    })
+}
+
+/// One row per CPU cost.
+fn cpu_table(f: &CpuOnLoop) -> Table {
     let mut table = Table::new(&[
         "CPU per request",
         "e2e mean",
@@ -176,10 +201,15 @@ fn cpu_analyse(m: &Measured) -> Result<Finding> {
             num(l.rps),
         ]);
     }
+    table
+}
+
+/// The explanation: a request waits for everyone else's CPU on the loop.
+fn cpu_explanation(f: &CpuOnLoop) -> String {
     let own = f.heavy.cpu_ms - f.light.cpu_ms;
     let added = f.heavy.e2e_mean_ms - f.light.e2e_mean_ms;
     let busy = f.heavy.rps * f.heavy.cpu_ms / 1000.0;
-    let explanation = format!(
+    format!(
         "Raising each request's CPU work from {} to {} added {} of computing to a request, but \
          {} to its mean latency ({}× its own CPU): at {} req/s the loop computed about {}% of \
          the time, and a request whose network answer had arrived waited for the loop to \
@@ -198,10 +228,14 @@ fn cpu_analyse(m: &Measured) -> Result<Finding> {
         ms_text(f.heavy.itl_p99_ms),
         ms_text(f.light.ttft_p99_ms),
         ms_text(f.heavy.ttft_p99_ms),
-    );
+    )
+}
+
+/// Latency percentiles with light and with heavy CPU per request.
+fn latency_chart(f: &CpuOnLoop) -> BarChart {
     let metrics = ["e2e p50", "e2e p99", "TTFT p99", "ITL p99"];
     let values = |l: &Load| vec![l.e2e_p50_ms, l.e2e_p99_ms, l.ttft_p99_ms, l.itl_p99_ms];
-    let bars = BarChart {
+    BarChart {
         title: format!("{X2_USERS} users on one event loop: light vs heavy CPU per request"),
         x_label: "latency".into(),
         y_label: "ms".into(),
@@ -219,24 +253,5 @@ fn cpu_analyse(m: &Measured) -> Result<Finding> {
             },
         ],
         lines: Vec::new(),
-    };
-    Ok(Finding {
-        headline: format!(
-            "+{} CPU per request added {} to mean latency; ITL p99 {} → {}",
-            ms_text(own),
-            ms_text(added),
-            ms_text(f.light.itl_p99_ms),
-            ms_text(f.heavy.itl_p99_ms)
-        ),
-        table,
-        checks,
-        explanation,
-        charts: vec![ChartSpec {
-            name: "latency".into(),
-            caption: "Latency of every user with light and with heavy CPU work per request on \
-                      the same single-threaded event loop."
-                .into(),
-            source: ChartSource::Bars(bars),
-        }],
-    })
+    }
 }
