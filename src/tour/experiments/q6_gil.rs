@@ -183,6 +183,28 @@ pub fn checks(f: &Gil) -> Vec<Check> {
 fn analyse(m: &Measured) -> Result<Finding> {
     let f = figures(m)?;
     let checks = checks(&f);
+    Ok(Finding {
+        headline: format!(
+            "4 threads: CPU-bound {}× with GIL, {}× without; I/O-bound {}× with GIL",
+            num(f.cpu_gil.factor()),
+            num(f.cpu_free.factor()),
+            num(f.io_gil.factor())
+        ),
+        table: table(&f),
+        checks,
+        explanation: explanation(&f),
+        charts: vec![ChartSpec {
+            name: "speedup".into(),
+            caption: "Throughput with 4 threads divided by throughput with 1. Under the GIL \
+                      CPU-bound work stays near 1×; I/O-bound work approaches 4× either way."
+                .into(),
+            source: ChartSource::Bars(speedup_chart(&f)),
+        }],
+    })
+}
+
+/// One row per kind of work and lock.
+fn table(f: &Gil) -> Table {
     let mut table = Table::new(&[
         "work",
         "lock",
@@ -201,7 +223,12 @@ fn analyse(m: &Measured) -> Result<Finding> {
             format!("{}×", num(s.factor())),
         ]);
     }
-    let explanation = format!(
+    table
+}
+
+/// The explanation: the GIL serialises CPU-bound work, barely touches I/O-bound work.
+fn explanation(f: &Gil) -> String {
+    format!(
         "With {} ms of computation per request, one thread managed {} req/s; four threads \
          under the GIL managed {} ({}×): they took turns holding the lock, so only one \
          computed at a time. Without the lock the same four threads reached {} req/s ({}×), \
@@ -222,8 +249,13 @@ fn analyse(m: &Measured) -> Result<Finding> {
         num(f.io_free.many),
         num(f.io_free.factor()),
         num((100.0 * (1.0 - ratio(f.io_gil.many, f.io_free.many))).max(0.0)),
-    );
-    let bars = BarChart {
+    )
+}
+
+/// The speed-up from 1 to 4 threads of each kind of work and lock.
+fn speedup_chart(f: &Gil) -> BarChart {
+    let all = [f.cpu_gil, f.cpu_free, f.io_gil, f.io_free];
+    BarChart {
         title: "Speed-up from 1 to 4 threads".into(),
         x_label: "work and lock".into(),
         y_label: "throughput with 4 threads / with 1".into(),
@@ -247,23 +279,5 @@ fn analyse(m: &Measured) -> Result<Finding> {
                 label: format!("{THREADS} threads"),
             },
         ],
-    };
-    Ok(Finding {
-        headline: format!(
-            "4 threads: CPU-bound {}× with GIL, {}× without; I/O-bound {}× with GIL",
-            num(f.cpu_gil.factor()),
-            num(f.cpu_free.factor()),
-            num(f.io_gil.factor())
-        ),
-        table,
-        checks,
-        explanation,
-        charts: vec![ChartSpec {
-            name: "speedup".into(),
-            caption: "Throughput with 4 threads divided by throughput with 1. Under the GIL \
-                      CPU-bound work stays near 1×; I/O-bound work approaches 4× either way."
-                .into(),
-            source: ChartSource::Bars(bars),
-        }],
-    })
+    }
 }
