@@ -316,6 +316,21 @@ pub fn html(r: &TourReport) -> String {
         inline_html(&provenance(r)),
         inline_html(INTRO)
     );
+    summary_html(&mut out, r);
+    for e in &r.experiments {
+        experiment_html(&mut out, e);
+    }
+    out.push_str(
+        "<p class=\"note\">Result files keep every histogram and figure, the first 400 \
+         requests' timelines and a 400-point process series; the verdicts were computed from \
+         exactly what is saved. <code>ragperf report &lt;folder&gt;</code> renders the full \
+         report of one step.</p>\n</body></html>\n",
+    );
+    out
+}
+
+/// The summary table: one linked row per experiment with its verdict and headline.
+fn summary_html(out: &mut String, r: &TourReport) {
     let summary: Vec<Vec<String>> = r
         .experiments
         .iter()
@@ -342,106 +357,112 @@ pub fn html(r: &TourReport) -> String {
         );
     }
     out.push_str("</tbody></table>\n");
-    for e in &r.experiments {
+}
+
+/// One experiment's section: heading, seed, claim, setup, table, explanation, charts, checks
+/// and result files.
+fn experiment_html(out: &mut String, e: &ExperimentReport) {
+    let _ = writeln!(
+        out,
+        "<h2 id=\"{}\">{}: {} {}</h2>",
+        escape(&e.slug),
+        escape(&e.id),
+        inline_html(&e.title),
+        badge(e.verdict)
+    );
+    let _ = writeln!(
+        out,
+        "<blockquote><strong>The seed:</strong> {}</blockquote>\n<p><strong>Claim.</strong> {}</p>",
+        inline_html(&e.seed),
+        inline_html(&e.claim)
+    );
+    out.push_str("<p><strong>Setup.</strong></p><ul>\n");
+    for s in &e.setup {
+        let _ = writeln!(out, "<li>{}</li>", inline_html(s));
+    }
+    out.push_str("</ul>\n");
+    if let Some(err) = &e.error {
         let _ = writeln!(
             out,
-            "<h2 id=\"{}\">{}: {} {}</h2>",
-            escape(&e.slug),
-            escape(&e.id),
-            inline_html(&e.title),
-            badge(e.verdict)
+            "<p class=\"warn\">Could not finish: {}</p>",
+            escape(err)
         );
+    }
+    if !e.table.rows.is_empty() {
+        table_html(out, &e.table.header, &e.table.rows);
+    }
+    if !e.explanation.is_empty() {
         let _ = writeln!(
             out,
-            "<blockquote><strong>The seed:</strong> {}</blockquote>\n<p><strong>Claim.</strong> {}</p>",
-            inline_html(&e.seed),
-            inline_html(&e.claim)
+            "<p><strong>Why.</strong> {}</p>",
+            inline_html(&e.explanation)
         );
-        out.push_str("<p><strong>Setup.</strong></p><ul>\n");
-        for s in &e.setup {
-            let _ = writeln!(out, "<li>{}</li>", inline_html(s));
-        }
-        out.push_str("</ul>\n");
-        if let Some(err) = &e.error {
-            let _ = writeln!(
-                out,
-                "<p class=\"warn\">Could not finish: {}</p>",
-                escape(err)
-            );
-        }
-        if !e.table.rows.is_empty() {
-            table_html(&mut out, &e.table.header, &e.table.rows);
-        }
-        if !e.explanation.is_empty() {
-            let _ = writeln!(
-                out,
-                "<p><strong>Why.</strong> {}</p>",
-                inline_html(&e.explanation)
-            );
-        }
-        for c in &e.charts {
-            match &c.error {
-                None => {
-                    let _ = writeln!(
-                        out,
-                        "<figure>{}<figcaption>{} <em>({})</em></figcaption></figure>",
-                        c.svg,
-                        inline_html(&c.caption),
-                        escape(&c.file)
-                    );
-                }
-                Some(err) => {
-                    let _ = writeln!(
-                        out,
-                        "<p class=\"warn\">Chart not drawn: {}</p>",
-                        escape(err)
-                    );
-                }
+    }
+    charts_html(out, e);
+    checks_html(out, e);
+    if !e.results.is_empty() {
+        let files: Vec<String> = e
+            .results
+            .iter()
+            .map(|f| format!("<a href=\"{0}\"><code>{0}</code></a>", escape(f)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Raw results: {}</p>",
+            files.join(", ")
+        );
+    }
+}
+
+/// An experiment's charts, or why one was not drawn.
+fn charts_html(out: &mut String, e: &ExperimentReport) {
+    for c in &e.charts {
+        match &c.error {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "<figure>{}<figcaption>{} <em>({})</em></figcaption></figure>",
+                    c.svg,
+                    inline_html(&c.caption),
+                    escape(&c.file)
+                );
+            }
+            Some(err) => {
+                let _ = writeln!(
+                    out,
+                    "<p class=\"warn\">Chart not drawn: {}</p>",
+                    escape(err)
+                );
             }
         }
-        if !e.checks.is_empty() {
-            let rows: Vec<Vec<String>> = e
-                .checks
-                .iter()
-                .map(|c| {
-                    vec![
-                        if c.pass { "✅" } else { "❌" }.to_string(),
-                        c.what.clone(),
-                        c.measured.clone(),
-                        c.expected.clone(),
-                        match c.role {
-                            Role::Core => "core".into(),
-                            Role::Detail => "detail".into(),
-                        },
-                    ]
-                })
-                .collect();
-            out.push_str("<details open><summary>Checks behind the verdict</summary>\n");
-            let header: Vec<String> = ["", "check", "measured", "bound", "role"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            table_html(&mut out, &header, &rows);
-            out.push_str("</details>\n");
-        }
-        if !e.results.is_empty() {
-            let files: Vec<String> = e
-                .results
-                .iter()
-                .map(|f| format!("<a href=\"{0}\"><code>{0}</code></a>", escape(f)))
-                .collect();
-            let _ = writeln!(
-                out,
-                "<p class=\"note\">Raw results: {}</p>",
-                files.join(", ")
-            );
-        }
     }
-    out.push_str(
-        "<p class=\"note\">Result files keep every histogram and figure, the first 400 \
-         requests' timelines and a 400-point process series; the verdicts were computed from \
-         exactly what is saved. <code>ragperf report &lt;folder&gt;</code> renders the full \
-         report of one step.</p>\n</body></html>\n",
-    );
-    out
+}
+
+/// The checks behind an experiment's verdict, if it has any.
+fn checks_html(out: &mut String, e: &ExperimentReport) {
+    if !e.checks.is_empty() {
+        let rows: Vec<Vec<String>> = e
+            .checks
+            .iter()
+            .map(|c| {
+                vec![
+                    if c.pass { "✅" } else { "❌" }.to_string(),
+                    c.what.clone(),
+                    c.measured.clone(),
+                    c.expected.clone(),
+                    match c.role {
+                        Role::Core => "core".into(),
+                        Role::Detail => "detail".into(),
+                    },
+                ]
+            })
+            .collect();
+        out.push_str("<details open><summary>Checks behind the verdict</summary>\n");
+        let header: Vec<String> = ["", "check", "measured", "bound", "role"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        table_html(out, &header, &rows);
+        out.push_str("</details>\n");
+    }
 }
