@@ -285,7 +285,31 @@ pub fn provenance(result: &RunResult) -> String {
 /// The scenario as run, as bullet lines (without the leading `- `).
 pub fn scenario_lines(result: &RunResult) -> Vec<String> {
     let s = &result.scenario;
-    let mut out = Vec::new();
+    let mut out = vec![load_line(result), variants_line(result)];
+    if let Some(t) = &s.target {
+        out.push(target_line(result, t));
+        out.push(mocks_line(result));
+        return out;
+    }
+    out.push(latency_model_line(result));
+    out.push(request_line(result));
+    out.push(format!("**Faults**: {}.", faults(result)));
+    out.push(format!(
+        "**Client**: request timeout {} ms, up to {} attempts per call (retries with backoff).",
+        s.client.request_timeout_ms, s.client.retry.max_attempts
+    ));
+    out.extend(variant_settings_line(result));
+    out.extend(slo_line(result));
+    out.push(format!(
+        "**Seed** {}; scenario and every histogram are in `result.json`.",
+        s.seed
+    ));
+    out
+}
+
+/// The load line: closed or open loop, the points, the per-variant bound and the repetitions.
+fn load_line(result: &RunResult) -> String {
+    let s = &result.scenario;
     let points: Vec<String> = result.plan.points.iter().map(|p| p.label()).collect();
     let bound = match (s.load.requests, s.load.duration) {
         (Some(n), Some(d)) => format!(
@@ -310,12 +334,16 @@ pub fn scenario_lines(result: &RunResult) -> Vec<String> {
         };
         format!("closed loop{think}")
     };
-    out.push(format!(
+    format!(
         "**Load**: {mode}; points {}; {bound}; repetitions {}.",
         points.join(", "),
         result.plan.repeat.max(1)
-    ));
-    out.push(format!(
+    )
+}
+
+/// The variants, in run order.
+fn variants_line(result: &RunResult) -> String {
+    format!(
         "**Variants**: {}.",
         result
             .plan
@@ -324,28 +352,34 @@ pub fn scenario_lines(result: &RunResult) -> Vec<String> {
             .map(|v| format!("`{v}`"))
             .collect::<Vec<_>>()
             .join(", ")
-    ));
-    if let Some(t) = &s.target {
-        out.push(target_line(result, t));
-        out.push(format!(
-            "**Mocks** the server used (when ragperf started them or read their statistics; ms, \
-             before scaling by the time scale **{}**): embedding {}; Qdrant search {}; Bedrock \
-             time to first token {}, inter-token gap {}, {} output tokens. Faults: {}.",
-            s.time_scale,
-            s.embedding.latency_ms,
-            s.qdrant.search_ms,
-            s.bedrock.ttft_ms,
-            s.bedrock.itl_ms,
-            s.bedrock.output_tokens,
-            faults(result)
-        ));
-        return out;
-    }
+    )
+}
+
+/// Against a target server: the mocks the server used, their latencies and faults.
+fn mocks_line(result: &RunResult) -> String {
+    let s = &result.scenario;
+    format!(
+        "**Mocks** the server used (when ragperf started them or read their statistics; ms, \
+         before scaling by the time scale **{}**): embedding {}; Qdrant search {}; Bedrock \
+         time to first token {}, inter-token gap {}, {} output tokens. Faults: {}.",
+        s.time_scale,
+        s.embedding.latency_ms,
+        s.qdrant.search_ms,
+        s.bedrock.ttft_ms,
+        s.bedrock.itl_ms,
+        s.bedrock.output_tokens,
+        faults(result)
+    )
+}
+
+/// The latency model and one request's expected service time.
+fn latency_model_line(result: &RunResult) -> String {
+    let s = &result.scenario;
     let service_ms = result
         .runs
         .first()
         .map_or(0.0, |r| r.ideal.expected_service_s * 1000.0);
-    out.push(format!(
+    format!(
         "**Latency model** (ms, before scaling): embedding {}; Qdrant search {}; Bedrock time to first token {}, inter-token gap {}, {} output tokens. Every latency is multiplied by the time scale **{}**: one request's expected service time is {}.",
         s.embedding.latency_ms,
         s.qdrant.search_ms,
@@ -354,8 +388,13 @@ pub fn scenario_lines(result: &RunResult) -> Vec<String> {
         s.bedrock.output_tokens,
         s.time_scale,
         ms(service_ms)
-    ));
-    out.push(format!(
+    )
+}
+
+/// The request's shape: top-k, the CPU work and whether it runs under one global lock.
+fn request_line(result: &RunResult) -> String {
+    let s = &result.scenario;
+    format!(
         "**Request**: top-k {}, {} µs of CPU work per request{}{}.",
         s.request.top_k,
         s.request.cpu_work_us,
@@ -368,12 +407,11 @@ pub fn scenario_lines(result: &RunResult) -> Vec<String> {
         } else {
             ""
         }
-    ));
-    out.push(format!("**Faults**: {}.", faults(result)));
-    out.push(format!(
-        "**Client**: request timeout {} ms, up to {} attempts per call (retries with backoff).",
-        s.client.request_timeout_ms, s.client.retry.max_attempts
-    ));
+    )
+}
+
+/// Each variant's own settings, in run order; `None` when no variant has any.
+fn variant_settings_line(result: &RunResult) -> Option<String> {
     let mut settings: Vec<String> = Vec::new();
     for v in &result.plan.variants {
         if let Some(run) = result.runs.iter().find(|r| &r.variant == v)
@@ -387,26 +425,27 @@ pub fn scenario_lines(result: &RunResult) -> Vec<String> {
             settings.push(format!("`{v}` {}", kv.join(", ")));
         }
     }
-    if !settings.is_empty() {
-        out.push(format!("**Variant settings**: {}.", settings.join("; ")));
+    if settings.is_empty() {
+        return None;
     }
-    if !result.plan.slo.is_empty() {
-        let slo = &result.plan.slo;
-        let parts: Vec<String> = [
-            ("TTFT", slo.ttft_ms),
-            ("e2e", slo.e2e_ms),
-            ("TPOT", slo.tpot_ms),
-        ]
-        .iter()
-        .filter_map(|(n, v)| v.map(|v| format!("{n} ≤ {}", ms(v))))
-        .collect();
-        out.push(format!("**Goodput SLO**: {}.", parts.join(", ")));
+    Some(format!("**Variant settings**: {}.", settings.join("; ")))
+}
+
+/// The goodput SLO bounds; `None` without `--slo`.
+fn slo_line(result: &RunResult) -> Option<String> {
+    if result.plan.slo.is_empty() {
+        return None;
     }
-    out.push(format!(
-        "**Seed** {}; scenario and every histogram are in `result.json`.",
-        s.seed
-    ));
-    out
+    let slo = &result.plan.slo;
+    let parts: Vec<String> = [
+        ("TTFT", slo.ttft_ms),
+        ("e2e", slo.e2e_ms),
+        ("TPOT", slo.tpot_ms),
+    ]
+    .iter()
+    .filter_map(|(n, v)| v.map(|v| format!("{n} ≤ {}", ms(v))))
+    .collect();
+    Some(format!("**Goodput SLO**: {}.", parts.join(", ")))
 }
 
 /// The injected faults, or `none`.

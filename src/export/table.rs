@@ -267,25 +267,7 @@ pub fn heading(result: &RunResult) -> String {
 /// A fixed-width table, one row per variant × point.
 pub fn render(result: &RunResult) -> String {
     let slo = !result.plan.slo.is_empty();
-    let mut header = vec!["variant", "load", "ok/sent", "req/s"];
-    if slo {
-        header.push("good/s");
-    }
-    header.extend([
-        "tok/s",
-        "e2e p50/p99",
-        "ttft p50/p99",
-        "itl p50/p99",
-        "queue p99",
-        "threads",
-        "rss",
-        "cpu s",
-        "eff",
-        "failed",
-        "unfinished",
-        "never sent",
-        "warm-up ok",
-    ]);
+    let header = header(slo);
     // With --repeat, each row says which repetition it is (`c=8 #2`).
     let repeated = result.plan.repeat > 1;
     let rows: Vec<Vec<String>> = result.runs.iter().map(|r| row(r, slo, repeated)).collect();
@@ -305,37 +287,76 @@ pub fn render(result: &RunResult) -> String {
         let _ = writeln!(out, "warning: {n}");
     }
     for r in &result.runs {
-        let w = &r.counters.warmup;
-        if w.failed + w.abandoned + w.never_sent > 0 {
-            let _ = writeln!(
-                out,
-                "warm-up of {} at {}: {} due = {} ok + {} failed + {} unfinished + {} never sent",
-                subject_label(r),
-                r.point.label(),
-                w.due,
-                w.ok,
-                w.failed,
-                w.abandoned,
-                w.never_sent
-            );
-        }
-        let service_s = r.ideal.expected_service_s;
-        if r.throughput.window_s > 0.0
-            && service_s > r.throughput.window_s
-            && r.counters.failed == 0
-        {
-            let _ = writeln!(
-                out,
-                "note: {} at {}: the measured window ({:.1} s) is shorter than one expected \
-                 service time ({:.1} s), so few requests can finish inside it; use a longer -d \
-                 or a smaller --time-scale",
-                subject_label(r),
-                r.point.label(),
-                r.throughput.window_s,
-                service_s
-            );
-        }
+        warmup_and_window_notes(r, &mut out);
     }
+    bucket_legends(result, &mut out);
+    failure_lines(result, &mut out);
+    driver_notes(result, &mut out);
+    server_rows(result, &mut out);
+    if result.partial {
+        out.push_str("(partial: the run was interrupted or did not finish every point)\n");
+    }
+    out
+}
+
+/// The table's column names; `good/s` only when the run had `--slo` bounds.
+fn header(slo: bool) -> Vec<&'static str> {
+    let mut header = vec!["variant", "load", "ok/sent", "req/s"];
+    if slo {
+        header.push("good/s");
+    }
+    header.extend([
+        "tok/s",
+        "e2e p50/p99",
+        "ttft p50/p99",
+        "itl p50/p99",
+        "queue p99",
+        "threads",
+        "rss",
+        "cpu s",
+        "eff",
+        "failed",
+        "unfinished",
+        "never sent",
+        "warm-up ok",
+    ]);
+    header
+}
+
+/// One run's warm-up breakdown (when the warm-up lost requests) and the note when the measured
+/// window is shorter than one expected service time.
+fn warmup_and_window_notes(r: &VariantRun, out: &mut String) {
+    let w = &r.counters.warmup;
+    if w.failed + w.abandoned + w.never_sent > 0 {
+        let _ = writeln!(
+            out,
+            "warm-up of {} at {}: {} due = {} ok + {} failed + {} unfinished + {} never sent",
+            subject_label(r),
+            r.point.label(),
+            w.due,
+            w.ok,
+            w.failed,
+            w.abandoned,
+            w.never_sent
+        );
+    }
+    let service_s = r.ideal.expected_service_s;
+    if r.throughput.window_s > 0.0 && service_s > r.throughput.window_s && r.counters.failed == 0 {
+        let _ = writeln!(
+            out,
+            "note: {} at {}: the measured window ({:.1} s) is shorter than one expected \
+             service time ({:.1} s), so few requests can finish inside it; use a longer -d \
+             or a smaller --time-scale",
+            subject_label(r),
+            r.point.label(),
+            r.throughput.window_s,
+            service_s
+        );
+    }
+}
+
+/// The legends of the `unfinished` and `never sent` columns, each only when some run used it.
+fn bucket_legends(result: &RunResult, out: &mut String) {
     if result.runs.iter().any(|r| r.counters.abandoned > 0) {
         out.push_str(
             "unfinished: measured requests still running (or queued) when the drain time ran \
@@ -349,6 +370,10 @@ pub fn render(result: &RunResult) -> String {
              the load stopped\n",
         );
     }
+}
+
+/// One line per run with failures: each failure kind, its count and a hint where one is known.
+fn failure_lines(result: &RunResult, out: &mut String) {
     for r in result.runs.iter().filter(|r| r.counters.failed > 0) {
         let kinds: Vec<String> = r
             .counters
@@ -367,6 +392,11 @@ pub fn render(result: &RunResult) -> String {
             kinds.join(", ")
         );
     }
+}
+
+/// The notes about ragperf's own load: a warning per point where the load generator was busy
+/// enough to limit the measurement, and the legend of its own columns.
+fn driver_notes(result: &RunResult, out: &mut String) {
     for r in result.runs.iter().filter(|r| r.target.is_some()) {
         if let Some((busy, threads)) = driver_load(result, r)
             && busy >= DRIVER_BUSY_WARNING
@@ -387,9 +417,4 @@ pub fn render(result: &RunResult) -> String {
              backends' injected wait per request (— when the backends are not ragperf mocks)\n",
         );
     }
-    server_rows(result, &mut out);
-    if result.partial {
-        out.push_str("(partial: the run was interrupted or did not finish every point)\n");
-    }
-    out
 }
