@@ -98,7 +98,29 @@ fn names(rows: &[&Row]) -> String {
 /// `At c=32: …served the most…; lowest e2e p99…; threads from … to …`. Variants within
 /// [`SAME_SHARE`] of the best share the win: on a shared machine that is noise.
 fn winners(result: &RunResult, variants: &[String], point: &LoadPoint) -> Option<String> {
-    let rows: Vec<Row> = variants
+    let rows = winner_rows(result, variants, point);
+    if rows.len() < 2 {
+        return None;
+    }
+    let mut line = format!("**At {}**: ", point.label());
+    throughput_clause(&rows, &mut line);
+    p99_clause(&rows, &mut line);
+    let fewest = rows.iter().min_by(|a, b| a.threads.total_cmp(&b.threads))?;
+    let most = rows.iter().max_by(|a, b| a.threads.total_cmp(&b.threads))?;
+    if most.threads > fewest.threads {
+        line.push_str(&format!(
+            "; threads: from {:.0} (`{}`) to {:.0} (`{}`)",
+            fewest.threads, fewest.variant, most.threads, most.variant
+        ));
+    }
+    line.push('.');
+    Some(line)
+}
+
+/// Each variant's throughput, efficiency, e2e p99 and threads at `point`; variants without
+/// measurements are left out.
+fn winner_rows(result: &RunResult, variants: &[String], point: &LoadPoint) -> Vec<Row> {
+    variants
         .iter()
         .filter_map(|v| {
             let runs = cell(result, v, point);
@@ -113,11 +135,11 @@ fn winners(result: &RunResult, variants: &[String], point: &LoadPoint) -> Option
                 threads: mean(&runs, |r| r.process.threads_peak as f64)?,
             })
         })
-        .collect();
-    if rows.len() < 2 {
-        return None;
-    }
-    let mut line = format!("**At {}**: ", point.label());
+        .collect()
+}
+
+/// Who served the most (the leaders within `SAME_SHARE` of the best), against the rest.
+fn throughput_clause(rows: &[Row], line: &mut String) {
     let best = rows.iter().map(|r| r.requests_per_s).fold(0.0, f64::max);
     let (leaders, rest): (Vec<&Row>, Vec<&Row>) = rows
         .iter()
@@ -154,6 +176,10 @@ fn winners(result: &RunResult, variants: &[String], point: &LoadPoint) -> Option
             .collect();
         line.push_str(&format!(", against {}", others.join(", ")));
     }
+}
+
+/// Whether the e2e p99s agree, else the lowest and the highest.
+fn p99_clause(rows: &[Row], line: &mut String) {
     let with_p99: Vec<(&Row, f64)> = rows.iter().filter_map(|r| Some((r, r.p99?))).collect();
     let lowest = with_p99.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
     let highest = with_p99.iter().map(|r| r.1).fold(0.0, f64::max);
@@ -181,16 +207,6 @@ fn winners(result: &RunResult, variants: &[String], point: &LoadPoint) -> Option
             ms(highest)
         ));
     }
-    let fewest = rows.iter().min_by(|a, b| a.threads.total_cmp(&b.threads))?;
-    let most = rows.iter().max_by(|a, b| a.threads.total_cmp(&b.threads))?;
-    if most.threads > fewest.threads {
-        line.push_str(&format!(
-            "; threads: from {:.0} (`{}`) to {:.0} (`{}`)",
-            fewest.threads, fewest.variant, most.threads, most.variant
-        ));
-    }
-    line.push('.');
-    Some(line)
 }
 
 /// Threads from which a server at its thread peak reads as a thread pool: an event loop has a

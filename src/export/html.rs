@@ -206,6 +206,44 @@ fn table(out: &mut String, result: &RunResult) {
 /// The whole page.
 pub fn render(result: &RunResult) -> String {
     let mut out = String::new();
+    page_head(&mut out, result);
+    findings(&mut out, result);
+    out.push_str("<h2 id=\"results\">Results</h2>\n");
+    table(&mut out, result);
+    out.push_str(
+        "<p class=\"note\">req/s and tok/s count successful requests (their tokens) finishing \
+         inside the measured window; ideal is Little's law (concurrency / expected service \
+         time); efficiency is measured / ideal. e2e, TTFT and queue count from each request's \
+         intended start, so time spent waiting for a thread or worker is included \
+         (coordinated omission corrected); ITL is every gap between two tokens. threads peak \
+         counts only the variant's own threads; CPU s is the whole process, mocks included.</p>\n",
+    );
+    let charts = plot::plan(result);
+    let single = data::points(result).len() == 1;
+    out.push_str("<h2 id=\"load\">Throughput, latency and OS cost against load</h2>\n");
+    for chart in charts.iter().filter(|c| {
+        matches!(
+            c.kind,
+            ChartKind::Throughput | ChartKind::LatencyVsLoad | ChartKind::OsCost
+        )
+    }) {
+        figure(&mut out, chart, result, single);
+    }
+    timelines_section(&mut out, result, &charts, single);
+    latency_section(&mut out, result, &charts, single);
+    out.push_str("<h2 id=\"scenario\">Scenario as run</h2>\n<ul>\n");
+    for line in describe::scenario_lines(result) {
+        let _ = writeln!(out, "<li>{}</li>", inline(&line));
+    }
+    out.push_str("</ul>\n");
+    files(&mut out, result);
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// The page's head, title, provenance and navigation, and a warning when the result file is
+/// damaged.
+fn page_head(out: &mut String, result: &RunResult) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -233,6 +271,10 @@ pub fn render(result: &RunResult) -> String {
         }
         out.push_str("</ul></div>\n");
     }
+}
+
+/// The findings, one list per section.
+fn findings(out: &mut String, result: &RunResult) {
     out.push_str("<h2 id=\"findings\">Findings</h2>\n");
     for (heading, lines) in highlights(result).sections() {
         let _ = writeln!(out, "<h3>{heading}</h3>\n<ul>");
@@ -241,27 +283,10 @@ pub fn render(result: &RunResult) -> String {
         }
         out.push_str("</ul>\n");
     }
-    out.push_str("<h2 id=\"results\">Results</h2>\n");
-    table(&mut out, result);
-    out.push_str(
-        "<p class=\"note\">req/s and tok/s count successful requests (their tokens) finishing \
-         inside the measured window; ideal is Little's law (concurrency / expected service \
-         time); efficiency is measured / ideal. e2e, TTFT and queue count from each request's \
-         intended start, so time spent waiting for a thread or worker is included \
-         (coordinated omission corrected); ITL is every gap between two tokens. threads peak \
-         counts only the variant's own threads; CPU s is the whole process, mocks included.</p>\n",
-    );
-    let charts = plot::plan(result);
-    let single = data::points(result).len() == 1;
-    out.push_str("<h2 id=\"load\">Throughput, latency and OS cost against load</h2>\n");
-    for chart in charts.iter().filter(|c| {
-        matches!(
-            c.kind,
-            ChartKind::Throughput | ChartKind::LatencyVsLoad | ChartKind::OsCost
-        )
-    }) {
-        figure(&mut out, chart, result, single);
-    }
+}
+
+/// The request timelines at the headline point, in a grid.
+fn timelines_section(out: &mut String, result: &RunResult, charts: &[Chart], single: bool) {
     let timelines: Vec<&Chart> = charts
         .iter()
         .filter(|c| matches!(c.kind, ChartKind::Timeline { .. }))
@@ -281,11 +306,15 @@ pub fn render(result: &RunResult) -> String {
         );
         for chart in timelines {
             out.push_str("<div>");
-            figure(&mut out, chart, result, single);
+            figure(out, chart, result, single);
             out.push_str("</div>");
         }
         out.push_str("</div>\n");
     }
+}
+
+/// The latency spectra and distributions per point, heaviest first; lighter points fold away.
+fn latency_section(out: &mut String, result: &RunResult, charts: &[Chart], single: bool) {
     out.push_str("<h2 id=\"latency\">Latency distributions</h2>\n");
     let mut points = data::points(result);
     points.sort_by(|a, b| data::load_value(b).total_cmp(&data::load_value(a)));
@@ -308,19 +337,11 @@ pub fn render(result: &RunResult) -> String {
         );
         for chart in of_point {
             out.push_str("<div>");
-            figure(&mut out, chart, result, single);
+            figure(out, chart, result, single);
             out.push_str("</div>");
         }
         out.push_str("</div></details>\n");
     }
-    out.push_str("<h2 id=\"scenario\">Scenario as run</h2>\n<ul>\n");
-    for line in describe::scenario_lines(result) {
-        let _ = writeln!(out, "<li>{}</li>", inline(&line));
-    }
-    out.push_str("</ul>\n");
-    files(&mut out, result);
-    out.push_str("</body></html>\n");
-    out
 }
 
 /// The files beside this page.
