@@ -6,6 +6,7 @@
 //! body into one bin; the legend says how much of each variant lies beyond.
 
 use anyhow::Result;
+use hdrhistogram::Histogram;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -93,13 +94,7 @@ pub fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let mut hists = Vec::new();
-    for (index, variant) in data::variants(result).into_iter().enumerate() {
-        let runs = data::cell(result, &variant, point);
-        if let Some(h) = histograms::merged(&runs, metric) {
-            hists.push((variant, index, h));
-        }
-    }
+    let hists = variant_histograms(result, metric, point);
     let hi_us = hists
         .iter()
         .map(|(_, _, h)| h.value_at_quantile(0.999))
@@ -122,26 +117,7 @@ where
     let bins = Bins::new(lo_ms, hi_ms);
     let outlines: Vec<Outline> = hists
         .iter()
-        .map(|(variant, index, h)| {
-            let mut counts = vec![0u64; BINS];
-            let mut beyond = 0u64;
-            for v in h.iter_recorded() {
-                let ms = h.median_equivalent(v.value_iterated_to()) as f64 / 1000.0;
-                let n = v.count_at_value();
-                match bins.index(ms) {
-                    Some(b) => counts[b] += n,
-                    None => beyond += n,
-                }
-            }
-            let total = h.len().max(1) as f64;
-            Outline {
-                variant: variant.clone(),
-                index: *index,
-                shares: counts.iter().map(|c| *c as f64 * 100.0 / total).collect(),
-                beyond: beyond as f64 * 100.0 / total,
-                count: h.len(),
-            }
-        })
+        .map(|(variant, index, h)| Outline::new(&bins, variant, *index, h))
         .collect();
     let top = outlines
         .iter()
@@ -164,13 +140,7 @@ where
     let mut beyond = Vec::new();
     for o in &outlines {
         let (color, shape) = variant_style(&o.variant, o.index);
-        // A step outline: flat across each bin, vertical between bins.
-        let mut steps = vec![(bins.edge(0), 0.0)];
-        for (b, share) in o.shares.iter().enumerate() {
-            steps.push((bins.edge(b), *share));
-            steps.push((bins.edge(b + 1), *share));
-        }
-        steps.push((bins.edge(BINS), 0.0));
+        let steps = bins.steps(&o.shares);
         if o.beyond >= 0.05 {
             beyond.push(format!("{} {:.1}%", o.variant, o.beyond));
         }
@@ -192,14 +162,79 @@ where
         }
     }
     common::side_legend(&legend_area, "variant (values)", &entries)?;
-    // What lies right of the axis (above the largest p99.9), per variant.
-    let mut y = 56 + 28 * entries.len() as i32 + 16;
+    beyond_notes(&legend_area, entries.len(), &beyond)
+}
+
+/// Each variant's `metric` at `point`, its repetitions merged, with its index in run order;
+/// variants without values are left out.
+fn variant_histograms(
+    result: &RunResult,
+    metric: &str,
+    point: &LoadPoint,
+) -> Vec<(String, usize, Histogram<u64>)> {
+    let mut hists = Vec::new();
+    for (index, variant) in data::variants(result).into_iter().enumerate() {
+        let runs = data::cell(result, &variant, point);
+        if let Some(h) = histograms::merged(&runs, metric) {
+            hists.push((variant, index, h));
+        }
+    }
+    hists
+}
+
+/// Below the legend, what lies right of the axis (above the largest p99.9), per variant.
+fn beyond_notes<DB: DrawingBackend>(
+    legend_area: &DrawingArea<DB, Shift>,
+    entries: usize,
+    beyond: &[String],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let mut y = 56 + 28 * entries as i32 + 16;
     if !beyond.is_empty() {
-        common::note(&legend_area, "beyond the axis:", (8, y))?;
-        for line in &beyond {
+        common::note(legend_area, "beyond the axis:", (8, y))?;
+        for line in beyond {
             y += 24;
-            common::note(&legend_area, line, (16, y))?;
+            common::note(legend_area, line, (16, y))?;
         }
     }
     Ok(())
+}
+
+impl Outline {
+    /// Counts `h` into `bins`, as shares of all its values.
+    fn new(bins: &Bins, variant: &str, index: usize, h: &Histogram<u64>) -> Outline {
+        let mut counts = vec![0u64; BINS];
+        let mut beyond = 0u64;
+        for v in h.iter_recorded() {
+            let ms = h.median_equivalent(v.value_iterated_to()) as f64 / 1000.0;
+            let n = v.count_at_value();
+            match bins.index(ms) {
+                Some(b) => counts[b] += n,
+                None => beyond += n,
+            }
+        }
+        let total = h.len().max(1) as f64;
+        Outline {
+            variant: variant.to_string(),
+            index,
+            shares: counts.iter().map(|c| *c as f64 * 100.0 / total).collect(),
+            beyond: beyond as f64 * 100.0 / total,
+            count: h.len(),
+        }
+    }
+}
+
+impl Bins {
+    /// A step outline of `shares`: flat across each bin, vertical between bins.
+    fn steps(&self, shares: &[f64]) -> Vec<(f64, f64)> {
+        let mut steps = vec![(self.edge(0), 0.0)];
+        for (b, share) in shares.iter().enumerate() {
+            steps.push((self.edge(b), *share));
+            steps.push((self.edge(b + 1), *share));
+        }
+        steps.push((self.edge(BINS), 0.0));
+        steps
+    }
 }

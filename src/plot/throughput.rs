@@ -12,8 +12,8 @@ use plotters::prelude::*;
 
 use super::common::{self, Entry, Glyph};
 use super::{INK, LINE_WIDTH, variant_style};
-use crate::result::RunResult;
 use crate::result::query as data;
+use crate::result::{LoadPoint, RunResult};
 
 /// Draws the chart.
 pub fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, result: &RunResult) -> Result<()>
@@ -28,28 +28,7 @@ where
     if points.len() == 1 {
         return bars(area, result, &variants);
     }
-    // Per variant: (x, measured, ideal) at each point, in load order.
-    let mut sorted = points.clone();
-    sorted.sort_by(|a, b| data::load_value(a).total_cmp(&data::load_value(b)));
-    let mut series: Vec<Series> = variants
-        .iter()
-        .enumerate()
-        .map(|(index, v)| Series {
-            index,
-            variant: v,
-            points: sorted
-                .iter()
-                .filter_map(|p| {
-                    let runs = data::cell(result, v, p);
-                    Some((
-                        common::load_x(p),
-                        data::mean(&runs, |r| r.throughput.requests_per_s)?,
-                        data::mean(&runs, |r| r.ideal.ideal_requests_per_s)?,
-                    ))
-                })
-                .collect(),
-        })
-        .collect();
+    let mut series = measured_series(result, &variants, &points);
     let scale = common::YScale::for_values(
         series
             .iter()
@@ -70,25 +49,9 @@ where
         &common::load_label,
         &|v| scale.label(v),
     )?;
-    // Ideal lines: variants whose ideals agree (within a few % — the ideal follows the answer
-    // lengths each variant received) share one line. The largest group's is black; a variant
-    // with an ideal of its own (a bounded pool, `sequential`) gets a dashed line in its colour.
-    let mut groups: Vec<IdealLine> = Vec::new();
-    for s in &series {
-        let line: Vec<(f64, f64)> = s.points.iter().map(|(x, _, id)| (*x, *id)).collect();
-        match groups
-            .iter_mut()
-            .find(|g| same_line(&g.line, &line, scale.log))
-        {
-            Some(g) => g.members += 1,
-            None => groups.push(IdealLine {
-                index: s.index,
-                variant: s.variant,
-                line,
-                members: 1,
-            }),
-        }
-    }
+    // The largest group's ideal line is black; a variant with an ideal of its own (a bounded
+    // pool, `sequential`) gets a dashed line in its colour.
+    let groups = ideal_groups(&series, scale.log);
     let largest = groups.iter().map(|g| g.members).max().unwrap_or(0);
     let mut entries = Vec::new();
     let mut main_drawn = false;
@@ -122,6 +85,54 @@ where
     }
     common::side_legend(&legend_area, "measured, and the ideal", &entries)?;
     Ok(())
+}
+
+/// Per variant: `(x, measured, ideal)` at each point, in load order (y not yet scaled).
+fn measured_series<'a>(
+    result: &RunResult,
+    variants: &'a [String],
+    points: &[LoadPoint],
+) -> Vec<Series<'a>> {
+    let mut sorted = points.to_vec();
+    sorted.sort_by(|a, b| data::load_value(a).total_cmp(&data::load_value(b)));
+    variants
+        .iter()
+        .enumerate()
+        .map(|(index, v)| Series {
+            index,
+            variant: v,
+            points: sorted
+                .iter()
+                .filter_map(|p| {
+                    let runs = data::cell(result, v, p);
+                    Some((
+                        common::load_x(p),
+                        data::mean(&runs, |r| r.throughput.requests_per_s)?,
+                        data::mean(&runs, |r| r.ideal.ideal_requests_per_s)?,
+                    ))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The ideal lines: variants whose ideals agree (within a few % — the ideal follows the answer
+/// lengths each variant received) share one line, in the order of their first variant.
+fn ideal_groups<'a>(series: &[Series<'a>], log: bool) -> Vec<IdealLine<'a>> {
+    let mut groups: Vec<IdealLine> = Vec::new();
+    for s in series {
+        let line: Vec<(f64, f64)> = s.points.iter().map(|(x, _, id)| (*x, *id)).collect();
+        match groups.iter_mut().find(|g| same_line(&g.line, &line, log)) {
+            Some(g) => g.members += 1,
+            None => groups.push(IdealLine {
+                index: s.index,
+                variant: s.variant,
+                line,
+                members: 1,
+            }),
+        }
+    }
+    groups
 }
 
 /// One variant's line: `(x, measured, ideal)` per point, y as plotted.
