@@ -14,9 +14,9 @@ use plotters::prelude::*;
 
 use super::common::{self, Entry, Glyph};
 use super::{LINE_WIDTH, MUTED, Shape, variant_style};
-use crate::result::RunResult;
 use crate::result::query as data;
 use crate::result::query::pct;
+use crate::result::{LoadPoint, RunResult};
 
 /// One load point of a variant: x, and (p50, p99) when something finished there.
 type Point = (f64, Option<(f64, f64)>);
@@ -80,26 +80,7 @@ where
 {
     let mut points = data::points(result);
     points.sort_by(|a, b| data::load_value(a).total_cmp(&data::load_value(b)));
-    // Per variant and point: (x, Some((p50, p99))), or (x, None) where no request finished
-    // (no sample is no latency: the line breaks there and a ring marks the point).
-    let series: Vec<Vec<Point>> = variants
-        .iter()
-        .map(|v| {
-            points
-                .iter()
-                .filter_map(|p| {
-                    let runs: Vec<_> = data::cell(result, v, p)
-                        .into_iter()
-                        .filter(|r| pct(r, metric).count > 0)
-                        .collect();
-                    let ran = !data::cell(result, v, p).is_empty();
-                    let value = data::mean(&runs, |r| pct(r, metric).p50)
-                        .zip(data::mean(&runs, |r| pct(r, metric).p99));
-                    ran.then_some((common::load_x(p), value))
-                })
-                .collect()
-        })
-        .collect();
+    let series = latency_series(result, variants, &points, metric);
     let scale = common::YScale::for_values(
         series
             .iter()
@@ -154,6 +135,35 @@ where
         common::markers(&mut chart, Shape::Ring, color, &none)?;
     }
     Ok(())
+}
+
+/// Per variant and point (in the order of `points`): (x, Some((p50, p99))), or (x, None) where
+/// no request finished (no sample is no latency: the line breaks there and a ring marks the
+/// point).
+fn latency_series(
+    result: &RunResult,
+    variants: &[String],
+    points: &[LoadPoint],
+    metric: &str,
+) -> Vec<Vec<Point>> {
+    variants
+        .iter()
+        .map(|v| {
+            points
+                .iter()
+                .filter_map(|p| {
+                    let runs: Vec<_> = data::cell(result, v, p)
+                        .into_iter()
+                        .filter(|r| pct(r, metric).count > 0)
+                        .collect();
+                    let ran = !data::cell(result, v, p).is_empty();
+                    let value = data::mean(&runs, |r| pct(r, metric).p50)
+                        .zip(data::mean(&runs, |r| pct(r, metric).p99));
+                    ran.then_some((common::load_x(p), value))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The runs of consecutive points that have a value: a line never bridges a point where

@@ -55,34 +55,8 @@ pub fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let mut lines = Vec::new();
-    let mut max_count = 0u64;
-    for (index, variant) in data::variants(result).into_iter().enumerate() {
-        let runs = data::cell(result, &variant, point);
-        let Some(h) = histograms::merged(&runs, metric) else {
-            continue;
-        };
-        max_count = max_count.max(h.len());
-        lines.push(Line {
-            variant,
-            index,
-            count: h.len(),
-            points: h
-                .iter_quantiles(TICKS_PER_HALF_DISTANCE)
-                .map(|v| {
-                    (
-                        v.quantile_iterated_to(),
-                        v.value_iterated_to() as f64 / 1000.0,
-                    )
-                })
-                .collect(),
-            marked: MARKED
-                .iter()
-                .filter(|q| (1.0 / (1.0 - **q)) <= h.len() as f64)
-                .map(|q| (*q, h.value_at_quantile(*q) as f64 / 1000.0))
-                .collect(),
-        });
-    }
+    let lines = spectrum_lines(result, metric, point);
+    let max_count = lines.iter().map(|l| l.count).max().unwrap_or(0);
     if lines.is_empty() {
         return common::empty(
             area,
@@ -137,6 +111,38 @@ where
     }
     common::side_legend(&legend_area, "variant (requests)", &entries)?;
     Ok(())
+}
+
+/// Each variant's `metric` at `point` (repetitions merged) as a percentile line with its marked
+/// percentiles, in run order; variants without a histogram are left out.
+fn spectrum_lines(result: &RunResult, metric: &str, point: &LoadPoint) -> Vec<Line> {
+    let mut lines = Vec::new();
+    for (index, variant) in data::variants(result).into_iter().enumerate() {
+        let runs = data::cell(result, &variant, point);
+        let Some(h) = histograms::merged(&runs, metric) else {
+            continue;
+        };
+        lines.push(Line {
+            variant,
+            index,
+            count: h.len(),
+            points: h
+                .iter_quantiles(TICKS_PER_HALF_DISTANCE)
+                .map(|v| {
+                    (
+                        v.quantile_iterated_to(),
+                        v.value_iterated_to() as f64 / 1000.0,
+                    )
+                })
+                .collect(),
+            marked: MARKED
+                .iter()
+                .filter(|q| (1.0 / (1.0 - **q)) <= h.len() as f64)
+                .map(|q| (*q, h.value_at_quantile(*q) as f64 / 1000.0))
+                .collect(),
+        });
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -60,6 +60,36 @@ fn span(rows: &[&TimelineEntry]) -> (u64, u64) {
     (t0, t1)
 }
 
+/// Each row's label, `T<thread> #<request>`, threads numbered in order of first appearance;
+/// and how many threads there were.
+fn row_labels(rows: &[&TimelineEntry]) -> (Vec<String>, usize) {
+    let mut threads: Vec<i32> = Vec::new();
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|e| {
+            let t = match threads.iter().position(|t| *t == e.tid) {
+                Some(i) => i + 1,
+                None => {
+                    threads.push(e.tid);
+                    threads.len()
+                }
+            };
+            format!("T{t} #{}", e.id)
+        })
+        .collect();
+    (labels, threads.len())
+}
+
+/// The legend: every phase's colour, then the colour of a failed request.
+fn phase_entries() -> Vec<Entry> {
+    let mut entries: Vec<Entry> = PHASES
+        .iter()
+        .map(|(name, color)| Entry::new(*name, *color, Glyph::Box))
+        .collect();
+    entries.push(Entry::new("failed", FAILED, Glyph::Box));
+    entries
+}
+
 /// Phase segments of one request, µs since epoch: (phase index or None for failed, start, end).
 fn segments(e: &TimelineEntry) -> Vec<(Option<usize>, u64, u64)> {
     let marks = [
@@ -118,20 +148,7 @@ where
     let (t0, t1) = span(&shown);
     let width_us = (t1 - t0).max(1);
     let ms = |us: u64| us.saturating_sub(t0) as f64 / 1000.0;
-    let mut threads: Vec<i32> = Vec::new();
-    let labels: Vec<String> = shown
-        .iter()
-        .map(|e| {
-            let t = match threads.iter().position(|t| *t == e.tid) {
-                Some(i) => i + 1,
-                None => {
-                    threads.push(e.tid);
-                    threads.len()
-                }
-            };
-            format!("T{t} #{}", e.id)
-        })
-        .collect();
+    let (labels, threads) = row_labels(&shown);
     let n = shown.len();
     let total = data::cell(result, variant, point)
         .first()
@@ -163,18 +180,13 @@ where
             )
         }))?;
     }
-    let mut entries: Vec<Entry> = PHASES
-        .iter()
-        .map(|(name, color)| Entry::new(*name, *color, Glyph::Box))
-        .collect();
-    entries.push(Entry::new("failed", FAILED, Glyph::Box));
-    common::side_legend(&side, "phase", &entries)?;
+    common::side_legend(&side, "phase", &phase_entries())?;
     common::note(
         &foot,
         &format!(
             "First {n} of {total} recorded requests by intended start; {} OS thread(s) started them. \
              T = thread that started the request.",
-            threads.len()
+            threads
         ),
         (20, 8),
     )?;
