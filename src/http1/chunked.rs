@@ -73,52 +73,7 @@ impl Chunked {
     ) -> Result<Result<usize, E>, ChunkError> {
         let mut i = 0;
         while i < input.len() {
-            let b = input[i];
             self.state = match self.state {
-                State::Size { value, digits } => match b {
-                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                        if digits >= 15 {
-                            return Err(ChunkError::Malformed("chunk size too large"));
-                        }
-                        let d = (b as char).to_digit(16).unwrap_or(0) as u64;
-                        i += 1;
-                        State::Size {
-                            value: value * 16 + d,
-                            digits: digits + 1,
-                        }
-                    }
-                    _ if digits == 0 => {
-                        return Err(ChunkError::Malformed("chunk size line without a size"));
-                    }
-                    b'\r' => {
-                        i += 1;
-                        State::SizeLf { value }
-                    }
-                    b';' | b' ' | b'\t' => {
-                        i += 1;
-                        State::Extension { value }
-                    }
-                    _ => return Err(ChunkError::Malformed("non-hex byte in a chunk size")),
-                },
-                State::Extension { value } => {
-                    i += 1;
-                    match b {
-                        b'\r' => State::SizeLf { value },
-                        b'\n' => return Err(ChunkError::Malformed("bare LF in a chunk size line")),
-                        _ => State::Extension { value },
-                    }
-                }
-                State::SizeLf { value } => {
-                    if b != b'\n' {
-                        return Err(ChunkError::Malformed("CR without LF after a chunk size"));
-                    }
-                    i += 1;
-                    if value == 0 {
-                        State::Trailer { len: 0 }
-                    } else {
-                        State::Data(value)
-                    }
-                }
                 State::Data(left) => {
                     let take = (input.len() - i).min(usize::try_from(left).unwrap_or(usize::MAX));
                     if let Err(e) = data(&input[i..i + take]) {
@@ -132,47 +87,88 @@ impl Chunked {
                         State::Data(left)
                     }
                 }
-                State::DataCr => {
-                    if b != b'\r' {
-                        return Err(ChunkError::Malformed("chunk data longer than its size"));
-                    }
-                    i += 1;
-                    State::DataLf
-                }
-                State::DataLf => {
-                    if b != b'\n' {
-                        return Err(ChunkError::Malformed("CR without LF after chunk data"));
-                    }
-                    i += 1;
-                    State::Size {
-                        value: 0,
-                        digits: 0,
-                    }
-                }
-                State::Trailer { len } => {
-                    i += 1;
-                    match b {
-                        b'\r' => State::TrailerLf { empty: len == 0 },
-                        b'\n' => return Err(ChunkError::Malformed("bare LF in the trailers")),
-                        _ => State::Trailer { len: len + 1 },
-                    }
-                }
-                State::TrailerLf { empty } => {
-                    if b != b'\n' {
-                        return Err(ChunkError::Malformed("CR without LF in the trailers"));
-                    }
-                    i += 1;
-                    if empty {
-                        State::Done
-                    } else {
-                        State::Trailer { len: 0 }
-                    }
-                }
                 State::Done => break,
+                framing => {
+                    let next = framing_byte(framing, input[i])?;
+                    i += 1;
+                    next
+                }
             };
         }
         Ok(Ok(i))
     }
+}
+
+/// The state after one byte of framing (anything but chunk data): a size line, the CRLF after
+/// the data, or the trailers. Every such byte is consumed. (`Data` and `Done` are the caller's;
+/// they come back unchanged.)
+fn framing_byte(state: State, b: u8) -> Result<State, ChunkError> {
+    Ok(match state {
+        State::Size { value, digits } => match b {
+            b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                if digits >= 15 {
+                    return Err(ChunkError::Malformed("chunk size too large"));
+                }
+                let d = (b as char).to_digit(16).unwrap_or(0) as u64;
+                State::Size {
+                    value: value * 16 + d,
+                    digits: digits + 1,
+                }
+            }
+            _ if digits == 0 => {
+                return Err(ChunkError::Malformed("chunk size line without a size"));
+            }
+            b'\r' => State::SizeLf { value },
+            b';' | b' ' | b'\t' => State::Extension { value },
+            _ => return Err(ChunkError::Malformed("non-hex byte in a chunk size")),
+        },
+        State::Extension { value } => match b {
+            b'\r' => State::SizeLf { value },
+            b'\n' => return Err(ChunkError::Malformed("bare LF in a chunk size line")),
+            _ => State::Extension { value },
+        },
+        State::SizeLf { value } => {
+            if b != b'\n' {
+                return Err(ChunkError::Malformed("CR without LF after a chunk size"));
+            }
+            if value == 0 {
+                State::Trailer { len: 0 }
+            } else {
+                State::Data(value)
+            }
+        }
+        State::DataCr => {
+            if b != b'\r' {
+                return Err(ChunkError::Malformed("chunk data longer than its size"));
+            }
+            State::DataLf
+        }
+        State::DataLf => {
+            if b != b'\n' {
+                return Err(ChunkError::Malformed("CR without LF after chunk data"));
+            }
+            State::Size {
+                value: 0,
+                digits: 0,
+            }
+        }
+        State::Trailer { len } => match b {
+            b'\r' => State::TrailerLf { empty: len == 0 },
+            b'\n' => return Err(ChunkError::Malformed("bare LF in the trailers")),
+            _ => State::Trailer { len: len + 1 },
+        },
+        State::TrailerLf { empty } => {
+            if b != b'\n' {
+                return Err(ChunkError::Malformed("CR without LF in the trailers"));
+            }
+            if empty {
+                State::Done
+            } else {
+                State::Trailer { len: 0 }
+            }
+        }
+        State::Data(_) | State::Done => state,
+    })
 }
 
 #[cfg(test)]

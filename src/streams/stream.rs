@@ -163,40 +163,10 @@ pub(super) async fn one_stream(
     };
 
     if head.status != 200 {
-        let mut body = Vec::new();
-        let read = c
-            .read_body(head.body, Some(shared.stream_timeout), |d: &[u8], _| {
-                if body.len() < 2048 {
-                    body.extend_from_slice(&d[..d.len().min(2048 - body.len())]);
-                }
-                Ok::<bool, ()>(true)
-            })
-            .await;
-        if !head.close && matches!(read, Ok(Ok(BodyEnd::Complete))) {
-            *conn = Some(c);
-        }
-        let kind = match (head.status, head.error_type.as_deref()) {
-            (429, _) | (_, Some("ThrottlingException")) => "throttled".to_string(),
-            (_, Some(code)) => code.to_string(),
-            (status, None) => format!("http_{status}"),
-        };
-        return failed(
-            kind,
-            format!("HTTP {}: {}", head.status, String::from_utf8_lossy(&body)),
-        );
+        return refused(shared, conn, c, head).await;
     }
-    if !head
-        .content_type
-        .as_deref()
-        .is_some_and(|t| t.starts_with("application/vnd.amazon.eventstream"))
-    {
-        return failed(
-            "bad_response",
-            format!(
-                "a 200 whose Content-Type is {:?}, not application/vnd.amazon.eventstream",
-                head.content_type
-            ),
-        );
+    if let Some(failure) = not_eventstream(&head) {
+        return failure;
     }
 
     let mut decoder = ConverseStreamDecoder::new();
@@ -238,6 +208,55 @@ pub(super) async fn one_stream(
             Err(e) => failed(e.kind.name(), e.message),
         },
     }
+}
+
+/// A response other than 200: reads (the start of) its body for the message, keeps the
+/// connection when the body ended cleanly, and names the failure by status or error type.
+async fn refused(
+    shared: &Shared,
+    conn: &mut Option<Conn>,
+    mut c: Conn,
+    head: http1::Head,
+) -> Outcome {
+    let mut body = Vec::new();
+    let read = c
+        .read_body(head.body, Some(shared.stream_timeout), |d: &[u8], _| {
+            if body.len() < 2048 {
+                body.extend_from_slice(&d[..d.len().min(2048 - body.len())]);
+            }
+            Ok::<bool, ()>(true)
+        })
+        .await;
+    if !head.close && matches!(read, Ok(Ok(BodyEnd::Complete))) {
+        *conn = Some(c);
+    }
+    let kind = match (head.status, head.error_type.as_deref()) {
+        (429, _) | (_, Some("ThrottlingException")) => "throttled".to_string(),
+        (_, Some(code)) => code.to_string(),
+        (status, None) => format!("http_{status}"),
+    };
+    failed(
+        kind,
+        format!("HTTP {}: {}", head.status, String::from_utf8_lossy(&body)),
+    )
+}
+
+/// A 200 whose body is not an event stream, as a failure; `None` when it is one.
+fn not_eventstream(head: &http1::Head) -> Option<Outcome> {
+    if head
+        .content_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("application/vnd.amazon.eventstream"))
+    {
+        return None;
+    }
+    Some(failed(
+        "bad_response",
+        format!(
+            "a 200 whose Content-Type is {:?}, not application/vnd.amazon.eventstream",
+            head.content_type
+        ),
+    ))
 }
 
 /// One simulated client: stream after stream until the window closes.
