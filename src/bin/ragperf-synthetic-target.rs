@@ -169,22 +169,17 @@ fn timed<T>(sum: &AtomicU64, n: &AtomicU64, f: impl FnOnce() -> T) -> T {
     out
 }
 
-fn main() -> ExitCode {
-    let settings = match parse_args() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+/// The blocking clients of the backends that `RAGPERF_QDRANT_URL` and `RAGPERF_BEDROCK_URL`
+/// name, with the default scenario's collection and models.
+fn connect_backends(settings: &Settings) -> Result<BlockingClients, String> {
     let (Ok(qdrant_url), Ok(bedrock_url)) = (
         std::env::var("RAGPERF_QDRANT_URL"),
         std::env::var("RAGPERF_BEDROCK_URL"),
     ) else {
-        eprintln!(
-            "Error: RAGPERF_QDRANT_URL and RAGPERF_BEDROCK_URL must name the backends (ragperf --target-cmd sets them)"
+        return Err(
+            "RAGPERF_QDRANT_URL and RAGPERF_BEDROCK_URL must name the backends (ragperf --target-cmd sets them)"
+                .to_string(),
         );
-        return ExitCode::from(2);
     };
     let defaults = Scenario::default();
     let endpoints = Endpoints {
@@ -195,14 +190,41 @@ fn main() -> ExitCode {
         embed_dimensions: defaults.request.embed_dimensions as u32,
         chat_model: defaults.request.chat_model.clone(),
     };
-    let clients =
-        match BlockingClients::new(&endpoints, &ClientConfig::default(), settings.pool, 1.0) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("Error: {e}");
-                return ExitCode::from(2);
+    BlockingClients::new(&endpoints, &ClientConfig::default(), settings.pool, 1.0)
+        .map_err(|e| e.to_string())
+}
+
+/// What `GET /stats` answers, also rewritten to `path` every 100 ms (atomically), so it
+/// outlives the process when ragperf stops it.
+fn spawn_stats_file(service: Arc<Service>, path: std::path::PathBuf) {
+    let _ = std::thread::Builder::new()
+        .name("stats-file".into())
+        .spawn(move || {
+            let tmp = path.with_extension("tmp");
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                if std::fs::write(&tmp, service.spent.json()).is_ok() {
+                    let _ = std::fs::rename(&tmp, &path);
+                }
             }
-        };
+        });
+}
+
+fn main() -> ExitCode {
+    let settings = match parse_args() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let clients = match connect_backends(&settings) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match settings.rounds_per_us {
         Some(r) => {
             cpu::fix_rounds_per_us(r);
@@ -225,20 +247,7 @@ fn main() -> ExitCode {
         spent: Spent::default(),
     });
     if let Some(path) = settings.stats_file.clone() {
-        // What `GET /stats` answers, also rewritten to a file every 100 ms (atomically), so it
-        // outlives the process when ragperf stops it.
-        let service = service.clone();
-        let _ = std::thread::Builder::new()
-            .name("stats-file".into())
-            .spawn(move || {
-                let tmp = path.with_extension("tmp");
-                loop {
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                    if std::fs::write(&tmp, service.spent.json()).is_ok() {
-                        let _ = std::fs::rename(&tmp, &path);
-                    }
-                }
-            });
+        spawn_stats_file(service.clone(), path);
     }
     let queue = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
     eprintln!(
@@ -305,10 +314,8 @@ fn handle(conn: TcpStream, service: &Service) -> std::io::Result<()> {
     served.map(|_| ())
 }
 
-/// Serves one connection; `Ok(true)` when it was a chat request answered to the end.
-fn serve(conn: TcpStream, service: &Service, token_sections: &mut u64) -> std::io::Result<bool> {
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut out = conn;
+/// Reads a request's head: its method, its path and its `content-length` (0 without one).
+fn read_head(reader: &mut BufReader<TcpStream>) -> std::io::Result<(String, String, usize)> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut words = line.split_whitespace();
@@ -326,19 +333,32 @@ fn serve(conn: TcpStream, service: &Service, token_sections: &mut u64) -> std::i
             length = v.trim().parse().unwrap_or(0);
         }
     }
+    Ok((method, path, length))
+}
+
+/// Answers anything but a chat request: the statistics at `/stats`, `ok` elsewhere.
+fn answer_get(out: &mut TcpStream, service: &Service, path: &str) -> std::io::Result<()> {
+    let body = if path == "/stats" {
+        service.spent.json()
+    } else {
+        "ok".to_string()
+    };
+    out.write_all(
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+}
+
+/// Serves one connection; `Ok(true)` when it was a chat request answered to the end.
+fn serve(conn: TcpStream, service: &Service, token_sections: &mut u64) -> std::io::Result<bool> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut out = conn;
+    let (method, path, length) = read_head(&mut reader)?;
     if method != "POST" {
-        let body = if path == "/stats" {
-            service.spent.json()
-        } else {
-            "ok".to_string()
-        };
-        out.write_all(
-            format!(
-                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .as_bytes(),
-        )?;
+        answer_get(&mut out, service, &path)?;
         return Ok(false);
     }
     let mut body = vec![0u8; length.min(1 << 20)];

@@ -107,23 +107,7 @@ pub fn decide(
     let (mb, mc) = (median(base), median(cur));
     let (b, c) = match (mb, mc) {
         (Some(b), Some(c)) => (b, c),
-        _ => {
-            let reason = match (mb, mc) {
-                (None, None) => "no value on either side",
-                (None, _) => "no value in the baseline",
-                _ => "no value in the current result",
-            };
-            return Decision {
-                verdict: Verdict::NotCompared,
-                baseline: mb,
-                current: mc,
-                change: None,
-                change_kind: kind,
-                evidence: Evidence::Missing {
-                    reason: reason.into(),
-                },
-            };
-        }
+        _ => return not_compared(mb, mc, kind),
     };
     let change = kind.change(b, c);
     // Positive = worse, whichever way the metric goes.
@@ -158,14 +142,7 @@ pub fn decide(
             None => (Verdict::WithinNoise, Evidence::Threshold),
         }
     } else {
-        let verdict = if badness > allowed {
-            Verdict::Regressed
-        } else if -badness > allowed {
-            Verdict::Improved
-        } else {
-            Verdict::WithinNoise
-        };
-        (verdict, Evidence::Threshold)
+        (by_threshold(badness, allowed), Evidence::Threshold)
     };
     Decision {
         verdict,
@@ -174,6 +151,37 @@ pub fn decide(
         change: Some(change),
         change_kind: kind,
         evidence,
+    }
+}
+
+/// The decision when a side has no value: not compared, saying which side lacks one.
+fn not_compared(mb: Option<f64>, mc: Option<f64>, kind: ChangeKind) -> Decision {
+    let reason = match (mb, mc) {
+        (None, None) => "no value on either side",
+        (None, _) => "no value in the baseline",
+        _ => "no value in the current result",
+    };
+    Decision {
+        verdict: Verdict::NotCompared,
+        baseline: mb,
+        current: mc,
+        change: None,
+        change_kind: kind,
+        evidence: Evidence::Missing {
+            reason: reason.into(),
+        },
+    }
+}
+
+/// The verdict from the change alone (too few repetitions for a bootstrap): `badness` is the
+/// change signed so that positive is worse.
+fn by_threshold(badness: f64, allowed: f64) -> Verdict {
+    if badness > allowed {
+        Verdict::Regressed
+    } else if -badness > allowed {
+        Verdict::Improved
+    } else {
+        Verdict::WithinNoise
     }
 }
 
