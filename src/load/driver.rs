@@ -89,7 +89,7 @@ fn count_never_sent(held: &mut VecDeque<Ticket>, out: &mut DriveOutcome) {
     }
 }
 
-/// The earliest the measured window can still end, by the rule at the end of [`drive`]
+/// The earliest the measured window can still end, by the rule of [`window_end`]
 /// (a time-bounded run ends where it stopped; a count-bounded or interrupted one at the last
 /// measured completion, `by_completions`, which only moves later): the recorder folds every
 /// request that finished by then into running sums instead of keeping it
@@ -109,6 +109,205 @@ fn window_end_floor(
         Some(stopped) => stopped,
         // Still issuing: on time or count at a later check, or on a signal.
         None => checked.min(by_completions),
+    }
+}
+
+/// Requests submitted and not yet returned: all of them, and the measured ones among them.
+#[derive(Default)]
+struct InFlight {
+    all: u64,
+    measured: u64,
+}
+
+impl InFlight {
+    /// Counts what is still in flight as abandoned (the drain ended, or the executor is gone).
+    fn abandon(&self, out: &mut DriveOutcome) {
+        out.abandoned = self.measured;
+        out.warmup_abandoned = self.all.saturating_sub(self.measured);
+    }
+}
+
+/// Whether the load is over at `now` (on time, on count or on a signal), and if so where it
+/// stopped. Marks the outcome interrupted when the stop flag is set.
+fn stop_point(
+    plan: &DrivePlan,
+    load_end: Option<Instant>,
+    stop: &AtomicBool,
+    now: Instant,
+    out: &mut DriveOutcome,
+) -> Option<Instant> {
+    let time_up = load_end.is_some_and(|end| now >= end);
+    let count_up = plan.requests.is_some_and(|n| out.measured_issued >= n);
+    if stop.load(Ordering::Relaxed) {
+        out.interrupted = true;
+    }
+    if !(time_up || count_up || out.interrupted) {
+        return None;
+    }
+    Some(if time_up {
+        load_end.unwrap_or(now)
+    } else {
+        now
+    })
+}
+
+/// Turns the arrivals due at `now` into tickets at the back of `held`, up to the plan's request
+/// count and load end. Ticket ids count every arrival admitted so far.
+fn admit_due(
+    plan: &DrivePlan,
+    source: &mut dyn Source,
+    now: Instant,
+    due: &mut Vec<Arrival>,
+    held: &mut VecDeque<Ticket>,
+    out: &mut DriveOutcome,
+) {
+    let warmup_end = plan.start + plan.warmup;
+    let load_end = plan.duration.map(|d| warmup_end + d);
+    due.clear();
+    source.due(now, due);
+    for a in due.drain(..) {
+        if plan.requests.is_some_and(|n| out.measured_issued >= n) {
+            break;
+        }
+        if load_end.is_some_and(|end| a.intended >= end) {
+            break;
+        }
+        let measured = a.intended >= warmup_end;
+        let next_id = out.measured_issued + out.warmup_due;
+        let question = plan.questions
+            [(plan.question_offset + next_id as usize) % plan.questions.len()]
+        .clone();
+        let ticket = Ticket {
+            id: next_id,
+            intended: a.intended,
+            question,
+            measured,
+            user: a.user,
+        };
+        if measured {
+            out.measured_issued += 1;
+        } else {
+            out.warmup_due += 1;
+        }
+        held.push_back(ticket);
+    }
+}
+
+/// Submits the held tickets, oldest first, as far as the in-flight cap allows.
+fn submit_allowed(
+    executor: &dyn Executor,
+    held: &mut VecDeque<Ticket>,
+    cap: Option<u64>,
+    flight: &mut InFlight,
+    out: &mut DriveOutcome,
+) {
+    while cap.is_none_or(|c| flight.all < c) {
+        let Some(t) = held.pop_front() else {
+            break;
+        };
+        flight.all += 1;
+        if t.measured {
+            flight.measured += 1;
+        }
+        out.issued += 1;
+        executor.submit(t);
+    }
+    out.peak_in_flight = out.peak_in_flight.max(flight.all);
+}
+
+/// When the drain after the stop ends. A signal (during the load or the drain) cuts the drain
+/// to INTERRUPT_DRAIN: Ctrl-C and SIGTERM must end the process promptly even when the backend
+/// never answers.
+fn drain_deadline(
+    plan: &DrivePlan,
+    out: &DriveOutcome,
+    stop: &AtomicBool,
+    stopped_at: Option<Instant>,
+) -> Option<Instant> {
+    let drain = if out.interrupted || stop.load(Ordering::Relaxed) {
+        plan.drain.min(INTERRUPT_DRAIN)
+    } else {
+        plan.drain
+    };
+    stopped_at.map(|s| s + drain)
+}
+
+/// When to wait for a record until: the next due arrival or the load end while issuing, at most
+/// 50 ms after `now` (progress, Ctrl-C).
+fn next_wake(
+    now: Instant,
+    issuing: bool,
+    source: &dyn Source,
+    load_end: Option<Instant>,
+) -> Instant {
+    let mut wake = now + Duration::from_millis(50);
+    if issuing {
+        if let Some(n) = source.next_due() {
+            wake = wake.min(n);
+        }
+        if let Some(end) = load_end {
+            wake = wake.min(end);
+        }
+    }
+    wake
+}
+
+/// Waits for a record until `wake`, then folds it and every record already waiting into the
+/// recorder, the in-flight counts, the source (closed-loop users) and the last measured
+/// completion. False when the executor is gone: nothing in flight will come back.
+fn receive(
+    records: &Receiver<RequestRecord>,
+    wake: Instant,
+    plan: &DrivePlan,
+    source: &mut dyn Source,
+    recorder: &mut Recorder,
+    flight: &mut InFlight,
+    last_measured_finish: &mut Instant,
+) -> bool {
+    let timeout = wake.saturating_duration_since(Instant::now());
+    let first = match records.recv_timeout(timeout) {
+        Ok(r) => Some(r),
+        Err(RecvTimeoutError::Timeout) => None,
+        Err(RecvTimeoutError::Disconnected) => return false,
+    };
+    for r in first.into_iter().chain(records.try_iter()) {
+        flight.all = flight.all.saturating_sub(1);
+        if r.measured {
+            flight.measured = flight.measured.saturating_sub(1);
+            let fin = plan.epoch + Duration::from_micros(r.finished_us);
+            *last_measured_finish = (*last_measured_finish).max(fin);
+        }
+        let fin = plan.epoch + Duration::from_micros(r.finished_us);
+        source.completed(r.user, fin);
+        recorder.record(&r);
+    }
+    true
+}
+
+/// Shows elapsed time and the counts so far on the progress bar.
+fn show_progress(progress: &ProgressBar, plan: &DrivePlan, recorder: &Recorder, in_flight: u64) {
+    progress.set_position(plan.start.elapsed().as_millis() as u64);
+    progress.set_message(format!(
+        "{} ok, {} failed, {} in flight",
+        recorder.ok,
+        recorder.failed_total(),
+        in_flight
+    ));
+}
+
+/// Where the measured window ends once the load is over: time-bounded runs measure up to the
+/// end of the load; count-bounded (or interrupted) runs up to the last measured completion.
+fn window_end(
+    plan: &DrivePlan,
+    out: &DriveOutcome,
+    stopped_at: Option<Instant>,
+    by_completions: Instant,
+) -> Instant {
+    let stopped = stopped_at.unwrap_or_else(Instant::now);
+    if plan.duration.is_some() && !out.interrupted {
+        stopped
+    } else {
+        by_completions
     }
 }
 
@@ -132,162 +331,55 @@ pub fn drive(
     recorder.open_window(out.window_start_us);
     let mut held: VecDeque<Ticket> = VecDeque::new();
     let mut due: Vec<Arrival> = Vec::new();
-    let mut in_flight: u64 = 0;
-    let mut measured_in_flight: u64 = 0;
+    let mut flight = InFlight::default();
     let mut issuing = true;
     let mut stopped_at = None;
     let mut last_measured_finish = warmup_end;
-    let mut next_id = 0u64;
     let mut last_progress = Instant::now();
     let cap = source.max_in_flight().map(|c| c as u64);
 
     loop {
         let now = Instant::now();
-        // Decide whether the load is over.
-        if issuing {
-            let time_up = load_end.is_some_and(|end| now >= end);
-            let count_up = plan.requests.is_some_and(|n| out.measured_issued >= n);
-            if stop.load(Ordering::Relaxed) {
-                out.interrupted = true;
-            }
-            if time_up || count_up || out.interrupted {
-                issuing = false;
-                stopped_at = Some(if time_up {
-                    load_end.unwrap_or(now)
-                } else {
-                    now
-                });
-                count_never_sent(&mut held, &mut out);
-            }
+        if issuing && let Some(at) = stop_point(plan, load_end, stop, now, &mut out) {
+            issuing = false;
+            stopped_at = Some(at);
+            count_never_sent(&mut held, &mut out);
         }
         if issuing {
-            due.clear();
-            source.due(now, &mut due);
-            for a in due.drain(..) {
-                if plan.requests.is_some_and(|n| out.measured_issued >= n) {
-                    break;
-                }
-                if load_end.is_some_and(|end| a.intended >= end) {
-                    break;
-                }
-                let measured = a.intended >= warmup_end;
-                let question = plan.questions
-                    [(plan.question_offset + next_id as usize) % plan.questions.len()]
-                .clone();
-                let ticket = Ticket {
-                    id: next_id,
-                    intended: a.intended,
-                    question,
-                    measured,
-                    user: a.user,
-                };
-                next_id += 1;
-                if measured {
-                    out.measured_issued += 1;
-                } else {
-                    out.warmup_due += 1;
-                }
-                held.push_back(ticket);
-            }
+            admit_due(plan, source, now, &mut due, &mut held, &mut out);
         }
-        // Submit what the in-flight cap allows.
-        while let Some(t) = held.front() {
-            if cap.is_some_and(|c| in_flight >= c) {
-                break;
-            }
-            let _ = t;
-            if let Some(t) = held.pop_front() {
-                in_flight += 1;
-                if t.measured {
-                    measured_in_flight += 1;
-                }
-                out.issued += 1;
-                executor.submit(t);
-            }
-        }
-        out.peak_in_flight = out.peak_in_flight.max(in_flight);
+        submit_allowed(executor, &mut held, cap, &mut flight, &mut out);
 
-        if !issuing && in_flight == 0 {
+        if !issuing && flight.all == 0 {
             break;
         }
-        // A signal (during the load or the drain) cuts the drain to INTERRUPT_DRAIN: Ctrl-C and
-        // SIGTERM must end the process promptly even when the backend never answers.
-        let drain = if out.interrupted || stop.load(Ordering::Relaxed) {
-            plan.drain.min(INTERRUPT_DRAIN)
-        } else {
-            plan.drain
-        };
-        let drain_deadline = stopped_at.map(|s| s + drain);
-        if !issuing && drain_deadline.is_some_and(|d| now >= d) {
-            out.abandoned = measured_in_flight;
-            out.warmup_abandoned = in_flight.saturating_sub(measured_in_flight);
+        let deadline = drain_deadline(plan, &out, stop, stopped_at);
+        if !issuing && deadline.is_some_and(|d| now >= d) {
+            flight.abandon(&mut out);
             break;
         }
 
-        // Wait for a record or the next due arrival, at most 50 ms (progress, Ctrl-C).
-        let mut wake = now + Duration::from_millis(50);
-        if issuing {
-            if let Some(n) = source.next_due() {
-                wake = wake.min(n);
-            }
-            if let Some(end) = load_end {
-                wake = wake.min(end);
-            }
+        let wake = next_wake(now, issuing, source, load_end);
+        let (flight_now, last) = (&mut flight, &mut last_measured_finish);
+        if !receive(records, wake, plan, source, recorder, flight_now, last) {
+            // The executor is gone: nothing in flight will come back.
+            flight.abandon(&mut out);
+            count_never_sent(&mut held, &mut out);
+            break;
         }
-        let timeout = wake.saturating_duration_since(Instant::now());
-        let first = match records.recv_timeout(timeout) {
-            Ok(r) => Some(r),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => {
-                // The executor is gone: nothing in flight will come back.
-                out.abandoned = measured_in_flight;
-                out.warmup_abandoned = in_flight.saturating_sub(measured_in_flight);
-                count_never_sent(&mut held, &mut out);
-                break;
-            }
-        };
-        for r in first.into_iter().chain(records.try_iter()) {
-            in_flight = in_flight.saturating_sub(1);
-            if r.measured {
-                measured_in_flight = measured_in_flight.saturating_sub(1);
-                let fin = plan.epoch + Duration::from_micros(r.finished_us);
-                last_measured_finish = last_measured_finish.max(fin);
-            }
-            let fin = plan.epoch + Duration::from_micros(r.finished_us);
-            source.completed(r.user, fin);
-            recorder.record(&r);
-        }
-        recorder.raise_window_floor(since(
-            plan.epoch,
-            window_end_floor(
-                plan,
-                &out,
-                now,
-                stopped_at,
-                last_measured_finish.max(warmup_end),
-            ),
-        ));
+        let by_completions = last_measured_finish.max(warmup_end);
+        let floor = window_end_floor(plan, &out, now, stopped_at, by_completions);
+        recorder.raise_window_floor(since(plan.epoch, floor));
         if last_progress.elapsed() >= Duration::from_millis(100) {
             last_progress = Instant::now();
-            progress.set_position(plan.start.elapsed().as_millis() as u64);
-            progress.set_message(format!(
-                "{} ok, {} failed, {} in flight",
-                recorder.ok,
-                recorder.failed_total(),
-                in_flight
-            ));
+            show_progress(progress, plan, recorder, flight.all);
         }
     }
     count_never_sent(&mut held, &mut out);
-    let stopped = stopped_at.unwrap_or_else(Instant::now);
-    // Time-bounded runs measure up to the end of the load; count-bounded (or interrupted) runs
-    // up to the last measured completion.
-    let window_end = if plan.duration.is_some() && !out.interrupted {
-        stopped
-    } else {
-        last_measured_finish.max(warmup_end)
-    };
-    out.window_end_us = since(plan.epoch, window_end);
+    out.window_end_us = since(
+        plan.epoch,
+        window_end(plan, &out, stopped_at, last_measured_finish.max(warmup_end)),
+    );
     progress.set_position(plan.start.elapsed().as_millis() as u64);
     out
 }
