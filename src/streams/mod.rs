@@ -26,21 +26,30 @@ use plan::{expected_gap_ms, requests, resolve};
 use stream::{Shared, Totals, user, wait_until};
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use mock_services::hist::{Percentiles, new_us};
+use mock_services::stats::StatsSnapshot;
 use tokio::time::Instant;
 
 use crate::backends::Backend;
 
-/// Runs one measurement; `stop` (Ctrl-C) ends the window early, and the figures so far are
-/// still returned.
-pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary> {
-    let _ = crate::backends::raise_fd_limit();
-    let endpoint = match &plan.bedrock_url {
+/// What the measured window saw, besides the per-stream totals.
+struct Measured {
+    interrupted: bool,
+    window: Duration,
+    client_cpu_s: f64,
+    endpoint_cpu_before: Option<f64>,
+    endpoint_after: Option<StatsSnapshot>,
+}
+
+/// The Bedrock endpoint to measure: `--bedrock-url`, or an embedded mock built from the scenario.
+fn endpoint(plan: &StreamsPlan) -> Result<Backend> {
+    Ok(match &plan.bedrock_url {
         Some(u) => Backend::External {
             qdrant: None,
             bedrock: u.clone(),
@@ -52,22 +61,15 @@ pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary>
                 .map_err(|e| anyhow!("{e} (from --scenario)"))?;
             Backend::embedded(config, plan.mock_threads)?
         }
-    };
-    let url = endpoint.urls().1;
-    let addr = resolve(&url)?;
-    let host = url.trim_start_matches("http://").to_string();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(plan.threads)
-        .thread_name("streams-client")
-        .enable_all()
-        .build()
-        .context("starting the client runtime")?;
+    })
+}
 
-    let t0 = Instant::now() + Duration::from_millis(20);
+/// The state every stream task shares: where to connect, what to send, the window, the totals.
+fn shared_state(plan: &StreamsPlan, addr: SocketAddr, host: &str, t0: Instant) -> Arc<Shared> {
     let window_start = t0 + plan.ramp;
-    let shared = Arc::new(Shared {
+    Arc::new(Shared {
         addr,
-        requests: requests(plan, &host),
+        requests: requests(plan, host),
         window_start,
         window_end: window_start + plan.duration,
         stop: AtomicBool::new(false),
@@ -80,62 +82,110 @@ pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary>
             failed: BTreeMap::new(),
             samples: Vec::new(),
         }),
-    });
+    })
+}
 
-    let measured = runtime.block_on(async {
-        let n = plan.streams;
-        let tasks: Vec<_> = (0..n)
-            .map(|i| {
-                let start_at = t0 + plan.ramp.mul_f64(i as f64 / n as f64);
-                tokio::spawn(user(Arc::clone(&shared), i, start_at))
-            })
-            .collect();
-        let mut interrupted = wait_until(window_start, stop).await;
-        let endpoint_before = tokio::task::block_in_place(|| {
-            let before = endpoint.stats().map(|s| s.process_cpu_s);
-            endpoint.reset_stats();
-            before
-        });
-        let cpu_before = mock_services::stats::process_cpu_s();
-        let opened = Instant::now();
-        if !interrupted {
-            interrupted = wait_until(shared.window_end, stop).await;
-        }
-        let closed = Instant::now().min(shared.window_end);
-        let cpu = mock_services::stats::process_cpu_s() - cpu_before;
-        let endpoint_after = tokio::task::block_in_place(|| endpoint.stats());
-        shared.stop.store(true, Ordering::Relaxed);
-        // Streams notice the end at their next token; one silent for three gaps is stalled.
-        let grace_len =
-            Duration::from_secs_f64((3.0 * expected_gap_ms(&plan.scenario) / 1000.0).max(5.0));
-        let grace = Instant::now() + grace_len;
-        let mut stalled = 0u64;
-        for t in tasks {
-            let abort = t.abort_handle();
-            if tokio::time::timeout_at(grace, t).await.is_err() {
-                abort.abort();
-                stalled += 1;
-            }
-        }
-        if stalled > 0 {
-            let mut t = shared.totals();
-            *t.failed.entry("stalled".into()).or_default() += stalled;
-            t.samples.push(format!(
-                "{stalled} streams received nothing for {grace_len:?} after the window closed"
-            ));
-        }
-        (
-            interrupted,
-            closed.saturating_duration_since(opened.min(closed)),
-            cpu,
-            endpoint_before,
-            endpoint_after,
-        )
+/// Starts the N streams along the ramp, measures the window (client CPU, the endpoint's
+/// statistics around it), then ends the streams.
+async fn measure(
+    plan: &StreamsPlan,
+    shared: &Arc<Shared>,
+    endpoint: &Backend,
+    t0: Instant,
+    stop: &Arc<AtomicBool>,
+) -> Measured {
+    let n = plan.streams;
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let start_at = t0 + plan.ramp.mul_f64(i as f64 / n as f64);
+            tokio::spawn(user(Arc::clone(shared), i, start_at))
+        })
+        .collect();
+    let mut interrupted = wait_until(shared.window_start, stop).await;
+    let endpoint_cpu_before = tokio::task::block_in_place(|| {
+        let before = endpoint.stats().map(|s| s.process_cpu_s);
+        endpoint.reset_stats();
+        before
     });
-    let (interrupted, window, client_cpu_s, endpoint_cpu_before, endpoint_after) = measured;
+    let cpu_before = mock_services::stats::process_cpu_s();
+    let opened = Instant::now();
+    if !interrupted {
+        interrupted = wait_until(shared.window_end, stop).await;
+    }
+    let closed = Instant::now().min(shared.window_end);
+    let client_cpu_s = mock_services::stats::process_cpu_s() - cpu_before;
+    let endpoint_after = tokio::task::block_in_place(|| endpoint.stats());
+    shared.stop.store(true, Ordering::Relaxed);
+    end_streams(plan, shared, tasks).await;
+    Measured {
+        interrupted,
+        window: closed.saturating_duration_since(opened.min(closed)),
+        client_cpu_s,
+        endpoint_cpu_before,
+        endpoint_after,
+    }
+}
+
+/// Waits for the streams to notice the end at their next token; one silent for three gaps is
+/// stalled, aborted and counted as a failure.
+async fn end_streams(plan: &StreamsPlan, shared: &Shared, tasks: Vec<tokio::task::JoinHandle<()>>) {
+    let grace_len =
+        Duration::from_secs_f64((3.0 * expected_gap_ms(&plan.scenario) / 1000.0).max(5.0));
+    let grace = Instant::now() + grace_len;
+    let mut stalled = 0u64;
+    for t in tasks {
+        let abort = t.abort_handle();
+        if tokio::time::timeout_at(grace, t).await.is_err() {
+            abort.abort();
+            stalled += 1;
+        }
+    }
+    if stalled > 0 {
+        let mut t = shared.totals();
+        *t.failed.entry("stalled".into()).or_default() += stalled;
+        t.samples.push(format!(
+            "{stalled} streams received nothing for {grace_len:?} after the window closed"
+        ));
+    }
+}
+
+/// Runs one measurement; `stop` (Ctrl-C) ends the window early, and the figures so far are
+/// still returned.
+pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary> {
+    let _ = crate::backends::raise_fd_limit();
+    let endpoint = endpoint(plan)?;
+    let url = endpoint.urls().1;
+    let addr = resolve(&url)?;
+    let host = url.trim_start_matches("http://").to_string();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(plan.threads)
+        .thread_name("streams-client")
+        .enable_all()
+        .build()
+        .context("starting the client runtime")?;
+
+    let t0 = Instant::now() + Duration::from_millis(20);
+    let shared = shared_state(plan, addr, &host, t0);
+    let measured = runtime.block_on(measure(plan, &shared, &endpoint, t0, stop));
     runtime.shutdown_timeout(Duration::from_secs(1));
-
     let t = shared.totals();
+    Ok(summarize(plan, &endpoint, &t, measured))
+}
+
+/// The summary of one measurement from its totals and window.
+fn summarize(
+    plan: &StreamsPlan,
+    endpoint: &Backend,
+    t: &Totals,
+    measured: Measured,
+) -> StreamsSummary {
+    let Measured {
+        interrupted,
+        window,
+        client_cpu_s,
+        endpoint_cpu_before,
+        endpoint_after,
+    } = measured;
     let window_s = window.as_secs_f64();
     let per_token = |cpu_s: f64| {
         if t.tokens > 0 {
@@ -164,28 +214,16 @@ pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary>
     } else {
         itl_ms.p99 - expected_gap_ms
     };
-    let stream_s = expected_stream_s(&plan.scenario);
-    let tokens_per_stream = plan
-        .scenario
-        .bedrock
-        .output_tokens
-        .mean()
-        .round()
-        .clamp(1.0, f64::from(plan.scenario.request.max_tokens));
-    let summary = StreamsSummary {
+    StreamsSummary {
         streams: plan.streams,
-        endpoint: match &endpoint {
+        endpoint: match endpoint {
             Backend::External { bedrock, .. } => bedrock.clone(),
             _ => "embedded".into(),
         },
         window_s,
         ramp_s: plan.ramp.as_secs_f64(),
         expected_gap_ms,
-        expected_tokens_per_s: if stream_s > 0.0 {
-            plan.streams as f64 * tokens_per_stream / stream_s
-        } else {
-            0.0
-        },
+        expected_tokens_per_s: expected_tokens_per_s(plan),
         tokens: t.tokens,
         tokens_per_s: if window_s > 0.0 {
             t.tokens as f64 / window_s
@@ -208,6 +246,22 @@ pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary>
         endpoint_side,
         interrupted,
         build_profile: crate::metrics::machine::build_profile().to_string(),
-    };
-    Ok(summary)
+    }
+}
+
+/// Token events per second the scenario asks of all the streams together.
+fn expected_tokens_per_s(plan: &StreamsPlan) -> f64 {
+    let stream_s = expected_stream_s(&plan.scenario);
+    let tokens_per_stream = plan
+        .scenario
+        .bedrock
+        .output_tokens
+        .mean()
+        .round()
+        .clamp(1.0, f64::from(plan.scenario.request.max_tokens));
+    if stream_s > 0.0 {
+        plan.streams as f64 * tokens_per_stream / stream_s
+    } else {
+        0.0
+    }
 }
