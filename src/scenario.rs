@@ -357,6 +357,16 @@ impl Scenario {
                 ));
             }
         }
+        self.validate_request()?;
+        self.validate_load()?;
+        self.client
+            .validate()
+            .map_err(|(field, msg)| invalid(&format!("client.{field}"), msg))?;
+        Ok(())
+    }
+
+    /// The `[request]` table's checks, in [`Scenario::validate`]'s order.
+    fn validate_request(&self) -> Result<(), ScenarioError> {
         let r = &self.request;
         if r.top_k == 0 || r.top_k > 100 {
             return Err(invalid("request.top_k", "must be from 1 to 100"));
@@ -404,6 +414,11 @@ impl Scenario {
         if r.chat_model.trim().is_empty() {
             return Err(invalid("request.chat_model", "must not be empty"));
         }
+        Ok(())
+    }
+
+    /// The `[load]` table's checks, in [`Scenario::validate`]'s order.
+    fn validate_load(&self) -> Result<(), ScenarioError> {
         let l = &self.load;
         for v in &l.variants {
             if crate::pipeline::VariantKind::parse(v).is_none() {
@@ -449,9 +464,6 @@ impl Scenario {
         if l.duration == Some(Duration::ZERO) {
             return Err(invalid("load.duration", "must be longer than 0s"));
         }
-        self.client
-            .validate()
-            .map_err(|(field, msg)| invalid(&format!("client.{field}"), msg))?;
         Ok(())
     }
 
