@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::result::RunResult;
+use crate::shard::ShardInfo;
 
 /// Why shard results cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +87,129 @@ fn differs(field: &str, file: &Path, first: &Path, what: &str, fix: &str) -> any
     .into()
 }
 
+/// The result's shard section, or why a result without one cannot be merged.
+fn shard_of<'a>(file: &Path, r: &'a RunResult) -> anyhow::Result<&'a ShardInfo> {
+    let Some(shard) = &r.shard else {
+        if r.merged.is_some() {
+            return Err(MergeError::new(
+                file,
+                "shard",
+                "is absent: this is the output of an earlier `ragperf merge`, not a shard; \
+                 write --out outside the folder of the shard folders",
+            )
+            .into());
+        }
+        return Err(MergeError::new(
+            file,
+            "shard",
+            "is absent: this is not a shard's result; merge the results of `ragperf run \
+             --shard I/N` (or --shards N)",
+        )
+        .into());
+    };
+    Ok(shard)
+}
+
+/// Checks that shard `r` ran the same build, scenario, plan and runs as the first shard.
+fn check_same_run(
+    file: &Path,
+    r: &RunResult,
+    shard: &ShardInfo,
+    first_file: &Path,
+    first: &RunResult,
+) -> anyhow::Result<()> {
+    let (Some(build), Some(first_build)) = (&r.origin, &first.origin) else {
+        return Err(MergeError::new(
+            file,
+            "origin.build",
+            "is absent: re-run the shard with this version of ragperf",
+        )
+        .into());
+    };
+    if build.build != first_build.build {
+        return Err(differs(
+            "origin.build",
+            file,
+            first_file,
+            &format!("`{}` vs `{}`", build.build, first_build.build),
+            "run every shard with the same ragperf build (one image)",
+        ));
+    }
+    if let Some(path) = first_difference(
+        &comparable_scenario(first),
+        &comparable_scenario(r),
+        "scenario",
+    ) {
+        return Err(differs(
+            &path,
+            file,
+            first_file,
+            "another scenario",
+            "run every shard with the same --scenario and flags",
+        ));
+    }
+    let same = [
+        ("plan.command", r.plan.command == first.plan.command),
+        ("plan.variants", r.plan.variants == first.plan.variants),
+        ("plan.repeat", r.plan.repeat == first.plan.repeat),
+        ("plan.slo", r.plan.slo == first.plan.slo),
+        (
+            "shard.whole",
+            first.shard.as_ref().map(|s| &s.whole) == Some(&shard.whole),
+        ),
+    ];
+    if let Some((field, _)) = same.iter().find(|(_, same)| !same) {
+        return Err(differs(
+            field,
+            file,
+            first_file,
+            "another plan",
+            "run every shard with the same variants, load and flags",
+        ));
+    }
+    let keys = |r: &RunResult| -> Vec<(String, u32, String)> {
+        r.runs
+            .iter()
+            .map(|v| (v.variant.clone(), v.repetition, v.point.mode.clone()))
+            .collect()
+    };
+    if keys(r) != keys(first) {
+        return Err(differs(
+            "runs",
+            file,
+            first_file,
+            &format!("{} runs here, {} there", r.runs.len(), first.runs.len()),
+            "an interrupted shard measured fewer: re-run it",
+        ));
+    }
+    Ok(())
+}
+
+/// The shard indices below `n` not in `seen`; an error unless `allow_missing`.
+fn missing_shards(
+    first_file: &Path,
+    n: u32,
+    seen: &std::collections::BTreeMap<u32, &Path>,
+    allow_missing: bool,
+) -> anyhow::Result<Vec<u32>> {
+    let missing: Vec<u32> = (0..n).filter(|i| !seen.contains_key(i)).collect();
+    if !missing.is_empty() && !allow_missing {
+        let have: Vec<u32> = seen.keys().copied().collect();
+        return Err(MergeError::new(
+            first_file,
+            "shard.index",
+            format!(
+                "shard(s) {} of {n} missing (have {}): pass every shard's result, or \
+                 --allow-missing to merge the others (the result then names the missing ones)",
+                list(&missing),
+                list(&have)
+            ),
+        )
+        .into());
+    }
+    Ok(missing)
+}
+
 /// Checks that the results are shards of one load; returns the missing shard indices (an
 /// error unless `allow_missing`).
 pub fn check(shards: &[(PathBuf, RunResult)], allow_missing: bool) -> anyhow::Result<Vec<u32>> {
@@ -95,24 +219,7 @@ pub fn check(shards: &[(PathBuf, RunResult)], allow_missing: bool) -> anyhow::Re
     let mut seen: std::collections::BTreeMap<u32, &Path> = Default::default();
     let mut count = None;
     for (file, r) in shards {
-        let Some(shard) = &r.shard else {
-            if r.merged.is_some() {
-                return Err(MergeError::new(
-                    file,
-                    "shard",
-                    "is absent: this is the output of an earlier `ragperf merge`, not a shard; \
-                     write --out outside the folder of the shard folders",
-                )
-                .into());
-            }
-            return Err(MergeError::new(
-                file,
-                "shard",
-                "is absent: this is not a shard's result; merge the results of `ragperf run \
-                 --shard I/N` (or --shards N)",
-            )
-            .into());
-        };
+        let shard = shard_of(file, r)?;
         let n = *count.get_or_insert(shard.count);
         if shard.count != n {
             return Err(differs(
@@ -144,89 +251,11 @@ pub fn check(shards: &[(PathBuf, RunResult)], allow_missing: bool) -> anyhow::Re
             )
             .into());
         }
-        let (Some(build), Some(first_build)) = (&r.origin, &first.origin) else {
-            return Err(MergeError::new(
-                file,
-                "origin.build",
-                "is absent: re-run the shard with this version of ragperf",
-            )
-            .into());
-        };
-        if build.build != first_build.build {
-            return Err(differs(
-                "origin.build",
-                file,
-                first_file,
-                &format!("`{}` vs `{}`", build.build, first_build.build),
-                "run every shard with the same ragperf build (one image)",
-            ));
-        }
-        if let Some(path) = first_difference(
-            &comparable_scenario(first),
-            &comparable_scenario(r),
-            "scenario",
-        ) {
-            return Err(differs(
-                &path,
-                file,
-                first_file,
-                "another scenario",
-                "run every shard with the same --scenario and flags",
-            ));
-        }
-        let same = [
-            ("plan.command", r.plan.command == first.plan.command),
-            ("plan.variants", r.plan.variants == first.plan.variants),
-            ("plan.repeat", r.plan.repeat == first.plan.repeat),
-            ("plan.slo", r.plan.slo == first.plan.slo),
-            (
-                "shard.whole",
-                first.shard.as_ref().map(|s| &s.whole) == Some(&shard.whole),
-            ),
-        ];
-        if let Some((field, _)) = same.iter().find(|(_, same)| !same) {
-            return Err(differs(
-                field,
-                file,
-                first_file,
-                "another plan",
-                "run every shard with the same variants, load and flags",
-            ));
-        }
-        let keys = |r: &RunResult| -> Vec<(String, u32, String)> {
-            r.runs
-                .iter()
-                .map(|v| (v.variant.clone(), v.repetition, v.point.mode.clone()))
-                .collect()
-        };
-        if keys(r) != keys(first) {
-            return Err(differs(
-                "runs",
-                file,
-                first_file,
-                &format!("{} runs here, {} there", r.runs.len(), first.runs.len()),
-                "an interrupted shard measured fewer: re-run it",
-            ));
-        }
+        check_same_run(file, r, shard, first_file, first)?;
     }
     check_windows(shards)?;
     let n = count.unwrap_or(0);
-    let missing: Vec<u32> = (0..n).filter(|i| !seen.contains_key(i)).collect();
-    if !missing.is_empty() && !allow_missing {
-        let have: Vec<u32> = seen.keys().copied().collect();
-        return Err(MergeError::new(
-            first_file,
-            "shard.index",
-            format!(
-                "shard(s) {} of {n} missing (have {}): pass every shard's result, or \
-                 --allow-missing to merge the others (the result then names the missing ones)",
-                list(&missing),
-                list(&have)
-            ),
-        )
-        .into());
-    }
-    Ok(missing)
+    missing_shards(first_file, n, &seen, allow_missing)
 }
 
 /// Every run's window must overlap the same run's window on every other shard.
