@@ -182,6 +182,42 @@ fn header(
     }
 }
 
+/// External backends are checked before the load: what answers where, with which settings
+/// (the mocks' latency model replaces the scenario's when they differ). Returns the plan with
+/// the checked scenario (None without external backends) and the warnings, already printed.
+fn check_external(plan: &RunPlan) -> (Option<RunPlan>, Vec<String>) {
+    let Some((q, b)) = &plan.external else {
+        return (None, Vec::new());
+    };
+    let mut notes = Vec::new();
+    let mut checked = plan.clone();
+    // Abandoned at a signal: a silent backend can take a few timeouts to answer.
+    let (q, b, mut scenario) = (q.clone(), b.clone(), checked.scenario.clone());
+    if let Some((n, s)) = crate::interrupt::unless_stopped(move || {
+        let n = crate::backends::probe::check_external(&q, &b, &mut scenario);
+        (n, scenario)
+    }) {
+        notes = n;
+        checked.scenario = s;
+    }
+    for n in &notes {
+        eprintln!("warning: {n}");
+    }
+    (Some(checked), notes)
+}
+
+/// Where every request of the run goes, and with which models.
+fn endpoints(plan: &RunPlan, qdrant_url: String, bedrock_url: String) -> Endpoints {
+    Endpoints {
+        qdrant_url,
+        bedrock_url,
+        collection: plan.scenario.qdrant.collection.clone(),
+        embed_model: plan.scenario.request.embed_model.clone(),
+        embed_dimensions: plan.scenario.request.embed_dimensions as u32,
+        chat_model: plan.scenario.request.chat_model.clone(),
+    }
+}
+
 /// Runs the plan; `on_update` sees the result after every subject.
 pub fn execute(
     plan: &RunPlan,
@@ -191,29 +227,8 @@ pub fn execute(
     let fd_limit = crate::backends::raise_fd_limit().unwrap_or((0, 0));
     let rounds = cpu::calibrate();
     let backend = plan.backend()?;
-    // External backends are checked before the load: what answers where, with which settings
-    // (the mocks' latency model replaces the scenario's when they differ).
-    let mut checked;
-    let mut notes = Vec::new();
-    let plan = match &plan.external {
-        Some((q, b)) => {
-            checked = plan.clone();
-            // Abandoned at a signal: a silent backend can take a few timeouts to answer.
-            let (q, b, mut scenario) = (q.clone(), b.clone(), checked.scenario.clone());
-            if let Some((n, s)) = crate::interrupt::unless_stopped(move || {
-                let n = crate::backends::probe::check_external(&q, &b, &mut scenario);
-                (n, scenario)
-            }) {
-                notes = n;
-                checked.scenario = s;
-            }
-            for n in &notes {
-                eprintln!("warning: {n}");
-            }
-            &checked
-        }
-        None => plan,
-    };
+    let (checked, notes) = check_external(plan);
+    let plan = checked.as_ref().unwrap_or(plan);
     let (qdrant_url, bedrock_url) = backend.urls();
     let subjects = plan.subjects();
     let mut result = header(plan, &backend, &subjects, fd_limit, rounds);
@@ -226,14 +241,7 @@ pub fn execute(
         ),
         None => None,
     };
-    let endpoints = Endpoints {
-        qdrant_url,
-        bedrock_url,
-        collection: plan.scenario.qdrant.collection.clone(),
-        embed_model: plan.scenario.request.embed_model.clone(),
-        embed_dimensions: plan.scenario.request.embed_dimensions as u32,
-        chat_model: plan.scenario.request.chat_model.clone(),
-    };
+    let endpoints = endpoints(plan, qdrant_url, bedrock_url);
     let mut failure = None;
     'points: for point in &plan.points {
         for repetition in 0..plan.repeat.max(1) {
