@@ -74,8 +74,8 @@ pub struct CalibrateArgs {
     pub no_progress: bool,
 }
 
-/// The plan of `ragperf calibrate`, every flag checked before any load.
-pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan> {
+/// Calibrate starts the service itself: `--target` and `--target-cmd`, no `--target-pid`.
+fn check_target_flags(args: &CalibrateArgs) -> anyhow::Result<()> {
     if args.target.target.is_none() {
         return Err(flag_err(
             "--target",
@@ -94,6 +94,11 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
             "calibrate starts the service itself (--target-cmd); leave --target-pid out",
         ));
     }
+    Ok(())
+}
+
+/// `--levels`, sorted and deduplicated: at least two, each at least 1 user.
+fn levels(args: &CalibrateArgs) -> anyhow::Result<Vec<usize>> {
     let mut levels = args.levels.clone();
     if levels.contains(&0) {
         return Err(flag_err("--levels", "every level must be at least 1 user"));
@@ -106,6 +111,13 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
             "give at least two low loads, e.g. 2,8: threads that grow between them tell a thread pool from an event loop",
         ));
     }
+    Ok(levels)
+}
+
+/// The plan of `ragperf calibrate`, every flag checked before any load.
+pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan> {
+    check_target_flags(args)?;
+    let levels = levels(args)?;
     let tokens: [u32; 2] = match args.tokens.as_slice() {
         [a, b] if *a >= 1 && a < b => [*a, *b],
         _ => {
