@@ -140,6 +140,11 @@ fn flags() {
         case("mock --time-scale 0", "--time-scale"),
         case("mock --threads 0", "--threads"),
         case("baseline --repeat 0", "--repeat"),
+        case("streams -c 0", "--streams"),
+        case("streams -d 0s", "--duration"),
+        case("streams --stream-timeout 0s", "--stream-timeout"),
+        case("streams --max-gap-error-ms -1", "--max-gap-error-ms"),
+        case("streams --model=", "--model"),
     ];
     insta::assert_snapshot!("flags", transcript(&cases));
 }

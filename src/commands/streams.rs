@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use clap::Args;
 
 use super::flags::{self, parse_duration};
@@ -60,19 +60,24 @@ pub fn streams_plan(args: &StreamsArgs) -> Result<StreamsPlan> {
         None => Scenario::default(),
     };
     if args.streams == 0 {
-        return Err(anyhow!("--streams: must be at least 1"));
+        return Err(flags::flag_err("--streams", "must be at least 1"));
     }
     if args.duration.is_zero() {
-        return Err(anyhow!("--duration: must be longer than 0 (e.g. 20s)"));
+        return Err(flags::flag_err(
+            "--duration",
+            "must be longer than 0 (e.g. 20s)",
+        ));
     }
     if args.stream_timeout.is_zero() {
-        return Err(anyhow!(
-            "--stream-timeout: must be longer than 0 (e.g. 60s)"
+        return Err(flags::flag_err(
+            "--stream-timeout",
+            "must be longer than 0 (e.g. 60s)",
         ));
     }
     if !(args.max_gap_error_ms.is_finite() && args.max_gap_error_ms >= 0.0) {
-        return Err(anyhow!(
-            "--max-gap-error-ms: must be a number of milliseconds ≥ 0 (e.g. 2)"
+        return Err(flags::flag_err(
+            "--max-gap-error-ms",
+            "must be a number of milliseconds ≥ 0 (e.g. 2)",
         ));
     }
     let bedrock_url = args
@@ -85,7 +90,7 @@ pub fn streams_plan(args: &StreamsArgs) -> Result<StreamsPlan> {
         .clone()
         .unwrap_or_else(|| scenario.request.chat_model.clone());
     if model.trim().is_empty() {
-        return Err(anyhow!("--model: must not be empty"));
+        return Err(flags::flag_err("--model", "must not be empty"));
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let ramp = args

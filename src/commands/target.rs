@@ -42,9 +42,12 @@ pub struct TargetArgs {
         help_heading = "Target (a real service)"
     )]
     pub headers: Vec<String>,
-    /// Body template; {question}, {session} and {n} are filled in per request (JSON-escaped).
-    /// `@FILE` reads it from a file. Default: {"session_id":"{session}","message":"{question}"}
-    /// (openai: a chat completion request).
+    /// Body template; {question}, {session} and the request number (`{` `n` `}`, written
+    /// together) are filled in per request (JSON-escaped). `@FILE` reads it from a file.
+    /// Default: {"session_id":"{session}","message":"{question}"} (openai: a chat completion
+    /// request).
+    // clap's help turns the three characters `{`, `n`, `}` into a line break wherever they
+    // appear, so the help cannot print that placeholder as one word.
     #[arg(
         long,
         value_name = "TEMPLATE",
