@@ -29,7 +29,11 @@ fn baseline_writes_a_slim_schema_valid_result() {
         .arg(&to)
         .assert()
         .success()
-        .stdout(predicates::str::contains("async"));
+        .stdout(predicates::str::contains("async"))
+        // Each column names its metric and unit.
+        .stdout(predicates::str::contains("requests_per_s (req/s)"))
+        .stdout(predicates::str::contains("e2e.p99 (ms)"))
+        .stdout(predicates::str::contains("cpu_per_request_ms (ms)"));
     let result = RunResult::read(&to).expect("the baseline reads back");
     assert_eq!(result.runs.len(), 2);
     assert!(!result.partial);

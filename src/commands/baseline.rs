@@ -79,8 +79,9 @@ fn summary(result: &RunResult) -> String {
         }
     }
     let mut out = format!("{:<18} {:>6} {:>5}", "variant", "load", "runs");
-    for n in names {
-        out.push_str(&format!(" {n:>18}"));
+    // Each column names its metric as `compare` and gates.toml spell it, and its unit.
+    for m in &metrics {
+        out.push_str(&format!(" {:>26}", format!("{} ({})", m.name(), m.unit())));
     }
     out.push('\n');
     for (variant, point) in keys {
@@ -92,8 +93,9 @@ fn summary(result: &RunResult) -> String {
         out.push_str(&format!("{variant:<18} {point:>6} {:>5}", runs.len()));
         for m in &metrics {
             let values: Vec<f64> = runs.iter().filter_map(|r| m.value(r)).collect();
-            let cell = median(&values).map_or("-".to_string(), |v| format!("{v:.3}"));
-            out.push_str(&format!(" {cell:>18}"));
+            // No value (e.g. no successful request for a latency): "—", never a 0.
+            let cell = median(&values).map_or("—".to_string(), |v| format!("{v:.3}"));
+            out.push_str(&format!(" {cell:>26}"));
         }
         out.push('\n');
     }
