@@ -15,10 +15,12 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use mock_services::hist::{self, Percentiles};
 use serde_json::Value;
+
+mod shard_support;
+use shard_support::{read, start_at, text, union_percentiles};
 
 const MOCK_IP: &str = "10.203.0.1";
 const TIME_SCALE: &str = "0.02";
@@ -169,22 +171,6 @@ impl Drop for Hosts {
     }
 }
 
-fn start_at(ahead: Duration) -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now() + ahead).to_string()
-}
-
-fn read(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// `ragperf merge` (no network needed: on the test's own host).
 fn merge(shards: &Path, out: &Path, extra: &[&str]) -> Output {
     Command::new(assert_cmd::cargo::cargo_bin("ragperf"))
@@ -262,16 +248,7 @@ fn shards_on_two_hosts_merge_like_one_host() {
     }
     // Percentiles: those of the union of the shards' histograms.
     for name in ["e2e", "ttft", "itl"] {
-        let mut union = hist::new_us();
-        for p in &parts {
-            let encoded = p["runs"][0]["histograms"][name]
-                .as_str()
-                .expect("histogram");
-            union
-                .add(hist::decode_b64(encoded).expect("decode"))
-                .expect("add");
-        }
-        let expected = serde_json::to_value(Percentiles::of_us(&union)).expect("json");
+        let expected = serde_json::to_value(union_percentiles(&parts, name)).expect("json");
         assert_eq!(run["latency_ms"][name], expected, "{name}");
     }
 

@@ -4,48 +4,19 @@
 //! before any load; Ctrl-C while waiting for `--start-at` exits 130 and writes nothing.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use mock_services::hist::{self, Percentiles};
 use serde_json::Value;
+
+mod shard_support;
+use shard_support::{read, start_at as at, text, union_percentiles};
 
 fn ragperf() -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin("ragperf"));
     c.env_remove("RAGPERF_SHARDS")
         .env_remove("JOB_COMPLETION_INDEX");
     c
-}
-
-fn at(ahead: Duration) -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now() + ahead).to_string()
-}
-
-fn read(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Percentiles of the union of every file's `runs[0].histograms[name]`.
-fn union_percentiles(files: &[PathBuf], name: &str) -> Percentiles {
-    let mut union = hist::new_us();
-    for f in files {
-        let v = read(f);
-        let encoded = v["runs"][0]["histograms"][name]
-            .as_str()
-            .expect("histogram");
-        union
-            .add(hist::decode_b64(encoded).expect("decode"))
-            .expect("add");
-    }
-    Percentiles::of_us(&union)
 }
 
 fn schema_errors(v: &Value) -> Vec<String> {
@@ -153,7 +124,7 @@ fn shards_at_one_instant_merge_into_a_result_that_reports_and_gates() {
     }
     assert!(run["counters"]["ok"].as_u64().unwrap_or(0) > 0);
     for name in ["e2e", "ttft"] {
-        let expected = serde_json::to_value(union_percentiles(&files, name)).expect("json");
+        let expected = serde_json::to_value(union_percentiles(&parts, name)).expect("json");
         assert_eq!(run["latency_ms"][name], expected, "{name}");
     }
     assert_eq!(run["shards"].as_array().map(Vec::len), Some(2));
