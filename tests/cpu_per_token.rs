@@ -39,6 +39,23 @@ fn cpu_per_token_adds_up_to_tokens_times_the_cost() {
             "{}: {extra:.3} s more CPU, expected about {expected:.3} s ({tokens} tokens x {COST_US} µs)",
             v.name()
         );
+        // The timeline carries each stream's per-token CPU (drawn as a bar under the stream):
+        // at least half of tokens x cost per request, none without the cost.
+        assert!(!w.timeline.is_empty(), "{}: no timeline", v.name());
+        for e in &w.timeline {
+            assert!(
+                e.token_cpu_us >= 60 * COST_US / 2,
+                "{}: request {} spent {} µs in per-token CPU",
+                v.name(),
+                e.id,
+                e.token_cpu_us
+            );
+        }
+        assert!(
+            b.timeline.iter().all(|e| e.token_cpu_us == 0),
+            "{}",
+            v.name()
+        );
         // The ideal counts it too: 60 tokens x 200 µs more service time per request.
         let added = w.ideal.expected_service_s - b.ideal.expected_service_s;
         assert!(

@@ -135,6 +135,7 @@ fn record(
         finished_us,
         token_gaps_us: Vec::new(),
         tokens,
+        token_cpu_us: 0,
         retries: 0,
         citations_ok: true,
         citations: Vec::new(),

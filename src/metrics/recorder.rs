@@ -87,6 +87,14 @@ pub struct TimelineEntry {
     pub finished_us: u64,
     /// Succeeded.
     pub ok: bool,
+    /// Time spent in the per-token CPU work over the whole stream, GIL waits included, µs
+    /// (absent when the scenario has no `cpu_per_token_us`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub token_cpu_us: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Running totals for one variant at one load point.
@@ -257,6 +265,7 @@ impl Recorder {
                 first_token_us: r.first_token_us,
                 finished_us: r.finished_us,
                 ok: r.is_ok(),
+                token_cpu_us: r.token_cpu_us,
             });
         }
         // Queueing happened whatever the outcome.
@@ -458,6 +467,7 @@ mod tests {
             finished_us: 914_000,
             token_gaps_us: vec![100_000, 100_000, 100_000],
             tokens: 4,
+            token_cpu_us: 2_000,
             retries: 1,
             citations_ok: true,
             citations: vec!["doc-1".into()],

@@ -70,6 +70,9 @@ pub struct RequestRecord {
     pub token_gaps_us: Vec<u32>,
     /// Text deltas received.
     pub tokens: u32,
+    /// Time spent in the per-token CPU work, GIL waits included, µs (0 without
+    /// `cpu_per_token_us`).
+    pub token_cpu_us: u64,
     /// Retries spent across all calls.
     pub retries: u32,
     /// Every `[doc]` the answer cites was among the retrieved passages (and it cites at least one
@@ -101,6 +104,7 @@ impl RequestRecord {
             finished_us: 0,
             token_gaps_us: Vec::new(),
             tokens: 0,
+            token_cpu_us: 0,
             retries: 0,
             citations_ok: false,
             citations: Vec::new(),
@@ -167,6 +171,8 @@ pub struct TokenClock {
     pub tokens: u32,
     /// Thread that saw the first token.
     pub tid: i32,
+    /// Time spent in the per-token CPU work (`cpu_per_token_us`), waiting for the GIL included, µs.
+    pub cpu_us: u64,
 }
 
 impl TokenClock {
@@ -179,6 +185,7 @@ impl TokenClock {
             gaps_us: Vec::new(),
             tokens: 0,
             tid: 0,
+            cpu_us: 0,
         }
     }
 

@@ -172,6 +172,7 @@ pub(crate) fn close_stream(
 ) {
     record.first_token_us = clock.first_us;
     record.tokens = clock.tokens;
+    record.token_cpu_us = clock.cpu_us;
     record.stream_tid = clock.tid;
     let Some(outcome) = settle(ctx, record, "generate", result) else {
         return;
@@ -268,8 +269,10 @@ pub async fn run_async(
 /// token only once that work is done, so GIL waits show up in TTFT and ITL.
 pub(crate) fn on_token(ctx: &RequestContext, clock: &mut TokenClock, delta: &str) {
     if ctx.cpu_per_token_us > 0 {
+        let t0 = Instant::now();
         let digest = cpu::token_work(delta, ctx.cpu_per_token_us, ctx.gil.as_ref());
         std::hint::black_box(digest);
+        clock.cpu_us += t0.elapsed().as_micros() as u64;
     }
     clock.token();
 }

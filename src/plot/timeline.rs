@@ -34,6 +34,10 @@ pub const PHASES: [(&str, RGBColor); 6] = [
 ];
 /// The rest of a failed request, after its last completed phase.
 const FAILED: RGBColor = RGBColor(213, 40, 40);
+/// The per-token CPU of a stream, added up: a thin bar along the bottom of its row.
+const TOKEN_CPU: RGBColor = RGBColor(213, 94, 0);
+/// Legend name of [`TOKEN_CPU`].
+const TOKEN_CPU_NAME: &str = "CPU per token, summed";
 
 /// Height of a timeline with `rows` rows.
 pub fn height(rows: usize) -> u32 {
@@ -80,14 +84,31 @@ fn row_labels(rows: &[&TimelineEntry]) -> (Vec<String>, usize) {
     (labels, threads.len())
 }
 
-/// The legend: every phase's colour, then the colour of a failed request.
-fn phase_entries() -> Vec<Entry> {
+/// The legend: every phase's colour, then the colour of a failed request, then the per-token
+/// CPU bar when some row has one.
+fn phase_entries(token_cpu: bool) -> Vec<Entry> {
     let mut entries: Vec<Entry> = PHASES
         .iter()
         .map(|(name, color)| Entry::new(*name, *color, Glyph::Box))
         .collect();
     entries.push(Entry::new("failed", FAILED, Glyph::Box));
+    if token_cpu {
+        entries.push(Entry::new(TOKEN_CPU_NAME, TOKEN_CPU, Glyph::Box));
+    }
     entries
+}
+
+/// The per-token CPU bar of one request, µs since epoch: `token_cpu_us` long, from its first
+/// token, never past its end. The work really happens token by token across the stream (the
+/// first token's before it arrives); the bar adds it up so its length reads against the
+/// stream's. None without per-token CPU or without a first token.
+fn token_cpu_bar(e: &TimelineEntry) -> Option<(u64, u64)> {
+    let first = e.first_token_us?;
+    if e.token_cpu_us == 0 {
+        return None;
+    }
+    let end = e.finished_us.max(first);
+    Some((first, (first + e.token_cpu_us).min(end)))
 }
 
 /// Phase segments of one request, µs since epoch: (phase index or None for failed, start, end).
@@ -179,8 +200,18 @@ where
                 color.filled(),
             )
         }))?;
+        if let Some((a, b)) = token_cpu_bar(e) {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [
+                    (ms(a), y + 0.16),
+                    (ms(b).max(ms(a) + x_max * 0.001), y + 0.36),
+                ],
+                TOKEN_CPU.filled(),
+            )))?;
+        }
     }
-    common::side_legend(&side, "phase", &phase_entries())?;
+    let token_cpu = shown.iter().any(|e| token_cpu_bar(e).is_some());
+    common::side_legend(&side, "phase", &phase_entries(token_cpu))?;
     common::note(
         &foot,
         &format!(
@@ -190,5 +221,62 @@ where
         ),
         (20, 8),
     )?;
+    if token_cpu {
+        common::note(
+            &foot,
+            "The thin bar under a stream is its per-token CPU added up (GIL waits included); \
+             it really falls token by token across the stream.",
+            (20, 24),
+        )?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(token_cpu_us: u64, first: Option<u64>, finished: u64) -> TimelineEntry {
+        TimelineEntry {
+            id: 1,
+            tid: 1,
+            intended_us: 0,
+            started_us: 10,
+            embed_done_us: Some(20),
+            retrieve_done_us: Some(30),
+            cpu_done_us: Some(40),
+            first_token_us: first,
+            finished_us: finished,
+            ok: true,
+            token_cpu_us,
+        }
+    }
+
+    #[test]
+    fn token_cpu_bar_starts_at_the_first_token_and_stays_inside_the_request() {
+        assert_eq!(token_cpu_bar(&entry(0, Some(100), 1_000)), None);
+        assert_eq!(token_cpu_bar(&entry(50, None, 1_000)), None);
+        assert_eq!(
+            token_cpu_bar(&entry(300, Some(100), 1_000)),
+            Some((100, 400))
+        );
+        // More CPU than the stream lasted (clock granularity): clipped at the end.
+        assert_eq!(
+            token_cpu_bar(&entry(5_000, Some(100), 1_000)),
+            Some((100, 1_000))
+        );
+    }
+
+    #[test]
+    fn the_legend_names_the_bar_only_when_a_row_has_one() {
+        let names = |on| {
+            phase_entries(on)
+                .iter()
+                .map(|e| format!("{e:?}"))
+                .filter(|d| d.contains(TOKEN_CPU_NAME))
+                .count()
+        };
+        assert_eq!(names(false), 0);
+        assert_eq!(names(true), 1);
+    }
 }

@@ -193,6 +193,7 @@ mod tests {
             first_token_us: Some(start + 100),
             finished_us: end,
             ok: true,
+            token_cpu_us: 0,
         }
     }
 
