@@ -290,34 +290,8 @@ pub async fn serve(
     let builder = hyper::server::conn::http1::Builder::new();
     let mut closing = builder.clone();
     closing.keep_alive(false);
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => break,
-            accepted = listener.accept() => accepted,
-        };
-        let tcp = match accepted {
-            Ok((tcp, _)) => tcp,
-            Err(_) => {
-                // Out of descriptors or a connection reset before accept: back off briefly
-                // rather than spin.
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                continue;
-            }
-        };
-        // Token frames are small writes: without TCP_NODELAY Nagle + delayed ACK stall them.
-        let _ = tcp.set_nodelay(true);
-        let shared = Arc::new(ConnShared {
-            active: AtomicU32::new(0),
-            epoch: AtomicU64::new(0),
-            idle_since: Mutex::new(Instant::now()),
-            parked: Mutex::new(None),
-        });
-        let io = TokioIo::new(TimedIo::new(
-            tcp,
-            Arc::clone(&shared),
-            &spec.limits,
-            Arc::clone(&spec.stats),
-        ));
+    while let Some(tcp) = next_connection(&listener, &mut shutdown).await {
+        let (io, shared) = timed(tcp, &spec);
         if let Ok(permit) = Arc::clone(&open).try_acquire_owned() {
             let open_guard = spec.stats.connection_opened();
             let router = router.clone();
@@ -364,4 +338,45 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// The next accepted socket, or None once `shutdown` turns true.
+async fn next_connection(
+    listener: &TcpListener,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<TcpStream> {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return None,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((tcp, _)) => return Some(tcp),
+            Err(_) => {
+                // Out of descriptors or a connection reset before accept: back off briefly
+                // rather than spin.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+}
+
+/// An accepted socket with TCP_NODELAY, wrapped in the connection's clocks, and the state its
+/// service shares with them.
+fn timed(tcp: TcpStream, spec: &Listener) -> (TokioIo<TimedIo>, Arc<ConnShared>) {
+    // Token frames are small writes: without TCP_NODELAY Nagle + delayed ACK stall them.
+    let _ = tcp.set_nodelay(true);
+    let shared = Arc::new(ConnShared {
+        active: AtomicU32::new(0),
+        epoch: AtomicU64::new(0),
+        idle_since: Mutex::new(Instant::now()),
+        parked: Mutex::new(None),
+    });
+    let io = TokioIo::new(TimedIo::new(
+        tcp,
+        Arc::clone(&shared),
+        &spec.limits,
+        Arc::clone(&spec.stats),
+    ));
+    (io, shared)
 }

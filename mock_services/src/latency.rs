@@ -301,70 +301,8 @@ struct RawDist {
 
 impl RawDist {
     fn into_dist(self) -> Result<Dist, DistError> {
-        let given: Vec<&str> = [
-            ("value", self.value),
-            ("min", self.min),
-            ("max", self.max),
-            ("mean", self.mean),
-            ("stddev", self.stddev),
-            ("median", self.median),
-            ("p99", self.p99),
-            ("scale", self.scale),
-            ("shape", self.shape),
-        ]
-        .iter()
-        .filter(|(_, v)| v.is_some())
-        .map(|(k, _)| *k)
-        .collect();
-        let (needs, example): (&[&str], &str) = match self.dist.as_str() {
-            "fixed" => (&["value"], r#"{ dist = "fixed", value = 100 }"#),
-            "uniform" => (
-                &["min", "max"],
-                r#"{ dist = "uniform", min = 50, max = 150 }"#,
-            ),
-            "normal" => (
-                &["mean", "stddev"],
-                r#"{ dist = "normal", mean = 100, stddev = 20 }"#,
-            ),
-            "lognormal" => (
-                &["median", "p99"],
-                r#"{ dist = "lognormal", median = 100, p99 = 400 }"#,
-            ),
-            "pareto" => (
-                &["scale", "shape"],
-                r#"{ dist = "pareto", scale = 50, shape = 1.5 }"#,
-            ),
-            other => {
-                return Err(DistError(format!(
-                    "unknown dist `{other}`: use one of fixed, uniform, normal, lognormal, pareto"
-                )));
-            }
-        };
-        let missing: Vec<&str> = needs
-            .iter()
-            .filter(|k| !given.contains(k))
-            .copied()
-            .collect();
-        let extra: Vec<&str> = given
-            .iter()
-            .filter(|k| !needs.contains(k))
-            .copied()
-            .collect();
-        if !missing.is_empty() || !extra.is_empty() {
-            let mut msg = format!(
-                "dist = \"{}\" takes exactly {}",
-                self.dist,
-                needs.join(" and ")
-            );
-            if !missing.is_empty() {
-                msg.push_str(&format!("; missing {}", missing.join(", ")));
-            }
-            if !extra.is_empty() {
-                msg.push_str(&format!("; remove {}", extra.join(", ")));
-            }
-            msg.push_str(&format!(" (example: {example})"));
-            return Err(DistError(msg));
-        }
+        let (needs, example) = fields_of(&self.dist)?;
+        self.check_fields(needs, example)?;
         let g = |v: Option<f64>| v.unwrap_or_default();
         let dist = match self.dist.as_str() {
             "fixed" => Dist::Fixed {
@@ -390,6 +328,85 @@ impl RawDist {
         dist.validate()?;
         Ok(dist)
     }
+
+    /// The names of the parameters the table gives, in declaration order.
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("value", self.value),
+            ("min", self.min),
+            ("max", self.max),
+            ("mean", self.mean),
+            ("stddev", self.stddev),
+            ("median", self.median),
+            ("p99", self.p99),
+            ("scale", self.scale),
+            ("shape", self.shape),
+        ]
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| *k)
+        .collect()
+    }
+
+    /// An error naming the missing and the extra parameters, with an example, unless the table
+    /// gives exactly `needs`.
+    fn check_fields(&self, needs: &[&str], example: &str) -> Result<(), DistError> {
+        let given = self.given();
+        let missing: Vec<&str> = needs
+            .iter()
+            .filter(|k| !given.contains(k))
+            .copied()
+            .collect();
+        let extra: Vec<&str> = given
+            .iter()
+            .filter(|k| !needs.contains(k))
+            .copied()
+            .collect();
+        if missing.is_empty() && extra.is_empty() {
+            return Ok(());
+        }
+        let mut msg = format!(
+            "dist = \"{}\" takes exactly {}",
+            self.dist,
+            needs.join(" and ")
+        );
+        if !missing.is_empty() {
+            msg.push_str(&format!("; missing {}", missing.join(", ")));
+        }
+        if !extra.is_empty() {
+            msg.push_str(&format!("; remove {}", extra.join(", ")));
+        }
+        msg.push_str(&format!(" (example: {example})"));
+        Err(DistError(msg))
+    }
+}
+
+/// The parameters a distribution takes, and an example table; an error for an unknown name.
+fn fields_of(dist: &str) -> Result<(&'static [&'static str], &'static str), DistError> {
+    Ok(match dist {
+        "fixed" => (&["value"], r#"{ dist = "fixed", value = 100 }"#),
+        "uniform" => (
+            &["min", "max"],
+            r#"{ dist = "uniform", min = 50, max = 150 }"#,
+        ),
+        "normal" => (
+            &["mean", "stddev"],
+            r#"{ dist = "normal", mean = 100, stddev = 20 }"#,
+        ),
+        "lognormal" => (
+            &["median", "p99"],
+            r#"{ dist = "lognormal", median = 100, p99 = 400 }"#,
+        ),
+        "pareto" => (
+            &["scale", "shape"],
+            r#"{ dist = "pareto", scale = 50, shape = 1.5 }"#,
+        ),
+        other => {
+            return Err(DistError(format!(
+                "unknown dist `{other}`: use one of fixed, uniform, normal, lognormal, pareto"
+            )));
+        }
+    })
 }
 
 impl<'de> Deserialize<'de> for Dist {

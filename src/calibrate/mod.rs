@@ -208,11 +208,34 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
             "the server's CPU could not be read (calibrate samples it from /proc: Linux only)"
         ),
     };
+    let shape = chosen_shape(plan, &observations);
+    let calls = mean_calls(&low);
+    let mut warnings = call_warnings(&calls);
+    warnings.extend(cpu_warnings(plan, cpu, cpu_low, cpu_from));
+    let failed: u64 = observations.iter().map(|o| o.failed).sum();
+    if failed > 0 {
+        warnings.push(format!(
+            "{failed} requests failed during calibration (see the phases' reports)"
+        ));
+    }
+    Ok(Calibration {
+        observations,
+        cpu,
+        cpu_from: cpu_from.into(),
+        cpu_low,
+        shape,
+        calls_per_request: calls,
+        warnings,
+    })
+}
+
+/// The detected shape, or the `--variant` given (with the detected one named in the reasons).
+fn chosen_shape(plan: &CalibrationPlan, observations: &[Observation]) -> Shape {
     let streaming = !matches!(
         plan.target.spec.protocol,
         crate::target::protocol::Protocol::Json(_)
     );
-    let mut shape = model::classify(&observations, streaming, plan.pool);
+    let mut shape = model::classify(observations, streaming, plan.pool);
     if let Some(v) = plan.variant {
         shape.reasons.push(format!(
             "variant {} as given (--variant), detected {}",
@@ -221,12 +244,22 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
         ));
         shape.variant = v;
     }
+    shape
+}
+
+/// Backend calls per request by mock operation, averaged over the low levels.
+fn mean_calls(low: &[&Observation]) -> BTreeMap<String, f64> {
     let mut calls: BTreeMap<String, f64> = BTreeMap::new();
-    for o in &low {
+    for o in low {
         for (op, n) in &o.calls_per_request {
             *calls.entry(op.clone()).or_default() += n / low.len() as f64;
         }
     }
+    calls
+}
+
+/// Where the service's backend calls differ from the model's one embed and one search.
+fn call_warnings(calls: &BTreeMap<String, f64>) -> Vec<String> {
     let mut warnings = Vec::new();
     for (op, expected) in [("embed", 1.0), ("qdrant_search", 1.0)] {
         let n = calls.get(op).copied().unwrap_or(0.0);
@@ -241,6 +274,18 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
             "the service made {n:.2} other Qdrant calls per request (collection checks…), which the model leaves out"
         ));
     }
+    warnings
+}
+
+/// Where the CPU fit is less sure: a CPU per request that moved with the load, no probe, a
+/// fit off at one of its points.
+fn cpu_warnings(
+    plan: &CalibrationPlan,
+    cpu: CpuFit,
+    cpu_low: Option<CpuFit>,
+    cpu_from: &str,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
     if let (Some(low), "probe") = (cpu_low, cpu_from) {
         let at = |f: &CpuFit| f.per_request_us + f.per_token_us * plan.tokens[1] as f64;
         let (l, p) = (at(&low), at(&cpu));
@@ -264,21 +309,7 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
             break;
         }
     }
-    let failed: u64 = observations.iter().map(|o| o.failed).sum();
-    if failed > 0 {
-        warnings.push(format!(
-            "{failed} requests failed during calibration (see the phases' reports)"
-        ));
-    }
-    Ok(Calibration {
-        observations,
-        cpu,
-        cpu_from: cpu_from.into(),
-        cpu_low,
-        shape,
-        calls_per_request: calls,
-        warnings,
-    })
+    warnings
 }
 
 impl Calibration {

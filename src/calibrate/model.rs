@@ -146,8 +146,40 @@ pub fn thread_slope(obs: &[Observation]) -> Option<f64> {
 /// `workers`: a pool size the user already knows (skips the probe's estimate).
 pub fn classify(obs: &[Observation], streaming: bool, workers: Option<usize>) -> Shape {
     let mut reasons = Vec::new();
-    let slope = thread_slope(obs);
-    let pooled = match slope {
+    if !grows_threads(obs, &mut reasons) {
+        return Shape {
+            variant: VariantKind::AsyncSingle,
+            workers: None,
+            reasons,
+        };
+    }
+    let Some(size) = pool_size(obs, workers, &mut reasons) else {
+        return Shape {
+            variant: VariantKind::Sync,
+            workers: None,
+            reasons,
+        };
+    };
+    if !streaming {
+        reasons.push("a whole answer per response: each request holds a pool thread".into());
+        return Shape {
+            variant: VariantKind::Sync,
+            workers: Some(size),
+            reasons,
+        };
+    }
+    let variant = streaming_variant(obs, &mut reasons);
+    Shape {
+        variant,
+        workers: Some(size),
+        reasons,
+    }
+}
+
+/// True when the service's threads grew with its users at low load (a thread pool), false for
+/// one event loop (or when growth could not be seen); says why in `reasons`.
+fn grows_threads(obs: &[Observation], reasons: &mut Vec<String>) -> bool {
+    match thread_slope(obs) {
         Some(s) => {
             let pooled = s >= 0.5;
             reasons.push(format!(
@@ -167,14 +199,16 @@ pub fn classify(obs: &[Observation], streaming: bool, workers: Option<usize>) ->
             );
             false
         }
-    };
-    if !pooled {
-        return Shape {
-            variant: VariantKind::AsyncSingle,
-            workers: None,
-            reasons,
-        };
     }
+}
+
+/// The pool's size: `workers` when given, else estimated from the probe's threads; None when
+/// no cap was seen or there was no probe. Says why in `reasons`.
+fn pool_size(
+    obs: &[Observation],
+    workers: Option<usize>,
+    reasons: &mut Vec<String>,
+) -> Option<usize> {
     // Threads that are not pool threads (main, loop, helpers): the fewest a low level had
     // beyond its users (a pool may add a thread more than the users it serves when a request
     // arrives just before a thread is idle again, so the smallest excess is the closest).
@@ -184,8 +218,7 @@ pub fn classify(obs: &[Observation], streaming: bool, workers: Option<usize>) ->
         .map(|o| o.threads_peak.saturating_sub(o.concurrency as u64))
         .min()
         .unwrap_or(1);
-    let probe = longest_probe(obs);
-    let pool = match (workers, probe) {
+    match (workers, longest_probe(obs)) {
         (Some(w), _) => {
             reasons.push(format!("pool size {w} as given (--pool)"));
             Some(w)
@@ -210,26 +243,14 @@ pub fn classify(obs: &[Observation], streaming: bool, workers: Option<usize>) ->
             reasons.push("no probe above the low levels: the pool size is unknown; give --pool N or --probe N".into());
             None
         }
-    };
-    let Some(size) = pool else {
-        return Shape {
-            variant: VariantKind::Sync,
-            workers: None,
-            reasons,
-        };
-    };
-    if !streaming {
-        reasons.push("a whole answer per response: each request holds a pool thread".into());
-        return Shape {
-            variant: VariantKind::Sync,
-            workers: Some(size),
-            reasons,
-        };
     }
-    // Streaming behind a capped pool: does the wait above the cap come before the first token
-    // (a thread held for the whole stream) or spread over the stream (one pool call per token,
-    // Starlette's `iterate_in_threadpool`)?
-    let variant = match (probe, queue_share(obs)) {
+}
+
+/// Streaming behind a capped pool: does the wait above the cap come before the first token
+/// (a thread held for the whole stream: `sync`) or spread over the stream (one pool call per
+/// token, Starlette's `iterate_in_threadpool`: `sync-stream`)? Says why in `reasons`.
+fn streaming_variant(obs: &[Observation], reasons: &mut Vec<String>) -> VariantKind {
+    match (longest_probe(obs), queue_share(obs)) {
         (Some(_), Some(q)) if q >= 0.5 => {
             reasons.push(format!(
                 "above the cap {:.0} % of the added wait came before the first token: each stream holds a thread",
@@ -248,11 +269,6 @@ pub fn classify(obs: &[Observation], streaming: bool, workers: Option<usize>) ->
             reasons.push("the probe did not queue, so where streams wait could not be seen; assuming Starlette's sync streaming".into());
             VariantKind::SyncStream
         }
-    };
-    Shape {
-        variant,
-        workers: Some(size),
-        reasons,
     }
 }
 

@@ -44,6 +44,31 @@ pub fn merge(shards: &[(PathBuf, RunResult)], missing: &[u32]) -> anyhow::Result
         .min()
         .unwrap_or_default();
     out.partial = results.iter().any(|r| r.partial) || !missing.is_empty();
+    sum_load(&mut out, &results);
+    out.runs = (0..first.runs.len())
+        .map(|k| merge_run(&sorted, k))
+        .collect::<anyhow::Result<_>>()?;
+    let info = merge_info(&sorted, first, missing);
+    let mut notes = backend_notes(&results);
+    notes.extend(window_notes(&results, &out.runs));
+    if !missing.is_empty() {
+        notes.push(format!(
+            "merged {} of {} shards: shard(s) {} MISSING (--allow-missing); every figure \
+             covers only the shards present",
+            info.shards.len(),
+            info.count,
+            super::rules::list(missing)
+        ));
+    }
+    out.backends.notes = notes;
+    out.origin = None;
+    out.shard = None;
+    out.merged = Some(info);
+    Ok(out)
+}
+
+/// The whole's load: every point's and the scenario's users, rates, caps and requests added.
+fn sum_load(out: &mut RunResult, results: &[&RunResult]) {
     for (k, p) in out.plan.points.iter_mut().enumerate() {
         *p = sum_points(results.iter().filter_map(|r| r.plan.points.get(k)));
     }
@@ -55,10 +80,11 @@ pub fn merge(shards: &[(PathBuf, RunResult)], missing: &[u32]) -> anyhow::Result
         .map(|r| r.scenario.load.rate)
         .sum::<Option<f64>>();
     load.max_in_flight = sum_opt(results.iter().map(|r| r.scenario.load.max_in_flight));
-    out.runs = (0..first.runs.len())
-        .map(|k| merge_run(&sorted, k))
-        .collect::<anyhow::Result<_>>()?;
-    let info = MergeInfo {
+}
+
+/// The merge's provenance: each shard's index, host, build, file and machine, and the missing.
+fn merge_info(sorted: &[&(PathBuf, RunResult)], first: &RunResult, missing: &[u32]) -> MergeInfo {
+    MergeInfo {
         count: first.shard.as_ref().map_or(0, |s| s.count),
         shards: sorted
             .iter()
@@ -79,16 +105,26 @@ pub fn merge(shards: &[(PathBuf, RunResult)], missing: &[u32]) -> anyhow::Result
             })
             .collect(),
         missing: missing.to_vec(),
-    };
+    }
+}
+
+/// The shards' backend notes, each once, in shard order.
+fn backend_notes(results: &[&RunResult]) -> Vec<String> {
     let mut notes: Vec<String> = Vec::new();
-    for r in &results {
+    for r in results {
         for n in &r.backends.notes {
             if !notes.contains(n) {
                 notes.push(n.clone());
             }
         }
     }
-    for (k, run) in out.runs.iter().enumerate() {
+    notes
+}
+
+/// A note per merged run whose common window is under 90 % of the longest shard's window.
+fn window_notes(results: &[&RunResult], runs: &[VariantRun]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (k, run) in runs.iter().enumerate() {
         let longest = results
             .iter()
             .filter_map(|r| r.runs[k].clock.as_ref())
@@ -98,7 +134,8 @@ pub fn merge(shards: &[(PathBuf, RunResult)], missing: &[u32]) -> anyhow::Result
             / 1e6;
         if run.throughput.window_s < 0.9 * longest {
             notes.push(format!(
-                "{} at {}: the shards' windows overlap for only {:.2} s of {:.2} s, so the                  summed rates cover different times: start the shards with one --start-at",
+                "{} at {}: the shards' windows overlap for only {:.2} s of {:.2} s, so the \
+                 summed rates cover different times: start the shards with one --start-at",
                 run.variant,
                 run.point.label(),
                 run.throughput.window_s,
@@ -106,20 +143,7 @@ pub fn merge(shards: &[(PathBuf, RunResult)], missing: &[u32]) -> anyhow::Result
             ));
         }
     }
-    if !missing.is_empty() {
-        notes.push(format!(
-            "merged {} of {} shards: shard(s) {} MISSING (--allow-missing); every figure \
-             covers only the shards present",
-            info.shards.len(),
-            info.count,
-            super::rules::list(missing)
-        ));
-    }
-    out.backends.notes = notes;
-    out.origin = None;
-    out.shard = None;
-    out.merged = Some(info);
-    Ok(out)
+    notes
 }
 
 fn sum_opt<T: std::iter::Sum<T>>(values: impl Iterator<Item = Option<T>>) -> Option<T> {
@@ -270,6 +294,7 @@ fn merge_ideal(ideals: &[&Ideal], oks: &[u64], requests_per_s: f64) -> Ideal {
     ideal.with_measured(requests_per_s, error)
 }
 
+/// The `k`-th run of every shard as one run; each shard's own figures kept in `shards`.
 fn merge_run(sorted: &[&(PathBuf, RunResult)], k: usize) -> anyhow::Result<VariantRun> {
     let runs: Vec<&VariantRun> = sorted.iter().map(|(_, r)| &r.runs[k]).collect();
     let mut out = runs[0].clone();
@@ -293,16 +318,7 @@ fn merge_run(sorted: &[&(PathBuf, RunResult)], k: usize) -> anyhow::Result<Varia
     let window_s = out.clock.as_ref().map_or(0.0, |c| {
         c.window_end_unix_us.saturating_sub(c.window_start_unix_us) as f64 / 1e6
     });
-    let goodput = runs
-        .iter()
-        .map(|r| r.throughput.goodput_per_s)
-        .sum::<Option<f64>>();
-    out.throughput = Throughput {
-        window_s,
-        requests_per_s: runs.iter().map(|r| r.throughput.requests_per_s).sum(),
-        tokens_per_s: runs.iter().map(|r| r.throughput.tokens_per_s).sum(),
-        goodput_per_s: goodput,
-    };
+    out.throughput = sum_throughput(&runs, window_s);
     let ideals: Vec<&Ideal> = runs.iter().map(|r| &r.ideal).collect();
     let oks: Vec<u64> = runs.iter().map(|r| r.counters.ok).collect();
     out.ideal = merge_ideal(&ideals, &oks, out.throughput.requests_per_s);
@@ -314,7 +330,28 @@ fn merge_run(sorted: &[&(PathBuf, RunResult)], k: usize) -> anyhow::Result<Varia
         None
     };
     out.server = None;
-    out.drive = DriveOutcome {
+    out.drive = sum_drive(&runs, window_s);
+    out.shards = shard_parts(sorted, &runs);
+    Ok(out)
+}
+
+/// Each shard's rates over its own window, summed; `window_s` the common window.
+fn sum_throughput(runs: &[&VariantRun], window_s: f64) -> Throughput {
+    let goodput = runs
+        .iter()
+        .map(|r| r.throughput.goodput_per_s)
+        .sum::<Option<f64>>();
+    Throughput {
+        window_s,
+        requests_per_s: runs.iter().map(|r| r.throughput.requests_per_s).sum(),
+        tokens_per_s: runs.iter().map(|r| r.throughput.tokens_per_s).sum(),
+        goodput_per_s: goodput,
+    }
+}
+
+/// The drivers' counts summed over the common window; the peak in flight the largest shard's.
+fn sum_drive(runs: &[&VariantRun], window_s: f64) -> DriveOutcome {
+    DriveOutcome {
         window_start_us: 0,
         window_end_us: (window_s * 1e6) as u64,
         issued: runs.iter().map(|r| r.drive.issued).sum(),
@@ -331,10 +368,14 @@ fn merge_run(sorted: &[&(PathBuf, RunResult)], k: usize) -> anyhow::Result<Varia
             .map(|r| r.drive.peak_in_flight)
             .max()
             .unwrap_or(0),
-    };
-    out.shards = sorted
+    }
+}
+
+/// Every shard's own figures for this run, per host.
+fn shard_parts(sorted: &[&(PathBuf, RunResult)], runs: &[&VariantRun]) -> Vec<ShardPart> {
+    sorted
         .iter()
-        .zip(&runs)
+        .zip(runs)
         .map(|((_, result), r)| ShardPart {
             index: result.shard.as_ref().map_or(0, |s| s.index),
             host: result
@@ -352,6 +393,5 @@ fn merge_run(sorted: &[&(PathBuf, RunResult)], k: usize) -> anyhow::Result<Varia
             server: r.server.clone(),
             clock: r.clock.clone(),
         })
-        .collect();
-    Ok(out)
+        .collect()
 }

@@ -246,11 +246,9 @@ fn windows_that_barely_overlap_are_merged_with_a_note() {
         "{provenance}"
     );
     assert!(
-        merged
-            .backends
-            .notes
-            .iter()
-            .any(|n| n.contains("overlap for only 0.50 s of 2.00 s")),
+        merged.backends.notes.iter().any(|n| n.contains(
+            "overlap for only 0.50 s of 2.00 s, so the summed rates cover different times"
+        )),
         "{:?}",
         merged.backends.notes
     );
