@@ -193,6 +193,21 @@ impl Finding {
     pub fn verdict(&self) -> Verdict {
         verdict::decide(&self.checks)
     }
+
+    /// Every sentence the finding shows a reader besides its table and checks: the headline,
+    /// the explanation, and each chart's caption and title, one per line (for tests that the
+    /// prose follows the verdict).
+    pub fn words(&self) -> String {
+        let mut out = vec![self.headline.clone(), self.explanation.clone()];
+        for c in &self.charts {
+            out.push(c.caption.clone());
+            out.push(match &c.source {
+                ChartSource::Bars(b) => b.title.clone(),
+                ChartSource::Plot { chart, .. } => chart.title.clone(),
+            });
+        }
+        out.join("\n")
+    }
 }
 
 /// Formats milliseconds for text: `150 ms`, `1.2 s`.
