@@ -10,10 +10,11 @@
 //! the same verdict, and a test can feed fixture numbers to the checks.
 //!
 //! Files: [`model`] (the seed's latency model, quick/full sizes), [`measure`] (figures read
-//! from a result), [`verdict`], [`chart`] (grouped bars), [`runner`] (runs the steps, writes
+//! from a result), [`verdict`], [`busy`] (how busy the machine was), [`chart`] (grouped bars), [`runner`] (runs the steps, writes
 //! results), [`report`] (Markdown, HTML, JSON), and [`experiments`], one file per claim named by
 //! its id (`q22_held_thread.rs`), plus the timeline chart several of them show.
 
+pub mod busy;
 pub(crate) mod chart;
 pub mod experiments;
 pub mod measure;
