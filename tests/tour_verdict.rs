@@ -390,3 +390,209 @@ fn x2_cpu_on_the_loop_verdicts() {
         Verdict::NotConfirmed
     );
 }
+
+// Every sentence follows the numbers (#15 item 7): a fixture whose verdict is "not confirmed"
+// gets prose that quotes the measured figure and never tells the claim's story; the confirmed
+// fixture does tell it (so the check below cannot pass on prose that never mentions it).
+
+use ragperf::tour::{Finding, Measured, Table};
+
+/// `f` is "not confirmed", quotes `figure`, says so, and contains none of `story`.
+fn assert_not_told(f: &Finding, story: &[&str], figure: &str) {
+    assert_eq!(
+        f.verdict(),
+        Verdict::NotConfirmed,
+        "{:?}",
+        failed(&f.checks)
+    );
+    let words = f.words();
+    for s in story {
+        assert!(
+            !words.contains(s),
+            "tells `{s}` although not confirmed:\n{words}"
+        );
+    }
+    assert!(
+        words.contains(figure),
+        "does not quote `{figure}`:\n{words}"
+    );
+    assert!(
+        f.explanation.contains("do not confirm the claim"),
+        "{}",
+        f.explanation
+    );
+}
+
+/// `f` is "confirmed" and tells `story`.
+fn assert_told(f: &Finding, story: &str) {
+    assert_eq!(f.verdict(), Verdict::Confirmed, "{:?}", failed(&f.checks));
+    assert!(f.words().contains(story), "{}", f.words());
+}
+
+#[test]
+fn q5_prose_follows_the_verdict() {
+    let m = Measured::default();
+    let story = "the waits overlapped";
+    assert_told(
+        &q5_two_requests::two_requests_finding(&two(305.0, 158.0), &m),
+        story,
+    );
+    let f = q5_two_requests::two_requests_finding(&two(305.0, 300.0), &m);
+    assert_not_told(&f, &[story, "6 s vs 3 s"], "300 ms");
+}
+
+#[test]
+fn q4_prose_follows_the_verdict() {
+    let story = "the cap is the pool";
+    assert_told(
+        &q4_bounded_pool::bounded_finding(&bounded(63.0, 180.0, 250.0)),
+        story,
+    );
+    let f = q4_bounded_pool::bounded_finding(&bounded(200.0, 1.0, 250.0));
+    assert_not_told(
+        &f,
+        &[story, "most of a request's time is queueing"],
+        "200 req/s",
+    );
+}
+
+#[test]
+fn q1_q3_prose_follows_the_verdict() {
+    let story = "keeps its thread through every network wait";
+    assert_told(
+        &threads::per_request_finding(&per_request((2, 64), (2, 6), (1, 1))),
+        story,
+    );
+    let f = threads::per_request_finding(&per_request((2, 2), (2, 6), (1, 1)));
+    assert_not_told(&f, &[story, "only between waits"], "2 for 64");
+    // Qualified: the story, and the detail that failed, quoted.
+    let f = threads::per_request_finding(&per_request((2, 64), (3, 6), (1, 1)));
+    assert_eq!(f.verdict(), Verdict::Qualified);
+    assert!(f.explanation.contains(story) && f.explanation.contains("measured 3"));
+}
+
+#[test]
+fn q7_prose_follows_the_verdict() {
+    let story = "a handful of threads carry them all";
+    let finding = |f: &Thousands| q7_thousands::thousands_finding(f, Table::default(), 2);
+    assert_told(&finding(&thousands((2, 2), 504, 0.99)), story);
+    assert_not_told(
+        &finding(&thousands((2, 400), 504, 0.99)),
+        &[story],
+        "on 400 threads",
+    );
+}
+
+#[test]
+fn q6_prose_follows_the_verdict() {
+    let story = "took turns";
+    assert_told(&gil::finding(&gil(1.0, 1.9, 3.9, 2)), story);
+    let f = gil::finding(&gil(1.9, 1.9, 3.9, 2));
+    // The caption that once said "stays near 1×" now quotes the measured 1.9×.
+    assert_not_told(
+        &f,
+        &[story, "stays near 1×", "lock released"],
+        "1.9× with the GIL",
+    );
+}
+
+#[test]
+fn q16_prose_follows_the_verdict() {
+    let m = Measured::default();
+    let story = "costs a thread hop";
+    assert_told(&hybrid::finding(&hybrid(303.0, 98.0, 300.0), &m), story);
+    let f = hybrid::finding(&hybrid(303.0, 205.0, 0.1), &m);
+    assert_not_told(
+        &f,
+        &[story, "stops at the pool's cap"],
+        "hybrid served 205 req/s",
+    );
+}
+
+#[test]
+fn q22_prose_follows_the_verdict() {
+    let m = Measured::default();
+    let held = |async_ms: f64| Held {
+        sync: HeldSide {
+            usage: usage(16, 1, 150.0, 125.0),
+            threads: 17,
+            busy_share: 0.01,
+        },
+        single: HeldSide {
+            usage: usage(1, 16, async_ms, 125.0),
+            threads: 1,
+            busy_share: 0.08,
+        },
+    };
+    let story = "what differs is who waits";
+    assert_told(&q22_held_thread::held_finding(&held(10.0), &m), story);
+    let f = q22_held_thread::held_finding(&held(150.0), &m);
+    assert_not_told(&f, &[story, "held from retrieval"], "1× less than sync's");
+}
+
+#[test]
+fn q30_prose_follows_the_verdict() {
+    let m = Measured::default();
+    let one = |threads: usize, overlap: usize| OneThread {
+        usage: usage(threads, overlap, 20.0, 125.0),
+        threads: threads as u64,
+        users: 8,
+        service_ms: 150.0,
+        e2e_p50_ms: 155.0,
+        efficiency: 0.97,
+    };
+    let story = "the thread ran another";
+    assert_told(&q30_one_thread::one_thread_finding(&one(1, 8), &m), story);
+    let f = q30_one_thread::one_thread_finding(&one(4, 2), &m);
+    assert_not_told(&f, &[story, "every row says T1"], "on 4 OS thread(s)");
+}
+
+#[test]
+fn x1_prose_follows_the_verdict() {
+    let m = Measured::default();
+    let b = |blocking_rps: f64, blocking_e2e: f64| Blocking {
+        service_ms: 60.0,
+        loop_threads: 1,
+        async_rps: 120.0,
+        async_e2e_p50_ms: 65.0,
+        blocking_rps,
+        blocking_e2e_p50_ms: blocking_e2e,
+        blocking_threads: 1,
+    };
+    let story = "froze the loop";
+    assert_told(
+        &x1_blocking_in_async::blocking_finding(&b(16.0, 500.0), &m),
+        story,
+    );
+    let f = x1_blocking_in_async::blocking_finding(&b(118.0, 66.0), &m);
+    assert_not_told(&f, &[story, "one after another"], "118 req/s");
+}
+
+#[test]
+fn x2_prose_follows_the_verdict() {
+    let load = |e2e: f64, itl: f64, ttft: f64| Load {
+        cpu_ms: if e2e > 152.0 { 4.2 } else { 0.2 },
+        e2e_mean_ms: e2e,
+        e2e_p50_ms: e2e,
+        e2e_p99_ms: e2e * 1.3,
+        ttft_p99_ms: ttft,
+        itl_p99_ms: itl,
+        rps: 100.0,
+    };
+    let light = load(152.0, 15.0, 25.0);
+    let story = "someone else's prompt";
+    let confirmed = CpuOnLoop {
+        light,
+        heavy: load(170.0, 28.0, 40.0),
+    };
+    assert_told(&x2_cpu_on_loop::cpu_finding(&confirmed), story);
+    let own_only = CpuOnLoop {
+        light,
+        heavy: load(156.0, 15.5, 29.0),
+    };
+    assert_not_told(
+        &x2_cpu_on_loop::cpu_finding(&own_only),
+        &[story],
+        "(1× its own CPU)",
+    );
+}

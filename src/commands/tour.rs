@@ -76,6 +76,16 @@ pub fn summary(tour: &TourReport) -> String {
                 c.what, c.measured, c.expected
             ));
         }
+        if let Some(first) = &e.first_attempt {
+            out.push_str(&format!(
+                "       rerun:    the first attempt was {} on a busy machine ({})\n",
+                first.verdict.map_or("DID NOT FINISH", |v| v.shout()),
+                first.disturbed.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(why) = &e.disturbed {
+            out.push_str(&format!("       machine:  may be disturbed: {why}\n"));
+        }
         if let Some(err) = &e.error {
             out.push_str(&format!("       error:    {err}\n"));
         }

@@ -10,10 +10,11 @@
 //! the same verdict, and a test can feed fixture numbers to the checks.
 //!
 //! Files: [`model`] (the seed's latency model, quick/full sizes), [`measure`] (figures read
-//! from a result), [`verdict`], [`chart`] (grouped bars), [`runner`] (runs the steps, writes
+//! from a result), [`verdict`], [`busy`] (how busy the machine was), [`chart`] (grouped bars), [`runner`] (runs the steps, writes
 //! results), [`report`] (Markdown, HTML, JSON), and [`experiments`], one file per claim named by
 //! its id (`q22_held_thread.rs`), plus the timeline chart several of them show.
 
+pub mod busy;
 pub(crate) mod chart;
 pub mod experiments;
 pub mod measure;
@@ -192,6 +193,21 @@ impl Finding {
     /// The verdict the checks give.
     pub fn verdict(&self) -> Verdict {
         verdict::decide(&self.checks)
+    }
+
+    /// Every sentence the finding shows a reader besides its table and checks: the headline,
+    /// the explanation, and each chart's caption and title, one per line (for tests that the
+    /// prose follows the verdict).
+    pub fn words(&self) -> String {
+        let mut out = vec![self.headline.clone(), self.explanation.clone()];
+        for c in &self.charts {
+            out.push(c.caption.clone());
+            out.push(match &c.source {
+                ChartSource::Bars(b) => b.title.clone(),
+                ChartSource::Plot { chart, .. } => chart.title.clone(),
+            });
+        }
+        out.join("\n")
     }
 }
 

@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::busy::Busy;
 use super::verdict::{Check, Role, Verdict};
 use super::{Mode, Table};
 use crate::export::html::{escape, inline as inline_html};
@@ -65,6 +66,17 @@ pub struct ExperimentReport {
     pub error: Option<String>,
     /// Wall time of the experiment, seconds.
     pub seconds: f64,
+    /// How busy the machine was during the steps (None when it could not be read).
+    #[serde(default)]
+    pub busy: Option<Busy>,
+    /// Why the verdict may be disturbed (the machine was busier than the limits of
+    /// [`super::busy`]); None when it was quiet enough or could not be measured.
+    #[serde(default)]
+    pub disturbed: Option<String>,
+    /// The first attempt, when it may have been disturbed and the experiment was run again:
+    /// kept whole (its results under `<slug>/attempt-1/`), without its charts.
+    #[serde(default)]
+    pub first_attempt: Option<Box<ExperimentReport>>,
 }
 
 /// The whole tour.
@@ -116,6 +128,57 @@ pub fn load_average() -> Option<f64> {
 
 fn verdict_text(v: Option<Verdict>) -> &'static str {
     v.map_or("did not finish", Verdict::label)
+}
+
+/// How busy the machine was while an experiment ran, and its first attempt when it was run
+/// again: paragraphs of inline Markdown (`**bold**`, `code`), for both the Markdown and the
+/// HTML report.
+pub fn machine_paragraphs(e: &ExperimentReport) -> Vec<String> {
+    let mut out = Vec::new();
+    if e.error.is_none() || e.busy.is_some() {
+        let sentence = e.busy.map_or_else(
+            || "How busy the machine was could not be measured.".to_string(),
+            |b| b.sentence(),
+        );
+        out.push(format!("**Machine.** {sentence}"));
+    }
+    if let Some(first) = &e.first_attempt {
+        let failed = super::verdict::failed_text(&first.checks, None);
+        let mut text = format!(
+            "**First attempt: {}** ({}), on a busy machine: {} So the experiment was run once \
+             more; the verdict above is the second attempt's.",
+            verdict_text(first.verdict),
+            first.headline,
+            first.busy.map_or_else(String::new, |b| b.sentence())
+        );
+        if !failed.is_empty() {
+            text.push_str(&format!(" Its failed checks: {failed}."));
+        }
+        if !first.explanation.is_empty() {
+            text.push_str(&format!(" Its explanation: {}", first.explanation));
+        }
+        if !first.results.is_empty() {
+            let files: Vec<String> = first.results.iter().map(|f| format!("`{f}`")).collect();
+            text.push_str(&format!(" Its results: {}.", files.join(", ")));
+        }
+        out.push(text);
+    }
+    out
+}
+
+/// The summary's headline cell: the key numbers, and what the machine did to them.
+fn summary_headline(e: &ExperimentReport) -> String {
+    let mut out = e.headline.clone();
+    if let Some(first) = &e.first_attempt {
+        out.push_str(&format!(
+            " (rerun: the first attempt was {} on a busy machine)",
+            verdict_text(first.verdict)
+        ));
+    }
+    if e.disturbed.is_some() {
+        out.push_str(" (may be disturbed: the machine was busy)");
+    }
+    out
 }
 
 fn provenance(r: &TourReport) -> String {
@@ -198,7 +261,7 @@ pub fn markdown(r: &TourReport) -> String {
             e.title,
             e.slug,
             verdict_text(e.verdict),
-            e.headline
+            summary_headline(e)
         );
     }
     out.push('\n');
@@ -211,6 +274,9 @@ pub fn markdown(r: &TourReport) -> String {
         let _ = writeln!(out, "> **The seed:** {}\n", e.seed);
         let _ = writeln!(out, "**Claim.** {}\n", e.claim);
         let _ = writeln!(out, "**Verdict: {}.**\n", verdict_text(e.verdict));
+        for p in machine_paragraphs(e) {
+            let _ = writeln!(out, "{p}\n");
+        }
         out.push_str("**Setup.**\n\n");
         for s in &e.setup {
             let _ = writeln!(out, "- {s}");
@@ -338,7 +404,7 @@ fn summary_html(out: &mut String, r: &TourReport) {
             vec![
                 format!("{}: {}", e.id, e.title),
                 verdict_text(e.verdict).to_string(),
-                e.headline.clone(),
+                summary_headline(e),
             ]
         })
         .collect();
@@ -376,6 +442,9 @@ fn experiment_html(out: &mut String, e: &ExperimentReport) {
         inline_html(&e.seed),
         inline_html(&e.claim)
     );
+    for p in machine_paragraphs(e) {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", inline_html(&p));
+    }
     out.push_str("<p><strong>Setup.</strong></p><ul>\n");
     for s in &e.setup {
         let _ = writeln!(out, "<li>{}</li>", inline_html(s));

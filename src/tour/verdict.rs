@@ -147,6 +147,50 @@ pub fn decide(checks: &[Check]) -> Verdict {
     }
 }
 
+/// The checks that failed (of `role`, or all when None), each quoted with what was measured
+/// and the bound it missed: `“what”: measured 1.9×, bound ≤ 1.3×`, joined by "; ".
+pub fn failed_text(checks: &[Check], role: Option<Role>) -> String {
+    let quoted: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.pass && role.is_none_or(|r| c.role == r))
+        .map(|c| {
+            format!(
+                "\u{201c}{}\u{201d}: measured {}, bound {}",
+                c.what, c.measured, c.expected
+            )
+        })
+        .collect();
+    quoted.join("; ")
+}
+
+/// How an explanation reads the numbers it has just quoted, by the verdict the checks give:
+///
+/// - **confirmed**: `why`, the claim's mechanism written from the numbers;
+/// - **qualified**: `why`, then the details that did not hold, quoted with value and bound;
+/// - **not confirmed**: never `why`: the failed core checks, quoted, and that this run does
+///   not show the claimed effect.
+///
+/// So an explanation tells the expected story only when this run's numbers support it.
+pub fn reading(checks: &[Check], why: &str) -> String {
+    match decide(checks) {
+        Verdict::Confirmed => why.to_string(),
+        Verdict::Qualified => format!(
+            "{why} Not every part of the claim held here: {}.",
+            failed_text(checks, Some(Role::Detail))
+        ),
+        Verdict::NotConfirmed if checks.is_empty() => {
+            "Nothing was measured that could confirm the claim.".to_string()
+        }
+        Verdict::NotConfirmed => format!(
+            "These numbers do not confirm the claim: {}. The mechanism the claim describes \
+             would have produced different numbers, so it is not offered as their explanation; \
+             the machine's load during the experiment (above) or a different setup can produce \
+             results like these.",
+            failed_text(checks, Some(Role::Core))
+        ),
+    }
+}
+
 /// `a / b`, or NaN when `b` is not a positive number (a ratio of nothing fails every check).
 pub fn ratio(a: f64, b: f64) -> f64 {
     if b.is_finite() && b > 0.0 && a.is_finite() {

@@ -12,7 +12,7 @@ use crate::pipeline::VariantKind;
 use crate::tour::chart::{BarChart, BarSeries, RefLine, variant_color};
 use crate::tour::measure;
 use crate::tour::model::{self, Mode, Step};
-use crate::tour::verdict::{Check, Role, num, ratio};
+use crate::tour::verdict::{Check, Role, num, ratio, reading};
 use crate::tour::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
 
 /// The Q16 experiment.
@@ -184,9 +184,13 @@ pub fn checks(f: &Hybrid) -> Vec<Check> {
 }
 
 fn analyse(m: &Measured) -> Result<Finding> {
-    let f = figures(m)?;
-    let checks = checks(&f);
-    Ok(Finding {
+    Ok(finding(&figures(m)?, m))
+}
+
+/// The finding of Q16's figures (`m` only sizes the timeline chart).
+pub fn finding(f: &Hybrid, m: &Measured) -> Finding {
+    let checks = checks(f);
+    Finding {
         headline: format!(
             "low load: hybrid {}× async's latency; pool of {} at {HIGH} users: {} vs {} req/s",
             num(ratio(f.low.1.e2e_p50_ms, f.low.0.e2e_p50_ms)),
@@ -194,28 +198,38 @@ fn analyse(m: &Measured) -> Result<Finding> {
             num(f.high.1.rps),
             num(f.high.0.rps)
         ),
-        table: table(&f),
+        table: table(f),
+        explanation: explanation(f, &checks),
         checks,
-        explanation: explanation(&f),
         charts: vec![
             ChartSpec {
                 name: "efficiency".into(),
-                caption: "Throughput as a share of what the latency model allows. Equal at \
-                          low load; with the small pool the hybrid stops at the pool's cap."
-                    .into(),
-                source: ChartSource::Bars(efficiency_chart(&f)),
+                caption: format!(
+                    "Throughput as a share of what the latency model allows: at {LOW} users \
+                     async {}% and hybrid {}%; at {HIGH} users with a pool of {} async {}% and \
+                     hybrid {}%. The dashed line is the small pool's cap.",
+                    num(100.0 * f.low.0.efficiency),
+                    num(100.0 * f.low.1.efficiency),
+                    f.pool,
+                    num(100.0 * f.high.0.efficiency),
+                    num(100.0 * f.high.1.efficiency)
+                ),
+                source: ChartSource::Bars(efficiency_chart(f)),
             },
             timeline_chart(
                 "small-pool",
                 "hybrid",
                 HIGH,
                 &format!("Request timeline: hybrid, {HIGH} users, blocking pool of {POOL}"),
-                "Grey is the wait for the blocking pool: each request's retrieval (blue) waits \
-                 for the single pool thread, then streams (green) on the event loop.",
+                &format!(
+                    "Grey is time waiting, here for the blocking pool (median {}); blue is \
+                     retrieval on the pool thread, green streaming on the event loop.",
+                    ms_text(f.high.1.queue_p50_ms)
+                ),
                 m,
             ),
         ],
-    })
+    }
 }
 
 /// One row per load and variant.
@@ -248,24 +262,19 @@ fn table(f: &Hybrid) -> Table {
     table
 }
 
-/// The explanation: the thread hop at low load, the small pool's cap at high load.
-fn explanation(f: &Hybrid) -> String {
-    format!(
+/// The explanation: both loads as measured, then why only when the checks support it.
+pub fn explanation(f: &Hybrid, checks: &[Check]) -> String {
+    let facts = format!(
         "At {LOW} users the hybrid's median request took {} against async's {} ({}×), at {} vs \
-         {} req/s: handing {} of blocking retrieval to a pool thread costs a thread hop, not \
-         throughput. At {HIGH} users with a pool of {} thread(s), every request needed the \
-         pool for its {} retrieval, but the pool can finish at most {} × 1000 / {} = {} \
-         retrievals per second; the users wanted about {} per second ({HIGH} / {}). So \
-         requests queued for the pool (median wait {}) and the hybrid served {} req/s while \
-         async, which needs no pool, served {} ({}% of its ideal). The same happens with \
-         Python's default `to_thread` pool of min(32, cores + 4) threads once more blocking \
-         calls overlap than it has threads.",
+         {} req/s. At {HIGH} users with a pool of {} thread(s), each request needed the pool \
+         for its {} retrieval; the pool can finish at most {} × 1000 / {} = {} retrievals per \
+         second, and the users wanted about {} per second ({HIGH} / {}). The median wait for \
+         the pool was {}; the hybrid served {} req/s and async {} ({}% of its ideal).",
         ms_text(f.low.1.e2e_p50_ms),
         ms_text(f.low.0.e2e_p50_ms),
         num(ratio(f.low.1.e2e_p50_ms, f.low.0.e2e_p50_ms)),
         num(f.low.1.rps),
         num(f.low.0.rps),
-        ms_text(f.retrieval_ms),
         f.pool,
         ms_text(f.retrieval_ms),
         f.pool,
@@ -277,7 +286,13 @@ fn explanation(f: &Hybrid) -> String {
         num(f.high.1.rps),
         num(f.high.0.rps),
         num(100.0 * f.high.0.efficiency),
-    )
+    );
+    let why = "Handing blocking retrieval to a pool thread costs a thread hop, not throughput, \
+               while the pool has a free thread; once the users want more retrievals than the \
+               pool can finish, requests queue for it, and async, which needs no pool, serves \
+               more. The same happens with Python's default `to_thread` pool of min(32, cores \
+               + 4) threads once more blocking calls overlap than it has threads.";
+    format!("{facts} {}", reading(checks, why))
 }
 
 /// Both variants' share of the ideal throughput at both loads.

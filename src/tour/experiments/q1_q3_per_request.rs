@@ -19,7 +19,7 @@ use crate::result::RunResult;
 use crate::tour::chart::{BarChart, BarSeries, RefLine};
 use crate::tour::measure;
 use crate::tour::model::{self, Mode, Step};
-use crate::tour::verdict::{Check, Role, num};
+use crate::tour::verdict::{Check, Role, num, reading};
 use crate::tour::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
 
 /// The Q1/Q3 experiment.
@@ -227,9 +227,13 @@ fn threads_cell(c: &Cost) -> String {
 }
 
 fn per_request_analyse(m: &Measured) -> Result<Finding> {
-    let f = per_request_figures(m)?;
-    let checks = per_request_checks(&f);
-    Ok(Finding {
+    Ok(per_request_finding(&per_request_figures(m)?))
+}
+
+/// The finding of Q1/Q3's figures.
+pub fn per_request_finding(f: &PerRequest) -> Finding {
+    let checks = per_request_checks(f);
+    Finding {
         headline: format!(
             "threads for 2 / {}: sync {}/{}, hybrid {}/{}, async {}/{}",
             f.many,
@@ -240,16 +244,16 @@ fn per_request_analyse(m: &Measured) -> Result<Finding> {
             f.single.0.threads,
             f.single.1.threads
         ),
-        table: per_request_table(&f),
+        table: per_request_table(f),
+        explanation: per_request_explanation(f, &checks),
         checks,
-        explanation: per_request_explanation(&f),
         charts: vec![
             ChartSpec {
                 name: "threads".into(),
                 caption: "Peak OS threads of each design (its workers, blocking pool and \
                           event loop; never the mocks' or the harness's)."
                     .into(),
-                source: ChartSource::Bars(threads_chart(&f)),
+                source: ChartSource::Bars(threads_chart(f)),
             },
             ChartSpec {
                 name: "os_cost".into(),
@@ -265,7 +269,7 @@ fn per_request_analyse(m: &Measured) -> Result<Finding> {
                 },
             },
         ],
-    })
+    }
 }
 
 /// One row per design: its threads and peak memory at both loads.
@@ -298,57 +302,48 @@ fn per_request_table(f: &PerRequest) -> Table {
     table
 }
 
-/// The explanation: threads per design at both loads, and peak memory.
-fn per_request_explanation(f: &PerRequest) -> String {
-    let hybrid_note = if f.hybrid.0.threads <= 2 {
-        format!(
-            "The hybrid used {} thread(s) for 2 requests, inside the seed's \"1-2\"",
-            f.hybrid.0.threads
-        )
-    } else {
-        format!(
-            "The hybrid used {} threads for 2 requests, not the seed's \"1-2\": the event-loop \
-             thread plus one blocking-pool thread for each retrieval that overlapped another",
-            f.hybrid.0.threads
-        )
-    };
-    let explanation = format!(
-        "Sync used {} threads for 2 requests and {} for {}: one per request in flight, each \
-         blocked through every network wait. The event loop (`async-single`) used {} thread \
-         at both loads and still served {} users at {}% of the Little's-law ideal, because a \
-         request needs the thread only between waits. {}; at {} users it peaked at {} threads \
-         — the loop plus the blocking calls (retrieval is {} of a {} request) that were in \
-         flight at once, and tokio keeps idle pool threads for a while. Peak memory at {} \
-         users: sync +{} MiB, hybrid +{} MiB, async +{} MiB above where each started (the \
-         in-process mocks' memory is in every figure).",
+/// The explanation: threads and memory per design at both loads, then why only when the
+/// checks support it.
+pub fn per_request_explanation(f: &PerRequest, checks: &[Check]) -> String {
+    let facts = format!(
+        "Sync used {} threads for 2 requests and {} for {}. The event loop (`async-single`) \
+         used {} and {} threads and served {} users at {}% of the Little's-law ideal. The \
+         hybrid used {} threads for 2 requests (the seed says \"1-2\") and {} at {} users. \
+         Peak memory at {} users: sync +{} MiB, hybrid +{} MiB, async +{} MiB above where each \
+         started (the in-process mocks' memory is in every figure).",
         f.sync.0.threads,
         f.sync.1.threads,
         f.many,
+        f.single.0.threads,
         f.single.1.threads,
         f.many,
         num(100.0 * f.single.1.efficiency),
-        hybrid_note,
-        f.many,
+        f.hybrid.0.threads,
         f.hybrid.1.threads,
-        ms_text(model::retrieval_ms()),
-        ms_text(model::request_ms()),
+        f.many,
         f.many,
         num(f.sync.1.rss_growth_mib),
         num(f.hybrid.1.rss_growth_mib),
         num(f.single.1.rss_growth_mib),
     );
+    let mut why = format!(
+        "A sync request keeps its thread through every network wait, so threads grow with the \
+         requests in flight; an event-loop request needs the thread only between waits. The \
+         hybrid's threads are the loop plus the blocking calls (retrieval is {} of a {} \
+         request) in flight at once; tokio keeps idle pool threads for a while.",
+        ms_text(model::retrieval_ms()),
+        ms_text(model::request_ms()),
+    );
     if f.sync.0.threads > 2 || f.sync.1.threads > f.many as u64 {
-        format!(
-            "{explanation} Sync peaked slightly above one thread per request ({} and {}): its \
-             pool keeps finished threads, and when a user's next request arrives in the \
-             instant before the previous worker is back in the pool, it starts another \
-             (Python's ThreadPoolExecutor does the same, up to max_workers); ureq also \
-             resolves a new connection's host on a short-lived thread of its own.",
-            f.sync.0.threads, f.sync.1.threads
-        )
-    } else {
-        explanation
+        why.push_str(
+            " Sync peaked slightly above one thread per request: its pool keeps finished \
+             threads, and when a user's next request arrives in the instant before the \
+             previous worker is back in the pool, it starts another (Python's \
+             ThreadPoolExecutor does the same, up to max_workers); ureq also resolves a new \
+             connection's host on a short-lived thread of its own.",
+        );
     }
+    format!("{facts} {}", reading(checks, &why))
 }
 
 /// Peak OS threads per design at both loads.

@@ -10,7 +10,7 @@ use crate::result::VariantRun;
 use crate::tour::chart::{BarChart, BarSeries, PAIR};
 use crate::tour::measure::{self, ThreadUse};
 use crate::tour::model::{self, Mode, Step};
-use crate::tour::verdict::{Check, Role, num, ratio};
+use crate::tour::verdict::{Check, Role, num, ratio, reading};
 use crate::tour::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
 
 /// The Q22 experiment.
@@ -139,19 +139,23 @@ pub(super) fn pct(v: f64) -> String {
 }
 
 fn held_analyse(m: &Measured) -> Result<Finding> {
-    let f = held_figures(m)?;
-    let checks = held_checks(&f);
+    Ok(held_finding(&held_figures(m)?, m))
+}
+
+/// The finding of Q22's figures (`m` only sizes the timeline chart).
+pub fn held_finding(f: &Held, m: &Measured) -> Finding {
+    let checks = held_checks(f);
     let (s, a) = (&f.sync.usage, &f.single.usage);
-    Ok(Finding {
+    Finding {
         headline: format!(
-            "sync holds a thread {} per request (stream {}); async {} per request",
+            "thread time per request: sync {} (stream {}), async {}",
             ms_text(s.thread_ms_per_request),
             ms_text(s.stream_ms),
             ms_text(a.thread_ms_per_request)
         ),
-        table: held_table(&f),
+        table: held_table(f),
+        explanation: held_explanation(f, &checks),
         checks,
-        explanation: held_explanation(&f),
         charts: vec![
             ChartSpec {
                 name: "thread_time".into(),
@@ -159,19 +163,23 @@ fn held_analyse(m: &Measured) -> Result<Finding> {
                           a request cost (per thread, the time it had any request in progress, \
                           divided by the requests)."
                     .into(),
-                source: ChartSource::Bars(thread_time_chart(&f)),
+                source: ChartSource::Bars(thread_time_chart(f)),
             },
             timeline_chart(
                 "streams",
                 "sync",
                 HELD_USERS,
                 &format!("Request timeline: sync, {HELD_USERS} streaming users"),
-                "Every row has its own thread (T1, T2, …), held from retrieval through the \
-                 purple first-token wait and the green stream.",
+                &format!(
+                    "Each row is a request, labelled with the OS thread that ran it ({} \
+                     threads, at most {} request(s) at once on one); purple is the wait for \
+                     the first token, green the stream.",
+                    s.threads, s.max_per_thread
+                ),
                 m,
             ),
         ],
-    })
+    }
 }
 
 /// One row per variant: its threads and the thread time a request cost.
@@ -197,18 +205,16 @@ fn held_table(f: &Held) -> Table {
     table
 }
 
-/// The explanation: who waits through a stream, a blocked thread or nobody.
-fn held_explanation(f: &Held) -> String {
+/// The explanation: thread time against stream time for both variants, then why only when
+/// the checks support it.
+pub fn held_explanation(f: &Held, checks: &[Check]) -> String {
     let (s, a) = (&f.sync.usage, &f.single.usage);
-    format!(
-        "Each sync request ran on its own thread ({} threads for {HELD_USERS} users, never \
-         more than {} request per thread) and kept it for {} per request, although its stream \
-         (first to last token) lasted {}: the thread waited through the first-token wait and \
-         every gap between chunks. Those threads computed for {} of the time they existed. The \
-         event loop carried up to {} streams at once on {} thread; spread over its requests \
-         that thread cost {} per request — {}× less than sync's — and it was busy {} of the \
-         time. Same streams, same latency; what differs is who waits: a blocked thread, or \
-         nobody.",
+    let facts = format!(
+        "Sync ran its requests on {} threads for {HELD_USERS} users, at most {} request at \
+         once per thread, at a thread time of {} per request while a stream (first to last \
+         token) lasted {}; those threads computed for {} of the time they existed. The event \
+         loop carried up to {} streams at once on {} thread, at {} of thread time per request \
+         — {}× less than sync's — and was busy {} of the time.",
         f.sync.threads,
         s.max_per_thread,
         ms_text(s.thread_ms_per_request),
@@ -219,7 +225,11 @@ fn held_explanation(f: &Held) -> String {
         ms_text(a.thread_ms_per_request),
         num(ratio(s.thread_ms_per_request, a.thread_ms_per_request)),
         pct(f.single.busy_share),
-    )
+    );
+    let why = "The sync thread waited through the first-token wait and every gap between \
+               chunks; the event loop ran other requests in those gaps. Same streams, same \
+               latency; what differs is who waits: a blocked thread, or nobody.";
+    format!("{facts} {}", reading(checks, why))
 }
 
 /// Stream length and thread time per request of both variants.

@@ -9,7 +9,7 @@ use super::timeline::timeline_chart;
 use crate::pipeline::VariantKind;
 use crate::tour::measure::{self, ThreadUse};
 use crate::tour::model::{self, Mode, Step};
-use crate::tour::verdict::{Check, Role, num, ratio};
+use crate::tour::verdict::{Check, Role, num, ratio, reading};
 use crate::tour::{Experiment, Finding, Measured, Table, ms_text};
 
 /// The Q30 experiment.
@@ -114,8 +114,12 @@ pub fn one_thread_checks(f: &OneThread) -> Vec<Check> {
 }
 
 fn one_thread_analyse(m: &Measured) -> Result<Finding> {
-    let f = one_thread_figures(m)?;
-    let checks = one_thread_checks(&f);
+    Ok(one_thread_finding(&one_thread_figures(m)?, m))
+}
+
+/// The finding of Q30's figures (`m` only sizes the timeline chart).
+pub fn one_thread_finding(f: &OneThread, m: &Measured) -> Finding {
+    let checks = one_thread_checks(f);
     let mut table = Table::new(&[
         "OS threads",
         "requests in the timeline",
@@ -132,13 +136,40 @@ fn one_thread_analyse(m: &Measured) -> Result<Finding> {
         ms_text(f.service_ms),
         pct(f.efficiency),
     ]);
-    let explanation = format!(
-        "All {} recorded requests of {} users ran on {} OS thread, with up to {} of them in \
-         progress at the same moment. Each still took {} at the median — {}× the {} the \
-         latency model needs — and together they reached {} of the throughput {} threads \
-         would: while one request waited for Qdrant or for its next token, the thread ran \
-         another. The timeline below is the seed's picture, measured: every row says T1, and \
-         the bars overlap.",
+    Finding {
+        headline: format!(
+            "{} thread(s), up to {} requests at once on one, e2e p50 {}× one request",
+            f.usage.threads,
+            f.usage.max_per_thread,
+            num(ratio(f.e2e_p50_ms, f.service_ms))
+        ),
+        table,
+        explanation: one_thread_explanation(f, &checks),
+        checks,
+        charts: vec![timeline_chart(
+            "loop",
+            "async-single",
+            LOOP_USERS,
+            &format!("Request timeline: async-single, {LOOP_USERS} users"),
+            &format!(
+                "Each row is a request, labelled with the OS thread that ran it ({} thread(s) \
+                 here, up to {} requests at once on one); purple is the wait for the first \
+                 token, green the stream.",
+                f.usage.threads, f.usage.max_per_thread
+            ),
+            m,
+        )],
+    }
+}
+
+/// The explanation: threads, overlap and latency as measured, then why only when the checks
+/// support it.
+pub fn one_thread_explanation(f: &OneThread, checks: &[Check]) -> String {
+    let facts = format!(
+        "The {} recorded requests of {} users ran on {} OS thread(s), with up to {} of them in \
+         progress at the same moment on one thread. Each took {} at the median — {}× the {} \
+         the latency model needs — and together they reached {} of the throughput {} threads \
+         would.",
         f.usage.requests,
         f.users,
         f.usage.threads,
@@ -149,24 +180,8 @@ fn one_thread_analyse(m: &Measured) -> Result<Finding> {
         pct(f.efficiency),
         f.users,
     );
-    Ok(Finding {
-        headline: format!(
-            "{} thread, up to {} requests at once, e2e p50 {}× one request",
-            f.usage.threads,
-            f.usage.max_per_thread,
-            num(ratio(f.e2e_p50_ms, f.service_ms))
-        ),
-        table,
-        checks,
-        explanation,
-        charts: vec![timeline_chart(
-            "loop",
-            "async-single",
-            LOOP_USERS,
-            &format!("Request timeline: async-single, {LOOP_USERS} users, one thread"),
-            "Every request is labelled T1: one OS thread. The bars overlap: while one request \
-             waits (purple, and the gaps inside green), the thread works on the others.",
-            m,
-        )],
-    })
+    let why = "While one request waited for Qdrant or for its next token, the thread ran \
+               another. The timeline below is the seed's picture, measured: every row says T1, \
+               and the bars overlap.";
+    format!("{facts} {}", reading(checks, why))
 }

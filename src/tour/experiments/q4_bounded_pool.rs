@@ -8,7 +8,7 @@ use crate::pipeline::VariantKind;
 use crate::tour::chart::{BarChart, BarSeries, PAIR, RefLine, variant_color};
 use crate::tour::measure;
 use crate::tour::model::{self, Mode, Step};
-use crate::tour::verdict::{Check, Role, num, ratio};
+use crate::tour::verdict::{Check, Role, num, ratio, reading};
 use crate::tour::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
 
 /// The Q4 experiment.
@@ -162,10 +162,14 @@ pub fn bounded_checks(f: &BoundedPool) -> Vec<Check> {
 }
 
 fn bounded_analyse(m: &Measured) -> Result<Finding> {
-    let f = bounded_figures(m)?;
-    let checks = bounded_checks(&f);
+    Ok(bounded_finding(&bounded_figures(m)?))
+}
+
+/// The finding of Q4's figures.
+pub fn bounded_finding(f: &BoundedPool) -> Finding {
+    let checks = bounded_checks(f);
     let cap = f.cap_rps();
-    Ok(Finding {
+    Finding {
         headline: format!(
             "{} req/s (cap {}), median queue {} vs {} req/s unbounded",
             num(f.bounded_rps),
@@ -173,26 +177,31 @@ fn bounded_analyse(m: &Measured) -> Result<Finding> {
             ms_text(f.bounded_queue_p50_ms),
             num(f.free_rps)
         ),
-        table: bounded_table(&f),
+        table: bounded_table(f),
+        explanation: bounded_explanation(f, &checks),
         checks,
-        explanation: bounded_explanation(&f),
         charts: vec![
             ChartSpec {
                 name: "throughput".into(),
                 caption: "Throughput of the bounded pool against its Little's-law cap \
                           (workers / latency), and with a thread per request."
                     .into(),
-                source: ChartSource::Bars(throughput_chart(&f)),
+                source: ChartSource::Bars(throughput_chart(f)),
             },
             ChartSpec {
                 name: "queue".into(),
-                caption: "Median time waiting for a worker and median end-to-end time: in \
-                          the bounded pool most of a request's time is queueing."
-                    .into(),
-                source: ChartSource::Bars(latency_chart(&f)),
+                caption: format!(
+                    "Median time waiting for a worker and median end-to-end time: {} of {} in \
+                     the bounded pool, {} of {} with a thread per request.",
+                    ms_text(f.bounded_queue_p50_ms),
+                    ms_text(f.bounded_e2e_p50_ms),
+                    ms_text(f.free_queue_p50_ms),
+                    ms_text(f.free_e2e_p50_ms)
+                ),
+                source: ChartSource::Bars(latency_chart(f)),
             },
         ],
-    })
+    }
 }
 
 /// The bounded pool's row and the thread-per-request row.
@@ -228,25 +237,20 @@ fn bounded_table(f: &BoundedPool) -> Table {
     table
 }
 
-/// The explanation: the queue in front of the pool, against the Little's-law cap.
-fn bounded_explanation(f: &BoundedPool) -> String {
+/// The explanation: the queue and throughput of both pools, then why only when the checks
+/// support it.
+pub fn bounded_explanation(f: &BoundedPool, checks: &[Check]) -> String {
     let cap = f.cap_rps();
-    let waits = ratio(f.bounded_queue_p50_ms, f.service_ms);
-    let explanation = format!(
-        "With {} users and {} workers, only {} requests can be in progress; the other {} wait \
-         in the pool's queue. The median request waited {} for a worker ({}× the {} a request \
-         takes; in steady state each waits for about {} others ahead of it to finish) and took \
-         {} end to end. Throughput was {} req/s against a Little's-law cap of {} workers / {} = \
-         {} req/s ({}% of it). With a thread per request the same load ran at {} req/s ({}× \
-         more) with a median wait of {}, on {} threads: the cap is the pool, not the network.",
+    let facts = format!(
+        "With {} users and {} workers, the median request waited {} for a worker ({}× the {} a \
+         request takes) and took {} end to end. Throughput was {} req/s against a Little's-law \
+         cap of {} workers / {} = {} req/s ({}% of it). With a thread per request the same \
+         load ran at {} req/s ({}× more) with a median wait of {}, on {} threads.",
         f.users,
         f.workers,
-        f.workers,
-        f.users.saturating_sub(f.workers),
         ms_text(f.bounded_queue_p50_ms),
-        num(waits),
+        num(ratio(f.bounded_queue_p50_ms, f.service_ms)),
         ms_text(f.service_ms),
-        num((f.users as f64 / f.workers as f64 - 1.0).max(0.0)),
         ms_text(f.bounded_e2e_p50_ms),
         num(f.bounded_rps),
         f.workers,
@@ -258,17 +262,22 @@ fn bounded_explanation(f: &BoundedPool) -> String {
         ms_text(f.free_queue_p50_ms),
         f.free_threads,
     );
+    let mut why = format!(
+        "Only {} requests can be in progress; the other {} wait in the pool's queue, each for \
+         about {} others ahead of it to finish: the cap is the pool, not the network.",
+        f.workers,
+        f.users.saturating_sub(f.workers),
+        num((f.users as f64 / f.workers as f64 - 1.0).max(0.0)),
+    );
     if f.bounded_threads as usize > f.bounded_request_threads {
-        format!(
-            "{explanation} (The OS counted {} threads at the bounded pool's peak: the {} \
-             workers that ran requests plus short-lived threads of the pool's, such as a \
-             host-name lookup ureq runs on a thread of its own, which inherits the worker's \
-             name.)",
+        why.push_str(&format!(
+            " (The OS counted {} threads at the bounded pool's peak: the {} workers that ran \
+             requests plus short-lived threads of the pool's, such as a host-name lookup ureq \
+             runs on a thread of its own, which inherits the worker's name.)",
             f.bounded_threads, f.bounded_request_threads
-        )
-    } else {
-        explanation
+        ));
     }
+    format!("{facts} {}", reading(checks, &why))
 }
 
 /// The two pools, one bar group each.

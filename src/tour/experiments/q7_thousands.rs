@@ -10,7 +10,7 @@ use crate::pipeline::VariantKind;
 use crate::plot::{Chart, ChartKind, SIZE, WIDE};
 use crate::result::RunResult;
 use crate::tour::model::{self, Mode, Step};
-use crate::tour::verdict::{Check, Role, num, ratio};
+use crate::tour::verdict::{Check, Role, num, ratio, reading};
 use crate::tour::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
 
 /// The Q7 experiment.
@@ -128,10 +128,18 @@ pub fn thousands_checks(f: &Thousands) -> Vec<Check> {
 }
 
 fn thousands_analyse(m: &Measured) -> Result<Finding> {
-    let f = thousands_figures(m)?;
-    let checks = thousands_checks(&f);
     let r = m.get("streams")?;
-    Ok(Finding {
+    Ok(thousands_finding(
+        &thousands_figures(m)?,
+        thousands_table(r)?,
+        r.machine.cores,
+    ))
+}
+
+/// The finding of Q7's figures, with its table (every load) and the machine's `cores`.
+pub fn thousands_finding(f: &Thousands, table: Table, cores: u64) -> Finding {
+    let checks = thousands_checks(f);
+    Finding {
         headline: format!(
             "{} streams: async {} threads, {}% of ideal; sync {} threads, +{} MiB vs +{} MiB",
             f.high,
@@ -141,9 +149,9 @@ fn thousands_analyse(m: &Measured) -> Result<Finding> {
             num(f.sync.1.rss_growth_mib),
             num(f.asyn.1.rss_growth_mib)
         ),
-        table: thousands_table(r)?,
+        table,
+        explanation: thousands_explanation(f, &checks, cores),
         checks,
-        explanation: thousands_explanation(&f, r.machine.cores),
         charts: vec![
             ChartSpec {
                 name: "os_cost".into(),
@@ -176,7 +184,7 @@ fn thousands_analyse(m: &Measured) -> Result<Finding> {
                 },
             },
         ],
-    })
+    }
 }
 
 /// One row per variant and number of streams.
@@ -213,35 +221,20 @@ fn thousands_table(r: &RunResult) -> Result<Table> {
     Ok(table)
 }
 
-/// The explanation: threads, memory and CPU of both designs at the higher load; `cores` are
-/// the machine's.
-fn thousands_explanation(f: &Thousands, cores: u64) -> String {
+/// The explanation: threads, memory and CPU of both designs at the higher load, then why
+/// only when the checks support it; `cores` are the machine's.
+pub fn thousands_explanation(f: &Thousands, checks: &[Check], cores: u64) -> String {
     let extra_threads = f.sync.1.threads.saturating_sub(f.sync.0.threads) as f64;
     let per_thread_kib = ratio(
         (f.sync.1.rss_growth_mib - f.asyn.1.rss_growth_mib) * 1024.0,
         f.sync.1.threads as f64,
     );
-    let sync_note = if f.sync.1.efficiency >= 0.8 {
-        format!(
-            "Sync still kept up here ({}% of the ideal): on Linux {} threads are affordable, \
-             so its price is paid in threads, memory and CPU, not (yet) in throughput",
-            num(100.0 * f.sync.1.efficiency),
-            f.sync.1.threads
-        )
-    } else {
-        format!(
-            "Sync fell behind ({}% of the ideal): {} threads contended for {} cores",
-            num(100.0 * f.sync.1.efficiency),
-            f.sync.1.threads,
-            cores
-        )
-    };
-    format!(
-        "At {} concurrent streams async served {} req/s ({}% of the Little's-law ideal) on \
-         {} threads — the same {} it used for {} streams — with a p99 of {} against {} at {}. \
-         Sync needed {} threads ({} more than at {}) and its peak memory grew {} MiB against \
-         async's {} MiB, about {} KiB per thread beyond what async needed for the same \
-         streams. It also burned {} CPU-seconds to async's {}. {}.",
+    let facts = format!(
+        "At {} concurrent streams async served {} req/s ({}% of the Little's-law ideal) on {} \
+         threads ({} at {} streams), with a p99 of {} against {} at {} and {} failed requests. \
+         Sync needed {} threads ({} more than at {}), served {}% of the ideal, and its peak \
+         memory grew {} MiB against async's {} MiB, about {} KiB per thread beyond what async \
+         needed. It burned {} CPU-seconds to async's {}, on {} cores.",
         f.high,
         num(f.asyn.1.rps),
         num(100.0 * f.asyn.1.efficiency),
@@ -251,14 +244,34 @@ fn thousands_explanation(f: &Thousands, cores: u64) -> String {
         ms_text(f.asyn.1.e2e_p99_ms),
         ms_text(f.asyn.0.e2e_p99_ms),
         f.low,
+        f.asyn.1.failed,
         f.sync.1.threads,
         num(extra_threads),
         f.low,
+        num(100.0 * f.sync.1.efficiency),
         num(f.sync.1.rss_growth_mib),
         num(f.asyn.1.rss_growth_mib),
         num(per_thread_kib),
         num(f.sync.1.cpu_s),
         num(f.asyn.1.cpu_s),
-        sync_note,
-    )
+        cores,
+    );
+    let sync_note = if f.sync.1.efficiency >= 0.8 {
+        format!(
+            "on Linux {} threads are affordable, so sync's price is paid in threads, memory \
+             and CPU, not (yet) in throughput",
+            f.sync.1.threads
+        )
+    } else {
+        format!(
+            "sync fell behind as its {} threads contended for {cores} cores",
+            f.sync.1.threads
+        )
+    };
+    let why = format!(
+        "An async stream needs a thread only while a chunk is handled, so a handful of \
+         threads carry them all; a sync stream holds its own thread, and its stack, to the \
+         last token; {sync_note}."
+    );
+    format!("{facts} {}", reading(checks, &why))
 }

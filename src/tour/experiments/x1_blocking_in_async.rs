@@ -6,7 +6,7 @@ use super::timeline::timeline_chart;
 use crate::pipeline::VariantKind;
 use crate::tour::measure;
 use crate::tour::model::{self, Mode, Step};
-use crate::tour::verdict::{Check, Role, num, ratio};
+use crate::tour::verdict::{Check, Role, num, ratio, reading};
 use crate::tour::{Experiment, Finding, Measured, Table, ms_text};
 
 /// The X1 experiment.
@@ -112,8 +112,12 @@ pub fn blocking_checks(f: &Blocking) -> Vec<Check> {
 }
 
 fn blocking_analyse(m: &Measured) -> Result<Finding> {
-    let f = blocking_figures(m)?;
-    let checks = blocking_checks(&f);
+    Ok(blocking_finding(&blocking_figures(m)?, m))
+}
+
+/// The finding of X1's figures (`m` only sizes the timeline charts).
+pub fn blocking_finding(f: &Blocking, m: &Measured) -> Finding {
+    let checks = blocking_checks(f);
     let serial = ratio(f.loop_threads as f64 * 1000.0, f.service_ms);
     let mut table = Table::new(&[
         "variant",
@@ -121,26 +125,68 @@ fn blocking_analyse(m: &Measured) -> Result<Finding> {
         "e2e p50",
         "one request at a time would be",
     ]);
-    table.row(vec![
-        "`async`".into(),
-        num(f.async_rps),
-        ms_text(f.async_e2e_p50_ms),
-        format!("{} req/s", num(serial)),
-    ]);
-    table.row(vec![
-        "`blocking-in-async`".into(),
-        num(f.blocking_rps),
-        ms_text(f.blocking_e2e_p50_ms),
-        format!("{} req/s", num(serial)),
-    ]);
-    let explanation = format!(
-        "Both variants had {} event-loop thread and {X1_USERS} users. With async clients the \
-         loop interleaved them: {} req/s, median {} (one request takes {}). With the blocking \
-         clients called inside the same async tasks, each network wait froze the loop: {} \
-         req/s — {}% of the {} req/s that one request at a time allows — and a median of {} \
-         ({}× async's), because every user queued behind whoever held the thread. The code \
-         looks async and never errors; only the numbers show it. Run blocking clients in \
-         `asyncio.to_thread` (Q16) or use async clients.",
+    for (name, rps, e2e) in [
+        ("`async`", f.async_rps, f.async_e2e_p50_ms),
+        ("`blocking-in-async`", f.blocking_rps, f.blocking_e2e_p50_ms),
+    ] {
+        table.row(vec![
+            name.into(),
+            num(rps),
+            ms_text(e2e),
+            format!("{} req/s", num(serial)),
+        ]);
+    }
+    Finding {
+        headline: format!(
+            "one loop thread: async {} req/s vs blocking-in-async {} req/s (median {} vs {})",
+            num(f.async_rps),
+            num(f.blocking_rps),
+            ms_text(f.async_e2e_p50_ms),
+            ms_text(f.blocking_e2e_p50_ms)
+        ),
+        table,
+        explanation: blocking_explanation(f, &checks),
+        checks,
+        charts: vec![
+            timeline_chart(
+                "one-loop",
+                "blocking-in-async",
+                X1_USERS,
+                &format!("Request timeline: blocking-in-async, {X1_USERS} users, one loop thread"),
+                &format!(
+                    "Each row is a request; grey is time waiting to start (median end to end \
+                     {}, {} req/s).",
+                    ms_text(f.blocking_e2e_p50_ms),
+                    num(f.blocking_rps)
+                ),
+                m,
+            ),
+            timeline_chart(
+                "one-loop",
+                "async",
+                X1_USERS,
+                &format!("Request timeline: async, {X1_USERS} users, one loop thread"),
+                &format!(
+                    "The same users with async clients (median end to end {}, {} req/s). Both \
+                     timelines share the time axis.",
+                    ms_text(f.async_e2e_p50_ms),
+                    num(f.async_rps)
+                ),
+                m,
+            ),
+        ],
+    }
+}
+
+/// The explanation: both variants' throughput and latency, then why only when the checks
+/// support it.
+pub fn blocking_explanation(f: &Blocking, checks: &[Check]) -> String {
+    let serial = ratio(f.loop_threads as f64 * 1000.0, f.service_ms);
+    let facts = format!(
+        "Both variants had {} event-loop thread and {X1_USERS} users. With async clients: {} \
+         req/s, median {} (one request takes {}). With the blocking clients called inside the \
+         same async tasks: {} req/s — {}% of the {} req/s that one request at a time allows — \
+         and a median of {} ({}× async's).",
         f.loop_threads,
         num(f.async_rps),
         ms_text(f.async_e2e_p50_ms),
@@ -151,36 +197,9 @@ fn blocking_analyse(m: &Measured) -> Result<Finding> {
         ms_text(f.blocking_e2e_p50_ms),
         num(ratio(f.blocking_e2e_p50_ms, f.async_e2e_p50_ms)),
     );
-    Ok(Finding {
-        headline: format!(
-            "one loop thread: async {} req/s vs blocking-in-async {} req/s (median {} vs {})",
-            num(f.async_rps),
-            num(f.blocking_rps),
-            ms_text(f.async_e2e_p50_ms),
-            ms_text(f.blocking_e2e_p50_ms)
-        ),
-        table,
-        checks,
-        explanation,
-        charts: vec![
-            timeline_chart(
-                "one-loop",
-                "blocking-in-async",
-                X1_USERS,
-                &format!("Request timeline: blocking-in-async, {X1_USERS} users, one loop thread"),
-                "Requests run one after another on the single thread; the grey bars are users \
-                 waiting for the frozen loop.",
-                m,
-            ),
-            timeline_chart(
-                "one-loop",
-                "async",
-                X1_USERS,
-                &format!("Request timeline: async, {X1_USERS} users, one loop thread"),
-                "The same users with async clients: the requests overlap on the same thread. \
-                 Both timelines share the time axis.",
-                m,
-            ),
-        ],
-    })
+    let why = "The async clients let the loop interleave the users; each blocking network wait \
+               froze the loop, so every user queued behind whoever held the thread. The code \
+               looks async and never errors; only the numbers show it. Run blocking clients in \
+               `asyncio.to_thread` (Q16) or use async clients.";
+    format!("{facts} {}", reading(checks, why))
 }

@@ -8,7 +8,7 @@ use crate::pipeline::VariantKind;
 use crate::tour::chart::{BarChart, BarSeries, PAIR};
 use crate::tour::measure;
 use crate::tour::model::{self, Mode, Step};
-use crate::tour::verdict::{Check, Role, num, ratio};
+use crate::tour::verdict::{Check, Role, num, ratio, reading};
 use crate::tour::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
 
 /// The X2 experiment.
@@ -154,11 +154,15 @@ pub fn cpu_checks(f: &CpuOnLoop) -> Vec<Check> {
 }
 
 fn cpu_analyse(m: &Measured) -> Result<Finding> {
-    let f = cpu_figures(m)?;
-    let checks = cpu_checks(&f);
+    Ok(cpu_finding(&cpu_figures(m)?))
+}
+
+/// The finding of X2's figures.
+pub fn cpu_finding(f: &CpuOnLoop) -> Finding {
+    let checks = cpu_checks(f);
     let own = f.heavy.cpu_ms - f.light.cpu_ms;
     let added = f.heavy.e2e_mean_ms - f.light.e2e_mean_ms;
-    Ok(Finding {
+    Finding {
         headline: format!(
             "+{} CPU per request added {} to mean latency; ITL p99 {} → {}",
             ms_text(own),
@@ -166,17 +170,17 @@ fn cpu_analyse(m: &Measured) -> Result<Finding> {
             ms_text(f.light.itl_p99_ms),
             ms_text(f.heavy.itl_p99_ms)
         ),
-        table: cpu_table(&f),
+        table: cpu_table(f),
+        explanation: cpu_explanation(f, &checks),
         checks,
-        explanation: cpu_explanation(&f),
         charts: vec![ChartSpec {
             name: "latency".into(),
             caption: "Latency of every user with light and with heavy CPU work per request on \
                       the same single-threaded event loop."
                 .into(),
-            source: ChartSource::Bars(latency_chart(&f)),
+            source: ChartSource::Bars(latency_chart(f)),
         }],
-    })
+    }
 }
 
 /// One row per CPU cost.
@@ -204,19 +208,16 @@ fn cpu_table(f: &CpuOnLoop) -> Table {
     table
 }
 
-/// The explanation: a request waits for everyone else's CPU on the loop.
-fn cpu_explanation(f: &CpuOnLoop) -> String {
+/// The explanation: what the extra CPU added, then why only when the checks support it.
+pub fn cpu_explanation(f: &CpuOnLoop, checks: &[Check]) -> String {
     let own = f.heavy.cpu_ms - f.light.cpu_ms;
     let added = f.heavy.e2e_mean_ms - f.light.e2e_mean_ms;
     let busy = f.heavy.rps * f.heavy.cpu_ms / 1000.0;
-    format!(
-        "Raising each request's CPU work from {} to {} added {} of computing to a request, but \
-         {} to its mean latency ({}× its own CPU): at {} req/s the loop computed about {}% of \
-         the time, and a request whose network answer had arrived waited for the loop to \
-         finish someone else's prompt first. Streams felt it between every pair of tokens: \
-         the p99 gap went from {} to {}, and p99 time to first token from {} to {}. With a \
-         thread per request the OS would preempt the computing thread; on an event loop \
-         nothing does, so CPU-heavy steps belong in a process or thread pool.",
+    let facts = format!(
+        "Raising each request's CPU work from {} to {} added {} of computing to a request and \
+         {} to its mean latency ({}× its own CPU); at {} req/s the loop computed about {}% of \
+         the time. The p99 gap between tokens went from {} to {}, and p99 time to first token \
+         from {} to {}.",
         ms_text(f.light.cpu_ms),
         ms_text(f.heavy.cpu_ms),
         ms_text(own),
@@ -228,7 +229,12 @@ fn cpu_explanation(f: &CpuOnLoop) -> String {
         ms_text(f.heavy.itl_p99_ms),
         ms_text(f.light.ttft_p99_ms),
         ms_text(f.heavy.ttft_p99_ms),
-    )
+    );
+    let why = "A request whose network answer had arrived waited for the loop to finish \
+               someone else's prompt first, and streams felt it between every pair of tokens. \
+               With a thread per request the OS would preempt the computing thread; on an event \
+               loop nothing does, so CPU-heavy steps belong in a process or thread pool.";
+    format!("{facts} {}", reading(checks, why))
 }
 
 /// Latency percentiles with light and with heavy CPU per request.

@@ -25,7 +25,7 @@ use crate::result::VariantRun;
 use crate::tour::chart::{BarChart, BarSeries, RefLine, variant_color};
 use crate::tour::measure;
 use crate::tour::model::{self, Mode, Step};
-use crate::tour::verdict::{Check, Role, num, ratio};
+use crate::tour::verdict::{Check, Role, num, ratio, reading};
 use crate::tour::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
 
 /// The X3 experiment.
@@ -242,15 +242,19 @@ fn at_or_above(value: f64, bound: f64) -> &'static str {
 }
 
 fn analyse(m: &Measured) -> Result<Finding> {
-    let f = figures(m)?;
-    let checks = checks(&f);
-    Ok(Finding {
-        headline: headline(&f),
-        table: table(&f),
+    Ok(finding(&figures(m)?, m))
+}
+
+/// The finding of X3's figures (`m` only sizes the timeline charts).
+pub fn finding(f: &StreamPool, m: &Measured) -> Finding {
+    let checks = checks(f);
+    Finding {
+        headline: headline(f),
+        table: table(f),
+        explanation: explanation(f, &checks),
         checks,
-        explanation: explanation(&f),
-        charts: charts(&f, m),
-    })
+        charts: charts(f, m),
+    }
 }
 
 /// The finding's one-line summary.
@@ -319,23 +323,20 @@ fn cpu_sentence(f: &StreamPool) -> String {
     )
 }
 
-/// The explanation: the pool's cap for whole answers, and what streaming served.
-fn explanation(f: &StreamPool) -> String {
+/// The explanation: both variants at both loads as measured, then why only when the checks
+/// support it.
+pub fn explanation(f: &StreamPool, checks: &[Check]) -> String {
     let (us, uss) = f.unloaded;
     let (ls, lss) = f.loaded;
-    let cpu_sentence = cpu_sentence(f);
-    format!(
+    let facts = format!(
         "One request takes {} here and its first token comes {} after it starts; both \
-         variants had a pool of {} threads. `sync` is a `def` endpoint that returns the whole \
-         answer: each request holds a thread to its last token, so the pool can finish at most \
-         {} / {} = {} requests per second. With {} users it served {} req/s ({} that cap), \
-         and the users who found every thread busy queued: median wait for a thread {}, \
-         median first token {} against {} unloaded ({}×). `sync-stream` is the same pool used \
-         as Starlette's `StreamingResponse` uses it: the endpoint body is one pool call and \
-         every token read another, so a stream holds a thread only while it waits for its \
-         next token. With the same {} users it served {} req/s — {}× `sync`, {}% of the {} \
+         variants had a pool of {} threads, which can hold at most {} / {} = {} whole answers \
+         per second. With {} users `sync` (a `def` endpoint returning the whole answer) served \
+         {} req/s ({} that cap), with a median wait for a thread of {} and a median first \
+         token of {} against {} unloaded ({}×). `sync-stream` (the same pool used as \
+         Starlette's `StreamingResponse` uses it) served {} req/s — {}× `sync`, {}% of the {} \
          req/s that {} users at {} each ask for — on {} threads, with a median first token of \
-         {} ({}× its unloaded {}). {}",
+         {} ({}× its unloaded {}).",
         ms_text(f.service_ms),
         ms_text(f.model_ttft_ms),
         f.workers,
@@ -349,7 +350,6 @@ fn explanation(f: &StreamPool) -> String {
         ms_text(ls.ttft_p50_ms),
         ms_text(us.ttft_p50_ms),
         num(ratio(ls.ttft_p50_ms, us.ttft_p50_ms)),
-        f.users,
         num(lss.rps),
         num(ratio(lss.rps, ls.rps)),
         num(100.0 * ratio(lss.rps, f.wanted_rps())),
@@ -360,8 +360,12 @@ fn explanation(f: &StreamPool) -> String {
         ms_text(lss.ttft_p50_ms),
         num(ratio(lss.ttft_p50_ms, uss.ttft_p50_ms)),
         ms_text(uss.ttft_p50_ms),
-        cpu_sentence,
-    )
+    );
+    let why = "A whole-answer request holds a thread to its last token, so users who find \
+               every thread busy queue; a streaming endpoint makes one pool call for its body \
+               and one per token read, so a stream holds a thread only while it waits for its \
+               next token.";
+    format!("{facts} {} {}", reading(checks, why), cpu_sentence(f))
 }
 
 /// Both variants' bars at both loads, one value per load.
@@ -434,16 +438,28 @@ fn charts(f: &StreamPool, m: &Measured) -> Vec<ChartSpec> {
     vec![
         ChartSpec {
             name: "throughput".into(),
-            caption: "Requests per second with the same bounded pool. Whole answers stop \
-                      at workers / latency; streams go on towards users / latency."
-                .into(),
+            caption: format!(
+                "Requests per second with the same bounded pool of {}: at {} users whole \
+                 answers {} req/s, streams {} req/s; the dashed lines are workers / latency and \
+                 users / latency.",
+                f.workers,
+                f.users,
+                num(f.loaded.0.rps),
+                num(f.loaded.1.rps)
+            ),
             source: ChartSource::Bars(throughput_chart(f)),
         },
         ChartSpec {
             name: "ttft".into(),
-            caption: "Median time to first token, queueing included. Whole answers wait \
-                      for a free thread first; streams get one for each token."
-                .into(),
+            caption: format!(
+                "Median time to first token, queueing included: at {} users {} for whole \
+                 answers and {} for streams, against {} and {} unloaded.",
+                f.users,
+                ms_text(f.loaded.0.ttft_p50_ms),
+                ms_text(f.loaded.1.ttft_p50_ms),
+                ms_text(f.unloaded.0.ttft_p50_ms),
+                ms_text(f.unloaded.1.ttft_p50_ms)
+            ),
             source: ChartSource::Bars(ttft_chart(f)),
         },
         timeline_chart(
@@ -454,8 +470,11 @@ fn charts(f: &StreamPool, m: &Measured) -> Vec<ChartSpec> {
                 "Request timeline: sync, {} users, {} threads",
                 f.users, f.workers
             ),
-            "Grey is the wait for a pool thread: a request starts only when another has \
-             sent its last token.",
+            &format!(
+                "Each row is a request; grey is time waiting to start (median wait for a \
+                 thread {}).",
+                ms_text(f.loaded.0.queue_p50_ms)
+            ),
             m,
         ),
         timeline_chart(
@@ -466,8 +485,11 @@ fn charts(f: &StreamPool, m: &Measured) -> Vec<ChartSpec> {
                 "Request timeline: sync-stream, {} users, {} threads",
                 f.users, f.workers
             ),
-            "The same users and pool: every request starts at once and streams (green) \
-             while the threads are shared token by token.",
+            &format!(
+                "The same users and pool with streaming (median wait for a thread {}); green \
+                 is the stream.",
+                ms_text(f.loaded.1.queue_p50_ms)
+            ),
             m,
         ),
     ]
@@ -555,5 +577,22 @@ mod tests {
     fn nothing_measured_is_not_confirmed() {
         let nan = side(f64::NAN, f64::NAN, 0);
         assert_eq!(decide(&checks(&fixture(nan, nan))), Verdict::NotConfirmed);
+    }
+
+    #[test]
+    fn the_prose_follows_the_verdict() {
+        let m = Measured::default();
+        let story = "holds a thread only while it waits";
+        let f = finding(&fixture(side(26.5, 930.0, 8), side(104.0, 60.0, 8)), &m);
+        assert_eq!(f.verdict(), Verdict::Confirmed);
+        assert!(f.explanation.contains(story), "{}", f.explanation);
+        let f = finding(&fixture(side(26.5, 930.0, 8), side(26.6, 920.0, 8)), &m);
+        assert_eq!(f.verdict(), Verdict::NotConfirmed);
+        let words = f.words();
+        for s in [story, "streams go on towards", "shared token by token"] {
+            assert!(!words.contains(s), "tells `{s}`:\n{words}");
+        }
+        assert!(words.contains("served 26.6 req/s"), "{words}");
+        assert!(f.explanation.contains("do not confirm the claim"));
     }
 }

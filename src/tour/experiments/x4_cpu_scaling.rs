@@ -24,7 +24,7 @@ use crate::scenario::Scenario;
 use crate::tour::chart::{BarChart, BarSeries, PAIR, RefLine};
 use crate::tour::measure;
 use crate::tour::model::{self, Mode, Step};
-use crate::tour::verdict::{Check, Role, num, ratio};
+use crate::tour::verdict::{Check, Role, num, ratio, reading};
 use crate::tour::{ChartSource, ChartSpec, Experiment, Finding, Measured, Table, ms_text};
 
 /// The X4 experiment.
@@ -287,16 +287,20 @@ pub fn checks(f: &CpuScaling) -> Vec<Check> {
 }
 
 fn analyse(m: &Measured) -> Result<Finding> {
-    let f = figures(m)?;
-    let checks = checks(&f);
+    Ok(finding(&figures(m)?, m))
+}
+
+/// The finding of X4's figures (`m` only sizes the timeline chart).
+pub fn finding(f: &CpuScaling, m: &Measured) -> Finding {
+    let checks = checks(f);
     let (a, b) = (&f.per_call, &f.shared);
-    Ok(Finding {
+    Finding {
         headline: headline(a, b),
         table: table(a, b),
+        explanation: explanation(a, b, &checks),
         checks,
-        explanation: explanation(a, b),
         charts: charts(a, b, m),
-    })
+    }
 }
 
 /// The finding's one-line summary.
@@ -372,8 +376,9 @@ fn machine_note(a: &Cost) -> String {
     }
 }
 
-/// The explanation: the rule, the knees and what each cost served.
-fn explanation(a: &Cost, b: &Cost) -> String {
+/// The explanation: the rule and the knees the model predicts, what each cost served, then
+/// why only when the checks support it.
+pub fn explanation(a: &Cost, b: &Cost, checks: &[Check]) -> String {
     let above = |c: &Cost, users: usize| {
         if users as f64 > c.knee_users() {
             "above"
@@ -381,21 +386,18 @@ fn explanation(a: &Cost, b: &Cost) -> String {
             "below"
         }
     };
-    let machine = machine_note(a);
-    format!(
+    let facts = format!(
         "One request waits on its backends and computes {} with a new client per call or {} \
          with one shared client ({}× less; the real stack's ~{} and ~{}, scaled to this run's \
-         request). One event loop under the GIL computes for one request at a time, so it \
-         completes at most 1 / CPU per request: {} or {} req/s. Users ask for users / latency \
+         request). One event loop under the GIL computes for one request at a time, so the \
+         model caps it at 1 / CPU per request: {} or {} req/s. Users ask for users / latency \
          ({} or {} per request), and the two meet at the knee: {} users for a client per call, \
          {} for a shared client. At {LOW} users ({} both knees) the two served {} and {} req/s, \
          {}% and {}% of users / latency. At {HIGH} users ({} the client-per-call knee) that \
          cost served {} req/s — {}% of its 1 / CPU cap of {}, while the users asked for {} — \
-         with the loop computing {}% of the time; every request waited for everyone else's \
-         CPU, and the median first token went from {} to {} ({}×). One shared client served {} \
-         req/s at the same load, {}× more, with a median first token of {}. So \"async keeps \
-         scaling\" holds while users × CPU per request ÷ latency stays under one core: about {} \
-         users per worker for the client-per-call code, {} with a shared client. {machine}",
+         with the loop computing {}% of the time, and the median first token went from {} to \
+         {} ({}×). One shared client served {} req/s at the same load, {}× more, with a median \
+         first token of {}.",
         ms_text(a.cpu_ms),
         ms_text(b.cpu_ms),
         num(ratio(a.cpu_ms, b.cpu_ms)),
@@ -428,9 +430,15 @@ fn explanation(a: &Cost, b: &Cost) -> String {
         num(b.high.rps),
         num(ratio(b.high.rps, a.high.rps)),
         ms_text(b.high.ttft_p50_ms),
+    );
+    let why = format!(
+        "Past the knee every request waited for everyone else's CPU. So \"async keeps \
+         scaling\" holds while users × CPU per request ÷ latency stays under one core: about \
+         {} users per worker for the client-per-call code, {} with a shared client.",
         num(a.knee_users().floor()),
         num(b.knee_users().floor()),
-    )
+    );
+    format!("{facts} {} {}", reading(checks, &why), machine_note(a))
 }
 
 /// Throughput and TTFT bars, and the client-per-call timeline above the knee.
@@ -478,29 +486,47 @@ fn charts(a: &Cost, b: &Cost, m: &Measured) -> Vec<ChartSpec> {
     vec![
         ChartSpec {
             name: "throughput".into(),
-            caption: "Requests per second of one event loop with each CPU cost. Below the \
-                          knee both follow the users; above it the client-per-call cost stops \
-                          at its 1 / CPU line."
-                .into(),
+            caption: format!(
+                "Requests per second of one event loop with each CPU cost: at {HIGH} users {} \
+                 req/s with a client per call (its 1 / CPU line: {}) and {} with a shared \
+                 client.",
+                num(a.high.rps),
+                num(a.cpu_cap_rps()),
+                num(b.high.rps)
+            ),
             source: ChartSource::Bars(throughput),
         },
         ChartSpec {
             name: "ttft".into(),
-            caption: "Median time to first token. Past the knee, a request's first token \
-                          waits for the CPU of every request ahead of it."
-                .into(),
+            caption: format!(
+                "Median time to first token: with a client per call {} at {LOW} users and {} \
+                 at {HIGH}; with a shared client {} and {}.",
+                ms_text(a.low.ttft_p50_ms),
+                ms_text(a.high.ttft_p50_ms),
+                ms_text(b.low.ttft_p50_ms),
+                ms_text(b.high.ttft_p50_ms)
+            ),
             source: ChartSource::Bars(ttft),
         },
-        timeline_chart(
-            "per-call-high",
-            "async-single",
-            HIGH,
-            &format!("Request timeline: a new client per call, {HIGH} users"),
-            "Orange is each request's CPU on the loop: back to back, one at a time; the \
-                 purple waits before the first token are other requests' CPU.",
-            m,
-        ),
+        timeline(a, m),
     ]
+}
+
+/// The client-per-call timeline above the knee.
+fn timeline(a: &Cost, m: &Measured) -> ChartSpec {
+    timeline_chart(
+        "per-call-high",
+        "async-single",
+        HIGH,
+        &format!("Request timeline: a new client per call, {HIGH} users"),
+        &format!(
+            "Orange is each request's CPU step on the loop (median wall time {}), purple the \
+             wait for the first token (median {}).",
+            ms_text(a.high.cpu_wall_p50_ms),
+            ms_text(a.high.ttft_p50_ms)
+        ),
+        m,
+    )
 }
 
 #[cfg(test)]

@@ -120,3 +120,32 @@ fn nothing_measured_is_not_confirmed() {
     f.per_call.low = nan;
     assert_eq!(decide(&checks(&f)), Verdict::NotConfirmed);
 }
+
+#[test]
+fn the_prose_follows_the_verdict() {
+    let m = Measured::default();
+    let story = "every request waited for everyone else's CPU";
+    let f = finding(
+        &fixture(point(HIGH, 27.0, 1500.0), point(HIGH, 140.0, 70.0)),
+        &m,
+    );
+    assert_eq!(f.verdict(), Verdict::Confirmed);
+    assert!(f.explanation.contains(story), "{}", f.explanation);
+    // A loop that kept scaling: the rule is not told as a finding, the figure is quoted.
+    let f = finding(
+        &fixture(point(HIGH, 140.0, 95.0), point(HIGH, 140.0, 70.0)),
+        &m,
+    );
+    assert_eq!(f.verdict(), Verdict::NotConfirmed);
+    let words = f.words();
+    for s in [
+        story,
+        "keeps scaling\" holds",
+        "stops at its 1 / CPU line",
+        "back to back",
+    ] {
+        assert!(!words.contains(s), "tells `{s}`:\n{words}");
+    }
+    assert!(words.contains("served 140 req/s"), "{words}");
+    assert!(f.explanation.contains("do not confirm the claim"));
+}
