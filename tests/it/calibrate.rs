@@ -1,0 +1,153 @@
+//! `ragperf calibrate` against a service with known costs (`ragperf-synthetic-target`): it
+//! recovers the CPU per request and per token event, the pool's size and the kind, within
+//! ±20 % of what the service itself measured spending; its scenario runs; bad flags exit 2.
+
+use std::path::Path;
+
+use serde_json::Value;
+use target_support::ragperf;
+
+use crate::target_support;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
+}
+
+fn within(got: f64, want: f64, share: f64) -> bool {
+    (got - want).abs() <= share * want
+}
+
+#[test]
+fn calibrate_recovers_known_costs_pool_and_kind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("cal");
+    let port = free_port();
+    // One file per start of the service (`$$`: the shell's pid), and one work speed for both
+    // starts, so the phases do the same work.
+    let cmd = format!(
+        "{} --port {port} --pool 10 --cpu-per-request-us 20000 --cpu-per-token-us 500 --rounds-per-us {} --stats-file {}/truth-$$.json",
+        env!("CARGO_BIN_EXE_ragperf-synthetic-target"),
+        ragperf::pipeline::cpu::calibrate(),
+        dir.path().display()
+    );
+    let url = format!("http://127.0.0.1:{port}/chat/stream");
+    let (code, stdout, err) = ragperf(&[
+        "calibrate",
+        "--target",
+        &url,
+        "--target-cmd",
+        &cmd,
+        "--time-scale",
+        "0.05",
+        "--levels",
+        "1,4",
+        "--tokens",
+        "5,100",
+        "--probe",
+        "24",
+        "-d",
+        "2s",
+        "--warmup",
+        "1s",
+        "--no-progress",
+        "-o",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let cal = read_json(&out.join("calibration.json"));
+    // The truth: what each start of the server measured spending (thread CPU around each part),
+    // averaged over the two phases.
+    let truths: Vec<Value> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("truth-"))
+        })
+        .map(|p| read_json(&p))
+        .collect();
+    assert_eq!(truths.len(), 2, "one truth file per phase");
+    let mean = |k: &str| {
+        truths
+            .iter()
+            .map(|t| t[k].as_f64().expect("truth"))
+            .sum::<f64>()
+            / truths.len() as f64
+    };
+    let (per_request, per_token) = (mean("section_per_request_us"), mean("section_per_token_us"));
+    let fit_request = cal["cpu"]["per_request_us"].as_f64().expect("fit");
+    let fit_token = cal["cpu"]["per_token_us"].as_f64().expect("fit");
+    assert!(
+        within(fit_token, per_token, 0.2),
+        "per token: fitted {fit_token:.0} µs, spent {per_token:.0} µs\n{cal:#}"
+    );
+    assert!(
+        within(fit_request, per_request, 0.2),
+        "per request: fitted {fit_request:.0} µs, spent {per_request:.0} µs\n{cal:#}"
+    );
+    // A pool of 10 that holds a thread for the whole stream: `sync` with --workers 10 (±20 %).
+    assert_eq!(cal["shape"]["variant"], "sync", "{cal:#}");
+    let workers = cal["shape"]["workers"].as_u64().expect("a pool size");
+    assert!((8..=12).contains(&workers), "{cal:#}");
+    eprintln!(
+        "fitted {fit_request:.0} µs + {fit_token:.0} µs/token, pool {workers}; spent {per_request:.0} µs + {per_token:.0} µs/token, pool 10"
+    );
+    // Every phase is an ordinary result; the calibrated scenario names the model.
+    for phase in ["tokens-5", "tokens-100"] {
+        assert!(out.join(phase).join("result.json").is_file(), "{phase}");
+    }
+    let scenario = std::fs::read_to_string(out.join("calibrated.toml")).expect("scenario");
+    assert!(scenario.contains("variants = [\"sync\"]"), "{scenario}");
+    assert!(scenario.contains("gil = true"), "{scenario}");
+    assert!(stdout.contains("Model: `sync` with a pool of"), "{stdout}");
+    // ... and runs as written.
+    let (code, _, err) = ragperf(&[
+        "run",
+        "--scenario",
+        out.join("calibrated.toml").to_str().expect("utf-8 path"),
+        "-n",
+        "6",
+        "-c",
+        "3",
+        "--no-progress",
+        "-o",
+        dir.path().join("predicted").to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn calibrate_refuses_bad_flags_before_any_load() {
+    let (code, _, err) = ragperf(&["calibrate"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--target:"), "{err}");
+    let (code, _, err) = ragperf(&["calibrate", "--target", "http://127.0.0.1:1/x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--target-cmd:"), "{err}");
+    let base = [
+        "calibrate",
+        "--target",
+        "http://127.0.0.1:1/x",
+        "--target-cmd",
+        "true",
+    ];
+    for (extra, flag) in [
+        (["--levels", "4"], "--levels"),
+        (["--tokens", "100,20"], "--tokens"),
+        (["--probe", "8"], "--probe"),
+        (["--variant", "nope"], "--variant"),
+        (["--pool", "0"], "--pool"),
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
+        let (code, _, err) = ragperf(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(&format!("{flag}:")), "{args:?}: {err}");
+    }
+}
