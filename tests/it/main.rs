@@ -56,6 +56,7 @@ mod report_write;
 mod result_schema;
 mod scenario_files;
 mod shard_merge;
+mod soak_judge;
 mod streams_probe;
 mod target_run;
 mod tour_quick;
