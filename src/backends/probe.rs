@@ -71,26 +71,48 @@ pub(crate) fn check_external(qdrant: &str, bedrock: &str, scenario: &mut Scenari
         )),
         (Answer::Qdrant, _) => {}
     }
-    match &b {
+    bedrock_notes(bedrock, &b, q != Answer::Other, scenario, &mut notes);
+    notes
+}
+
+/// Checks the Bedrock endpoint alone (`ragperf streams --bedrock-url`): who answers there and,
+/// when it is a ragperf mock, with which settings; adopts the mock's latency model into
+/// `scenario` when it differs (so the expected gap follows what the mock injects). Returns the
+/// notes to show, empty when all is as expected.
+pub(crate) fn check_bedrock(bedrock: &str, scenario: &mut Scenario) -> Vec<String> {
+    let mut notes = Vec::new();
+    bedrock_notes(bedrock, &identify(bedrock), true, scenario, &mut notes);
+    notes
+}
+
+/// The notes about the Bedrock endpoint that answered `b`; `qdrant_note_free` is false when a
+/// note about Qdrant already said the URLs look swapped.
+fn bedrock_notes(
+    bedrock: &str,
+    b: &Answer,
+    qdrant_note_free: bool,
+    scenario: &mut Scenario,
+    notes: &mut Vec<String>,
+) {
+    match b {
         Answer::Nothing(e) => notes.push(format!(
             "nothing answered at --bedrock-url {bedrock} ({e}): wrong port, or the Bedrock \
              endpoint is not running?"
         )),
-        Answer::Qdrant if q != Answer::Other => notes.push(format!(
+        Answer::Qdrant if qdrant_note_free => notes.push(format!(
             "{bedrock} (--bedrock-url) answers as Qdrant: it should be the Bedrock Runtime \
-             endpoint"
+             endpoint (URLs swapped?)"
         )),
         _ => {}
     }
     match mock_settings(bedrock) {
-        Some(Some(settings)) => compare_settings(bedrock, &settings, scenario, &mut notes),
+        Some(Some(settings)) => compare_settings(bedrock, &settings, scenario, notes),
         Some(None) => notes.push(format!(
             "the ragperf mock at {bedrock} does not report its settings (an older version): \
              the ideal assumes it injects this run's scenario"
         )),
         None => {}
     }
-    notes
 }
 
 /// The top-level settings whose values differ between the mocks and the run's scenario.

@@ -153,6 +153,8 @@ async fn end_streams(plan: &StreamsPlan, shared: &Shared, tasks: Vec<tokio::task
 /// still returned.
 pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary> {
     let _ = crate::backends::raise_fd_limit();
+    let (checked, warnings) = check_endpoint(plan);
+    let plan = &checked;
     let endpoint = endpoint(plan)?;
     let url = endpoint.urls().1;
     let addr = resolve(&url)?;
@@ -169,7 +171,26 @@ pub fn run(plan: &StreamsPlan, stop: &Arc<AtomicBool>) -> Result<StreamsSummary>
     let measured = runtime.block_on(measure(plan, &shared, &endpoint, t0, stop));
     runtime.shutdown_timeout(Duration::from_secs(1));
     let t = shared.totals();
-    Ok(summarize(plan, &endpoint, &t, measured))
+    let mut summary = summarize(plan, &endpoint, &t, measured);
+    summary.warnings = warnings;
+    Ok(summary)
+}
+
+/// Before any stream opens, checks an external `--bedrock-url` as `run` checks its backends
+/// ([`crate::backends::probe`]): nothing answering (wrong port?), a Qdrant there (URLs
+/// swapped?), a ragperf mock with another time scale or latencies — whose settings then
+/// replace the scenario's, so the expected gap and the verdict follow what the mock really
+/// injects. Returns the plan to run and the warnings, already printed.
+fn check_endpoint(plan: &StreamsPlan) -> (StreamsPlan, Vec<String>) {
+    let mut checked = plan.clone();
+    let Some(url) = &plan.bedrock_url else {
+        return (checked, Vec::new());
+    };
+    let notes = crate::backends::probe::check_bedrock(url, &mut checked.scenario);
+    for n in &notes {
+        eprintln!("warning: {n}");
+    }
+    (checked, notes)
 }
 
 /// The summary of one measurement from its totals and window.
@@ -246,6 +267,7 @@ fn summarize(
         endpoint_side,
         interrupted,
         build_profile: crate::metrics::machine::build_profile().to_string(),
+        warnings: Vec::new(),
     }
 }
 

@@ -69,6 +69,60 @@ pub struct StreamsSummary {
     pub interrupted: bool,
     /// `release` or `debug`: the CPU figures of the two are not comparable.
     pub build_profile: String,
+    /// What the check of `--bedrock-url` before the streams found: nothing answering, a
+    /// Qdrant where Bedrock should be, a mock with other settings (whose time scale and
+    /// latencies were then adopted). Empty when all was as expected or the mock is embedded.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// What each failure kind usually means, where the user can act on it (the run table's
+/// hints, [`crate::export::table::failure_hint`]; `http_404` is its `not_found`).
+pub fn failure_hints(failed: &BTreeMap<String, u64>) -> Vec<(String, &'static str)> {
+    failed
+        .keys()
+        .filter_map(|k| {
+            let known = match k.as_str() {
+                "http_404" => "not_found",
+                "http_400" => "bad_request",
+                other => other,
+            };
+            crate::export::table::failure_hint(known).map(|h| (k.clone(), h))
+        })
+        .collect()
+}
+
+/// The streams line: completed and failed by kind, each kind's hint, a few failure messages,
+/// and the warnings of the check before the streams.
+fn failures_text(o: &mut String, s: &StreamsSummary) {
+    use std::fmt::Write;
+    let failed: u64 = s.failed.values().sum();
+    let _ = writeln!(
+        o,
+        "  streams            {} completed in the window, {failed} failed{}",
+        s.completed,
+        if failed > 0 {
+            format!(
+                " ({})",
+                s.failed
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            String::new()
+        }
+    );
+    for (kind, hint) in failure_hints(&s.failed) {
+        let _ = writeln!(o, "    {kind}: {hint}");
+    }
+    for m in &s.failure_samples {
+        let _ = writeln!(o, "    e.g. {m}");
+    }
+    for w in &s.warnings {
+        let _ = writeln!(o, "  warning            {w}");
+    }
 }
 
 /// The summary as text.
@@ -101,27 +155,8 @@ pub fn render(s: &StreamsSummary) -> String {
         "  first token ms     p50 {:.1}  p99 {:.1}",
         s.ttft_ms.p50, s.ttft_ms.p99
     );
+    failures_text(&mut o, s);
     let failed: u64 = s.failed.values().sum();
-    let _ = writeln!(
-        o,
-        "  streams            {} completed in the window, {failed} failed{}",
-        s.completed,
-        if failed > 0 {
-            format!(
-                " ({})",
-                s.failed
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        } else {
-            String::new()
-        }
-    );
-    for m in &s.failure_samples {
-        let _ = writeln!(o, "    e.g. {m}");
-    }
     let _ = write!(
         o,
         "  CPU per token      client {:.1} µs",

@@ -150,14 +150,14 @@ impl Busy {
         let mut why = Vec::new();
         if others > OTHERS_CORES_LIMIT {
             why.push(format!(
-                "other processes used {} cores on average (limit {})",
+                "other processes used {} cores on average, above the limit of {}",
                 num(others),
                 num(OTHERS_CORES_LIMIT)
             ));
         }
         if steal > STEAL_LIMIT {
             why.push(format!(
-                "the hypervisor stole {}% of the CPU time (limit {}%)",
+                "the hypervisor stole {}% of the CPU time, above the limit of {}%",
                 num(100.0 * steal),
                 num(100.0 * STEAL_LIMIT)
             ));
@@ -182,7 +182,12 @@ impl Busy {
             num(100.0 * self.steal_share())
         );
         match self.disturbed() {
-            Some(why) => format!("{measured}: the verdict may be disturbed ({why})."),
+            Some(_) => format!(
+                "{measured}: above the limits ({} cores, {}% steal) under which a verdict is \
+                 taken as undisturbed, so this verdict may be disturbed.",
+                num(OTHERS_CORES_LIMIT),
+                num(100.0 * STEAL_LIMIT)
+            ),
             None => format!(
                 "{measured}: below the limits ({} cores, {}% steal) under which a verdict is \
                  taken as undisturbed.",

@@ -145,11 +145,14 @@ pub fn machine_paragraphs(e: &ExperimentReport) -> Vec<String> {
     if let Some(first) = &e.first_attempt {
         let failed = super::verdict::failed_text(&first.checks, None);
         let mut text = format!(
-            "**First attempt: {}** ({}), on a busy machine: {} So the experiment was run once \
-             more; the verdict above is the second attempt's.",
+            "**First attempt: {}** ({}), on a busy machine: {}. So the experiment was run \
+             once more; the verdict above is the second attempt's.",
             verdict_text(first.verdict),
             first.headline,
-            first.busy.map_or_else(String::new, |b| b.sentence())
+            first
+                .disturbed
+                .as_deref()
+                .unwrap_or("busier than the limits")
         );
         if !failed.is_empty() {
             text.push_str(&format!(" Its failed checks: {failed}."));

@@ -142,6 +142,14 @@ fn an_endpoint_that_is_not_bedrock_fails_every_stream_without_panicking() {
         s.failed
     );
     assert!(!s.on_time);
+    // Said before the streams (a Qdrant where Bedrock should be) and after (the hint).
+    assert!(
+        s.warnings.iter().any(|w| w.contains("answers as Qdrant")),
+        "{:?}",
+        s.warnings
+    );
+    let text = ragperf::streams::render(&s);
+    assert!(text.contains("URLs swapped?"), "{text}");
 }
 
 #[test]
@@ -161,6 +169,46 @@ fn a_closed_port_is_a_counted_connect_failure() {
         s.failed
     );
     assert_eq!(s.tokens, 0);
+    // The dead port is named before the streams and hinted at after them.
+    assert!(
+        s.warnings.iter().any(|w| w.contains("nothing answered")),
+        "{:?}",
+        s.warnings
+    );
+    let text = ragperf::streams::render(&s);
+    assert!(
+        text.contains("connect: no connection: wrong port"),
+        "{text}"
+    );
+}
+
+/// The case (#15 item 4): a mock started with `--time-scale 0.1` measured with this
+/// run's scale 1 once gave a LATE verdict against a gap ten times too long. The mock's
+/// settings are read first and adopted, with a warning naming the time scales.
+#[test]
+fn a_mock_with_another_time_scale_is_adopted_with_a_warning() {
+    let mut theirs = scenario();
+    theirs.time_scale = 0.5;
+    let mocks = mock_services::server::MockServices::start_on_own_runtime(
+        theirs.mock_config(),
+        mock_services::server::Bind::default(),
+        1,
+    )
+    .expect("mocks start");
+    let mut p = plan(scenario(), 4);
+    p.bedrock_url = Some(mocks.bedrock_url());
+    p.duration = Duration::from_millis(600);
+    p.ramp = Duration::from_millis(100);
+    let s = measure(&p);
+    let w = s.warnings.join("\n");
+    assert!(
+        w.contains("time scale 0.5 there, 1 here") && w.contains("uses the mocks' settings"),
+        "{w}"
+    );
+    // The expected gap is what the mock injects: 10 ms × 0.5.
+    assert_eq!(s.expected_gap_ms, 5.0);
+    assert!(s.tokens > 0 && s.failed.is_empty(), "{:?}", s.failed);
+    assert!(ragperf::streams::render(&s).contains("warning"));
 }
 
 fn ragperf() -> Command {
