@@ -40,9 +40,8 @@ pub struct CommonArgs {
     /// Scenario TOML file (latencies, faults, request, client, load).
     #[arg(long, short = 's')]
     pub scenario: Option<PathBuf>,
-    /// Variants to run, comma-separated (default: all): sequential, sync, sync-stream, hybrid,
-    /// async, async-single, blocking-in-async.
-    #[arg(long, alias = "variants", short = 'v', value_delimiter = ',')]
+    /// Variants to run, comma-separated (default: all); the help lists the registry's names.
+    #[arg(long, alias = "variants", short = 'v', value_delimiter = ',', help = variant_help())]
     pub variant: Vec<String>,
     /// Stop each variant after this many measured requests.
     #[arg(long, short = 'n', value_parser = flags::positive_u64, allow_negative_numbers = true)]
@@ -192,6 +191,14 @@ pub fn scenario(common: &CommonArgs) -> anyhow::Result<Scenario> {
         anyhow::Error::new(e).context("the scenario (--scenario file, then the flags) is invalid")
     })?;
     Ok(s)
+}
+
+/// `--variant`'s help: every registered variant, in report order.
+fn variant_help() -> String {
+    format!(
+        "Variants to run, comma-separated (default: all): {}",
+        VariantKind::names().join(", ")
+    )
 }
 
 fn variants(s: &Scenario) -> Vec<VariantKind> {

@@ -234,14 +234,7 @@ impl Recorder {
     /// Folds one finished request in.
     pub fn record(&mut self, r: &RequestRecord) {
         if r.is_ok() {
-            self.ok_all += 1;
-            self.ok_all_tokens += u64::from(r.tokens);
-            self.pending.push_back(Span {
-                start_us: r.started_us.min(r.finished_us),
-                finish_us: r.finished_us,
-                tokens: r.tokens,
-            });
-            self.settle();
+            self.note_success(r);
         }
         if !r.measured {
             self.warmup_completed += 1;
@@ -280,6 +273,27 @@ impl Recorder {
         }
         let e2e = r.e2e_us();
         self.rec("e2e", e2e);
+        self.record_steps(r);
+        let tpot_ms = self.record_tokens(r);
+        if self.meets_slo(r, e2e, tpot_ms) {
+            self.good += 1;
+        }
+    }
+
+    /// A success, warm-up included: its tokens, and its span for the window's work.
+    fn note_success(&mut self, r: &RequestRecord) {
+        self.ok_all += 1;
+        self.ok_all_tokens += u64::from(r.tokens);
+        self.pending.push_back(Span {
+            start_us: r.started_us.min(r.finished_us),
+            finish_us: r.finished_us,
+            tokens: r.tokens,
+        });
+        self.settle();
+    }
+
+    /// The pipeline's steps, each from the end of the one before (a step not reached has none).
+    fn record_steps(&mut self, r: &RequestRecord) {
         if let Some(e) = r.embed_done_us {
             self.rec("embed", e.saturating_sub(r.started_us));
             if let Some(q) = r.retrieve_done_us {
@@ -290,18 +304,25 @@ impl Recorder {
                 }
             }
         }
-        let mut tpot_ms = None;
-        if let Some(first) = r.first_token_us {
-            self.rec("ttft", first.saturating_sub(r.intended_us));
-            for g in &r.token_gaps_us {
-                self.rec("itl", u64::from(*g));
-            }
-            if r.tokens > 1 {
-                let tpot = r.finished_us.saturating_sub(first) / u64::from(r.tokens - 1);
-                self.rec("tpot", tpot);
-                tpot_ms = Some(tpot as f64 / 1000.0);
-            }
+    }
+
+    /// TTFT, every gap between tokens and the time per output token; returns the TPOT, ms.
+    fn record_tokens(&mut self, r: &RequestRecord) -> Option<f64> {
+        let first = r.first_token_us?;
+        self.rec("ttft", first.saturating_sub(r.intended_us));
+        for g in &r.token_gaps_us {
+            self.rec("itl", u64::from(*g));
         }
+        if r.tokens > 1 {
+            let tpot = r.finished_us.saturating_sub(first) / u64::from(r.tokens - 1);
+            self.rec("tpot", tpot);
+            return Some(tpot as f64 / 1000.0);
+        }
+        None
+    }
+
+    /// True when a successful request met every bound of the SLO (none set: true).
+    fn meets_slo(&self, r: &RequestRecord, e2e_us: u64, tpot_ms: Option<f64>) -> bool {
         let ttft_ms = r
             .first_token_us
             .map(|f| f.saturating_sub(r.intended_us) as f64 / 1000.0);
@@ -310,12 +331,9 @@ impl Recorder {
             (Some(b), Some(v)) => v <= b,
             (Some(_), None) => false,
         };
-        if meets(self.slo.e2e_ms, Some(e2e as f64 / 1000.0))
+        meets(self.slo.e2e_ms, Some(e2e_us as f64 / 1000.0))
             && meets(self.slo.ttft_ms, ttft_ms)
             && meets(self.slo.tpot_ms, tpot_ms)
-        {
-            self.good += 1;
-        }
     }
 
     /// The histogram `name` (µs).

@@ -5,7 +5,7 @@
 //! differs between variants is only *where* those steps run: which threads, which runtime, which
 //! queue. Each variant lives in its own file and implements [`Executor`]: the load driver hands it
 //! [`Ticket`]s and gets [`RequestRecord`]s back on a channel, so the driver never knows how a
-//! request was executed.
+//! request was executed. [`registry`] is the one table that names the variants.
 
 pub(crate) mod async_single;
 pub(crate) mod blocking_in_async;
@@ -13,6 +13,7 @@ pub mod cpu;
 pub(crate) mod fully_async;
 pub(crate) mod hybrid;
 pub mod record;
+pub mod registry;
 pub(crate) mod sequential;
 pub mod steps;
 pub(crate) mod sync_pool;
@@ -25,58 +26,42 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use record::{RequestRecord, Ticket};
+pub use registry::{Marker, Variant};
 pub use steps::RequestContext;
 
-/// The variants (contract: names, docs/design.md §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+/// The variants (contract: names, docs/design.md §4). Each one's name, summary, thread names and
+/// chart style are its row of [`registry::VARIANTS`]; the declaration order is the report order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum VariantKind {
     /// One thread, requests one after another (Q5).
-    #[serde(rename = "sequential")]
     Sequential,
     /// Blocking clients, one OS thread per in-flight request; `--workers` bounds the pool (Q1, Q3, Q4).
-    #[serde(rename = "sync")]
     Sync,
     /// Blocking clients on a shared bounded pool (`--workers`, default 40) that runs a request's
     /// body as one job and every token read as another: FastAPI `def` + `StreamingResponse`.
-    #[serde(rename = "sync-stream")]
     SyncStream,
     /// Blocking embed + retrieve in `spawn_blocking`, async streaming generation (Q3 row 2, Q16).
-    #[serde(rename = "hybrid")]
     Hybrid,
     /// Async clients end to end on a multi-thread runtime (Q3 row 3, Q7, Q13).
-    #[serde(rename = "async")]
     Async,
     /// Async on a current-thread runtime: one thread multiplexes everything (Q30).
-    #[serde(rename = "async-single")]
     AsyncSingle,
     /// The anti-pattern: blocking clients called directly inside async tasks.
-    #[serde(rename = "blocking-in-async")]
     BlockingInAsync,
 }
 
 impl VariantKind {
     /// Every variant, in report order.
-    pub const ALL: [VariantKind; 7] = [
-        VariantKind::Sequential,
-        VariantKind::Sync,
-        VariantKind::SyncStream,
-        VariantKind::Hybrid,
-        VariantKind::Async,
-        VariantKind::AsyncSingle,
-        VariantKind::BlockingInAsync,
-    ];
+    pub const ALL: [VariantKind; registry::VARIANTS.len()] = registry::KINDS;
+
+    /// Its row of the registry.
+    pub fn info(self) -> &'static Variant {
+        &registry::VARIANTS[self as usize]
+    }
 
     /// The contract name (`sync`, `async-single`, …).
     pub fn name(self) -> &'static str {
-        match self {
-            VariantKind::Sequential => "sequential",
-            VariantKind::Sync => "sync",
-            VariantKind::SyncStream => "sync-stream",
-            VariantKind::Hybrid => "hybrid",
-            VariantKind::Async => "async",
-            VariantKind::AsyncSingle => "async-single",
-            VariantKind::BlockingInAsync => "blocking-in-async",
-        }
+        self.info().name
     }
 
     /// Parses a contract name.
@@ -86,21 +71,16 @@ impl VariantKind {
 
     /// All names, for error messages.
     pub fn names() -> Vec<&'static str> {
-        VariantKind::ALL.iter().map(|v| v.name()).collect()
+        registry::NAMES.to_vec()
     }
 
     /// Prefixes of the OS thread names this variant creates (for `threads_peak`).
     pub fn thread_prefixes(self) -> Vec<String> {
-        let p: &[&str] = match self {
-            VariantKind::Sequential => &["seq-worker"],
-            VariantKind::Sync => &["sync-worker-"],
-            VariantKind::SyncStream => &[sync_stream::THREAD_PREFIX],
-            VariantKind::Hybrid => &["hybrid-rt-"],
-            VariantKind::Async => &["async-rt-"],
-            VariantKind::AsyncSingle => &["async-single"],
-            VariantKind::BlockingInAsync => &["bia-rt-"],
-        };
-        p.iter().map(|s| s.to_string()).collect()
+        self.info()
+            .thread_prefixes
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     /// How many requests this variant can have in progress at once, given the load's
@@ -128,6 +108,24 @@ impl VariantKind {
             }
             _ => offered,
         }
+    }
+}
+
+/// Written as its contract name.
+impl Serialize for VariantKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+/// Read from its contract name (exactly, as serde's derive did).
+impl<'de> Deserialize<'de> for VariantKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        VariantKind::ALL
+            .into_iter()
+            .find(|v| v.name() == name)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&name, &registry::NAMES))
     }
 }
 

@@ -65,45 +65,24 @@ pub const LINE_WIDTH: u32 = 3;
 /// Radius of data markers.
 pub const MARKER_SIZE: i32 = 5;
 
-/// Marker shapes, one per variant, so lines stay apart without colour.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shape {
-    /// Filled circle.
-    Circle,
-    /// Filled square.
-    Square,
-    /// Filled triangle.
-    Triangle,
-    /// A cross.
-    Cross,
-    /// Hollow circle.
-    Ring,
-    /// Hollow square.
-    Frame,
-}
+/// Marker shapes, one per variant, so lines stay apart without colour (the registry's).
+pub use crate::pipeline::Marker as Shape;
 
-/// Colour and marker of a variant. Known variants have fixed colours from the Okabe–Ito palette
-/// (distinct for colour-blind readers, dark enough on white and in print; `sync-stream` shares
-/// `hybrid`'s marker but not its colour); others (`--target` runs) take the next free colour by
-/// their index.
+/// Colour and marker of a variant: known variants have theirs in the registry
+/// ([`crate::pipeline::registry`]); others (`--target` runs) take the next free colour by their
+/// index.
 pub fn variant_style(name: &str, index: usize) -> (RGBColor, Shape) {
-    match name {
-        "sequential" => (RGBColor(90, 90, 90), Shape::Cross),
-        "sync" => (RGBColor(213, 94, 0), Shape::Square),
-        "sync-stream" => (RGBColor(86, 180, 233), Shape::Triangle),
-        "hybrid" => (RGBColor(230, 159, 0), Shape::Triangle),
-        "async" => (RGBColor(0, 114, 178), Shape::Circle),
-        "async-single" => (RGBColor(0, 158, 115), Shape::Ring),
-        "blocking-in-async" => (RGBColor(204, 121, 167), Shape::Frame),
-        _ => {
-            const MORE: [RGBColor; 3] = [
-                RGBColor(0, 0, 0),
-                RGBColor(150, 110, 40),
-                RGBColor(120, 90, 160),
-            ];
-            (MORE[index % MORE.len()], Shape::Circle)
-        }
+    if let Some(kind) = crate::pipeline::VariantKind::parse(name) {
+        let v = kind.info();
+        let (r, g, b) = v.colour;
+        return (RGBColor(r, g, b), v.marker);
     }
+    const MORE: [RGBColor; 3] = [
+        RGBColor(0, 0, 0),
+        RGBColor(150, 110, 40),
+        RGBColor(120, 90, 160),
+    ];
+    (MORE[index % MORE.len()], Shape::Circle)
 }
 
 /// An image format charts render to.

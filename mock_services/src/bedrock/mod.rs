@@ -3,10 +3,11 @@
 //! `aws-sdk-bedrockruntime` clients work against it (docs/wire-facts.md §A is the specification).
 //!
 //! - [`model`]: decoding the percent-encoded `{modelId}` label and resolving it.
-//! - [`request`]: the Converse request body and its validation.
+//! - [`request`]: the Converse request: read, parsed and validated.
 //! - [`answer`]: the deterministic answer text, citing the prompt's `[source: id]` passages.
-//! - [`converse`]: what a call generates and when ([`converse::Generation`],
-//!   [`converse::Schedule`]), and the non-streaming handler.
+//! - [`generate`]: what a Converse or ConverseStream call generates and when
+//!   ([`generate::Generation`], [`generate::Schedule`]), shared by both handlers.
+//! - [`converse`]: the non-streaming Converse handler (request → one JSON response).
 //! - [`stream`]: the ConverseStream handler, tokens sent at absolute deadlines.
 //! - [`eventstream`]: event-stream frames, encoded with `aws-smithy-eventstream`.
 //! - [`generator`]: the allocation-light body stream a ConverseStream response is written with.
@@ -36,6 +37,7 @@ pub mod answer;
 pub mod converse;
 pub mod errors;
 pub mod eventstream;
+pub mod generate;
 pub mod generator;
 pub mod invoke;
 pub mod model;

@@ -79,7 +79,7 @@ pub struct Model {
 
 /// Most output tokens the mock lets a Converse request ask for (`maxTokens`) on a model whose
 /// own limit it does not know: its own cap on an answer's length.
-pub const DEFAULT_OUTPUT_LIMIT: u32 = super::converse::MAX_OUTPUT_TOKENS;
+pub const DEFAULT_OUTPUT_LIMIT: u32 = super::generate::MAX_OUTPUT_TOKENS;
 
 /// The largest `maxTokens` Bedrock accepts for the model `base` (a foundation-model id without
 /// region prefix): 4,096 for the Claude 3 models (Haiku, Sonnet, Opus), whose limit is

@@ -1,13 +1,19 @@
-//! The Converse / ConverseStream request body: parsing and the validation the real service does
-//! before it starts a model (docs/wire-facts.md §A2).
+//! The Converse / ConverseStream request: reading it ([`read_request`]: model id, body size and
+//! timeout), parsing the body and the validation the real service does before it starts a model
+//! (docs/wire-facts.md §A2). Both handlers call [`read_request`] before any fault.
 //!
 //! Only text matters to the mock (it is what the answer and the token counts are made of), but
 //! every content block kind the API has is accepted, so clients sending images, documents, tool
 //! use or cache points are not turned away.
 
+use axum::body::Body;
+use axum::http::{HeaderMap, Uri};
 use serde_json::Value;
 
 use super::errors::BedrockError;
+use super::model::{self, ModelKind};
+use super::read_body;
+use crate::state::MockState;
 
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,6 +255,37 @@ fn parse_inference_config(config: &Value) -> Result<Option<u32>, BedrockError> {
         },
         Some(other) => Err(wrong_type("inferenceConfig.maxTokens", "an integer", other)),
     }
+}
+
+/// The checks both Converse operations make before any fault: the model id, the body size and
+/// the body itself.
+pub async fn read_request(
+    state: &MockState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<ConverseInput, BedrockError> {
+    let model = model::from_path(uri.path())?;
+    if model.kind != ModelKind::Text {
+        return Err(BedrockError::validation(format!(
+            "This action doesn't support the model that you provided ({}). Try again with a \
+             supported text or chat model.",
+            model.id
+        )));
+    }
+    let body = read_body(
+        headers,
+        body,
+        state.config.bedrock.max_body_bytes,
+        state.config.connections.body_timeout(),
+    )
+    .await?;
+    let input = parse(&body)?;
+    let limit = model::output_limit(&model.base);
+    if input.max_tokens.is_some_and(|m| m > limit) {
+        return Err(max_tokens_over_limit(limit));
+    }
+    Ok(input)
 }
 
 /// The error for a `maxTokens` above the model's output limit, worded as Bedrock words it.

@@ -25,10 +25,11 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use tokio::time::Instant;
 
-use super::converse::{Generation, Schedule, read_request};
 use super::errors::{REQUEST_ID_HEADER, THROTTLING_MESSAGE, request_id};
 use super::eventstream::{self, MAX_PADDING, padding};
+use super::generate::{self, Generation, Schedule};
 use super::generator::{Yielder, generate};
+use super::request::read_request;
 use super::{Failure, admit};
 use crate::faults::{Admission, Fault};
 use crate::state::MockState;
@@ -72,13 +73,7 @@ async fn start(
 ) -> Result<Response, Failure> {
     let input = read_request(state, uri, headers, body).await?;
     let mut admitted = admit(state, &state.stream_faults, OP)?;
-    let generation = Generation::new(state, &input);
-    let schedule = Schedule::draw(
-        &state.config.bedrock,
-        &mut admitted.rng,
-        generation.pieces.len(),
-        state.time_scale() * admitted.slow,
-    );
+    let (generation, schedule) = generate::draw(state, &input, &mut admitted);
     state.stats.injected(OP, schedule.total());
     state.stats.injected_ttft(schedule.ttft);
     let plan = Plan {

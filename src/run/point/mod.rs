@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
+use indicatif::ProgressBar;
 
 use super::{RunPlan, Subject, TIMELINE_CAP};
 use crate::backends::Backend;
@@ -105,6 +106,50 @@ fn load_source(at: &At, phases: &Phases, start: Instant) -> Box<dyn Source> {
     }
 }
 
+/// The OS sampler of ragperf's own threads (the subject's by `prefixes`), and the target
+/// server's when its pid is known. Started after the executor, so `threads_baseline` is the
+/// subject's idle threads (its runtime workers) before any load.
+fn samplers(at: &At, prefixes: Vec<String>) -> Result<(ProcessSampler, Option<ServerSampler>)> {
+    let interval = at.plan.sample_interval;
+    let sampler = ProcessSampler::start(interval, prefixes).context("starting the OS sampler")?;
+    let server_sampler = match at.server_pid {
+        Some(pid) => {
+            Some(ServerSampler::start(pid, interval).context("sampling the target server")?)
+        }
+        None => None,
+    };
+    Ok((sampler, server_sampler))
+}
+
+/// What the driver needs: the clock, the phases, the questions and where they start.
+fn drive_plan(at: &At, phases: &Phases, epoch: Instant, start: Instant) -> DrivePlan {
+    let s = &at.plan.scenario;
+    let questions: Vec<Arc<str>> = s.questions().into_iter().map(Arc::from).collect();
+    DrivePlan {
+        epoch,
+        start,
+        warmup: phases.warmup,
+        duration: phases.duration,
+        requests: s.load.requests,
+        drain: phases.drain,
+        question_offset: (s.seed as usize) % questions.len().max(1),
+        questions,
+    }
+}
+
+/// The point's progress bar, over the warm-up and the duration (or four service times).
+fn progress(at: &At, phases: &Phases) -> ProgressBar {
+    let total = phases.warmup
+        + phases
+            .duration
+            .unwrap_or(Duration::from_secs_f64(phases.service_s * 4.0));
+    progress_bar(
+        at.plan,
+        format!("{} {}", at.subject.name(), at.point.label()),
+        total,
+    )
+}
+
 /// How long before its load starts a `--start-at` run starts its executor and samplers.
 const START_AT_SETUP: Duration = Duration::from_secs(1);
 
@@ -112,7 +157,6 @@ const START_AT_SETUP: Duration = Duration::from_secs(1);
 /// (nothing was sent).
 pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<Option<VariantRun>> {
     let plan = at.plan;
-    let s = &plan.scenario;
     let mut phases = Phases::of(at);
     // `--start-at`: the load starts one warm-up before the instant, so the window opens on it.
     let start_at = plan.sharding.start_at;
@@ -125,17 +169,7 @@ pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<Option<VariantRun>>
     let epoch_wall = SystemTime::now();
     let (tx, rx) = mpsc::channel();
     let (executor, prefixes) = start(at, &phases, epoch, tx)?;
-    // Started after the executor, so `threads_baseline` is the subject's idle threads (its
-    // runtime workers) before any load.
-    let sampler =
-        ProcessSampler::start(plan.sample_interval, prefixes).context("starting the OS sampler")?;
-    let server_sampler = match at.server_pid {
-        Some(pid) => Some(
-            ServerSampler::start(pid, plan.sample_interval)
-                .context("sampling the target server")?,
-        ),
-        None => None,
-    };
+    let (sampler, server_sampler) = samplers(at, prefixes)?;
     if load_at.is_some_and(|t| !start::wait_until(t, stop)) {
         executor.shutdown(Duration::from_millis(500));
         let _ = sampler.stop();
@@ -149,27 +183,9 @@ pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<Option<VariantRun>>
         phases.warmup = phases.warmup.min(left);
     }
     let start = Instant::now();
-    let questions: Vec<Arc<str>> = s.questions().into_iter().map(Arc::from).collect();
-    let drive_plan = DrivePlan {
-        epoch,
-        start,
-        warmup: phases.warmup,
-        duration: phases.duration,
-        requests: s.load.requests,
-        drain: phases.drain,
-        question_offset: (s.seed as usize) % questions.len().max(1),
-        questions,
-    };
+    let drive_plan = drive_plan(at, &phases, epoch, start);
     let mut source = load_source(at, &phases, start);
-    let total = phases.warmup
-        + phases
-            .duration
-            .unwrap_or(Duration::from_secs_f64(phases.service_s * 4.0));
-    let pb = progress_bar(
-        plan,
-        format!("{} {}", at.subject.name(), at.point.label()),
-        total,
-    );
+    let pb = progress(at, &phases);
     let mock_cpu_before = at.backend.external_cpu_s();
     let mut recorder = Recorder::new(plan.slo.clone(), TIMELINE_CAP);
     let outcome = drive(
