@@ -213,11 +213,14 @@ fn variants(s: &Scenario) -> Vec<VariantKind> {
     }
 }
 
-pub(super) fn closed_point(concurrency: usize) -> LoadPoint {
+/// A closed-loop point of `concurrency` users (`-c`).
+pub fn closed_point(concurrency: usize) -> LoadPoint {
     LoadPoint::closed(concurrency)
 }
 
-pub(super) fn open_point(s: &Scenario, rate: f64) -> LoadPoint {
+/// An open-loop point at `rate` requests/s (`--rate`), with the scenario's arrivals and
+/// in-flight cap.
+pub fn open_point(s: &Scenario, rate: f64) -> LoadPoint {
     LoadPoint {
         mode: "open".into(),
         concurrency: 0,
@@ -227,7 +230,10 @@ pub(super) fn open_point(s: &Scenario, rate: f64) -> LoadPoint {
     }
 }
 
-pub(super) fn plan(
+/// The plan of `command` (`run`, `sweep`, `baseline`) for scenario `s` at `points`: the
+/// flags' checks (URLs, users that fit, repetitions) and settings (SLO, mocks, progress). The
+/// integration tests build their plans here too (`tests/common`).
+pub fn plan(
     command: &str,
     common: &CommonArgs,
     mut s: Scenario,

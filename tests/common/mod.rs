@@ -1,12 +1,16 @@
-//! Shared helpers for the integration tests: scenarios with a fast, fixed latency model and a
-//! one-call way to run a plan against in-process mocks on port 0.
+//! Shared helpers for the integration tests: scenarios with a fast, fixed latency model, and a
+//! one-call way to run a plan against in-process mocks on port 0. Plans and load points are
+//! built by `ragperf run`'s own code (`commands::run`): its flag parser, defaults and checks.
 #![allow(dead_code)]
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use clap::Parser;
 use mock_services::latency::Dist;
+use ragperf::commands::run::{self as run_command, CommonArgs};
+use ragperf::commands::{Cli, Command};
 use ragperf::pipeline::VariantKind;
 use ragperf::result::{LoadPoint, RunResult, VariantRun};
 use ragperf::run::{RunPlan, execute};
@@ -49,25 +53,52 @@ pub fn fast_seed_scenario() -> Scenario {
     s
 }
 
-/// A closed-loop point.
+/// A closed-loop point, as `ragperf run -c` makes it.
 pub fn closed(concurrency: usize) -> LoadPoint {
-    LoadPoint::closed(concurrency)
+    run_command::closed_point(concurrency)
 }
 
-/// An open-loop point.
+/// An open-loop point with constant arrivals, as `ragperf run --rate` makes it.
 pub fn open(rate: f64, max_in_flight: Option<usize>) -> LoadPoint {
-    LoadPoint {
-        mode: "open".into(),
-        concurrency: 0,
-        rate: Some(rate),
-        arrivals: Some("constant".into()),
-        max_in_flight,
+    let mut s = Scenario::default();
+    s.load.max_in_flight = max_in_flight;
+    run_command::open_point(&s, rate)
+}
+
+/// `ragperf run`'s shared flags as its parser reads `ragperf run --no-progress <flags>`: every
+/// default (mock threads, repetitions, SLO, URLs) is the command line's own.
+pub fn run_flags(flags: &[&str]) -> CommonArgs {
+    let argv = ["ragperf", "run", "--no-progress"].iter().chain(flags);
+    match Cli::try_parse_from(argv) {
+        Ok(Cli {
+            command: Command::Run(args),
+        }) => args.common,
+        Ok(other) => panic!("not a run: {other:?}"),
+        Err(e) => panic!("ragperf run {flags:?} does not parse: {e}"),
     }
 }
 
 /// A plan running `variants` at `points` against embedded mocks, sampling the OS every 10 ms.
 pub fn plan(scenario: Scenario, variants: &[VariantKind], points: Vec<LoadPoint>) -> RunPlan {
-    RunPlan::new("run", scenario, variants, points)
+    plan_with_flags(scenario, variants, points, &[])
+}
+
+/// The plan `ragperf run <flags>` builds (`commands::run::plan`: the flags' defaults and
+/// checks) for this scenario, `variants` and `points`; the OS is sampled every 10 ms instead of
+/// 100 ms, since a test's run lasts well under a second.
+pub fn plan_with_flags(
+    mut scenario: Scenario,
+    variants: &[VariantKind],
+    points: Vec<LoadPoint>,
+    flags: &[&str],
+) -> RunPlan {
+    scenario.load.variants = variants.iter().map(|v| v.name().to_string()).collect();
+    let mut plan = match run_command::plan("run", &run_flags(flags), scenario, points) {
+        Ok(p) => p,
+        Err(e) => panic!("ragperf run {flags:?}: no plan: {e:#}"),
+    };
+    plan.sample_interval = Duration::from_millis(10);
+    plan
 }
 
 /// Runs a plan to completion.

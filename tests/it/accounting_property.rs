@@ -13,7 +13,6 @@ use crate::common;
 use std::time::Duration;
 
 use ragperf::export;
-use ragperf::metrics::recorder::Slo;
 use ragperf::pipeline::VariantKind;
 use ragperf::result::{LoadPoint, RunResult, VariantRun};
 
@@ -143,13 +142,12 @@ fn faults_gil_and_slo_keep_the_accounting() {
         VariantKind::Async,
         VariantKind::SyncStream,
     ];
-    let mut plan = common::plan(
+    let plan = common::plan_with_flags(
         s,
         &variants,
         vec![common::closed(8), common::open(80.0, None)],
+        &["--slo", "e2e=60ms", "--repeat", "2"],
     );
-    plan.slo = Slo::parse("e2e=60ms").expect("slo");
-    plan.repeat = 2;
     let result = common::run(&plan);
     check(&result);
     // --slo goodput is in the table and in summary.md (and so in index.html's table); each

@@ -25,8 +25,12 @@ fn mocks_at_another_time_scale_are_detected_and_followed() {
     let mut s = common::fast_seed_scenario();
     s.time_scale = 0.1;
     s.load.duration = Some(Duration::from_millis(500));
-    let mut plan = common::plan(s, &[VariantKind::Async], vec![common::closed(4)]);
-    plan.external = Some((q, b));
+    let plan = common::plan_with_flags(
+        s,
+        &[VariantKind::Async],
+        vec![common::closed(4)],
+        &["--qdrant-url", &q, "--bedrock-url", &b],
+    );
     let result = common::run(&plan);
     let notes = result.backends.notes.join("\n");
     assert!(notes.contains("differ: time_scale"), "{notes}");
@@ -62,8 +66,12 @@ fn swapped_urls_and_a_dead_port_are_named_with_hints() {
     let mut s = common::fast_seed_scenario();
     s.load.duration = Some(Duration::from_millis(300));
     s.client.retry.max_attempts = 1;
-    let mut plan = common::plan(s.clone(), &[VariantKind::Async], vec![common::closed(2)]);
-    plan.external = Some((b.clone(), q.clone()));
+    let plan = common::plan_with_flags(
+        s.clone(),
+        &[VariantKind::Async],
+        vec![common::closed(2)],
+        &["--qdrant-url", &b, "--bedrock-url", &q],
+    );
     let result = common::run(&plan);
     let notes = result.backends.notes.join("\n");
     assert!(notes.contains("look swapped"), "{notes}");
@@ -75,8 +83,13 @@ fn swapped_urls_and_a_dead_port_are_named_with_hints() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = dead.local_addr().expect("addr").port();
     drop(dead);
-    let mut plan = common::plan(s, &[VariantKind::Async], vec![common::closed(2)]);
-    plan.external = Some((q, format!("http://127.0.0.1:{port}")));
+    let dead_url = format!("http://127.0.0.1:{port}");
+    let plan = common::plan_with_flags(
+        s,
+        &[VariantKind::Async],
+        vec![common::closed(2)],
+        &["--qdrant-url", &q, "--bedrock-url", &dead_url],
+    );
     let result = common::run(&plan);
     let notes = result.backends.notes.join("\n");
     assert!(
