@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use anyhow::Result;
 
-use super::describe::{self, TABLE_HEADER};
+use super::describe;
 use super::highlights::highlights;
 use super::{Exporter, hgrm};
 use crate::plot::{self, Chart, ChartKind};
@@ -155,8 +155,8 @@ fn figure(out: &mut String, chart: &Chart, result: &RunResult, single_point: boo
 fn table(out: &mut String, result: &RunResult) {
     let reps = describe::has_repetitions(result);
     out.push_str("<table><thead><tr>");
-    for h in TABLE_HEADER {
-        let _ = write!(out, "<th>{}</th>", escape(h));
+    for h in describe::table_header() {
+        let _ = write!(out, "<th>{}</th>", escape(&h));
     }
     out.push_str("</tr></thead><tbody>\n");
     let variants = data::variants(result);
@@ -215,8 +215,9 @@ pub fn render(result: &RunResult) -> String {
          inside the measured window; ideal is Little's law (concurrency / expected service \
          time); efficiency is measured / ideal. e2e, TTFT and queue count from each request's \
          intended start, so time spent waiting for a thread or worker is included \
-         (coordinated omission corrected); ITL is every gap between two tokens. threads peak \
-         counts only the variant's own threads; CPU s is the whole process, mocks included.</p>\n",
+         (coordinated omission corrected); ITL is every gap between two tokens. threads (peak) \
+         counts only the variant's own threads; CPU ms/req is ragperf's own CPU (the process \
+         minus the in-process mocks and the sampler) per finished request.</p>\n",
     );
     let charts = plot::plan(result);
     let single = data::points(result).len() == 1;
