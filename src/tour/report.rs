@@ -98,6 +98,10 @@ pub struct TourReport {
     /// unreadable): work of other processes, which takes cores from the experiments. (Later
     /// readings would count the tour's own threads.)
     pub load_before: Option<f64>,
+    /// The ids of the experiments `--only` selected, in catalogue order; empty when the whole
+    /// tour ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
     /// The experiments, in order.
     pub experiments: Vec<ExperimentReport>,
 }
@@ -184,6 +188,25 @@ fn summary_headline(e: &ExperimentReport) -> String {
     out
 }
 
+/// What ran: `quick tour` / `full tour` for the whole tour; with `--only`, which experiments
+/// (never "full tour": `full` is the size, not the extent): `full-size run of Q5, Q30 only (2 of
+/// 12 experiments, --only)`.
+pub fn scope(mode: Mode, only: &[String]) -> String {
+    if only.is_empty() {
+        return format!("{} tour", mode.name());
+    }
+    let size = match mode {
+        Mode::Quick => "quick",
+        Mode::Full => "full-size",
+    };
+    format!(
+        "{size} run of {} only ({} of {} experiments, --only)",
+        only.join(", "),
+        only.len(),
+        super::catalogue().len()
+    )
+}
+
 fn provenance(r: &TourReport) -> String {
     let m = &r.machine;
     let load = match r.load_before {
@@ -196,14 +219,14 @@ fn provenance(r: &TourReport) -> String {
         None => String::new(),
     };
     format!(
-        "Measured {} on `{}` ({} cores, {}, {}), ragperf {}, {} tour in {:.0} s{}.{load}",
+        "Measured {} on `{}` ({} cores, {}, {}), ragperf {}, {} in {:.0} s{}.{load}",
         r.created_at,
         m.hostname,
         m.cores,
         m.cpu_model,
         m.os,
         m.ragperf_version,
-        r.mode.name(),
+        scope(r.mode, &r.only),
         r.seconds,
         if r.partial {
             " — interrupted, partial"
@@ -471,5 +494,24 @@ fn checks_html(page: &mut Page, e: &ExperimentReport) {
             .collect();
         table_html(page, &header, &rows);
         page.push("</details>\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_only_run_names_its_experiments_and_is_never_the_full_tour() {
+        assert_eq!(scope(Mode::Full, &[]), "full tour");
+        let only = scope(Mode::Full, &["Q5".into(), "Q30".into()]);
+        assert!(
+            only.starts_with("full-size run of Q5, Q30 only (2 of "),
+            "{only}"
+        );
+        assert!(
+            !only.contains("full tour") && only.contains("--only"),
+            "{only}"
+        );
     }
 }
