@@ -30,6 +30,7 @@ pub mod client;
 pub mod commands;
 pub mod compare;
 pub mod export;
+pub(crate) mod html;
 pub mod http1;
 pub mod interrupt;
 pub mod load;

@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::tour::report::TourReport;
+use crate::tour::runner::selected_ids;
 use crate::tour::{Mode, TourOptions, select};
 
 /// `ragperf tour`.
@@ -38,8 +39,8 @@ pub fn tour(args: &TourArgs) -> Result<std::process::ExitCode> {
     let selected = select(&opts.only)?;
     let stop = crate::interrupt::stop_flag();
     eprintln!(
-        "ragperf tour ({}): {} experiment(s), writing {}",
-        opts.mode.name(),
+        "ragperf tour: {}, {} experiment(s), writing {}",
+        crate::tour::report::scope(opts.mode, &selected_ids(&opts, &selected)),
         selected.len(),
         opts.out.display()
     );
@@ -62,7 +63,8 @@ pub fn tour(args: &TourArgs) -> Result<std::process::ExitCode> {
 
 /// Every claim with its verdict and key numbers, for the terminal.
 pub fn summary(tour: &TourReport) -> String {
-    let mut out = String::new();
+    // What ran: the whole tour, or (with --only) which experiments.
+    let mut out = format!("{}\n", crate::tour::report::scope(tour.mode, &tour.only));
     for e in &tour.experiments {
         let verdict = e.verdict.map_or("DID NOT FINISH", |v| v.shout());
         out.push_str(&format!("{:<6} {verdict:<13} {}\n", e.id, e.title));

@@ -5,8 +5,8 @@
 //! backticks into `<code>`.
 
 use mock_services::config::FaultSpec;
-use mock_services::hist::Percentiles;
 
+use crate::metrics::catalogue as cat;
 use crate::result::{RunResult, VariantRun};
 
 /// Milliseconds with a precision that suits their size: `0.42 ms`, `12.3 ms`, `245 ms`, `2.35 s`.
@@ -24,9 +24,23 @@ pub fn ms(v: f64) -> String {
     }
 }
 
-/// Bytes as MiB.
-pub fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+/// Milliseconds as a bare number, for a column whose heading carries the unit: `0.42`, `12.3`,
+/// `245`, `2350`.
+pub fn ms_num(v: f64) -> String {
+    if !v.is_finite() {
+        "—".into()
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A value that may be missing: formatted, or "—" (never a 0 that was not measured).
+pub fn optional(v: Option<f64>, format: impl Fn(f64) -> String) -> String {
+    v.map_or_else(|| "—".into(), format)
 }
 
 /// A rate with one decimal below 1,000 and none above.
@@ -68,43 +82,39 @@ pub fn errors(run: &VariantRun) -> String {
     out
 }
 
-/// Header of the comparison table (summary.md and index.html).
-pub const TABLE_HEADER: [&str; 17] = [
-    "variant",
-    "load",
-    "req/s",
-    "ideal req/s",
-    "efficiency",
-    "tok/s",
-    "e2e p50",
-    "e2e p99",
-    "TTFT p50",
-    "TTFT p99",
-    "ITL p50",
-    "ITL p99",
-    "queue p99",
-    "threads peak",
-    "RSS peak",
-    "CPU s",
-    "errors",
-];
+/// Header of the comparison table (summary.md and index.html): the figures' headings and units
+/// from the metric catalogue; a latency's p50 and p99 share one column.
+pub fn table_header() -> Vec<String> {
+    vec![
+        "variant".into(),
+        "load".into(),
+        cat::REQUESTS_PER_S.short.into(),
+        format!("ideal {}", cat::REQUESTS_PER_S.unit),
+        cat::EFFICIENCY.short.into(),
+        cat::TOKENS_PER_S.short.into(),
+        cat::latency_heading("e2e", "p50/p99"),
+        cat::latency_heading("ttft", "p50/p99"),
+        cat::latency_heading("itl", "p50/p99"),
+        cat::latency_heading("queue", "p99"),
+        cat::THREADS_PEAK.short.into(),
+        cat::RSS_PEAK_MIB.short.into(),
+        cat::CPU_PER_REQUEST_MS.short.into(),
+        "errors".into(),
+    ]
+}
 
-/// One row of the comparison table, cells in [`TABLE_HEADER`] order.
+/// One row of the comparison table, cells in [`table_header`] order.
 pub fn table_row(run: &VariantRun, with_repetition: bool) -> Vec<String> {
-    let (e2e, ttft, itl, queue) = (
-        pct(run, "e2e"),
-        pct(run, "ttft"),
-        pct(run, "itl"),
-        pct(run, "queue"),
-    );
     // A histogram with no values (nothing finished) shows a dash, not 0 ms.
-    let q = |p: &Percentiles, v: f64| {
+    let pair = |name: &str| {
+        let p = pct(run, name);
         if p.count == 0 {
-            "–".to_string()
+            "—".to_string()
         } else {
-            ms(v)
+            format!("{}/{}", ms_num(p.p50), ms_num(p.p99))
         }
     };
+    let queue = pct(run, "queue");
     let mut load = run.point.label();
     if with_repetition {
         load.push_str(&format!(" #{}", run.repetition + 1));
@@ -123,26 +133,27 @@ pub fn table_row(run: &VariantRun, with_repetition: bool) -> Vec<String> {
             None => rate(run.throughput.requests_per_s),
         },
         if no_ideal {
-            "–".into()
+            "—".into()
         } else {
             rate(run.ideal.ideal_requests_per_s)
         },
         if no_ideal {
-            "–".into()
+            "—".into()
         } else {
             crate::export::table::efficiency_label(run)
         },
-        format!("{:.0}", run.throughput.tokens_per_s),
-        q(&e2e, e2e.p50),
-        q(&e2e, e2e.p99),
-        q(&ttft, ttft.p50),
-        q(&ttft, ttft.p99),
-        q(&itl, itl.p50),
-        q(&itl, itl.p99),
-        q(&queue, queue.p99),
-        run.process.threads_peak.to_string(),
-        mib(run.process.rss_peak_bytes),
-        format!("{:.2}", run.process.cpu_user_s + run.process.cpu_sys_s),
+        optional((cat::TOKENS_PER_S.read)(run), |v| format!("{v:.0}")),
+        pair("e2e"),
+        pair("ttft"),
+        pair("itl"),
+        if queue.count == 0 {
+            "—".into()
+        } else {
+            ms_num(queue.p99)
+        },
+        optional((cat::THREADS_PEAK.read)(run), |v| format!("{v:.0}")),
+        optional((cat::RSS_PEAK_MIB.read)(run), |v| format!("{v:.1}")),
+        optional((cat::CPU_PER_REQUEST_MS.read)(run), ms_num),
         errors(run),
     ]
 }
@@ -153,10 +164,10 @@ pub const SERVER_HEADER: [&str; 9] = [
     "load",
     "server threads start/peak",
     "processes",
-    "server RSS peak",
+    cat::SERVER_RSS_PEAK_MIB.short,
     "server CPU user/sys s",
     "server CPU (of one core)",
-    "server CPU per request",
+    cat::SERVER_CPU_PER_REQUEST_MS.short,
     "context switches vol/invol",
 ];
 
@@ -174,15 +185,14 @@ pub fn server_row(run: &VariantRun, with_repetition: bool) -> Option<Vec<String>
         load,
         format!("{}/{}", s.threads_start, s.threads_peak),
         s.processes_peak.to_string(),
-        mib(s.rss_peak_bytes),
+        optional((cat::SERVER_RSS_PEAK_MIB.read)(run), |v| format!("{v:.1}")),
         format!("{:.2}/{:.2}", s.cpu_user_s, s.cpu_sys_s),
         if s.window_s > 0.0 {
             format!("{:.0}%", 100.0 * cpu / s.window_s)
         } else {
             "–".into()
         },
-        crate::metrics::server::cpu_per_request_ms(run)
-            .map_or("–".into(), |v| format!("{v:.1} ms")),
+        optional((cat::SERVER_CPU_PER_REQUEST_MS.read)(run), ms_num),
         format!(
             "{}/{}",
             s.ctx_switches_voluntary, s.ctx_switches_involuntary

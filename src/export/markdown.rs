@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::Exporter;
-use super::describe::{self, TABLE_HEADER};
+use super::describe;
 use super::highlights::highlights;
 use crate::result::RunResult;
 
@@ -37,8 +37,8 @@ pub fn render(result: &RunResult) -> String {
         "\nreq/s and tok/s: successful requests (their tokens) finishing inside the measured \
          window. ideal: Little's law, concurrency / expected service time. e2e, TTFT and queue \
          count from each request's intended start (coordinated-omission correct); ITL is every \
-         gap between two tokens. threads peak: the variant's own threads. CPU s: the whole \
-         process, mocks included.\n",
+         gap between two tokens. threads: the variant's own threads. CPU ms/req: ragperf's own \
+         CPU (the process minus the in-process mocks and the sampler) per finished request.\n",
     );
     if let Some(caption) = describe::server_caption(result) {
         out.push_str("\n## Target server\n\n");
@@ -77,8 +77,9 @@ pub fn render(result: &RunResult) -> String {
 pub fn table(result: &RunResult) -> String {
     let reps = describe::has_repetitions(result);
     let mut out = String::new();
-    out.push_str(&format!("| {} |\n", TABLE_HEADER.join(" | ")));
-    let align: Vec<&str> = TABLE_HEADER
+    let header = describe::table_header();
+    out.push_str(&format!("| {} |\n", header.join(" | ")));
+    let align: Vec<&str> = header
         .iter()
         .enumerate()
         .map(|(i, _)| if i < 2 { ":--" } else { "--:" })

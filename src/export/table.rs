@@ -2,21 +2,9 @@
 
 use std::fmt::Write;
 
+use super::describe::{ms_num, optional};
+use crate::metrics::catalogue::{self as cat, latency_heading};
 use crate::result::{RunResult, VariantRun};
-
-fn ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.2}s", v / 1000.0)
-    } else if v >= 10.0 {
-        format!("{v:.0}ms")
-    } else {
-        format!("{v:.1}ms")
-    }
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.0}MiB", bytes as f64 / (1024.0 * 1024.0))
-}
 
 /// Share of its runtime threads' capacity above which the load generator may be the bottleneck.
 pub const DRIVER_BUSY_WARNING: f64 = 0.8;
@@ -54,8 +42,7 @@ fn process_load(
         Some("cores") | None => cores.max(1),
         Some(n) => n.parse().ok()?,
     };
-    let own = (p.cpu_user_s + p.cpu_sys_s - p.mock_cpu_s - p.sampler_cpu_s).max(0.0);
-    Some((own / p.window_s / threads as f64, threads))
+    Some((cat::own_cpu_of(p) / p.window_s / threads as f64, threads))
 }
 
 /// The name a run is shown under: the variant, or `target <name>`.
@@ -66,17 +53,18 @@ pub fn subject_label(r: &VariantRun) -> String {
     }
 }
 
-/// Efficiency as a percentage, with its stated error when that is 5 points or more.
+/// Efficiency in percent (the column is headed `eff %`), with its stated error when that is 5
+/// points or more: `97`, `97±6`.
 pub fn efficiency_label(r: &VariantRun) -> String {
-    if r.ideal.ideal_requests_per_s <= 0.0 {
+    let Some(eff) = (cat::EFFICIENCY.read)(r) else {
         return "—".into();
-    }
-    let eff = r.ideal.efficiency * 100.0;
+    };
+    let eff = eff * 100.0;
     let err = r.ideal.efficiency_error * 100.0;
     if err >= 5.0 {
-        format!("{eff:.0}±{err:.0}%")
+        format!("{eff:.0}±{err:.0}")
     } else {
-        format!("{eff:.0}%")
+        format!("{eff:.0}")
     }
 }
 
@@ -89,7 +77,7 @@ fn warmup_cell(r: &VariantRun) -> String {
 fn row(r: &VariantRun, slo: bool, repeated: bool) -> Vec<String> {
     // A histogram with no sample has no percentile: "—", never 0.
     let pair = |k: &str| match r.latency_ms.get(k).filter(|p| p.count > 0) {
-        Some(p) => format!("{}/{}", ms(p.p50), ms(p.p99)),
+        Some(p) => format!("{}/{}", ms_num(p.p50), ms_num(p.p99)),
         None => "—".into(),
     };
     let c = &r.counters;
@@ -101,27 +89,25 @@ fn row(r: &VariantRun, slo: bool, repeated: bool) -> Vec<String> {
             r.point.label()
         },
         format!("{}/{}", c.ok, c.sent),
-        format!("{:.1}", r.throughput.requests_per_s),
+        optional((cat::REQUESTS_PER_S.read)(r), |v| format!("{v:.1}")),
     ];
     if slo {
-        cells.push(
-            r.throughput
-                .goodput_per_s
-                .map_or("—".into(), |g| format!("{g:.1}")),
-        );
+        cells.push(optional((cat::GOODPUT_PER_S.read)(r), |v| {
+            format!("{v:.1}")
+        }));
     }
     cells.extend([
-        format!("{:.0}", r.throughput.tokens_per_s),
+        optional((cat::TOKENS_PER_S.read)(r), |v| format!("{v:.0}")),
         pair("e2e"),
         pair("ttft"),
         pair("itl"),
         match r.latency_ms.get("queue").filter(|p| p.count > 0) {
-            Some(p) => ms(p.p99),
+            Some(p) => ms_num(p.p99),
             None => "—".into(),
         },
-        r.process.threads_peak.to_string(),
-        mib(r.process.rss_peak_bytes),
-        format!("{:.2}", r.process.cpu_user_s + r.process.cpu_sys_s),
+        optional((cat::THREADS_PEAK.read)(r), |v| format!("{v:.0}")),
+        optional((cat::RSS_PEAK_MIB.read)(r), |v| format!("{v:.0}")),
+        optional((cat::CPU_PER_REQUEST_MS.read)(r), ms_num),
         efficiency_label(r),
         c.failed.to_string(),
         c.abandoned.to_string(),
@@ -179,19 +165,18 @@ fn server_rows(result: &RunResult, out: &mut String) {
         .iter()
         .filter_map(|r| {
             let s = r.server.as_ref()?;
-            let per_request = crate::metrics::server::cpu_per_request_ms(r);
             Some(vec![
                 subject_label(r),
                 r.point.label(),
                 format!("{}/{}", s.threads_start, s.threads_peak),
                 s.processes_peak.to_string(),
-                mib(s.rss_peak_bytes),
+                optional((cat::SERVER_RSS_PEAK_MIB.read)(r), |v| format!("{v:.0}")),
                 format!("{:.2}/{:.2}", s.cpu_user_s, s.cpu_sys_s),
                 format!(
                     "{:.0}%",
                     100.0 * (s.cpu_user_s + s.cpu_sys_s) / s.window_s.max(1e-9)
                 ),
-                per_request.map_or("—".into(), |v| format!("{v:.1}ms")),
+                optional((cat::SERVER_CPU_PER_REQUEST_MS.read)(r), ms_num),
                 format!(
                     "{}/{}",
                     s.ctx_switches_voluntary, s.ctx_switches_involuntary
@@ -210,10 +195,10 @@ fn server_rows(result: &RunResult, out: &mut String) {
             "load",
             "threads start/peak",
             "procs",
-            "rss peak",
+            cat::SERVER_RSS_PEAK_MIB.short,
             "cpu user/sys s",
             "cpu",
-            "cpu/request",
+            cat::SERVER_CPU_PER_REQUEST_MS.short,
             "ctx vol/invol",
             "",
         ],
@@ -268,6 +253,7 @@ pub fn heading(result: &RunResult) -> String {
 pub fn render(result: &RunResult) -> String {
     let slo = !result.plan.slo.is_empty();
     let header = header(slo);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
     // With --repeat, each row says which repetition it is (`c=8 #2`).
     let repeated = result.plan.repeat > 1;
     let rows: Vec<Vec<String>> = result.runs.iter().map(|r| row(r, slo, repeated)).collect();
@@ -278,10 +264,12 @@ pub fn render(result: &RunResult) -> String {
         "ok/sent: measured requests (due after the warm-up); each ends in one bucket: ok + failed \
          + unfinished + never sent = sent. req/s, tok/s and eff count the successful work inside \
          the measured window (a request straddling an edge by its share inside it), whatever \
-         phase sent it; eff ± its statistical error. warm-up ok: warm-up requests ok/due\n",
+         phase sent it; eff ± its statistical error. CPU ms/req: ragperf's own CPU (the \
+         process minus the in-process mocks and the sampler) per finished request. warm-up ok: \
+         warm-up requests ok/due\n",
     );
     if slo {
-        out.push_str("good/s: successful requests per second that met every --slo bound\n");
+        out.push_str("good req/s: successful requests per second that met every --slo bound\n");
     }
     for n in &result.backends.notes {
         let _ = writeln!(out, "warning: {n}");
@@ -299,26 +287,32 @@ pub fn render(result: &RunResult) -> String {
     out
 }
 
-/// The table's column names; `good/s` only when the run had `--slo` bounds.
-fn header(slo: bool) -> Vec<&'static str> {
-    let mut header = vec!["variant", "load", "ok/sent", "req/s"];
+/// The table's column names, the figures' headings from the metric catalogue; `good req/s`
+/// only when the run had `--slo` bounds.
+fn header(slo: bool) -> Vec<String> {
+    let mut header: Vec<String> = vec![
+        "variant".into(),
+        "load".into(),
+        "ok/sent".into(),
+        cat::REQUESTS_PER_S.short.into(),
+    ];
     if slo {
-        header.push("good/s");
+        header.push(cat::GOODPUT_PER_S.short.into());
     }
     header.extend([
-        "tok/s",
-        "e2e p50/p99",
-        "ttft p50/p99",
-        "itl p50/p99",
-        "queue p99",
-        "threads",
-        "rss",
-        "cpu s",
-        "eff",
-        "failed",
-        "unfinished",
-        "never sent",
-        "warm-up ok",
+        cat::TOKENS_PER_S.short.into(),
+        latency_heading("e2e", "p50/p99"),
+        latency_heading("ttft", "p50/p99"),
+        latency_heading("itl", "p50/p99"),
+        latency_heading("queue", "p99"),
+        cat::THREADS_PEAK.short.into(),
+        cat::RSS_PEAK_MIB.short.into(),
+        cat::CPU_PER_REQUEST_MS.short.into(),
+        cat::EFFICIENCY.short.into(),
+        "failed".into(),
+        "unfinished".into(),
+        "never sent".into(),
+        "warm-up ok".into(),
     ]);
     header
 }
@@ -413,7 +407,7 @@ fn driver_notes(result: &RunResult, out: &mut String) {
     }
     if result.runs.iter().any(|r| r.target.is_some()) {
         out.push_str(
-            "threads, rss, cpu s: ragperf's own process (the load generator); eff: against the \
+            "threads, RSS MiB, CPU ms/req: ragperf's own process (the load generator); eff: against the \
              backends' injected wait per request (— when the backends are not ragperf mocks)\n",
         );
     }

@@ -11,7 +11,7 @@
 //!
 //! Files: [`model`] (the seed's latency model, quick/full sizes), [`measure`] (figures read
 //! from a result), [`verdict`], [`busy`] (how busy the machine was), [`chart`] (grouped bars), [`runner`] (runs the steps, writes
-//! results), [`report`] (Markdown, HTML, JSON), and [`experiments`], one file per claim named by
+//! results), [`report`] (Markdown, HTML, JSON), [`stale`] (what an earlier tour left in `--out`), and [`experiments`], one file per claim named by
 //! its id (`q22_held_thread.rs`), plus the timeline chart several of them show.
 
 pub mod busy;
@@ -21,6 +21,7 @@ pub mod measure;
 pub(crate) mod model;
 pub mod report;
 pub mod runner;
+mod stale;
 pub mod verdict;
 
 use std::collections::BTreeMap;

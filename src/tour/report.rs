@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::busy::Busy;
 use super::verdict::{Check, Role, Verdict};
 use super::{Mode, Table};
-use crate::export::html::{escape, inline as inline_html};
+use crate::html::{Figure, Page, TableKind, escape, inline as inline_html};
 use crate::metrics::machine::MachineInfo;
 
 /// Schema identifier of `tour.json`.
@@ -98,6 +98,10 @@ pub struct TourReport {
     /// unreadable): work of other processes, which takes cores from the experiments. (Later
     /// readings would count the tour's own threads.)
     pub load_before: Option<f64>,
+    /// The ids of the experiments `--only` selected, in catalogue order; empty when the whole
+    /// tour ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
     /// The experiments, in order.
     pub experiments: Vec<ExperimentReport>,
 }
@@ -184,6 +188,25 @@ fn summary_headline(e: &ExperimentReport) -> String {
     out
 }
 
+/// What ran: `quick tour` / `full tour` for the whole tour; with `--only`, which experiments
+/// (never "full tour": `full` is the size, not the extent): `full-size run of Q5, Q30 only (2 of
+/// 12 experiments, --only)`.
+pub fn scope(mode: Mode, only: &[String]) -> String {
+    if only.is_empty() {
+        return format!("{} tour", mode.name());
+    }
+    let size = match mode {
+        Mode::Quick => "quick",
+        Mode::Full => "full-size",
+    };
+    format!(
+        "{size} run of {} only ({} of {} experiments, --only)",
+        only.join(", "),
+        only.len(),
+        super::catalogue().len()
+    )
+}
+
 fn provenance(r: &TourReport) -> String {
     let m = &r.machine;
     let load = match r.load_before {
@@ -196,14 +219,14 @@ fn provenance(r: &TourReport) -> String {
         None => String::new(),
     };
     format!(
-        "Measured {} on `{}` ({} cores, {}, {}), ragperf {}, {} tour in {:.0} s{}.{load}",
+        "Measured {} on `{}` ({} cores, {}, {}), ragperf {}, {} in {:.0} s{}.{load}",
         r.created_at,
         m.hostname,
         m.cores,
         m.cpu_model,
         m.os,
         m.ragperf_version,
-        r.mode.name(),
+        scope(r.mode, &r.only),
         r.seconds,
         if r.partial {
             " — interrupted, partial"
@@ -327,26 +350,6 @@ pub fn markdown(r: &TourReport) -> String {
     out
 }
 
-const STYLE: &str = "
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Open Sans',sans-serif;color:#222;
- max-width:1100px;margin:0 auto;padding:0 24px 48px;line-height:1.55;background:#fff}
-h1{margin:28px 0 4px;font-size:28px}h2{margin-top:48px;border-bottom:1px solid #ddd;padding-bottom:4px}
-.prov{color:#555;margin-top:0}
-code{background:#f3f3f3;padding:1px 4px;border-radius:3px;font-size:92%}
-blockquote{margin:10px 0;padding:6px 14px;border-left:4px solid #ccc;color:#444;background:#fafafa}
-table{border-collapse:collapse;font-size:14px;margin:12px 0;display:block;overflow-x:auto}
-th,td{padding:5px 9px;border-bottom:1px solid #e4e4e4;text-align:left;vertical-align:top}
-th{background:#f6f6f6}
-.v{display:inline-block;padding:1px 9px;border-radius:10px;font-weight:600;font-size:90%;white-space:nowrap}
-.confirmed{background:#d9f2e3;color:#11643a}.qualified{background:#fff0cc;color:#7a5200}
-.not-confirmed,.none{background:#fbdada;color:#8a1c1c}
-figure{margin:18px 0 30px}figure svg{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{color:#444;margin-top:6px}
-.warn{background:#fff4e5;border:1px solid #f0b060;padding:10px 14px;border-radius:4px}
-.note{color:#555;font-size:14px}
-@media print{figure{break-inside:avoid}h2{break-before:page}}
-";
-
 fn badge(v: Option<Verdict>) -> String {
     let class = match v {
         Some(Verdict::Confirmed) => "confirmed",
@@ -357,161 +360,116 @@ fn badge(v: Option<Verdict>) -> String {
     format!("<span class=\"v {class}\">{}</span>", verdict_text(v))
 }
 
-fn table_html(out: &mut String, header: &[String], rows: &[Vec<String>]) {
-    out.push_str("<table><thead><tr>");
-    for h in header {
-        let _ = write!(out, "<th>{}</th>", inline_html(h));
-    }
-    out.push_str("</tr></thead><tbody>\n");
-    for row in rows {
-        out.push_str("<tr>");
-        for cell in row {
-            let _ = write!(out, "<td>{}</td>", inline_html(cell));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</tbody></table>\n");
+/// A table of text cells (Markdown-flavoured).
+fn table_html(page: &mut Page, header: &[String], rows: &[Vec<String>]) {
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| inline_html(c)).collect())
+        .collect();
+    page.table(TableKind::Text, &header, &rows);
 }
 
 /// `index.html`.
 pub fn html(r: &TourReport) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>ragperf tour: the seed's claims, measured</title><style>{STYLE}</style></head><body>\n\
-         <h1>The seed's claims, measured</h1>\n<p class=\"prov\">{}</p>\n<p>{}</p>\n",
-        inline_html(&provenance(r)),
-        inline_html(INTRO)
+    let mut page = Page::new(
+        "ragperf tour: the seed's claims, measured",
+        "The seed's claims, measured",
+        &provenance(r),
     );
-    summary_html(&mut out, r);
+    page.paragraph(None, INTRO);
+    summary_html(&mut page, r);
     for e in &r.experiments {
-        experiment_html(&mut out, e);
+        experiment_html(&mut page, e);
     }
-    out.push_str(
-        "<p class=\"note\">Result files keep every histogram and figure, the first 400 \
-         requests' timelines and a 400-point process series; the verdicts were computed from \
-         exactly what is saved. <code>ragperf report &lt;folder&gt;</code> renders the full \
-         report of one step.</p>\n</body></html>\n",
+    page.paragraph(
+        Some("note"),
+        "Result files keep every histogram and figure, the first 400 requests' timelines and \
+         a 400-point process series; the verdicts were computed from exactly what is saved. \
+         `ragperf report <folder>` renders the full report of one step.",
     );
-    out
+    page.finish()
 }
 
 /// The summary table: one linked row per experiment with its verdict and headline.
-fn summary_html(out: &mut String, r: &TourReport) {
-    let summary: Vec<Vec<String>> = r
+fn summary_html(page: &mut Page, r: &TourReport) {
+    let rows: Vec<Vec<String>> = r
         .experiments
         .iter()
         .map(|e| {
             vec![
-                format!("{}: {}", e.id, e.title),
-                verdict_text(e.verdict).to_string(),
-                summary_headline(e),
+                format!(
+                    "<a href=\"#{}\">{}</a>",
+                    escape(&e.slug),
+                    inline_html(&format!("{}: {}", e.id, e.title))
+                ),
+                badge(e.verdict),
+                inline_html(&summary_headline(e)),
             ]
         })
         .collect();
-    // The summary links each row and colours its verdict, so it is written by hand.
-    out.push_str(
-        "<table><thead><tr><th>claim</th><th>verdict</th><th>measured</th></tr></thead><tbody>\n",
-    );
-    for (e, row) in r.experiments.iter().zip(&summary) {
-        let _ = writeln!(
-            out,
-            "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
-            escape(&e.slug),
-            inline_html(&row[0]),
-            badge(e.verdict),
-            inline_html(&row[2])
-        );
-    }
-    out.push_str("</tbody></table>\n");
+    page.table(TableKind::Text, &["claim", "verdict", "measured"], &rows);
 }
 
 /// One experiment's section: heading, seed, claim, setup, table, explanation, charts, checks
 /// and result files.
-fn experiment_html(out: &mut String, e: &ExperimentReport) {
-    let _ = writeln!(
-        out,
-        "<h2 id=\"{}\">{}: {} {}</h2>",
+fn experiment_html(page: &mut Page, e: &ExperimentReport) {
+    page.push(&format!(
+        "<h2 id=\"{}\">{}: {} {}</h2>\n",
         escape(&e.slug),
         escape(&e.id),
         inline_html(&e.title),
         badge(e.verdict)
-    );
-    let _ = writeln!(
-        out,
-        "<blockquote><strong>The seed:</strong> {}</blockquote>\n<p><strong>Claim.</strong> {}</p>",
-        inline_html(&e.seed),
-        inline_html(&e.claim)
-    );
+    ));
+    page.push(&format!(
+        "<blockquote><strong>The seed:</strong> {}</blockquote>\n",
+        inline_html(&e.seed)
+    ));
+    page.paragraph(None, &format!("**Claim.** {}", e.claim));
     for p in machine_paragraphs(e) {
-        let _ = writeln!(out, "<p class=\"note\">{}</p>", inline_html(&p));
+        page.paragraph(Some("note"), &p);
     }
-    out.push_str("<p><strong>Setup.</strong></p><ul>\n");
-    for s in &e.setup {
-        let _ = writeln!(out, "<li>{}</li>", inline_html(s));
-    }
-    out.push_str("</ul>\n");
+    page.paragraph(None, "**Setup.**");
+    page.list(e.setup.iter().map(String::as_str));
     if let Some(err) = &e.error {
-        let _ = writeln!(
-            out,
-            "<p class=\"warn\">Could not finish: {}</p>",
+        page.push(&format!(
+            "<p class=\"warn\">Could not finish: {}</p>\n",
             escape(err)
-        );
+        ));
     }
     if !e.table.rows.is_empty() {
-        table_html(out, &e.table.header, &e.table.rows);
+        table_html(page, &e.table.header, &e.table.rows);
     }
     if !e.explanation.is_empty() {
-        let _ = writeln!(
-            out,
-            "<p><strong>Why.</strong> {}</p>",
-            inline_html(&e.explanation)
-        );
+        page.paragraph(None, &format!("**Why.** {}", e.explanation));
     }
-    charts_html(out, e);
-    checks_html(out, e);
+    for c in &e.charts {
+        page.figure(&Figure {
+            id: None,
+            svg: match &c.error {
+                None => Ok(&c.svg),
+                Some(err) => Err(err),
+            },
+            caption: &inline_html(&c.caption),
+            files: &c.file,
+        });
+    }
+    checks_html(page, e);
     if !e.results.is_empty() {
         let files: Vec<String> = e
             .results
             .iter()
             .map(|f| format!("<a href=\"{0}\"><code>{0}</code></a>", escape(f)))
             .collect();
-        let _ = writeln!(
-            out,
-            "<p class=\"note\">Raw results: {}</p>",
+        page.push(&format!(
+            "<p class=\"note\">Raw results: {}</p>\n",
             files.join(", ")
-        );
-    }
-}
-
-/// An experiment's charts, or why one was not drawn.
-fn charts_html(out: &mut String, e: &ExperimentReport) {
-    for c in &e.charts {
-        match &c.error {
-            None => {
-                let _ = writeln!(
-                    out,
-                    "<figure>{}<figcaption>{} <em>({})</em></figcaption></figure>",
-                    c.svg,
-                    inline_html(&c.caption),
-                    escape(&c.file)
-                );
-            }
-            Some(err) => {
-                let _ = writeln!(
-                    out,
-                    "<p class=\"warn\">Chart not drawn: {}</p>",
-                    escape(err)
-                );
-            }
-        }
+        ));
     }
 }
 
 /// The checks behind an experiment's verdict, if it has any.
-fn checks_html(out: &mut String, e: &ExperimentReport) {
+fn checks_html(page: &mut Page, e: &ExperimentReport) {
     if !e.checks.is_empty() {
         let rows: Vec<Vec<String>> = e
             .checks
@@ -529,12 +487,31 @@ fn checks_html(out: &mut String, e: &ExperimentReport) {
                 ]
             })
             .collect();
-        out.push_str("<details open><summary>Checks behind the verdict</summary>\n");
+        page.push("<details open><summary>Checks behind the verdict</summary>\n");
         let header: Vec<String> = ["", "check", "measured", "bound", "role"]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        table_html(out, &header, &rows);
-        out.push_str("</details>\n");
+        table_html(page, &header, &rows);
+        page.push("</details>\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_only_run_names_its_experiments_and_is_never_the_full_tour() {
+        assert_eq!(scope(Mode::Full, &[]), "full tour");
+        let only = scope(Mode::Full, &["Q5".into(), "Q30".into()]);
+        assert!(
+            only.starts_with("full-size run of Q5, Q30 only (2 of "),
+            "{only}"
+        );
+        assert!(
+            !only.contains("full tour") && only.contains("--only"),
+            "{only}"
+        );
     }
 }

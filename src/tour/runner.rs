@@ -53,6 +53,14 @@ pub fn run(
     let started = Instant::now();
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("--out: cannot create {}", opts.out.display()))?;
+    // What an earlier tour wrote here is not this run's: its experiments may not run now.
+    let removed = super::stale::clear_previous(&opts.out);
+    if removed > 0 {
+        log(&format!(
+            "removed {removed} result and chart file(s) an earlier tour left in {}",
+            opts.out.display()
+        ));
+    }
     let mut tour = TourReport {
         schema: report::SCHEMA.into(),
         mode: opts.mode,
@@ -61,6 +69,7 @@ pub fn run(
         seconds: 0.0,
         partial: false,
         load_before: report::load_average(),
+        only: selected_ids(opts, &experiments),
         experiments: Vec::new(),
     };
     for e in &experiments {
@@ -82,6 +91,14 @@ pub fn run(
     tour.seconds = started.elapsed().as_secs_f64();
     report::write(&opts.out, &tour)?;
     Ok(tour)
+}
+
+/// The ids of the experiments `--only` selected (empty for the whole tour).
+pub fn selected_ids(opts: &TourOptions, experiments: &[Experiment]) -> Vec<String> {
+    if opts.only.is_empty() {
+        return Vec::new();
+    }
+    experiments.iter().map(|e| e.id.to_string()).collect()
 }
 
 /// The terminal line of an experiment: its verdict, and when the machine was busy, that the
@@ -449,6 +466,7 @@ mod tests {
             seconds: 20.0,
             partial: false,
             load_before: None,
+            only: Vec::new(),
             experiments: vec![done],
         };
         for text in [report::markdown(&tour), report::html(&tour)] {

@@ -153,7 +153,11 @@ fn faults_gil_and_slo_keep_the_accounting() {
     // --slo goodput is in the table and in summary.md (and so in index.html's table); each
     // repetition's row says which it is.
     let table = export::table::render(&result);
-    assert!(table.contains("good/s"), "{table}");
+    // Under the catalogue's heading for goodput.
+    assert!(
+        table.contains(ragperf::metrics::catalogue::GOODPUT_PER_S.short),
+        "{table}"
+    );
     assert!(table.contains("c=8 #2"), "{table}");
     let summary = export::markdown::render(&result);
     assert!(summary.contains("(good "), "{summary}");

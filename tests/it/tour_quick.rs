@@ -31,10 +31,21 @@ fn quick_pieces_write_a_report_whose_verdicts_follow_the_data() {
         out: dir.path().to_path_buf(),
     };
     let stop = Arc::new(AtomicBool::new(false));
+    let stale = earlier_tour(dir.path());
     let mut lines = Vec::new();
     let report = runner::run(&opts, &stop, &mut |l| lines.push(l.to_string()))
         .unwrap_or_else(|e| panic!("tour failed: {e:#}"));
     assert!(!report.partial);
+    // An earlier tour's files of an experiment that did not run this time are gone; a user's
+    // file in the same folder is not.
+    for f in &stale {
+        assert!(!dir.path().join(f).exists(), "{f} is left over");
+    }
+    assert!(dir.path().join("notes.txt").is_file());
+    assert!(
+        lines.iter().any(|l| l.starts_with("removed 2 ")),
+        "{lines:?}"
+    );
     let ids: Vec<&str> = report.experiments.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, vec!["Q5", "Q30", "X3", "X4"]);
     // One progress line per experiment, with the verdict it reached.
@@ -78,6 +89,12 @@ fn quick_pieces_write_a_report_whose_verdicts_follow_the_data() {
             assert!(dir.path().join(r).is_file(), "{r} missing");
         }
     }
+    // An --only run says which experiments ran, never that it was the whole tour.
+    for text in [&md, &html] {
+        assert!(text.contains("quick run of Q5, Q30, X3, X4 only (4 of "));
+        assert!(!text.contains("quick tour") && !text.contains("full tour"));
+    }
+    assert_eq!(saved.only, vec!["Q5", "Q30", "X3", "X4"]);
     // The HTML page is self-contained: charts inline, nothing fetched.
     assert!(html.contains("<svg") && !html.contains("<script") && !html.contains("src=\"http"));
 
@@ -184,6 +201,32 @@ fn quick_pieces_write_a_report_whose_verdicts_follow_the_data() {
         f.per_call.high.rps <= 1.3 * 1000.0 / f.per_call.cpu_ms,
         "{f:?}"
     );
+}
+
+/// Leaves in `dir` what an earlier whole tour wrote for Q6 (recorded in its `tour.json`) and a
+/// file of the user's; returns the earlier tour's files.
+fn earlier_tour(dir: &std::path::Path) -> Vec<&'static str> {
+    let files = vec!["q6-gil/gil/result.json", "charts/q6-gil_bars.svg"];
+    for f in files.iter().chain(&["notes.txt"]) {
+        let path = dir.join(f);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, "earlier").expect("write");
+    }
+    let machine =
+        serde_json::to_value(ragperf::metrics::machine::MachineInfo::detect()).expect("machine");
+    let earlier = serde_json::json!({
+        "schema": "ragperf.tour.v1", "mode": "full", "created_at": "", "machine": machine,
+        "seconds": 1.0, "partial": false,
+        "experiments": [{
+            "id": "Q6", "slug": "q6-gil", "title": "", "seed": "", "claim": "", "setup": [],
+            "headline": "", "table": {"header": [], "rows": []}, "checks": [],
+            "explanation": "", "seconds": 1.0,
+            "charts": [{"file": files[1], "caption": ""}],
+            "results": [files[0]],
+        }],
+    });
+    std::fs::write(dir.join("tour.json"), earlier.to_string()).expect("tour.json");
+    files
 }
 
 #[test]
