@@ -147,6 +147,41 @@ fn segments(e: &TimelineEntry) -> Vec<(Option<usize>, u64, u64)> {
     out
 }
 
+/// One bar per phase for each row, and the per-token CPU bar under its stream.
+fn draw_rows<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, common::Plane>,
+    shown: &[&TimelineEntry],
+    ms: &dyn Fn(u64) -> f64,
+    x_max: f64,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    for (row, e) in shown.iter().enumerate() {
+        let y = row as f64;
+        chart.draw_series(segments(e).into_iter().map(|(phase, a, b)| {
+            let color = phase.map_or(FAILED, |p| PHASES[p].1);
+            Rectangle::new(
+                [
+                    (ms(a), y - 0.36),
+                    (ms(b).max(ms(a) + x_max * 0.001), y + 0.36),
+                ],
+                color.filled(),
+            )
+        }))?;
+        if let Some((a, b)) = token_cpu_bar(e) {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [
+                    (ms(a), y + 0.16),
+                    (ms(b).max(ms(a) + x_max * 0.001), y + 0.36),
+                ],
+                TOKEN_CPU.filled(),
+            )))?;
+        }
+    }
+    Ok(())
+}
+
 /// Draws the timeline of `variant` at `point`.
 pub fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -188,28 +223,7 @@ where
         &|v| common::number_label(*v),
         &label_of,
     )?;
-    for (row, e) in shown.iter().enumerate() {
-        let y = row as f64;
-        chart.draw_series(segments(e).into_iter().map(|(phase, a, b)| {
-            let color = phase.map_or(FAILED, |p| PHASES[p].1);
-            Rectangle::new(
-                [
-                    (ms(a), y - 0.36),
-                    (ms(b).max(ms(a) + x_max * 0.001), y + 0.36),
-                ],
-                color.filled(),
-            )
-        }))?;
-        if let Some((a, b)) = token_cpu_bar(e) {
-            chart.draw_series(std::iter::once(Rectangle::new(
-                [
-                    (ms(a), y + 0.16),
-                    (ms(b).max(ms(a) + x_max * 0.001), y + 0.36),
-                ],
-                TOKEN_CPU.filled(),
-            )))?;
-        }
-    }
+    draw_rows(&mut chart, &shown, &ms, x_max)?;
     let token_cpu = shown.iter().any(|e| token_cpu_bar(e).is_some());
     common::side_legend(&side, "phase", &phase_entries(token_cpu))?;
     common::note(

@@ -83,9 +83,19 @@ fn no_latency_from_no_sample(r: &VariantRun, table: &str, what: &str) {
     }
     let label = export::table::subject_label(r);
     let point = r.point.label();
+    // With repetitions the point cell is followed by `#N`: match this run's, not the first.
+    let rep = format!("#{}", r.repetition + 1);
     let row = table
         .lines()
-        .find(|l| l.starts_with(&label) && l.split_whitespace().nth(1) == Some(point.as_str()))
+        .find(|l| {
+            // The whole subject (not `sync` in `sync-stream`), then the point, then `#N`.
+            let Some(rest) = l.strip_prefix(&label).filter(|r| r.starts_with(' ')) else {
+                return false;
+            };
+            let mut cells = rest.split_whitespace();
+            cells.next() == Some(point.as_str())
+                && cells.next().is_none_or(|c| !c.starts_with('#') || c == rep)
+        })
         .unwrap_or_else(|| panic!("{what}: no row in\n{table}"));
     // e2e, ttft and itl have no sample: each is "—", and no cell reads as a latency of 0.
     assert!(
