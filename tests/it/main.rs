@@ -15,6 +15,8 @@ mod common;
 mod compare_common;
 #[path = "../report_common/mod.rs"]
 mod report_common;
+#[path = "../schema_support/mod.rs"]
+mod schema_support;
 #[path = "../shard_support/mod.rs"]
 mod shard_support;
 #[path = "../target_support/mod.rs"]

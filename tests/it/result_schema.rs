@@ -2,6 +2,7 @@
 //! reads back losslessly (schema identifier checked, histograms decodable).
 
 use crate::common;
+use crate::schema_support::Schema;
 
 use ragperf::export;
 use ragperf::pipeline::VariantKind;
@@ -24,16 +25,8 @@ fn a_real_result_matches_the_schema_and_round_trips() {
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
 
-    let schema_text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/result.v1.schema.json"),
-    )
-    .expect("schema file");
-    let schema: serde_json::Value = serde_json::from_str(&schema_text).expect("schema json");
-    let validator = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = validator
-        .iter_errors(&written)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let validator = Schema::result();
+    let errors = validator.errors(&written);
     assert!(
         errors.is_empty(),
         "schema violations:\n{}",
@@ -66,4 +59,65 @@ fn a_real_result_matches_the_schema_and_round_trips() {
             );
         }
     }
+}
+
+/// The schema checker (`tests/schema_support`) rejects a violation of every keyword it checks,
+/// accepts what conforms, and refuses a schema keyword it does not know.
+#[test]
+fn the_schema_checker_rejects_a_violation_of_every_keyword() {
+    use serde_json::json;
+    let schema = Schema::new(json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "t",
+        "type": "object",
+        "required": ["kind", "n", "tags", "pick"],
+        "additionalProperties": false,
+        "properties": {
+            "kind": {"const": "k"},
+            "mode": {"enum": ["a", "b"]},
+            "n": {"type": "integer", "minimum": 1},
+            "url": {"type": ["string", "null"], "pattern": "^http://"},
+            "tags": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"$ref": "#/$defs/tag"}},
+            "pick": {"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]},
+            "free": {"type": "object", "additionalProperties": {"type": "number"}}
+        },
+        "$defs": {"tag": {"type": "string"}}
+    }));
+    let good = json!({"kind": "k", "mode": "a", "n": 2, "url": null, "tags": ["x"], "pick": 3,
+                      "free": {"a": 1.5}});
+    assert!(schema.is_valid(&good), "{:?}", schema.errors(&good));
+    let with = |key: &str, v: serde_json::Value| {
+        let mut d = good.clone();
+        d[key] = v;
+        d
+    };
+    let bad = [
+        ("const", with("kind", json!("j"))),
+        ("enum", with("mode", json!("c"))),
+        ("type", with("n", json!("2"))),
+        ("integer", with("n", json!(2.5))),
+        ("minimum", with("n", json!(0))),
+        ("pattern", with("url", json!("ftp://x"))),
+        ("minItems", with("tags", json!([]))),
+        ("maxItems", with("tags", json!(["a", "b", "c"]))),
+        ("$ref via items", with("tags", json!([7]))),
+        ("oneOf none", with("pick", json!(-1.5))),
+        (
+            "additionalProperties schema",
+            with("free", json!({"a": "x"})),
+        ),
+        ("additionalProperties false", with("extra", json!(1))),
+    ];
+    for (keyword, doc) in bad {
+        let errors = schema.errors(&doc);
+        assert_eq!(errors.len(), 1, "{keyword}: {errors:?}");
+    }
+    let mut missing = good.clone();
+    missing.as_object_mut().expect("object").remove("n");
+    assert!(schema.errors(&missing)[0].contains("\"n\" is a required property"));
+    // oneOf with two matching choices is a violation too.
+    let both = Schema::new(json!({"oneOf": [{"type": "integer"}, {"minimum": 0}]}));
+    assert!(!both.is_valid(&json!(3)) && both.is_valid(&json!(-3)));
+    let unknown = std::panic::catch_unwind(|| Schema::new(json!({"maxLength": 3})));
+    assert!(unknown.is_err(), "an unchecked keyword must be refused");
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::schema_support::Schema;
 use crate::shard_support;
 use shard_support::{read, start_at as at, text, union_percentiles};
 
@@ -20,12 +21,7 @@ fn ragperf() -> Command {
 }
 
 fn schema_errors(v: &Value) -> Vec<String> {
-    let schema = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/result.v1.schema.json"));
-    let validator = jsonschema::validator_for(&schema).expect("valid schema");
-    validator
-        .iter_errors(v)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect()
+    Schema::result().errors(v)
 }
 
 #[test]

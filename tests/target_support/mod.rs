@@ -203,16 +203,7 @@ pub fn run_json(url: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
 
 /// Fails with every violation when `result` does not match the committed JSON Schema.
 pub fn assert_schema(result: &serde_json::Value) {
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/result.v1.schema.json"),
-    )
-    .expect("schema file");
-    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema json");
-    let validator = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = validator
-        .iter_errors(result)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
+    let errors = crate::schema_support::Schema::result().errors(result);
     assert!(
         errors.is_empty(),
         "schema violations:\n{}",
