@@ -13,7 +13,7 @@ pub mod merge;
 pub mod mock;
 pub mod report;
 pub mod run;
-pub mod shard;
+pub(crate) mod shard;
 pub mod streams;
 pub mod sweep;
 pub(crate) mod target;

@@ -13,7 +13,7 @@ pub mod cpu;
 pub(crate) mod fully_async;
 pub(crate) mod hybrid;
 pub mod record;
-pub mod registry;
+pub(crate) mod registry;
 pub(crate) mod sequential;
 pub mod steps;
 pub(crate) mod sync_pool;

@@ -14,7 +14,7 @@
 //! results), [`report`] (Markdown, HTML, JSON), [`stale`] (what an earlier tour left in `--out`), and [`experiments`], one file per claim named by
 //! its id (`q22_held_thread.rs`), plus the timeline chart several of them show.
 
-pub mod busy;
+pub(crate) mod busy;
 pub(crate) mod chart;
 pub mod experiments;
 pub mod measure;

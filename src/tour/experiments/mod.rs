@@ -11,7 +11,7 @@ pub mod q4_bounded_pool;
 pub mod q5_two_requests;
 pub mod q6_gil;
 pub mod q7_thousands;
-pub mod timeline;
+pub(crate) mod timeline;
 pub mod x1_blocking_in_async;
 pub mod x2_cpu_on_loop;
 pub mod x3_stream_pool;
