@@ -90,6 +90,17 @@ pub struct RequestConfig {
     /// every variant: what a Python service spends per streamed chunk (event-stream parsing,
     /// LlamaIndex's per-chunk objects, JSON, the thread hop). Under the GIL when `gil` is on.
     pub cpu_per_token_us: u64,
+    /// Points before the stream over which `cpu_work_us` is spread evenly: 1 = all of it while
+    /// building the prompt; 2 = also before the retrieval; 3 = also before the embedding. A
+    /// Python service spends its per-request CPU at several points (client set-up, parsing each
+    /// reply, building the prompt); in an event loop each is a separate turn on the loop, so a
+    /// saturated loop delays the first token once per point.
+    pub cpu_steps: u8,
+    /// Share of `cpu_work_us` (0 to 1) that runs in parallel, off the event loop and outside the
+    /// GIL: C code that releases the GIL, or work on helper threads (`ragperf calibrate` reads
+    /// it from the server's threads). The request waits for it; in async variants it runs on the
+    /// runtime's blocking pool, in the others on the request's own thread without the GIL.
+    pub cpu_parallel_share: f64,
     /// Run every CPU section under one global lock, as CPython's GIL does (Q6).
     pub gil: bool,
     /// `inferenceConfig.maxTokens`.
@@ -111,6 +122,8 @@ impl Default for RequestConfig {
             top_k: 4,
             cpu_work_us: 200,
             cpu_per_token_us: 0,
+            cpu_steps: 1,
+            cpu_parallel_share: 0.0,
             gil: false,
             max_tokens: 512,
             temperature: 0.1,
@@ -127,6 +140,9 @@ pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const MAX_TIME_SCALE: f64 = 1000.0;
 /// Largest `request.cpu_per_token_us`: 1 s of CPU per token event.
 pub const MAX_CPU_PER_TOKEN_US: u64 = 1_000_000;
+
+/// Most points `request.cpu_steps` spreads the per-request CPU over.
+pub const MAX_CPU_STEPS: u8 = 3;
 
 /// The built-in questions: each shares words with passages of the demo corpus.
 pub const DEFAULT_QUESTIONS: &[&str] = &[
@@ -393,6 +409,25 @@ impl Scenario {
                 ),
             ));
         }
+        if !(1..=MAX_CPU_STEPS).contains(&r.cpu_steps) {
+            return Err(invalid(
+                "request.cpu_steps",
+                format!(
+                    "is {}; must be 1 (prompt), 2 (+ before retrieval) or {MAX_CPU_STEPS} \
+                     (+ before the embedding)",
+                    r.cpu_steps
+                ),
+            ));
+        }
+        if !(0.0..=1.0).contains(&r.cpu_parallel_share) {
+            return Err(invalid(
+                "request.cpu_parallel_share",
+                format!(
+                    "is {}; must be a share from 0 (all on the loop / under the GIL) to 1",
+                    r.cpu_parallel_share
+                ),
+            ));
+        }
         if r.embed_dimensions != self.qdrant.dimensions {
             return Err(invalid(
                 "request.embed_dimensions",
@@ -505,6 +540,8 @@ mod tests {
             [request]
             cpu_work_us = 1000
             cpu_per_token_us = 400
+            cpu_steps = 3
+            cpu_parallel_share = 0.25
             gil = true
             [load]
             concurrency = 8
@@ -519,6 +556,10 @@ mod tests {
         assert_eq!(s.time_scale, 0.01);
         assert!(s.request.gil);
         assert_eq!(s.request.cpu_per_token_us, 400);
+        assert_eq!(
+            (s.request.cpu_steps, s.request.cpu_parallel_share),
+            (3, 0.25)
+        );
         let variants = Scenario::from_toml("[load]\nvariants = [\"sync-stream\"]").unwrap();
         assert_eq!(variants.load.variants, ["sync-stream"]);
         assert_eq!(s.load.duration, Some(Duration::from_secs(3)));
@@ -544,6 +585,10 @@ mod tests {
         assert!(err("[request]\nembed_dimensions = 512").contains("qdrant.dimensions"));
         assert!(err("[load]\narrivals = \"bursty\"").contains("constant"));
         assert!(err("[request]\ncpu_per_token_us = 1000001").contains("request.cpu_per_token_us"));
+        assert!(err("[request]\ncpu_steps = 0").contains("request.cpu_steps"));
+        assert!(err("[request]\ncpu_steps = 4").contains("request.cpu_steps"));
+        assert!(err("[request]\ncpu_parallel_share = 1.5").contains("request.cpu_parallel_share"));
+        assert!(err("[request]\ncpu_parallel_share = nan").contains("request.cpu_parallel_share"));
     }
 
     #[test]

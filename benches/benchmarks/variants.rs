@@ -123,6 +123,8 @@ fn context(s: &Scenario, mocks: &OwnedMockServices) -> Arc<RequestContext> {
         top_k: s.request.top_k,
         cpu_work_us: s.request.cpu_work_us,
         cpu_per_token_us: s.request.cpu_per_token_us,
+        cpu_steps: s.request.cpu_steps,
+        cpu_parallel_share: s.request.cpu_parallel_share,
         gil: None,
         max_tokens: s.request.max_tokens,
         temperature: s.request.temperature,

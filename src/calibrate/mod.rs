@@ -84,6 +84,12 @@ pub struct Calibration {
     pub shape: Shape,
     /// Backend calls per request, averaged over the low-load points.
     pub calls_per_request: BTreeMap<String, f64>,
+    /// Points the per-request CPU is spread over (`request.cpu_steps`): one per backend call
+    /// before the generation, plus the prompt.
+    pub cpu_steps: u8,
+    /// Share of the per-request CPU that ran beside the event loop's thread
+    /// (`request.cpu_parallel_share`; 0 unless the service is one event loop).
+    pub cpu_parallel_share: f64,
     /// Things the model does not reproduce, said plainly.
     pub warnings: Vec<String>,
 }
@@ -176,6 +182,11 @@ fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
         threads_start,
         threads_peak,
         calls_per_request,
+        busiest_thread_share: r.server.as_ref().and_then(|s| {
+            let total = s.cpu_user_s + s.cpu_sys_s;
+            let busiest = s.cpu_busiest_thread_s?;
+            (total > 0.0).then(|| (busiest / total).clamp(0.0, 1.0))
+        }),
     }
 }
 
@@ -210,6 +221,13 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
     };
     let shape = chosen_shape(plan, &observations);
     let calls = mean_calls(&low);
+    let cpu_steps = model::cpu_steps(&calls);
+    // Threads of a pool all run Python under one GIL: a thread's CPU says nothing about what
+    // ran outside it. Only beside an event loop's one thread is the rest known to be parallel.
+    let cpu_parallel_share = match shape.variant {
+        VariantKind::AsyncSingle => model::parallel_share(&observations, &cpu),
+        _ => 0.0,
+    };
     let mut warnings = call_warnings(&calls);
     warnings.extend(cpu_warnings(plan, cpu, cpu_low, cpu_from));
     let failed: u64 = observations.iter().map(|o| o.failed).sum();
@@ -225,6 +243,8 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
         cpu_low,
         shape,
         calls_per_request: calls,
+        cpu_steps,
+        cpu_parallel_share,
         warnings,
     })
 }
@@ -320,6 +340,9 @@ impl Calibration {
         s.target = None;
         s.request.cpu_work_us = self.cpu.per_request_us.round() as u64;
         s.request.cpu_per_token_us = self.cpu.per_token_us.round() as u64;
+        s.request.cpu_steps = self.cpu_steps;
+        // Two decimals: the figure is a measurement, not exact to the last bit.
+        s.request.cpu_parallel_share = (self.cpu_parallel_share * 100.0).round() / 100.0;
         s.request.gil = gil;
         s.load.variants = vec![self.shape.variant.name().to_string()];
         s.load.workers = match self.shape.variant {
@@ -365,6 +388,18 @@ impl Calibration {
                 low.per_request_us, low.per_token_us
             ));
         }
+        head.push_str(&format!(
+            "#   The per-request CPU is spread over {} point(s) before the stream (one per backend \
+             call before the generation, plus the prompt); {:.0} % of it ran beside the event \
+             loop's thread, in parallel{}.\n",
+            self.cpu_steps,
+            100.0 * self.cpu_parallel_share,
+            if self.shape.variant == VariantKind::AsyncSingle {
+                " (the server's CPU beyond its busiest thread)"
+            } else {
+                " (not measured for a thread pool: its threads share one GIL)"
+            }
+        ));
         for r in &self.shape.reasons {
             head.push_str(&format!("#   - {r}\n"));
         }

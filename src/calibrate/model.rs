@@ -38,6 +38,8 @@ pub struct Observation {
     pub threads_peak: u64,
     /// Backend calls per generation request, by mock operation (embed, qdrant_search, …).
     pub calls_per_request: std::collections::BTreeMap<String, f64>,
+    /// The server's busiest thread's share of its CPU over the point (None: not measured).
+    pub busiest_thread_share: Option<f64>,
 }
 
 /// The CPU model: `cpu = per_request + per_token × tokens`.
@@ -295,6 +297,34 @@ pub fn queue_share(obs: &[Observation]) -> Option<f64> {
     Some(((t_hi - t_lo) / (e_hi - e_lo)).clamp(0.0, 1.0))
 }
 
+/// For one event loop: the share of the per-request CPU (`fit.per_request_us`) that ran on
+/// other threads than the loop's, in parallel with it — the server's CPU beyond its busiest
+/// thread, per request, averaged over the probes (the loaded points the fit comes from; the low
+/// levels without probes). 0 when no point measured its threads.
+pub fn parallel_share(obs: &[Observation], fit: &CpuFit) -> f64 {
+    let has_probes = obs.iter().any(|o| o.probe);
+    let others: Vec<f64> = obs
+        .iter()
+        .filter(|o| o.probe == has_probes)
+        .filter_map(|o| Some(o.cpu_per_request_ms? * (1.0 - o.busiest_thread_share?)))
+        .collect();
+    if others.is_empty() || fit.per_request_us <= 0.0 {
+        return 0.0;
+    }
+    let mean_ms = others.iter().sum::<f64>() / others.len() as f64;
+    (mean_ms * 1000.0 / fit.per_request_us).clamp(0.0, 1.0)
+}
+
+/// The points the per-request CPU is spread over: one per backend call the service makes
+/// before its generation (embedding, searches) and the prompt itself, at most
+/// [`MAX_CPU_STEPS`](crate::scenario::MAX_CPU_STEPS): a Python service does work after every
+/// reply (parsing it, setting up the next call), and an event loop runs each as its own turn.
+pub fn cpu_steps(calls_per_request: &std::collections::BTreeMap<String, f64>) -> u8 {
+    let before = |op: &str| calls_per_request.get(op).copied().unwrap_or(0.0) >= 0.5;
+    let calls = u8::from(before("embed")) + u8::from(before("qdrant_search"));
+    (1 + calls).min(crate::scenario::MAX_CPU_STEPS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,5 +456,50 @@ mod tests {
         ];
         let s = classify(&obs, true, None);
         assert_eq!((s.variant, s.workers), (VariantKind::Sync, None));
+    }
+
+    #[test]
+    fn parallel_share_is_the_cpu_beside_the_busiest_thread() {
+        let fit = CpuFit {
+            per_request_us: 100_000.0,
+            ..CpuFit::default()
+        };
+        let at = |probe: bool, cpu_ms: f64, busiest: Option<f64>| Observation {
+            probe,
+            cpu_per_request_ms: Some(cpu_ms),
+            busiest_thread_share: busiest,
+            ..Observation::default()
+        };
+        // Probes: 120 ms per request, 75 % and 85 % on the loop: 30 and 18 ms beside it, 24 ms
+        // of the fitted 100 ms per request. The low level (all on one thread) is not used.
+        let obs = [
+            at(false, 150.0, Some(1.0)),
+            at(true, 120.0, Some(0.75)),
+            at(true, 120.0, Some(0.85)),
+        ];
+        assert!((parallel_share(&obs, &fit) - 0.24).abs() < 1e-9);
+        // Without probes the low levels count; unmeasured threads give 0; never above 1.
+        assert!((parallel_share(&obs[..1], &fit) - 0.0).abs() < 1e-9);
+        assert_eq!(parallel_share(&[at(true, 120.0, None)], &fit), 0.0);
+        assert_eq!(parallel_share(&[at(true, 500.0, Some(0.1))], &fit), 1.0);
+    }
+
+    #[test]
+    fn one_cpu_step_per_call_before_the_generation() {
+        let calls = |ops: &[(&str, f64)]| {
+            ops.iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        assert_eq!(cpu_steps(&calls(&[("converse_stream", 1.0)])), 1);
+        assert_eq!(cpu_steps(&calls(&[("qdrant_search", 1.0)])), 2);
+        assert_eq!(
+            cpu_steps(&calls(&[("embed", 1.0), ("qdrant_search", 1.0)])),
+            3
+        );
+        assert_eq!(
+            cpu_steps(&calls(&[("embed", 2.0), ("qdrant_search", 3.0)])),
+            3
+        );
     }
 }

@@ -147,6 +147,29 @@ pub fn error_rate_fraction(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// `--cpu-steps`: 1, 2 or [`MAX_CPU_STEPS`](crate::scenario::MAX_CPU_STEPS).
+pub fn cpu_steps(s: &str) -> Result<u8, String> {
+    let t = s.trim();
+    match t.parse::<u8>() {
+        Ok(n) if (1..=crate::scenario::MAX_CPU_STEPS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{t}` is not 1, 2 or 3; write 1 (all CPU at the prompt), 2 (+ before the retrieval) \
+             or 3 (+ before the embedding)"
+        )),
+    }
+}
+
+/// `--cpu-parallel-share`: a share from 0 to 1.
+pub fn share(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    match t.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "`{t}` is not a share from 0 to 1; write e.g. 0.3 for 30 %"
+        )),
+    }
+}
+
 /// A duration flag (`10s`, `500ms`, `2m`), at most [`MAX_DURATION`].
 pub fn duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();

@@ -90,6 +90,14 @@ pub struct CommonArgs {
     /// the GIL with --gil). Python stacks spend ~400 µs per streamed token.
     #[arg(long, value_parser = flags::non_negative_u64, allow_negative_numbers = true)]
     pub cpu_per_token_us: Option<u64>,
+    /// Spread --cpu-work-us over 1 (the prompt), 2 (+ before the retrieval) or 3 (+ before the
+    /// embedding) points: in an event loop each is its own turn on the loop.
+    #[arg(long, value_parser = flags::cpu_steps, allow_negative_numbers = true)]
+    pub cpu_steps: Option<u8>,
+    /// Share of --cpu-work-us (0–1) that runs in parallel, off the event loop and outside the
+    /// GIL (C code, helper threads); `ragperf calibrate` measures it.
+    #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
+    pub cpu_parallel_share: Option<f64>,
     /// Serialise every CPU section through one global lock, as CPython's GIL.
     #[arg(long)]
     pub gil: bool,
@@ -182,6 +190,12 @@ pub fn scenario(common: &CommonArgs) -> anyhow::Result<Scenario> {
     }
     if let Some(v) = common.cpu_per_token_us {
         s.request.cpu_per_token_us = v;
+    }
+    if let Some(v) = common.cpu_steps {
+        s.request.cpu_steps = v;
+    }
+    if let Some(v) = common.cpu_parallel_share {
+        s.request.cpu_parallel_share = v;
     }
     if common.gil {
         s.request.gil = true;

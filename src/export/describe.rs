@@ -159,7 +159,7 @@ pub fn table_row(run: &VariantRun, with_repetition: bool) -> Vec<String> {
 }
 
 /// Columns of the target server's table (`--target-pid`, `--target-cmd`).
-pub const SERVER_HEADER: [&str; 9] = [
+pub const SERVER_HEADER: [&str; 10] = [
     "target",
     "load",
     "server threads start/peak",
@@ -167,6 +167,7 @@ pub const SERVER_HEADER: [&str; 9] = [
     cat::SERVER_RSS_PEAK_MIB.short,
     "server CPU user/sys s",
     "server CPU (of one core)",
+    "busiest thread (of one core)",
     cat::SERVER_CPU_PER_REQUEST_MS.short,
     "context switches vol/invol",
 ];
@@ -192,12 +193,22 @@ pub fn server_row(run: &VariantRun, with_repetition: bool) -> Option<Vec<String>
         } else {
             "–".into()
         },
+        busiest_thread_share(s),
         optional((cat::SERVER_CPU_PER_REQUEST_MS.read)(run), ms_num),
         format!(
             "{}/{}",
             s.ctx_switches_voluntary, s.ctx_switches_involuntary
         ),
     ])
+}
+
+/// The busiest thread's CPU as a share of one core over the window ("–" when not measured): at
+/// ~100 % one thread (an event loop, or the thread holding the GIL) is the server's limit.
+pub fn busiest_thread_share(s: &crate::metrics::server::ServerFigures) -> String {
+    match s.cpu_busiest_thread_s {
+        Some(cpu) if s.window_s > 0.0 => format!("{:.0}%", 100.0 * cpu / s.window_s),
+        _ => "–".into(),
+    }
 }
 
 /// The `[target]` settings as run, for "Scenario as run".
@@ -404,8 +415,15 @@ fn latency_model_line(result: &RunResult) -> String {
 /// The request's shape: top-k, the CPU work and whether it runs under one global lock.
 fn request_line(result: &RunResult) -> String {
     let s = &result.scenario;
+    let spread = match (s.request.cpu_steps, s.request.cpu_parallel_share) {
+        (0 | 1, share) if share <= 0.0 => String::new(),
+        (steps, share) => format!(
+            " (over {steps} point(s) before the stream, {:.0} % of it in parallel outside the GIL)",
+            100.0 * share
+        ),
+    };
     format!(
-        "**Request**: top-k {}, {} µs of CPU work per request{}{}.",
+        "**Request**: top-k {}, {} µs of CPU work per request{spread}{}{}.",
         s.request.top_k,
         s.request.cpu_work_us,
         match s.request.cpu_per_token_us {

@@ -176,6 +176,7 @@ fn server_rows(result: &RunResult, out: &mut String) {
                     "{:.0}%",
                     100.0 * (s.cpu_user_s + s.cpu_sys_s) / s.window_s.max(1e-9)
                 ),
+                crate::export::describe::busiest_thread_share(s),
                 optional((cat::SERVER_CPU_PER_REQUEST_MS.read)(r), ms_num),
                 format!(
                     "{}/{}",
@@ -198,6 +199,7 @@ fn server_rows(result: &RunResult, out: &mut String) {
             cat::SERVER_RSS_PEAK_MIB.short,
             "cpu user/sys s",
             "cpu",
+            "busiest thread",
             cat::SERVER_CPU_PER_REQUEST_MS.short,
             "ctx vol/invol",
             "",

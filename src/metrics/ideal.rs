@@ -42,13 +42,18 @@ fn cpu_s(s: &Scenario, tokens: f64) -> f64 {
 /// or on a single-threaded event loop (`single_thread`), else `cores`. When this exceeds one
 /// service time the point is CPU-bound, and its start-up burst lasts about this long: the
 /// warm-up must cover it or the window opens before steady state.
+/// With `cpu_parallel_share`, that share of the per-request CPU runs beside the lock on the
+/// other cores, so the one lock carries only the rest (or the cores all of it, if that is longer).
 pub fn cpu_cycle_s(s: &Scenario, concurrency: usize, single_thread: bool, cores: usize) -> f64 {
-    let parallel = if s.request.gil || single_thread {
-        1.0
+    let cores = cores.max(1) as f64;
+    let total = cpu_s(s, tokens(s, None));
+    let per_request = if s.request.gil || single_thread {
+        let parallel = s.request.cpu_work_us as f64 * s.request.cpu_parallel_share / 1e6;
+        (total - parallel).max(total / cores)
     } else {
-        cores.max(1) as f64
+        total / cores
     };
-    concurrency as f64 * cpu_s(s, tokens(s, None)) / parallel
+    concurrency as f64 * per_request
 }
 
 /// Expected service time of one request, seconds; `observed_tokens` is the mean answer length
@@ -148,6 +153,15 @@ mod tests {
         s.request.gil = false;
         assert!((cpu_cycle_s(&s, 200, false, 2) - 11.0).abs() < 1e-9);
         assert!((cpu_cycle_s(&s, 200, true, 2) - 22.0).abs() < 1e-9);
+        // A quarter of the 10 ms request CPU beside the loop: the loop carries 107.5 ms per
+        // request; all of it: 100 ms (the tokens' CPU stays on the loop).
+        s.request.cpu_parallel_share = 0.25;
+        assert!((cpu_cycle_s(&s, 200, true, 2) - 21.5).abs() < 1e-9);
+        s.request.cpu_parallel_share = 1.0;
+        assert!((cpu_cycle_s(&s, 200, true, 2) - 20.0).abs() < 1e-9);
+        // Only the per-request CPU, all beside the loop: the two cores carry half each.
+        s.request.cpu_per_token_us = 0;
+        assert!((cpu_cycle_s(&s, 200, true, 2) - 1.0).abs() < 1e-9);
     }
 
     #[test]

@@ -49,7 +49,7 @@ mod procfs;
 mod tree;
 
 pub use tree::FULL_SCAN_EVERY;
-use tree::{Levels, Tree, ctx_delta};
+use tree::{Levels, ThreadCounters, Tree, busiest_thread_ticks, ctx_delta};
 
 /// Name of the thread [`ServerSampler`] runs on (the kernel keeps its first 15 bytes,
 /// `ragperf-server-`, which still says it is the harness's).
@@ -141,6 +141,13 @@ pub struct ServerFigures {
     pub ctx_switches_voluntary: u64,
     /// Involuntary context switches of the tree's threads during the window.
     pub ctx_switches_involuntary: u64,
+    /// CPU (user plus system) of the tree's busiest thread during the window, seconds: what
+    /// one thread could not share. For a Python server it bounds what ran on the event loop's
+    /// thread (or held the GIL there); the rest of `cpu_user_s + cpu_sys_s` ran on other
+    /// threads. Read per thread at start and stop, like the context switches (a thread that
+    /// exits before the stop is missed). Absent in results written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_busiest_thread_s: Option<f64>,
     /// Length of the window, seconds.
     pub window_s: f64,
     /// Snapshots taken, including the ones at start and stop.
@@ -196,7 +203,7 @@ struct Window {
     started: Instant,
     ticks_per_s: f64,
     page_bytes: u64,
-    ctx_start: HashMap<u32, (u64, u64)>,
+    ctx_start: HashMap<u32, ThreadCounters>,
     figures: ServerFigures,
     threads_sum: u64,
     last: Levels,
@@ -222,7 +229,7 @@ impl Window {
         let command = tree.command(COMMAND_MAX_CHARS);
         let started = Instant::now();
         let first = tree.snapshot(true);
-        let ctx_start = tree.context_switches(true);
+        let ctx_start = tree.thread_counters(true);
         let mut window = Window {
             tree,
             started,
@@ -282,13 +289,15 @@ impl Window {
 
     /// The figures of the window; called once, at stop, after the final snapshot.
     fn finish(&mut self, sampler_cpu_s: f64) -> ServerFigures {
-        let ctx_stop = self.tree.context_switches(false);
+        let ctx_stop = self.tree.thread_counters(false);
         let (vol, invol) = ctx_delta(&self.ctx_start, &ctx_stop);
+        let busiest = busiest_thread_ticks(&self.ctx_start, &ctx_stop);
         let mut f = std::mem::take(&mut self.figures);
         f.cpu_user_s = self.cpu_s(self.last.user_ticks);
         f.cpu_sys_s = self.cpu_s(self.last.sys_ticks);
         f.ctx_switches_voluntary = vol;
         f.ctx_switches_involuntary = invol;
+        f.cpu_busiest_thread_s = Some(self.cpu_s(busiest));
         f.threads_mean = self.threads_sum as f64 / f.snapshots.max(1) as f64;
         f.window_s = self
             .last_at

@@ -1,5 +1,7 @@
 //! The RAG request itself, written once for blocking clients and once for async clients:
 //! embed → retrieve → CPU work (prompt) → streamed generation → citations (docs/design.md §3).
+//! With `cpu_steps` above 1 the per-request CPU is spread: a slice before the embedding and/or
+//! the retrieval too ([`CpuPoint`]); `cpu_parallel_share` of each slice runs outside the GIL.
 //!
 //! The two versions are the same steps in the same order; only the waiting differs (a blocked
 //! thread or an `.await`). Every phase boundary is timestamped into the [`RequestRecord`]; every
@@ -37,6 +39,10 @@ pub struct RequestContext {
     pub cpu_work_us: u64,
     /// Calibrated CPU work per received text delta, µs (0 = none).
     pub cpu_per_token_us: u64,
+    /// Points before the stream `cpu_work_us` is spread over (1–3, [`CpuPoint`]).
+    pub cpu_steps: u8,
+    /// Share of `cpu_work_us` run in parallel: off the event loop, outside the GIL.
+    pub cpu_parallel_share: f64,
     /// The global lock of `gil = true`.
     pub gil: Option<Mutex<()>>,
     /// `inferenceConfig.maxTokens`.
@@ -52,6 +58,18 @@ impl RequestContext {
         concurrency: usize,
     ) -> Result<BlockingClients, ClientBuildError> {
         BlockingClients::new(&self.endpoints, &self.client, concurrency, self.time_scale)
+    }
+
+    /// The per-request CPU spent at `at`, µs: (on the request's own thread, under the GIL when
+    /// configured; in parallel, without it). Zero at a point `cpu_steps` leaves out.
+    pub(crate) fn cpu_slice(&self, at: CpuPoint) -> (u64, u64) {
+        let steps = self.cpu_steps.clamp(1, crate::scenario::MAX_CPU_STEPS);
+        if at as u8 > steps {
+            return (0, 0);
+        }
+        let total = self.cpu_work_us as f64 / f64::from(steps);
+        let parallel = (total * self.cpu_parallel_share.clamp(0.0, 1.0)).round() as u64;
+        ((total.round() as u64).saturating_sub(parallel), parallel)
     }
 
     /// Async clients whose connection pool is sized for `concurrency`.
@@ -123,6 +141,40 @@ fn check_citations(answer: &str, passages: &[Passage]) -> bool {
             .all(|c| passages.iter().any(|p| &p.doc_id == c))
 }
 
+/// Where a slice of the per-request CPU is spent (`request.cpu_steps`): the prompt always, the
+/// point before the retrieval from 2 steps, the one before the embedding at 3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CpuPoint {
+    /// Building the prompt (after the retrieval, before the generation).
+    Prompt = 1,
+    /// Before the search (parsing the embedding, setting up the next call).
+    BeforeRetrieve = 2,
+    /// Before the embedding (the request's own set-up: clients, parsing).
+    BeforeEmbed = 3,
+}
+
+/// The CPU of point `at` on the calling thread: its serial part under the GIL when
+/// configured, then its parallel part without it.
+pub(crate) fn cpu_blocking(ctx: &RequestContext, seed: &str, at: CpuPoint) {
+    let (serial, parallel) = ctx.cpu_slice(at);
+    std::hint::black_box(cpu::prompt_work(seed, serial, ctx.gil.as_ref()));
+    std::hint::black_box(cpu::prompt_work(seed, parallel, None));
+}
+
+/// The CPU of point `at` in an async request: the serial part on the runtime's thread (it holds
+/// the loop, as Python code does), the parallel part on the blocking pool while the request
+/// waits for it (the loop serves others meanwhile).
+pub(crate) async fn cpu_async(ctx: &RequestContext, seed: &str, at: CpuPoint) {
+    let (serial, parallel) = ctx.cpu_slice(at);
+    std::hint::black_box(cpu::prompt_work(seed, serial, ctx.gil.as_ref()));
+    if parallel > 0 {
+        let seed = seed.to_owned();
+        let work = tokio::task::spawn_blocking(move || cpu::prompt_work(&seed, parallel, None));
+        // A pool that cannot run it (runtime shutting down) skips the work, not the request.
+        let _ = std::hint::black_box(work.await);
+    }
+}
+
 fn fail(ctx: &RequestContext, record: &mut RequestRecord, phase: &str, e: &ClientError) {
     record.retries += e.retries();
     record.fail(ctx.epoch, e.kind.name(), phase, e.message.clone());
@@ -156,8 +208,20 @@ pub(crate) fn prepare(
     passages: &[Passage],
 ) -> (String, String) {
     let prompt = build_prompt(question, passages);
-    let digest = cpu::prompt_work(&prompt.0, ctx.cpu_work_us, ctx.gil.as_ref());
-    std::hint::black_box(digest);
+    cpu_blocking(ctx, &prompt.0, CpuPoint::Prompt);
+    record.cpu_done_us = Some(ctx.now_us());
+    prompt
+}
+
+/// [`prepare`] in an async request (its parallel CPU share awaited on the blocking pool).
+async fn prepare_async(
+    ctx: &RequestContext,
+    record: &mut RequestRecord,
+    question: &str,
+    passages: &[Passage],
+) -> (String, String) {
+    let prompt = build_prompt(question, passages);
+    cpu_async(ctx, &prompt.0, CpuPoint::Prompt).await;
     record.cpu_done_us = Some(ctx.now_us());
     prompt
 }
@@ -191,11 +255,13 @@ pub fn embed_and_retrieve_blocking(
     ticket: &Ticket,
 ) -> Result<(RequestRecord, Vec<Passage>), Box<RequestRecord>> {
     let mut record = RequestRecord::begin(ticket, ctx.epoch);
+    cpu_blocking(ctx, &ticket.question, CpuPoint::BeforeEmbed);
     let embedded = clients.embed.embed(&ticket.question);
     let Some(vector) = settle(ctx, &mut record, "embed", embedded) else {
         return Err(Box::new(record));
     };
     record.embed_done_us = Some(ctx.now_us());
+    cpu_blocking(ctx, &ticket.question, CpuPoint::BeforeRetrieve);
     let found = clients.qdrant.search(&vector, ctx.top_k);
     let Some(passages) = settle(ctx, &mut record, "retrieve", found) else {
         return Err(Box::new(record));
@@ -232,7 +298,7 @@ pub async fn finish_async(
     question: &str,
     passages: Vec<Passage>,
 ) -> RequestRecord {
-    let (system, user) = prepare(ctx, &mut record, question, &passages);
+    let (system, user) = prepare_async(ctx, &mut record, question, &passages).await;
     let request = ctx.chat_request(&system, &user);
     let mut clock = TokenClock::new(ctx.epoch);
     let result = clients
@@ -250,11 +316,13 @@ pub async fn run_async(
     ticket: &Ticket,
 ) -> RequestRecord {
     let mut record = RequestRecord::begin(ticket, ctx.epoch);
+    cpu_async(ctx, &ticket.question, CpuPoint::BeforeEmbed).await;
     let embedded = clients.embed.embed(&ticket.question).await;
     let Some(vector) = settle(ctx, &mut record, "embed", embedded) else {
         return record;
     };
     record.embed_done_us = Some(ctx.now_us());
+    cpu_async(ctx, &ticket.question, CpuPoint::BeforeRetrieve).await;
     let found = clients.qdrant.search(&vector, ctx.top_k).await;
     let Some(passages) = settle(ctx, &mut record, "retrieve", found) else {
         return record;

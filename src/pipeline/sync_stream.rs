@@ -346,6 +346,8 @@ mod tests {
             top_k: 4,
             cpu_work_us: 0,
             cpu_per_token_us: 0,
+            cpu_steps: 1,
+            cpu_parallel_share: 0.0,
             gil: None,
             max_tokens: 16,
             temperature: 0.0,

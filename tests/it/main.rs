@@ -37,6 +37,7 @@ mod compare_baseline;
 mod compare_errors;
 mod compare_gates;
 mod compare_verdicts;
+mod cpu_steps;
 mod docs_links;
 mod exit_codes;
 mod external_backends;

@@ -141,6 +141,35 @@ fn cpu_and_context_switches_of_a_busy_process() -> Result<(), ServerSampleError>
 }
 
 #[test]
+fn busiest_thread_is_told_from_the_others() -> Result<(), ServerSampleError> {
+    // The main thread burns 0.45 s of its own CPU while a helper thread burns 0.15 s.
+    let mut server = Spawned::python(
+        "import sys, threading, time\n\
+         def burn(secs):\n    t = time.thread_time()\n    while time.thread_time() - t < secs:\n        for _ in range(20000): pass\n\
+         print('ready', flush=True)\n\
+         sys.stdin.readline()\n\
+         h = threading.Thread(target=burn, args=(0.15,))\n\
+         h.start()\n\
+         burn(0.45)\n\
+         h.join()\n\
+         print('done', flush=True)\n\
+         time.sleep(60)\n",
+    );
+    server.wait_for("ready");
+    let sampler = ServerSampler::start(server.pid(), Duration::from_millis(50))?;
+    server.go();
+    server.wait_for("done");
+    let f = sampler.stop();
+    let busiest = f.cpu_busiest_thread_s.unwrap_or(-1.0);
+    assert!((0.35..1.2).contains(&busiest), "busiest {busiest}: {f:?}");
+    // The helper exited before the stop: its CPU is in the process's total, not in any
+    // thread read at the stop, so the others' share is the total minus the busiest.
+    let others = total_cpu(&f) - busiest;
+    assert!((0.08..0.6).contains(&others), "others {others}: {f:?}");
+    Ok(())
+}
+
+#[test]
 fn child_reaped_in_the_window_is_counted_once() -> Result<(), ServerSampleError> {
     // The shell waits for python3, whose CPU moves into the shell's cutime; sampled every 20 ms
     // during the burn, it must not be counted both directly and through the shell.

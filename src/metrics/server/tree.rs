@@ -14,7 +14,7 @@ use std::io;
 use super::procfs::{
     ProcReader, ProcStat, join_cmdline, parse_ctxt_switches, parse_pids, parse_proc_stat, stat_comm,
 };
-use crate::metrics::process::thread_gone;
+use crate::metrics::process::{parse_task_stat, thread_gone};
 
 /// Snapshots between full discoveries of the tree (see the module docs); at 100 ms, three
 /// seconds. A full discovery reads one `children` file per thread of the tree (at 500 threads
@@ -331,9 +331,9 @@ impl Tree {
         true
     }
 
-    /// Context switches (voluntary, involuntary) of every thread of every live member, by
-    /// thread id; one `status` read per thread, so only at the window's start and stop.
-    pub fn context_switches(&mut self, mark_baseline: bool) -> HashMap<u32, (u64, u64)> {
+    /// Context switches and CPU of every thread of every live member, by thread id; one
+    /// `status` and one `stat` read per thread, so only at the window's start and stop.
+    pub fn thread_counters(&mut self, mark_baseline: bool) -> HashMap<u32, ThreadCounters> {
         let mut counts = HashMap::new();
         let pids: Vec<u32> = self
             .members
@@ -351,15 +351,8 @@ impl Tree {
                 }
             };
             for tid in tids {
-                match self.reader.read_task(pid, tid, "status") {
-                    Ok(status) => match parse_ctxt_switches(status) {
-                        Some(c) => {
-                            counts.insert(tid, c);
-                        }
-                        None => self.failed_reads += 1,
-                    },
-                    Err(e) if thread_gone(&e) => {}
-                    Err(_) => self.failed_reads += 1,
+                if let Some(c) = self.read_thread(pid, tid) {
+                    counts.insert(tid, c);
                 }
             }
             if mark_baseline && let Some(m) = self.members.get_mut(&pid) {
@@ -368,25 +361,95 @@ impl Tree {
         }
         counts
     }
+
+    /// One thread's counters; None when it exited meanwhile or a file did not parse (counted).
+    fn read_thread(&mut self, pid: u32, tid: u32) -> Option<ThreadCounters> {
+        let (voluntary, involuntary) = match self.reader.read_task(pid, tid, "status") {
+            Ok(status) => match parse_ctxt_switches(status) {
+                Some(c) => c,
+                None => {
+                    self.failed_reads += 1;
+                    return None;
+                }
+            },
+            Err(e) if thread_gone(&e) => return None,
+            Err(_) => {
+                self.failed_reads += 1;
+                return None;
+            }
+        };
+        let cpu_ticks = match self.reader.read_task(pid, tid, "stat") {
+            Ok(stat) => match parse_task_stat(stat) {
+                Some(t) => t.utime.saturating_add(t.stime),
+                None => {
+                    self.failed_reads += 1;
+                    return None;
+                }
+            },
+            Err(e) if thread_gone(&e) => return None,
+            Err(_) => {
+                self.failed_reads += 1;
+                return None;
+            }
+        };
+        Some(ThreadCounters {
+            voluntary,
+            involuntary,
+            cpu_ticks,
+        })
+    }
 }
 
-/// Context switches during the window: per thread, stop minus start; a thread absent at the
-/// start (born in the window) counts whole. Threads that exited before the stop are absent.
-pub(crate) fn ctx_delta(
-    start: &HashMap<u32, (u64, u64)>,
-    stop: &HashMap<u32, (u64, u64)>,
-) -> (u64, u64) {
-    let mut total = (0, 0);
-    for (tid, &(vol, invol)) in stop {
-        let (v0, i0) = match start.get(tid) {
-            // Lower counts under a known id: a newer thread reused it.
-            Some(&(v0, i0)) if v0 <= vol && i0 <= invol => (v0, i0),
-            _ => (0, 0),
-        };
-        total.0 += vol - v0;
-        total.1 += invol - i0;
+/// What one thread has done since it started, read at the window's start and stop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ThreadCounters {
+    /// Voluntary context switches.
+    pub voluntary: u64,
+    /// Involuntary context switches.
+    pub involuntary: u64,
+    /// User plus system CPU of this thread alone (`task/<tid>/stat` fields 14 and 15), ticks.
+    pub cpu_ticks: u64,
+}
+
+/// The counters a thread gained during the window: stop minus start; a thread absent at the
+/// start (born in the window) counts whole, and so does one whose counts went down under a known
+/// id (a newer thread reused it). Threads that exited before the stop are absent.
+fn thread_delta(start: Option<&ThreadCounters>, stop: &ThreadCounters) -> ThreadCounters {
+    match start {
+        Some(s)
+            if s.voluntary <= stop.voluntary
+                && s.involuntary <= stop.involuntary
+                && s.cpu_ticks <= stop.cpu_ticks =>
+        {
+            ThreadCounters {
+                voluntary: stop.voluntary - s.voluntary,
+                involuntary: stop.involuntary - s.involuntary,
+                cpu_ticks: stop.cpu_ticks - s.cpu_ticks,
+            }
+        }
+        _ => *stop,
     }
-    total
+}
+
+/// Context switches during the window, summed over the threads (voluntary, involuntary).
+pub(crate) fn ctx_delta(
+    start: &HashMap<u32, ThreadCounters>,
+    stop: &HashMap<u32, ThreadCounters>,
+) -> (u64, u64) {
+    stop.iter()
+        .map(|(tid, c)| thread_delta(start.get(tid), c))
+        .fold((0, 0), |(v, i), d| (v + d.voluntary, i + d.involuntary))
+}
+
+/// CPU ticks of the thread that used the most CPU during the window (0 with no thread).
+pub(crate) fn busiest_thread_ticks(
+    start: &HashMap<u32, ThreadCounters>,
+    stop: &HashMap<u32, ThreadCounters>,
+) -> u64 {
+    stop.iter()
+        .map(|(tid, c)| thread_delta(start.get(tid), c).cpu_ticks)
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -395,10 +458,18 @@ mod tests {
 
     #[test]
     fn context_switch_deltas_per_thread() {
-        let start = HashMap::from([(1, (10, 1)), (2, (5, 5)), (3, (100, 0))]);
+        let c = |voluntary, involuntary, cpu_ticks| ThreadCounters {
+            voluntary,
+            involuntary,
+            cpu_ticks,
+        };
+        let start = HashMap::from([(1, c(10, 1, 50)), (2, c(5, 5, 90)), (3, c(100, 0, 400))]);
         // 1 ran on, 2 was reused by a newer thread, 3 exited, 4 was born.
-        let stop = HashMap::from([(1, (15, 3)), (2, (1, 1)), (4, (7, 2))]);
+        let stop = HashMap::from([(1, c(15, 3, 80)), (2, c(1, 1, 20)), (4, c(7, 2, 25))]);
         assert_eq!(ctx_delta(&start, &stop), (5 + 1 + 7, 2 + 1 + 2));
+        // CPU in the window: 30, 20 (reused id: whole), 25 (born); 3's 400 ticks are before.
+        assert_eq!(busiest_thread_ticks(&start, &stop), 30);
+        assert_eq!(busiest_thread_ticks(&start, &HashMap::new()), 0);
     }
 
     #[test]
