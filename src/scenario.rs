@@ -96,10 +96,15 @@ pub struct RequestConfig {
     /// reply, building the prompt); in an event loop each is a separate turn on the loop, so a
     /// saturated loop delays the first token once per point.
     pub cpu_steps: u8,
+    /// Share of `cpu_work_us` (0 to 1) that runs off the event loop on another thread but still
+    /// under the GIL: Python code in an executor (`run_in_executor`, `to_thread`). The request
+    /// waits for it; in async variants it runs on the runtime's blocking pool, in the others on
+    /// the request's own thread (no different from the rest there).
+    pub cpu_offloop_share: f64,
     /// Share of `cpu_work_us` (0 to 1) that runs in parallel, off the event loop and outside the
-    /// GIL: C code that releases the GIL, or work on helper threads (`ragperf calibrate` reads
-    /// it from the server's threads). The request waits for it; in async variants it runs on the
-    /// runtime's blocking pool, in the others on the request's own thread without the GIL.
+    /// GIL: C code that releases the GIL (`ragperf calibrate` reads both shares from the server's
+    /// threads). Like the off-loop share, on the blocking pool in async variants; without the
+    /// GIL on the request's own thread in the others. The two shares add up to at most 1.
     pub cpu_parallel_share: f64,
     /// Run every CPU section under one global lock, as CPython's GIL does (Q6).
     pub gil: bool,
@@ -123,6 +128,7 @@ impl Default for RequestConfig {
             cpu_work_us: 200,
             cpu_per_token_us: 0,
             cpu_steps: 1,
+            cpu_offloop_share: 0.0,
             cpu_parallel_share: 0.0,
             gil: false,
             max_tokens: 512,
@@ -419,12 +425,24 @@ impl Scenario {
                 ),
             ));
         }
-        if !(0.0..=1.0).contains(&r.cpu_parallel_share) {
+        for (field, v) in [
+            ("request.cpu_offloop_share", r.cpu_offloop_share),
+            ("request.cpu_parallel_share", r.cpu_parallel_share),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(invalid(
+                    field,
+                    format!("is {v}; must be a share from 0 (all on the loop) to 1"),
+                ));
+            }
+        }
+        if r.cpu_offloop_share + r.cpu_parallel_share > 1.0 + 1e-9 {
             return Err(invalid(
-                "request.cpu_parallel_share",
+                "request.cpu_offloop_share",
                 format!(
-                    "is {}; must be a share from 0 (all on the loop / under the GIL) to 1",
-                    r.cpu_parallel_share
+                    "is {} and request.cpu_parallel_share {}: together they are shares of one \
+                     cpu_work_us and must add up to at most 1",
+                    r.cpu_offloop_share, r.cpu_parallel_share
                 ),
             ));
         }
@@ -589,6 +607,11 @@ mod tests {
         assert!(err("[request]\ncpu_steps = 4").contains("request.cpu_steps"));
         assert!(err("[request]\ncpu_parallel_share = 1.5").contains("request.cpu_parallel_share"));
         assert!(err("[request]\ncpu_parallel_share = nan").contains("request.cpu_parallel_share"));
+        assert!(err("[request]\ncpu_offloop_share = -0.1").contains("request.cpu_offloop_share"));
+        assert!(
+            err("[request]\ncpu_offloop_share = 0.6\ncpu_parallel_share = 0.5")
+                .contains("add up to at most 1")
+        );
     }
 
     #[test]

@@ -34,10 +34,14 @@ for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
     base = cal_path.parent.parent
     scale, endpoint = base.parent.name[3:], base.name
     cal = json.loads(cal_path.read_text())
+    place = cal.get("cpu_placement", {})
     models.append(
         f'| {endpoint} | {scale} | `{cal["shape"]["variant"]}`'
         f'{" ×" + str(cal["shape"]["workers"]) if cal["shape"]["workers"] else ""} '
-        f'| {cal["cpu"]["per_request_us"] / 1000:.1f} ms | {cal["cpu"]["per_token_us"]:.0f} µs |'
+        f'| {cal["cpu"]["per_request_us"] / 1000:.1f} ms | {cal["cpu"]["per_token_us"]:.0f} µs '
+        # Absent in calibrations written before ragperf measured where the CPU runs.
+        f'| {cal.get("cpu_steps", 1)} | {100 * place.get("offloop", 0.0):.0f} % '
+        f'| {100 * place.get("parallel", 0.0):.0f} % |'
     )
     for m in sorted(base.glob("measured-c*/result.json"), key=lambda p: int(p.parent.name.split("-c")[1])):
         c = int(m.parent.name.split("-c")[1])
@@ -93,8 +97,8 @@ lines += [
     "",
     "Models written by `ragperf calibrate`:",
     "",
-    "| endpoint | time scale | variant | CPU per request | CPU per token event |",
-    "|---|---|---|---|---|",
+    "| endpoint | time scale | variant | CPU per request | CPU per token event | CPU steps | off the loop, GIL | in parallel |",
+    "|---|---|---|---|---|---|---|---|",
     *models,
 ]
 text = "\n".join(lines) + "\n"

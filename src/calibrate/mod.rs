@@ -87,9 +87,9 @@ pub struct Calibration {
     /// Points the per-request CPU is spread over (`request.cpu_steps`): one per backend call
     /// before the generation, plus the prompt.
     pub cpu_steps: u8,
-    /// Share of the per-request CPU that ran beside the event loop's thread
-    /// (`request.cpu_parallel_share`; 0 unless the service is one event loop).
-    pub cpu_parallel_share: f64,
+    /// Where an event loop's per-request CPU ran (`request.cpu_offloop_share` and
+    /// `request.cpu_parallel_share`; both 0 unless the service is one event loop).
+    pub cpu_placement: model::CpuPlacement,
     /// Things the model does not reproduce, said plainly.
     pub warnings: Vec<String>,
 }
@@ -187,6 +187,11 @@ fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
             let busiest = s.cpu_busiest_thread_s?;
             (total > 0.0).then(|| (busiest / total).clamp(0.0, 1.0))
         }),
+        server_cores: r
+            .server
+            .as_ref()
+            .filter(|s| s.window_s > 0.0)
+            .map(|s| (s.cpu_user_s + s.cpu_sys_s) / s.window_s),
     }
 }
 
@@ -224,9 +229,9 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
     let cpu_steps = model::cpu_steps(&calls);
     // Threads of a pool all run Python under one GIL: a thread's CPU says nothing about what
     // ran outside it. Only beside an event loop's one thread is the rest known to be parallel.
-    let cpu_parallel_share = match shape.variant {
-        VariantKind::AsyncSingle => model::parallel_share(&observations, &cpu),
-        _ => 0.0,
+    let cpu_placement = match shape.variant {
+        VariantKind::AsyncSingle => model::cpu_placement(&observations, &cpu),
+        _ => model::CpuPlacement::default(),
     };
     let mut warnings = call_warnings(&calls);
     warnings.extend(cpu_warnings(plan, cpu, cpu_low, cpu_from));
@@ -244,7 +249,7 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
         shape,
         calls_per_request: calls,
         cpu_steps,
-        cpu_parallel_share,
+        cpu_placement,
         warnings,
     })
 }
@@ -341,8 +346,11 @@ impl Calibration {
         s.request.cpu_work_us = self.cpu.per_request_us.round() as u64;
         s.request.cpu_per_token_us = self.cpu.per_token_us.round() as u64;
         s.request.cpu_steps = self.cpu_steps;
-        // Two decimals: the figure is a measurement, not exact to the last bit.
-        s.request.cpu_parallel_share = (self.cpu_parallel_share * 100.0).round() / 100.0;
+        // Two decimals: the figures are measurements, not exact to the last bit (rounded down
+        // so the two never add up to more than 1).
+        let two = |v: f64| (v * 100.0).floor() / 100.0;
+        s.request.cpu_offloop_share = two(self.cpu_placement.offloop);
+        s.request.cpu_parallel_share = two(self.cpu_placement.parallel);
         s.request.gil = gil;
         s.load.variants = vec![self.shape.variant.name().to_string()];
         s.load.workers = match self.shape.variant {
@@ -390,16 +398,19 @@ impl Calibration {
         }
         head.push_str(&format!(
             "#   The per-request CPU is spread over {} point(s) before the stream (one per backend \
-             call before the generation, plus the prompt); {:.0} % of it ran beside the event \
-             loop's thread, in parallel{}.\n",
-            self.cpu_steps,
-            100.0 * self.cpu_parallel_share,
-            if self.shape.variant == VariantKind::AsyncSingle {
-                " (the server's CPU beyond its busiest thread)"
-            } else {
-                " (not measured for a thread pool: its threads share one GIL)"
-            }
+             call before the generation, plus the prompt).\n",
+            self.cpu_steps
         ));
+        head.push_str(&if self.shape.variant == VariantKind::AsyncSingle {
+            format!(
+                "#   Off the event loop's thread (the server's CPU beyond its busiest thread): \
+                 {:.0} % of it under the GIL, {:.0} % in parallel (what ran beyond one core).\n",
+                100.0 * self.cpu_placement.offloop,
+                100.0 * self.cpu_placement.parallel
+            )
+        } else {
+            "#   Where it ran is not split for a thread pool: its threads share one GIL.\n".into()
+        });
         for r in &self.shape.reasons {
             head.push_str(&format!("#   - {r}\n"));
         }

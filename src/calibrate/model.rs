@@ -40,6 +40,8 @@ pub struct Observation {
     pub calls_per_request: std::collections::BTreeMap<String, f64>,
     /// The server's busiest thread's share of its CPU over the point (None: not measured).
     pub busiest_thread_share: Option<f64>,
+    /// The server's CPU over the point as cores in use at once (CPU seconds ÷ window).
+    pub server_cores: Option<f64>,
 }
 
 /// The CPU model: `cpu = per_request + per_token × tokens`.
@@ -297,22 +299,48 @@ pub fn queue_share(obs: &[Observation]) -> Option<f64> {
     Some(((t_hi - t_lo) / (e_hi - e_lo)).clamp(0.0, 1.0))
 }
 
-/// For one event loop: the share of the per-request CPU (`fit.per_request_us`) that ran on
-/// other threads than the loop's, in parallel with it — the server's CPU beyond its busiest
-/// thread, per request, averaged over the probes (the loaded points the fit comes from; the low
-/// levels without probes). 0 when no point measured its threads.
-pub fn parallel_share(obs: &[Observation], fit: &CpuFit) -> f64 {
+/// Where an event loop's per-request CPU ran, as shares of `fit.per_request_us`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct CpuPlacement {
+    /// Off the loop's thread, still under the GIL (`request.cpu_offloop_share`).
+    pub offloop: f64,
+    /// Off the loop's thread and outside the GIL (`request.cpu_parallel_share`).
+    pub parallel: f64,
+}
+
+/// For one event loop, from the probes (the loaded points the CPU fit comes from; the low
+/// levels without probes): the server's CPU beyond its busiest thread ran off the loop. Of
+/// that, what ran beyond one core at once cannot have held the GIL (one thread at a time holds
+/// it), so it is the parallel part; the rest of the off-loop CPU is taken to be under the GIL
+/// (Python code in an executor) — the parallel part is a lower bound, exact when the GIL was
+/// busy all the time. Both per request, as shares of the fitted per-request CPU, averaged over
+/// the points; zero when no point measured its threads.
+pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
     let has_probes = obs.iter().any(|o| o.probe);
-    let others: Vec<f64> = obs
+    let per_point: Vec<(f64, f64)> = obs
         .iter()
         .filter(|o| o.probe == has_probes)
-        .filter_map(|o| Some(o.cpu_per_request_ms? * (1.0 - o.busiest_thread_share?)))
+        .filter_map(|o| {
+            let cpu_ms = o.cpu_per_request_ms?;
+            let off = (1.0 - o.busiest_thread_share?).clamp(0.0, 1.0);
+            let cores = o.server_cores?;
+            let parallel = if cores > 1.0 {
+                ((cores - 1.0) / cores).min(off)
+            } else {
+                0.0
+            };
+            Some(((off - parallel) * cpu_ms, parallel * cpu_ms))
+        })
         .collect();
-    if others.is_empty() || fit.per_request_us <= 0.0 {
-        return 0.0;
+    if per_point.is_empty() || fit.per_request_us <= 0.0 {
+        return CpuPlacement::default();
     }
-    let mean_ms = others.iter().sum::<f64>() / others.len() as f64;
-    (mean_ms * 1000.0 / fit.per_request_us).clamp(0.0, 1.0)
+    let n = per_point.len() as f64;
+    let per_request_ms = fit.per_request_us / 1000.0;
+    let parallel = (per_point.iter().map(|p| p.1).sum::<f64>() / n / per_request_ms).min(1.0);
+    let offloop =
+        (per_point.iter().map(|p| p.0).sum::<f64>() / n / per_request_ms).min(1.0 - parallel);
+    CpuPlacement { offloop, parallel }
 }
 
 /// The points the per-request CPU is spread over: one per backend call the service makes
@@ -459,29 +487,49 @@ mod tests {
     }
 
     #[test]
-    fn parallel_share_is_the_cpu_beside_the_busiest_thread() {
+    fn the_cpu_beside_the_busiest_thread_is_off_the_loop_and_beyond_one_core_parallel() {
         let fit = CpuFit {
             per_request_us: 100_000.0,
             ..CpuFit::default()
         };
-        let at = |probe: bool, cpu_ms: f64, busiest: Option<f64>| Observation {
+        let at = |probe: bool, cpu_ms: f64, busiest: Option<f64>, cores: f64| Observation {
             probe,
             cpu_per_request_ms: Some(cpu_ms),
             busiest_thread_share: busiest,
+            server_cores: Some(cores),
             ..Observation::default()
         };
-        // Probes: 120 ms per request, 75 % and 85 % on the loop: 30 and 18 ms beside it, 24 ms
-        // of the fitted 100 ms per request. The low level (all on one thread) is not used.
-        let obs = [
-            at(false, 150.0, Some(1.0)),
-            at(true, 120.0, Some(0.75)),
-            at(true, 120.0, Some(0.85)),
+        // 120 ms per request, 40 % on the loop's thread, 1.6 cores at once: 0.6 / 1.6 of it
+        // (45 ms) beyond one core, in parallel; the other 27 ms off the loop under the GIL.
+        let p = cpu_placement(&[at(true, 120.0, Some(0.4), 1.6)], &fit);
+        assert!((p.parallel - 0.45).abs() < 1e-9, "{p:?}");
+        assert!((p.offloop - 0.27).abs() < 1e-9, "{p:?}");
+        // Under one core nothing is known to be parallel: all 72 ms off the loop is GIL work.
+        let p = cpu_placement(&[at(true, 120.0, Some(0.4), 0.9)], &fit);
+        assert_eq!(p.parallel, 0.0);
+        assert!((p.offloop - 0.72).abs() < 1e-9, "{p:?}");
+        // The probes are used when there are any; the low levels otherwise; the parallel part
+        // is never more than what ran off the loop; unmeasured threads give nothing.
+        let low_and_probe = [
+            at(false, 150.0, Some(1.0), 1.0),
+            at(true, 120.0, Some(0.9), 1.9),
         ];
-        assert!((parallel_share(&obs, &fit) - 0.24).abs() < 1e-9);
-        // Without probes the low levels count; unmeasured threads give 0; never above 1.
-        assert!((parallel_share(&obs[..1], &fit) - 0.0).abs() < 1e-9);
-        assert_eq!(parallel_share(&[at(true, 120.0, None)], &fit), 0.0);
-        assert_eq!(parallel_share(&[at(true, 500.0, Some(0.1))], &fit), 1.0);
+        let p = cpu_placement(&low_and_probe, &fit);
+        assert!(
+            (p.parallel - 0.12).abs() < 1e-9 && p.offloop.abs() < 1e-9,
+            "{p:?}"
+        );
+        assert_eq!(
+            cpu_placement(&low_and_probe[..1], &fit),
+            CpuPlacement::default()
+        );
+        assert_eq!(
+            cpu_placement(&[at(true, 120.0, None, 1.5)], &fit),
+            CpuPlacement::default()
+        );
+        // Shares of the per-request CPU stay within 1 together.
+        let p = cpu_placement(&[at(true, 500.0, Some(0.1), 1.5)], &fit);
+        assert!(p.parallel + p.offloop <= 1.0 + 1e-9, "{p:?}");
     }
 
     #[test]

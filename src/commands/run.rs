@@ -94,8 +94,12 @@ pub struct CommonArgs {
     /// embedding) points: in an event loop each is its own turn on the loop.
     #[arg(long, value_parser = flags::cpu_steps, allow_negative_numbers = true)]
     pub cpu_steps: Option<u8>,
+    /// Share of --cpu-work-us (0–1) that runs off the event loop on another thread, still under
+    /// the GIL (Python code in an executor); `ragperf calibrate` measures it.
+    #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
+    pub cpu_offloop_share: Option<f64>,
     /// Share of --cpu-work-us (0–1) that runs in parallel, off the event loop and outside the
-    /// GIL (C code, helper threads); `ragperf calibrate` measures it.
+    /// GIL (C code that releases it); `ragperf calibrate` measures it.
     #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
     pub cpu_parallel_share: Option<f64>,
     /// Serialise every CPU section through one global lock, as CPython's GIL.
@@ -193,6 +197,9 @@ pub fn scenario(common: &CommonArgs) -> anyhow::Result<Scenario> {
     }
     if let Some(v) = common.cpu_steps {
         s.request.cpu_steps = v;
+    }
+    if let Some(v) = common.cpu_offloop_share {
+        s.request.cpu_offloop_share = v;
     }
     if let Some(v) = common.cpu_parallel_share {
         s.request.cpu_parallel_share = v;

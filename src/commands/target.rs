@@ -156,6 +156,7 @@ fn refuse_variant_knobs(common: &CommonArgs, s: &Scenario) -> anyhow::Result<()>
         ("--cpu-work-us", common.cpu_work_us.is_some()),
         ("--cpu-per-token-us", common.cpu_per_token_us.is_some()),
         ("--cpu-steps", common.cpu_steps.is_some()),
+        ("--cpu-offloop-share", common.cpu_offloop_share.is_some()),
         ("--cpu-parallel-share", common.cpu_parallel_share.is_some()),
     ] {
         if set {

@@ -415,12 +415,17 @@ fn latency_model_line(result: &RunResult) -> String {
 /// The request's shape: top-k, the CPU work and whether it runs under one global lock.
 fn request_line(result: &RunResult) -> String {
     let s = &result.scenario;
-    let spread = match (s.request.cpu_steps, s.request.cpu_parallel_share) {
-        (0 | 1, share) if share <= 0.0 => String::new(),
-        (steps, share) => format!(
-            " (over {steps} point(s) before the stream, {:.0} % of it in parallel outside the GIL)",
-            100.0 * share
-        ),
+    let r = &s.request;
+    let spread = if r.cpu_steps <= 1 && r.cpu_offloop_share <= 0.0 && r.cpu_parallel_share <= 0.0 {
+        String::new()
+    } else {
+        format!(
+            " (over {} point(s) before the stream; {:.0} % of it off the loop under the GIL, \
+             {:.0} % in parallel outside it)",
+            r.cpu_steps,
+            100.0 * r.cpu_offloop_share,
+            100.0 * r.cpu_parallel_share
+        )
     };
     format!(
         "**Request**: top-k {}, {} µs of CPU work per request{spread}{}{}.",

@@ -43,13 +43,17 @@ fn cpu_s(s: &Scenario, tokens: f64) -> f64 {
 /// service time the point is CPU-bound, and its start-up burst lasts about this long: the
 /// warm-up must cover it or the window opens before steady state.
 /// With `cpu_parallel_share`, that share of the per-request CPU runs beside the lock on the
-/// other cores, so the one lock carries only the rest (or the cores all of it, if that is longer).
+/// other cores, so the one lock carries only the rest (or the cores all of it, if that is
+/// longer); without the GIL an event loop also sheds `cpu_offloop_share`.
 pub fn cpu_cycle_s(s: &Scenario, concurrency: usize, single_thread: bool, cores: usize) -> f64 {
     let cores = cores.max(1) as f64;
     let total = cpu_s(s, tokens(s, None));
-    let per_request = if s.request.gil || single_thread {
-        let parallel = s.request.cpu_work_us as f64 * s.request.cpu_parallel_share / 1e6;
-        (total - parallel).max(total / cores)
+    let work = s.request.cpu_work_us as f64 / 1e6;
+    let per_request = if s.request.gil {
+        (total - work * s.request.cpu_parallel_share).max(total / cores)
+    } else if single_thread {
+        let shed = s.request.cpu_parallel_share + s.request.cpu_offloop_share;
+        (total - work * shed).max(total / cores)
     } else {
         total / cores
     };

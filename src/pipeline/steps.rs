@@ -1,7 +1,8 @@
 //! The RAG request itself, written once for blocking clients and once for async clients:
 //! embed → retrieve → CPU work (prompt) → streamed generation → citations (docs/design.md §3).
 //! With `cpu_steps` above 1 the per-request CPU is spread: a slice before the embedding and/or
-//! the retrieval too ([`CpuPoint`]); `cpu_parallel_share` of each slice runs outside the GIL.
+//! the retrieval too ([`CpuPoint`]); `cpu_offloop_share` of each slice runs off the event loop
+//! under the GIL and `cpu_parallel_share` off it outside the GIL ([`CpuSlice`]).
 //!
 //! The two versions are the same steps in the same order; only the waiting differs (a blocked
 //! thread or an `.await`). Every phase boundary is timestamped into the [`RequestRecord`]; every
@@ -41,10 +42,12 @@ pub struct RequestContext {
     pub cpu_per_token_us: u64,
     /// Points before the stream `cpu_work_us` is spread over (1–3, [`CpuPoint`]).
     pub cpu_steps: u8,
+    /// Share of `cpu_work_us` run off the event loop on another thread, under the GIL.
+    pub cpu_offloop_share: f64,
     /// Share of `cpu_work_us` run in parallel: off the event loop, outside the GIL.
     pub cpu_parallel_share: f64,
-    /// The global lock of `gil = true`.
-    pub gil: Option<Mutex<()>>,
+    /// The global lock of `gil = true` (shared with the blocking pool's off-loop work).
+    pub gil: Option<Arc<Mutex<()>>>,
     /// `inferenceConfig.maxTokens`.
     pub max_tokens: u32,
     /// `inferenceConfig.temperature`.
@@ -60,16 +63,20 @@ impl RequestContext {
         BlockingClients::new(&self.endpoints, &self.client, concurrency, self.time_scale)
     }
 
-    /// The per-request CPU spent at `at`, µs: (on the request's own thread, under the GIL when
-    /// configured; in parallel, without it). Zero at a point `cpu_steps` leaves out.
-    pub(crate) fn cpu_slice(&self, at: CpuPoint) -> (u64, u64) {
+    /// The per-request CPU spent at `at`. Zero at a point `cpu_steps` leaves out.
+    pub(crate) fn cpu_slice(&self, at: CpuPoint) -> CpuSlice {
         let steps = self.cpu_steps.clamp(1, crate::scenario::MAX_CPU_STEPS);
         if at as u8 > steps {
-            return (0, 0);
+            return CpuSlice::default();
         }
         let total = self.cpu_work_us as f64 / f64::from(steps);
-        let parallel = (total * self.cpu_parallel_share.clamp(0.0, 1.0)).round() as u64;
-        ((total.round() as u64).saturating_sub(parallel), parallel)
+        let parallel = total * self.cpu_parallel_share.clamp(0.0, 1.0);
+        let offloop = (total * self.cpu_offloop_share.clamp(0.0, 1.0)).min(total - parallel);
+        CpuSlice {
+            on_thread_us: (total - parallel - offloop).max(0.0).round() as u64,
+            offloop_us: offloop.max(0.0).round() as u64,
+            parallel_us: parallel.round() as u64,
+        }
     }
 
     /// Async clients whose connection pool is sized for `concurrency`.
@@ -153,23 +160,38 @@ pub(crate) enum CpuPoint {
     BeforeEmbed = 3,
 }
 
-/// The CPU of point `at` on the calling thread: its serial part under the GIL when
-/// configured, then its parallel part without it.
-pub(crate) fn cpu_blocking(ctx: &RequestContext, seed: &str, at: CpuPoint) {
-    let (serial, parallel) = ctx.cpu_slice(at);
-    std::hint::black_box(cpu::prompt_work(seed, serial, ctx.gil.as_ref()));
-    std::hint::black_box(cpu::prompt_work(seed, parallel, None));
+/// One point's share of the per-request CPU, µs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CpuSlice {
+    /// On the request's own thread (the event loop in async variants), under the GIL.
+    pub on_thread_us: u64,
+    /// Off the event loop on another thread, still under the GIL (Python code in an executor).
+    pub offloop_us: u64,
+    /// Off the event loop and outside the GIL: in parallel with everything else.
+    pub parallel_us: u64,
 }
 
-/// The CPU of point `at` in an async request: the serial part on the runtime's thread (it holds
-/// the loop, as Python code does), the parallel part on the blocking pool while the request
-/// waits for it (the loop serves others meanwhile).
+/// The CPU of point `at` on the calling thread: all but the parallel part under the GIL when
+/// configured, then the parallel part without it (a blocking request has no loop to leave).
+pub(crate) fn cpu_blocking(ctx: &RequestContext, seed: &str, at: CpuPoint) {
+    let s = ctx.cpu_slice(at);
+    let gil = ctx.gil.as_deref();
+    std::hint::black_box(cpu::prompt_work(seed, s.on_thread_us + s.offloop_us, gil));
+    std::hint::black_box(cpu::prompt_work(seed, s.parallel_us, None));
+}
+
+/// The CPU of point `at` in an async request: its own part on the runtime's thread (it holds
+/// the loop, as Python code does); the off-loop parts on the blocking pool while the request
+/// awaits them (the loop serves others meanwhile), the GIL part under the GIL.
 pub(crate) async fn cpu_async(ctx: &RequestContext, seed: &str, at: CpuPoint) {
-    let (serial, parallel) = ctx.cpu_slice(at);
-    std::hint::black_box(cpu::prompt_work(seed, serial, ctx.gil.as_ref()));
-    if parallel > 0 {
-        let seed = seed.to_owned();
-        let work = tokio::task::spawn_blocking(move || cpu::prompt_work(&seed, parallel, None));
+    let s = ctx.cpu_slice(at);
+    std::hint::black_box(cpu::prompt_work(seed, s.on_thread_us, ctx.gil.as_deref()));
+    if s.offloop_us + s.parallel_us > 0 {
+        let (seed, gil) = (seed.to_owned(), ctx.gil.clone());
+        let work = tokio::task::spawn_blocking(move || {
+            std::hint::black_box(cpu::prompt_work(&seed, s.offloop_us, gil.as_deref()));
+            cpu::prompt_work(&seed, s.parallel_us, None)
+        });
         // A pool that cannot run it (runtime shutting down) skips the work, not the request.
         let _ = std::hint::black_box(work.await);
     }
@@ -338,7 +360,7 @@ pub async fn run_async(
 pub(crate) fn on_token(ctx: &RequestContext, clock: &mut TokenClock, delta: &str) {
     if ctx.cpu_per_token_us > 0 {
         let t0 = Instant::now();
-        let digest = cpu::token_work(delta, ctx.cpu_per_token_us, ctx.gil.as_ref());
+        let digest = cpu::token_work(delta, ctx.cpu_per_token_us, ctx.gil.as_deref());
         std::hint::black_box(digest);
         clock.cpu_us += t0.elapsed().as_micros() as u64;
     }

@@ -347,6 +347,7 @@ mod tests {
             cpu_work_us: 0,
             cpu_per_token_us: 0,
             cpu_steps: 1,
+            cpu_offloop_share: 0.0,
             cpu_parallel_share: 0.0,
             gil: None,
             max_tokens: 16,

@@ -1,6 +1,7 @@
 //! Where the per-request CPU runs: `cpu_steps` spreads it over the points before the stream (a
 //! slice before the embedding and the retrieval as well as at the prompt), and
-//! `cpu_parallel_share` moves that share off the event loop's thread onto the blocking pool.
+//! `cpu_offloop_share` and `cpu_parallel_share` move those shares off the event loop's thread
+//! onto the blocking pool.
 //! Requests run one at a time on a current-thread runtime on the test's own thread, whose CPU
 //! clock counts only what ran on it; every bound is a lower bound from work that must be done
 //! (CPU work cannot finish sooner than its CPU time) or a generous share of it.
@@ -21,7 +22,13 @@ use ragperf::scenario::Scenario;
 const WORK_US: u64 = 30_000;
 const REQUESTS: u64 = 3;
 
-fn context(mocks: &OwnedMockServices, s: &Scenario, steps: u8, share: f64) -> RequestContext {
+fn context(
+    mocks: &OwnedMockServices,
+    s: &Scenario,
+    steps: u8,
+    offloop: f64,
+    share: f64,
+) -> RequestContext {
     RequestContext {
         epoch: Instant::now(),
         endpoints: Endpoints {
@@ -38,6 +45,7 @@ fn context(mocks: &OwnedMockServices, s: &Scenario, steps: u8, share: f64) -> Re
         cpu_work_us: WORK_US,
         cpu_per_token_us: 0,
         cpu_steps: steps,
+        cpu_offloop_share: offloop,
         cpu_parallel_share: share,
         gil: None,
         max_tokens: s.request.max_tokens,
@@ -94,7 +102,7 @@ fn all_ok(records: &[RequestRecord]) {
 fn three_steps_put_a_slice_before_each_call_and_one_step_all_at_the_prompt() {
     let (mocks, s) = mocks();
     let slice = WORK_US / 3;
-    let (three, loop_cpu) = run_on_loop(context(&mocks, &s, 3, 0.0));
+    let (three, loop_cpu) = run_on_loop(context(&mocks, &s, 3, 0.0, 0.0));
     all_ok(&three);
     for r in &three {
         let embed = r.embed_done_us.expect("embedded") - r.started_us;
@@ -114,7 +122,7 @@ fn three_steps_put_a_slice_before_each_call_and_one_step_all_at_the_prompt() {
         loop_cpu >= REQUESTS * WORK_US * 7 / 10,
         "the loop's thread spent {loop_cpu} µs for {REQUESTS} x {WORK_US} µs of serial work"
     );
-    let (one, _) = run_on_loop(context(&mocks, &s, 1, 0.0));
+    let (one, _) = run_on_loop(context(&mocks, &s, 1, 0.0, 0.0));
     all_ok(&one);
     for r in &one {
         let prompt = r.cpu_done_us.expect("prompt") - r.retrieve_done_us.expect("retrieved");
@@ -129,8 +137,8 @@ fn three_steps_put_a_slice_before_each_call_and_one_step_all_at_the_prompt() {
 #[test]
 fn the_parallel_share_runs_off_the_loop_thread() {
     let (mocks, s) = mocks();
-    let (serial, serial_cpu) = run_on_loop(context(&mocks, &s, 3, 0.0));
-    let (parallel, parallel_cpu) = run_on_loop(context(&mocks, &s, 3, 1.0));
+    let (serial, serial_cpu) = run_on_loop(context(&mocks, &s, 3, 0.0, 0.0));
+    let (parallel, parallel_cpu) = run_on_loop(context(&mocks, &s, 3, 0.0, 1.0));
     all_ok(&serial);
     all_ok(&parallel);
     let work = REQUESTS * WORK_US;

@@ -117,6 +117,7 @@ fn mocks_and_context(s: &Scenario) -> (OwnedMockServices, Arc<RequestContext>) {
         cpu_work_us: s.request.cpu_work_us,
         cpu_per_token_us: s.request.cpu_per_token_us,
         cpu_steps: s.request.cpu_steps,
+        cpu_offloop_share: s.request.cpu_offloop_share,
         cpu_parallel_share: s.request.cpu_parallel_share,
         gil: None,
         max_tokens: s.request.max_tokens,

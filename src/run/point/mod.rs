@@ -66,8 +66,9 @@ fn start(
                 cpu_work_us: s.request.cpu_work_us,
                 cpu_per_token_us: s.request.cpu_per_token_us,
                 cpu_steps: s.request.cpu_steps,
+                cpu_offloop_share: s.request.cpu_offloop_share,
                 cpu_parallel_share: s.request.cpu_parallel_share,
-                gil: s.request.gil.then(|| std::sync::Mutex::new(())),
+                gil: s.request.gil.then(|| Arc::new(std::sync::Mutex::new(()))),
                 max_tokens: s.request.max_tokens,
                 temperature: s.request.temperature,
             });
