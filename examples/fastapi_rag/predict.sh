@@ -6,12 +6,14 @@
 # then one table of measured / predicted (predict_summary.py -> OUT/prediction.md, and a chart
 # when matplotlib is installed).
 #
-#   examples/fastapi_rag/predict.sh                   # time scales 0.25 and 1, 10 s measured per point
+#   examples/fastapi_rag/predict.sh                   # time scales 0.25 and 1
 #   SCALES=0.25 ENDPOINTS=chat LEVELS=50 examples/fastapi_rag/predict.sh
 #
-# The warm-up of each point grows with its users (WARMUP_PER_USER, default 0.12 s, at least
-# 10 s): a CPU-bound server at 200 users takes ~20 s per request, and a window that opens before
-# the first of them finish is not steady state. Needs what run_experiment.sh needs.
+# The warm-up and the measured window of each point grow with its users (WARMUP_PER_USER, default
+# 0.12 s, and DURATION_PER_USER, default 0.15 s; at least 10 s each): a CPU-bound server at 200
+# users takes ~20 s per request, so a window that opens before the first of them finish is not
+# steady state, and a window shorter than a request sees only the few users whose requests
+# happened to start in it (a biased, tiny sample). Needs what run_experiment.sh needs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -19,8 +21,8 @@ cd "$root"
 
 SCALES=${SCALES:-0.25,1}
 LEVELS=${LEVELS:-50,100,200}
-DURATION=${DURATION:-10s}
 WARMUP_PER_USER=${WARMUP_PER_USER:-0.12}
+DURATION_PER_USER=${DURATION_PER_USER:-0.15}
 ENDPOINTS=${ENDPOINTS:-chat,stream-sync,stream-async}
 OUT=${OUT:-reports/fastapi-rag-predict}
 # Extra flags for `ragperf calibrate` (e.g. "-d 5s --warmup 3s" for a quick look).
@@ -32,6 +34,7 @@ if [ ! -x "$RAGPERF" ]; then
 fi
 uvicorn_cmd="python3 -m uvicorn --app-dir $here app:app --host 127.0.0.1 --port $PORT --workers 1 --log-level warning"
 warmup_for() { python3 -c "print(f'{max(10.0, $1 * $WARMUP_PER_USER):.0f}s')"; }
+duration_for() { python3 -c "print(f'{max(10.0, $1 * $DURATION_PER_USER):.0f}s')"; }
 
 for scale in ${SCALES//,/ }; do
   for name in ${ENDPOINTS//,/ }; do
@@ -50,12 +53,13 @@ for scale in ${SCALES//,/ }; do
       ${cal_args[@]+"${cal_args[@]}"}
     for c in ${LEVELS//,/ }; do
       w=$(warmup_for "$c")
+      d=$(duration_for "$c")
       echo "== $name, time scale $scale, c=$c (warm-up $w): measured"
-      "$RAGPERF" run --no-progress --time-scale "$scale" -c "$c" -d "$DURATION" --warmup "$w" \
+      "$RAGPERF" run --no-progress --time-scale "$scale" -c "$c" -d "$d" --warmup "$w" \
         "${target[@]}" --expect-citations --out "$dir/measured-c$c" > /dev/null
       echo "== $name, time scale $scale, c=$c (warm-up $w): predicted"
       "$RAGPERF" run --no-progress --scenario "$dir/calibration/calibrated.toml" -c "$c" \
-        -d "$DURATION" --warmup "$w" --out "$dir/predicted-c$c" > /dev/null
+        -d "$d" --warmup "$w" --out "$dir/predicted-c$c" > /dev/null
     done
   done
 done
