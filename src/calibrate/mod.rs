@@ -90,6 +90,9 @@ pub struct Calibration {
     /// Where an event loop's per-request CPU ran (`request.cpu_offloop_share` and
     /// `request.cpu_parallel_share`; both 0 unless the service is one event loop).
     pub cpu_placement: model::CpuPlacement,
+    /// For an event loop with off-loop CPU: the threads that ran it at most (its executor;
+    /// `load.max_blocking_threads`).
+    pub offloop_threads: Option<usize>,
     /// Things the model does not reproduce, said plainly.
     pub warnings: Vec<String>,
 }
@@ -233,6 +236,9 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
         VariantKind::AsyncSingle => model::cpu_placement(&observations, &cpu),
         _ => model::CpuPlacement::default(),
     };
+    let offloop_threads = (cpu_placement.offloop + cpu_placement.parallel > 0.0)
+        .then(|| model::offloop_threads(&observations))
+        .flatten();
     let mut warnings = call_warnings(&calls);
     warnings.extend(cpu_warnings(plan, cpu, cpu_low, cpu_from));
     let failed: u64 = observations.iter().map(|o| o.failed).sum();
@@ -250,6 +256,7 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
         calls_per_request: calls,
         cpu_steps,
         cpu_placement,
+        offloop_threads,
         warnings,
     })
 }
@@ -353,6 +360,10 @@ impl Calibration {
         s.request.cpu_parallel_share = two(self.cpu_placement.parallel);
         s.request.gil = gil;
         s.load.variants = vec![self.shape.variant.name().to_string()];
+        s.load.max_blocking_threads = match self.shape.variant {
+            VariantKind::AsyncSingle => self.offloop_threads,
+            _ => base.load.max_blocking_threads,
+        };
         s.load.workers = match self.shape.variant {
             VariantKind::Sync | VariantKind::SyncStream => self.shape.workers,
             _ => None,
@@ -404,9 +415,15 @@ impl Calibration {
         head.push_str(&if self.shape.variant == VariantKind::AsyncSingle {
             format!(
                 "#   Off the event loop's thread (the server's CPU beyond its busiest thread): \
-                 {:.0} % of it under the GIL, {:.0} % in parallel (what ran beyond one core).\n",
+                 {:.0} % of it under the GIL, {:.0} % in parallel (what ran beyond one core){}.\n",
                 100.0 * self.cpu_placement.offloop,
-                100.0 * self.cpu_placement.parallel
+                100.0 * self.cpu_placement.parallel,
+                self.offloop_threads
+                    .map(|n| format!(
+                        ", on at most {n} threads (its threads beyond those it started with: \
+                         max_blocking_threads)"
+                    ))
+                    .unwrap_or_default()
             )
         } else {
             "#   Where it ran is not split for a thread pool: its threads share one GIL.\n".into()

@@ -343,6 +343,27 @@ pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
     CpuPlacement { offloop, parallel }
 }
 
+/// For one event loop: the threads it ran beside the loop at most — the executor its off-loop
+/// work waits for (asyncio's default one has min(32, cores + 4) threads): the most threads any
+/// probe had (any point without probes) minus the fewest any point started with (the server
+/// before its first requests: main thread and helpers). None without such threads.
+pub fn offloop_threads(obs: &[Observation]) -> Option<usize> {
+    let has_probes = obs.iter().any(|o| o.probe);
+    let base = obs
+        .iter()
+        .map(|o| o.threads_start)
+        .filter(|t| *t > 0)
+        .min()?;
+    let peak = obs
+        .iter()
+        .filter(|o| o.probe == has_probes)
+        .map(|o| o.threads_peak)
+        .max()?;
+    usize::try_from(peak.checked_sub(base)?)
+        .ok()
+        .filter(|n| *n > 0)
+}
+
 /// The points the per-request CPU is spread over: one per backend call the service makes
 /// before its generation (embedding, searches) and the prompt itself, at most
 /// [`MAX_CPU_STEPS`](crate::scenario::MAX_CPU_STEPS): a Python service does work after every
@@ -530,6 +551,27 @@ mod tests {
         // Shares of the per-request CPU stay within 1 together.
         let p = cpu_placement(&[at(true, 500.0, Some(0.1), 1.5)], &fit);
         assert!(p.parallel + p.offloop <= 1.0 + 1e-9, "{p:?}");
+    }
+
+    #[test]
+    fn the_threads_beside_the_loop_are_the_peak_above_the_start() {
+        let at = |probe: bool, start: u64, peak: u64| Observation {
+            probe,
+            threads_start: start,
+            threads_peak: peak,
+            ..Observation::default()
+        };
+        // The seed's async endpoint: 2 threads at start, 8 at the probes: an executor of 6.
+        let obs = [
+            at(false, 2, 4),
+            at(false, 4, 8),
+            at(true, 8, 8),
+            at(true, 6, 7),
+        ];
+        assert_eq!(offloop_threads(&obs), Some(6));
+        assert_eq!(offloop_threads(&obs[..2]), Some(6));
+        assert_eq!(offloop_threads(&[at(true, 3, 3)]), None);
+        assert_eq!(offloop_threads(&[]), None);
     }
 
     #[test]

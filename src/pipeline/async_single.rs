@@ -35,8 +35,12 @@ impl AsyncSingle {
                     variant: "async-single",
                     message: e.to_string(),
                 })?;
+        // Its blocking pool runs a request's off-the-loop CPU (`cpu_offloop_share`,
+        // `cpu_parallel_share`): bounded by --max-blocking-threads like Python's default
+        // executor (min(32, cores + 4) threads).
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .max_blocking_threads(opts.max_blocking_threads.unwrap_or(512).max(1))
             .thread_name("async-single")
             .build()
             .map_err(|source| ExecutorError::Spawn {

@@ -141,6 +141,9 @@ pub(super) fn settings(at: &At) -> BTreeMap<String, String> {
             ) {
                 settings.insert("worker_threads".into(), threads());
             }
+            if let (VariantKind::AsyncSingle, Some(n)) = (kind, l.max_blocking_threads) {
+                settings.insert("max_blocking_threads".into(), n.to_string());
+            }
             if kind == VariantKind::Hybrid {
                 settings.insert(
                     "max_blocking_threads".into(),
