@@ -123,3 +123,33 @@ pub fn variant<'a>(result: &'a RunResult, variant: &str) -> &'a VariantRun {
 pub fn ms(run: &VariantRun, name: &str, pick: fn(&mock_services::hist::Percentiles) -> f64) -> f64 {
     pick(&run.latency_ms[name])
 }
+
+/// A request context for running the pipeline directly against `mocks`, every setting from `s`
+/// (the GIL lock when `s.request.gil`).
+pub fn request_context(
+    mocks: &mock_services::OwnedMockServices,
+    s: &Scenario,
+) -> ragperf::pipeline::RequestContext {
+    ragperf::pipeline::RequestContext {
+        epoch: std::time::Instant::now(),
+        endpoints: ragperf::client::Endpoints {
+            qdrant_url: mocks.qdrant_url(),
+            bedrock_url: mocks.bedrock_url(),
+            collection: s.qdrant.collection.clone(),
+            embed_model: s.request.embed_model.clone(),
+            embed_dimensions: s.request.embed_dimensions as u32,
+            chat_model: s.request.chat_model.clone(),
+        },
+        client: s.client.clone(),
+        time_scale: s.time_scale,
+        top_k: s.request.top_k,
+        cpu_work_us: s.request.cpu_work_us,
+        cpu_per_token_us: s.request.cpu_per_token_us,
+        cpu_steps: s.request.cpu_steps,
+        cpu_offloop_share: s.request.cpu_offloop_share,
+        cpu_parallel_share: s.request.cpu_parallel_share,
+        gil: s.request.gil.then(|| Arc::new(std::sync::Mutex::new(()))),
+        max_tokens: s.request.max_tokens,
+        temperature: s.request.temperature,
+    }
+}

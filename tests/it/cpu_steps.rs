@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mock_services::{Bind, MockServices, OwnedMockServices};
-use ragperf::client::Endpoints;
 use ragperf::pipeline::cpu::thread_cpu_us;
 use ragperf::pipeline::steps::run_async;
 use ragperf::pipeline::{RequestContext, RequestRecord, Ticket};
@@ -30,26 +29,13 @@ fn context(
     share: f64,
 ) -> RequestContext {
     RequestContext {
-        epoch: Instant::now(),
-        endpoints: Endpoints {
-            qdrant_url: mocks.qdrant_url(),
-            bedrock_url: mocks.bedrock_url(),
-            collection: s.qdrant.collection.clone(),
-            embed_model: s.request.embed_model.clone(),
-            embed_dimensions: s.request.embed_dimensions as u32,
-            chat_model: s.request.chat_model.clone(),
-        },
-        client: s.client.clone(),
-        time_scale: s.time_scale,
-        top_k: s.request.top_k,
         cpu_work_us: WORK_US,
         cpu_per_token_us: 0,
         cpu_steps: steps,
         cpu_offloop_share: offloop,
         cpu_parallel_share: share,
         gil: None,
-        max_tokens: s.request.max_tokens,
-        temperature: s.request.temperature,
+        ..common::request_context(mocks, s)
     }
 }
 

@@ -14,7 +14,6 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use mock_services::{Bind, MockServices, OwnedMockServices};
-use ragperf::client::Endpoints;
 use ragperf::pipeline::{
     ExecutorOptions, RequestContext, RequestRecord, Ticket, VariantKind, start_executor,
 };
@@ -101,28 +100,7 @@ fn one_thread_overlaps_two_streams_where_a_held_thread_cannot() {
 fn mocks_and_context(s: &Scenario) -> (OwnedMockServices, Arc<RequestContext>) {
     let mocks = MockServices::start_on_own_runtime(s.mock_config(), Bind::default(), 2)
         .expect("start the mocks");
-    let ctx = Arc::new(RequestContext {
-        epoch: Instant::now(),
-        endpoints: Endpoints {
-            qdrant_url: mocks.qdrant_url(),
-            bedrock_url: mocks.bedrock_url(),
-            collection: s.qdrant.collection.clone(),
-            embed_model: s.request.embed_model.clone(),
-            embed_dimensions: s.request.embed_dimensions as u32,
-            chat_model: s.request.chat_model.clone(),
-        },
-        client: s.client.clone(),
-        time_scale: s.time_scale,
-        top_k: s.request.top_k,
-        cpu_work_us: s.request.cpu_work_us,
-        cpu_per_token_us: s.request.cpu_per_token_us,
-        cpu_steps: s.request.cpu_steps,
-        cpu_offloop_share: s.request.cpu_offloop_share,
-        cpu_parallel_share: s.request.cpu_parallel_share,
-        gil: None,
-        max_tokens: s.request.max_tokens,
-        temperature: s.request.temperature,
-    });
+    let ctx = Arc::new(common::request_context(&mocks, s));
     (mocks, ctx)
 }
 

@@ -364,39 +364,38 @@ impl Tree {
 
     /// One thread's counters; None when it exited meanwhile or a file did not parse (counted).
     fn read_thread(&mut self, pid: u32, tid: u32) -> Option<ThreadCounters> {
-        let (voluntary, involuntary) = match self.reader.read_task(pid, tid, "status") {
-            Ok(status) => match parse_ctxt_switches(status) {
-                Some(c) => c,
-                None => {
-                    self.failed_reads += 1;
-                    return None;
-                }
-            },
-            Err(e) if thread_gone(&e) => return None,
-            Err(_) => {
-                self.failed_reads += 1;
-                return None;
-            }
-        };
-        let cpu_ticks = match self.reader.read_task(pid, tid, "stat") {
-            Ok(stat) => match parse_task_stat(stat) {
-                Some(t) => t.utime.saturating_add(t.stime),
-                None => {
-                    self.failed_reads += 1;
-                    return None;
-                }
-            },
-            Err(e) if thread_gone(&e) => return None,
-            Err(_) => {
-                self.failed_reads += 1;
-                return None;
-            }
-        };
+        let (voluntary, involuntary) =
+            self.read_task_as(pid, tid, "status", parse_ctxt_switches)?;
+        let cpu_ticks = self.read_task_as(pid, tid, "stat", |stat| {
+            parse_task_stat(stat).map(|t| t.utime.saturating_add(t.stime))
+        })?;
         Some(ThreadCounters {
             voluntary,
             involuntary,
             cpu_ticks,
         })
+    }
+}
+
+impl Tree {
+    /// `/proc/<pid>/task/<tid>/<leaf>` parsed by `parse`; None when the thread is gone, or the
+    /// read or the parse failed (those two counted in `failed_reads`).
+    fn read_task_as<T>(
+        &mut self,
+        pid: u32,
+        tid: u32,
+        leaf: &str,
+        parse: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Option<T> {
+        let parsed = match self.reader.read_task(pid, tid, leaf) {
+            Ok(bytes) => parse(bytes),
+            Err(e) if thread_gone(&e) => return None,
+            Err(_) => None,
+        };
+        if parsed.is_none() {
+            self.failed_reads += 1;
+        }
+        parsed
     }
 }
 
