@@ -186,15 +186,10 @@ fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
         threads_peak,
         calls_per_request,
         busiest_thread_share: r.server.as_ref().and_then(|s| {
-            let total = s.cpu_user_s + s.cpu_sys_s;
             let busiest = s.cpu_busiest_thread_s?;
-            (total > 0.0).then(|| (busiest / total).clamp(0.0, 1.0))
+            (s.cpu_s() > 0.0).then(|| (busiest / s.cpu_s()).clamp(0.0, 1.0))
         }),
-        server_cores: r
-            .server
-            .as_ref()
-            .filter(|s| s.window_s > 0.0)
-            .map(|s| (s.cpu_user_s + s.cpu_sys_s) / s.window_s),
+        server_cores: r.server.as_ref().and_then(|s| s.cores()),
     }
 }
 
@@ -204,7 +199,7 @@ fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
 /// would overstate the cost at loads that queue. Without mock figures, per finished request.
 fn cpu_per_generation_ms(r: &VariantRun, generations: Option<u64>) -> Option<f64> {
     match (&r.server, generations) {
-        (Some(s), Some(g)) if g > 0 => Some((s.cpu_user_s + s.cpu_sys_s) * 1000.0 / g as f64),
+        (Some(s), Some(g)) if g > 0 => Some(s.cpu_s() * 1000.0 / g as f64),
         _ => crate::metrics::server::cpu_per_request_ms(r),
     }
 }

@@ -133,18 +133,23 @@ pub fn time_scale(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-/// `--max-error-rate`: a fraction from 0 to 1.
-pub fn error_rate_fraction(s: &str) -> Result<f64, String> {
+/// A fraction from 0 to 1; `example` completes "write a fraction, e.g. …".
+fn fraction(s: &str, example: &str) -> Result<f64, String> {
     let t = s.trim();
     let v: f64 = t
         .parse()
-        .map_err(|_| format!("`{t}` is not a number; write a fraction, e.g. 0.01 for 1 %"))?;
+        .map_err(|_| format!("`{t}` is not a number; write a fraction, e.g. {example}"))?;
     if !(0.0..=1.0).contains(&v) {
         return Err(format!(
-            "`{t}` is outside 0..1; write a fraction, e.g. 0.01 for 1 %"
+            "`{t}` is outside 0..1; write a fraction, e.g. {example}"
         ));
     }
     Ok(v)
+}
+
+/// `--max-error-rate`: a fraction from 0 to 1.
+pub fn error_rate_fraction(s: &str) -> Result<f64, String> {
+    fraction(s, "0.01 for 1 %")
 }
 
 /// `--cpu-steps`: 1, 2 or [`MAX_CPU_STEPS`](crate::scenario::MAX_CPU_STEPS).
@@ -159,15 +164,9 @@ pub fn cpu_steps(s: &str) -> Result<u8, String> {
     }
 }
 
-/// `--cpu-parallel-share`: a share from 0 to 1.
+/// `--cpu-offloop-share`, `--cpu-parallel-share`: a share from 0 to 1.
 pub fn share(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    match t.parse::<f64>() {
-        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "`{t}` is not a share from 0 to 1; write e.g. 0.3 for 30 %"
-        )),
-    }
+    fraction(s, "0.3 for 30 %")
 }
 
 /// A duration flag (`10s`, `500ms`, `2m`), at most [`MAX_DURATION`].

@@ -180,7 +180,6 @@ pub fn server_row(run: &VariantRun, with_repetition: bool) -> Option<Vec<String>
     if with_repetition {
         load.push_str(&format!(" #{}", run.repetition + 1));
     }
-    let cpu = s.cpu_user_s + s.cpu_sys_s;
     Some(vec![
         crate::export::table::subject_label(run),
         load,
@@ -188,12 +187,8 @@ pub fn server_row(run: &VariantRun, with_repetition: bool) -> Option<Vec<String>
         s.processes_peak.to_string(),
         optional((cat::SERVER_RSS_PEAK_MIB.read)(run), |v| format!("{v:.1}")),
         format!("{:.2}/{:.2}", s.cpu_user_s, s.cpu_sys_s),
-        if s.window_s > 0.0 {
-            format!("{:.0}%", 100.0 * cpu / s.window_s)
-        } else {
-            "–".into()
-        },
-        busiest_thread_share(s),
+        core_share(s.cores()),
+        core_share(s.busiest_thread_cores()),
         optional((cat::SERVER_CPU_PER_REQUEST_MS.read)(run), ms_num),
         format!(
             "{}/{}",
@@ -202,13 +197,10 @@ pub fn server_row(run: &VariantRun, with_repetition: bool) -> Option<Vec<String>
     ])
 }
 
-/// The busiest thread's CPU as a share of one core over the window ("–" when not measured): at
-/// ~100 % one thread (an event loop, or the thread holding the GIL) is the server's limit.
-pub fn busiest_thread_share(s: &crate::metrics::server::ServerFigures) -> String {
-    match s.cpu_busiest_thread_s {
-        Some(cpu) if s.window_s > 0.0 => format!("{:.0}%", 100.0 * cpu / s.window_s),
-        _ => "–".into(),
-    }
+/// Cores as a share of one ("–" when not measured): a server at ~100 % of one core on its
+/// busiest thread has reached that thread's limit (an event loop, the thread holding the GIL).
+pub fn core_share(cores: Option<f64>) -> String {
+    cores.map_or_else(|| "–".into(), |c| format!("{:.0}%", 100.0 * c))
 }
 
 /// The `[target]` settings as run, for "Scenario as run".

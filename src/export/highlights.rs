@@ -246,12 +246,11 @@ fn missed_ideal_because(run: &VariantRun) -> String {
             }
         );
     }
-    let Some(s) = run.server.as_ref().filter(|s| s.window_s > 0.0) else {
+    let Some((s, cpu_share)) = run.server.as_ref().and_then(|s| Some((s, s.cores()?))) else {
         return "the time went to something the latency model does not inject, such as a \
                 blocked runtime thread or CPU"
             .into();
     };
-    let cpu_share = (s.cpu_user_s + s.cpu_sys_s) / s.window_s;
     let per_request = crate::metrics::server::cpu_per_request_ms(run)
         .map_or(String::new(), |v| format!(", {v:.1} ms per request"));
     if cpu_share >= 0.9 {

@@ -172,11 +172,8 @@ fn server_rows(result: &RunResult, out: &mut String) {
                 s.processes_peak.to_string(),
                 optional((cat::SERVER_RSS_PEAK_MIB.read)(r), |v| format!("{v:.0}")),
                 format!("{:.2}/{:.2}", s.cpu_user_s, s.cpu_sys_s),
-                format!(
-                    "{:.0}%",
-                    100.0 * (s.cpu_user_s + s.cpu_sys_s) / s.window_s.max(1e-9)
-                ),
-                crate::export::describe::busiest_thread_share(s),
+                crate::export::describe::core_share(s.cores()),
+                crate::export::describe::core_share(s.busiest_thread_cores()),
                 optional((cat::SERVER_CPU_PER_REQUEST_MS.read)(r), ms_num),
                 format!(
                     "{}/{}",

@@ -263,7 +263,7 @@ pub const SERVER_CPU_S: Figure = Figure {
     how: "user + system CPU of the --target server's process tree",
     direction: Direction::LowerIsBetter,
     unit: "s",
-    read: |r| r.server.as_ref().map(|s| s.cpu_user_s + s.cpu_sys_s),
+    read: |r| r.server.as_ref().map(|s| s.cpu_s()),
 };
 
 /// `server_threads_peak`: peak threads of the --target server.

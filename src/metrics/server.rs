@@ -162,6 +162,25 @@ pub struct ServerFigures {
     pub samples: Vec<ServerSample>,
 }
 
+impl ServerFigures {
+    /// User plus system CPU of the tree during the window, seconds.
+    pub fn cpu_s(&self) -> f64 {
+        self.cpu_user_s + self.cpu_sys_s
+    }
+
+    /// Cores in use on average over the window (CPU seconds ÷ window); None for an empty window.
+    pub fn cores(&self) -> Option<f64> {
+        (self.window_s > 0.0).then(|| self.cpu_s() / self.window_s)
+    }
+
+    /// The busiest thread's CPU as cores (a share of one) over the window; None when not
+    /// measured or the window is empty.
+    pub fn busiest_thread_cores(&self) -> Option<f64> {
+        let busiest = self.cpu_busiest_thread_s?;
+        (self.window_s > 0.0).then(|| busiest / self.window_s)
+    }
+}
+
 /// `points` cut to at most `max` evenly spaced ones, keeping the first and the last.
 fn thin_evenly<T: Clone>(points: &[T], max: usize) -> Vec<T> {
     let n = points.len();
@@ -378,5 +397,5 @@ pub fn cpu_per_request_ms(r: &crate::result::VariantRun) -> Option<f64> {
     let s = r.server.as_ref()?;
     let c = &r.counters;
     let finished = c.ok + c.failed + c.warmup_completed;
-    (finished > 0).then(|| (s.cpu_user_s + s.cpu_sys_s) * 1000.0 / finished as f64)
+    (finished > 0).then(|| s.cpu_s() * 1000.0 / finished as f64)
 }
