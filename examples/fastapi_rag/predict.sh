@@ -8,6 +8,9 @@
 #
 #   examples/fastapi_rag/predict.sh                   # time scales 0.25 and 1
 #   SCALES=0.25 ENDPOINTS=chat LEVELS=50 examples/fastapi_rag/predict.sh
+#   PREDICT_ONLY=1 examples/fastapi_rag/predict.sh   # the model changed, the service did not:
+#                                                    # rerun only step 3 on the calibrations and
+#                                                    # measurements already in OUT
 #
 # The warm-up and the measured window of each point grow with its users (WARMUP_PER_USER, default
 # 0.12 s, and DURATION_PER_USER, default 0.15 s; at least 10 s each): a CPU-bound server at 200
@@ -27,6 +30,7 @@ ENDPOINTS=${ENDPOINTS:-chat,stream-sync,stream-async}
 OUT=${OUT:-reports/fastapi-rag-predict}
 # Extra flags for `ragperf calibrate` (e.g. "-d 5s --warmup 3s" for a quick look).
 read -r -a cal_args <<< "${CAL_ARGS:-}"
+PREDICT_ONLY=${PREDICT_ONLY:-}
 PORT=${PORT:-18080}
 RAGPERF=${RAGPERF:-target/release/ragperf}
 if [ ! -x "$RAGPERF" ]; then
@@ -48,15 +52,24 @@ for scale in ${SCALES//,/ }; do
     dir="$OUT/ts-$scale/$name"
     target=(--target "http://127.0.0.1:$PORT$path" --target-name "$name" --protocol "$protocol"
             --target-cmd "$uvicorn_cmd" --target-ready "http://127.0.0.1:$PORT/health")
-    echo "== $name, time scale $scale: calibrate"
-    "$RAGPERF" calibrate --no-progress --time-scale "$scale" "${target[@]}" -o "$dir/calibration" \
-      ${cal_args[@]+"${cal_args[@]}"}
+    if [ -n "$PREDICT_ONLY" ]; then
+      if [ ! -f "$dir/calibration/calibrated.toml" ]; then
+        echo "PREDICT_ONLY: no $dir/calibration/calibrated.toml; run without PREDICT_ONLY first"
+        exit 2
+      fi
+    else
+      echo "== $name, time scale $scale: calibrate"
+      "$RAGPERF" calibrate --no-progress --time-scale "$scale" "${target[@]}" -o "$dir/calibration" \
+        ${cal_args[@]+"${cal_args[@]}"}
+    fi
     for c in ${LEVELS//,/ }; do
       w=$(warmup_for "$c")
       d=$(duration_for "$c")
-      echo "== $name, time scale $scale, c=$c (warm-up $w): measured"
-      "$RAGPERF" run --no-progress --time-scale "$scale" -c "$c" -d "$d" --warmup "$w" \
-        "${target[@]}" --expect-citations --out "$dir/measured-c$c" > /dev/null
+      if [ -z "$PREDICT_ONLY" ]; then
+        echo "== $name, time scale $scale, c=$c (warm-up $w): measured"
+        "$RAGPERF" run --no-progress --time-scale "$scale" -c "$c" -d "$d" --warmup "$w" \
+          "${target[@]}" --expect-citations --out "$dir/measured-c$c" > /dev/null
+      fi
       echo "== $name, time scale $scale, c=$c (warm-up $w): predicted"
       "$RAGPERF" run --no-progress --scenario "$dir/calibration/calibrated.toml" -c "$c" \
         -d "$d" --warmup "$w" --out "$dir/predicted-c$c" > /dev/null

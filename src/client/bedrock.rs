@@ -9,6 +9,7 @@
 //! once the body is being read, every failure is final — the user may already have seen tokens.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{ClientConfig, Endpoints};
 use super::error::{ClientError, ErrorKind, Service};
 use super::eventstream::{ConverseStreamDecoder, Usage};
+use super::lean::LeanStream;
 pub use super::outcome::GenerateOutcome;
 use super::retry::{Backoff, run_async, run_blocking};
 use super::transport::path_name;
@@ -381,11 +383,13 @@ impl BlockingConverseStream {
     }
 }
 
-/// Async Bedrock generation client (reqwest).
+/// Async Bedrock generation client (reqwest; or, for an event loop, streams read whole-buffer
+/// by [`LeanStream`]).
 #[derive(Clone, Debug)]
 pub struct AsyncBedrockClient {
     client: reqwest::Client,
     target: ChatTarget,
+    lean: Option<Arc<LeanStream>>,
 }
 
 impl AsyncBedrockClient {
@@ -399,7 +403,20 @@ impl AsyncBedrockClient {
         Ok(AsyncBedrockClient {
             client,
             target: ChatTarget::new(endpoints, config, backoff)?,
+            lean: None,
         })
+    }
+
+    /// From now on, streams are read as asyncio reads them: each read hands over every frame
+    /// that has arrived ([`LeanStream`]), on up to `pool_size` kept-alive connections.
+    pub(crate) fn read_streams_whole(
+        &mut self,
+        config: &ClientConfig,
+        pool_size: usize,
+    ) -> Result<(), ClientBuildError> {
+        let lean = LeanStream::new(&self.target.stream_url, config, pool_size)?;
+        self.lean = Some(Arc::new(lean));
+        Ok(())
     }
 
     /// Streams an answer, calling `on_token` with each text delta as soon as its frame is
@@ -409,6 +426,9 @@ impl AsyncBedrockClient {
         req: &ChatRequest<'_>,
         mut on_token: F,
     ) -> Result<Reply<GenerateOutcome>, ClientError> {
+        if let Some(lean) = &self.lean {
+            return self.converse_stream_lean(lean, req, on_token).await;
+        }
         let t = &self.target;
         let body = request_body(req);
         let body = &body;
@@ -429,6 +449,29 @@ impl AsyncBedrockClient {
             decoder.feed(chunk, &mut on_token)
         })
         .await;
+        finish(read, decoder, attempts)
+    }
+
+    /// [`AsyncBedrockClient::converse_stream`] on the whole-buffer reader.
+    async fn converse_stream_lean<F: FnMut(&str)>(
+        &self,
+        lean: &LeanStream,
+        req: &ChatRequest<'_>,
+        mut on_token: F,
+    ) -> Result<Reply<GenerateOutcome>, ClientError> {
+        let t = &self.target;
+        let body = request_body(req);
+        let body = &body;
+        let ((conn, head), attempts) = run_async(&t.backoff, move || async move {
+            lean.open(STREAM_OP, body, t.timeout).await
+        })
+        .await?;
+        let mut decoder = ConverseStreamDecoder::new();
+        let read = lean
+            .read(STREAM_OP, conn, &head, t.idle, |chunk| {
+                decoder.feed(chunk, &mut on_token)
+            })
+            .await;
         finish(read, decoder, attempts)
     }
 

@@ -47,6 +47,7 @@ pub(crate) mod config;
 pub(crate) mod embed;
 pub(crate) mod error;
 pub mod eventstream;
+mod lean;
 mod outcome;
 pub(crate) mod qdrant;
 pub(crate) mod retry;
@@ -160,6 +161,21 @@ impl AsyncClients {
             qdrant: AsyncQdrantClient::new(client.clone(), endpoints, config, backoff.clone())?,
             bedrock: AsyncBedrockClient::new(client, endpoints, config, backoff)?,
         })
+    }
+
+    /// The set of an event loop (`async-single`): as [`AsyncClients::new`], but the Bedrock
+    /// stream is read as asyncio reads it — every frame that has arrived is decoded in the turn
+    /// that reads it (`lean.rs` says why that decides how a busy loop streams).
+    pub fn for_event_loop(
+        endpoints: &Endpoints,
+        config: &ClientConfig,
+        concurrency: usize,
+        backoff_scale: f64,
+    ) -> Result<Self, ClientBuildError> {
+        let mut set = Self::new(endpoints, config, concurrency, backoff_scale)?;
+        set.bedrock
+            .read_streams_whole(config, config.pool_size_for(concurrency))?;
+        Ok(set)
     }
 }
 

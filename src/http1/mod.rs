@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 pub(crate) mod chunked;
+pub(crate) mod pool;
 
 use chunked::{ChunkError, Chunked};
 

@@ -29,12 +29,12 @@ impl AsyncSingle {
         opts: &ExecutorOptions,
         done: Sender<RequestRecord>,
     ) -> Result<Self, ExecutorError> {
-        let clients =
-            ctx.async_clients(opts.expected_concurrency)
-                .map_err(|e| ExecutorError::Clients {
-                    variant: "async-single",
-                    message: e.to_string(),
-                })?;
+        let clients = ctx
+            .event_loop_clients(opts.expected_concurrency)
+            .map_err(|e| ExecutorError::Clients {
+                variant: "async-single",
+                message: e.to_string(),
+            })?;
         // Its blocking pool runs a request's off-the-loop CPU (`cpu_offloop_share`,
         // `cpu_parallel_share`): bounded by --max-blocking-threads like Python's default
         // executor (min(32, cores + 4) threads).

@@ -84,6 +84,12 @@ impl RequestContext {
         AsyncClients::new(&self.endpoints, &self.client, concurrency, self.time_scale)
     }
 
+    /// The async clients of an event loop (`async-single`): streams read as asyncio reads them
+    /// ([`AsyncClients::for_event_loop`]).
+    pub fn event_loop_clients(&self, concurrency: usize) -> Result<AsyncClients, ClientBuildError> {
+        AsyncClients::for_event_loop(&self.endpoints, &self.client, concurrency, self.time_scale)
+    }
+
     /// The generation request for a built prompt.
     pub(crate) fn chat_request<'a>(&self, system: &'a str, user: &'a str) -> ChatRequest<'a> {
         ChatRequest {

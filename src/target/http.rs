@@ -1,19 +1,17 @@
 //! The `--target` executor's side of the wire: the one HTTP/1.1 client of [`crate::http1`], with
-//! the target's addresses resolved once, the request rendered per ticket into a reused buffer,
-//! and a pool of kept-alive connections.
+//! the request rendered per ticket into a reused buffer, on [`crate::http1::pool`]'s kept-alive
+//! connections.
 //!
 //! A connection goes back to the pool only after its whole response was read, framed by
 //! `Content-Length` or chunked, without `connection: close`. A pooled connection that the server
-//! closed before answering (an idle keep-alive it gave up on) is retried once on a fresh
-//! connection, as every HTTP client does; anything else is counted, never retried.
+//! closed before answering is retried once on a fresh connection (the pool does that); anything
+//! else is counted, never retried.
 
 use std::cell::Cell;
-use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::Duration;
 
 use super::config::TargetSpec;
-use crate::http1::{BodyLength, Conn, Head, HttpError};
+use crate::http1::pool::{OpenError, Pool};
+use crate::http1::{BodyLength, Conn, Head};
 
 /// Why a request failed: its counter key and a message.
 pub struct Failure(pub &'static str, pub String);
@@ -44,32 +42,18 @@ impl RequestBuf {
 
 /// Where and what to send, fixed for the run.
 pub struct Wire {
-    /// The target's addresses (an error message when the host did not resolve).
-    addrs: Result<Vec<SocketAddr>, String>,
+    /// The target's addresses and idle connections.
+    pool: Pool,
     /// Request line and the fixed headers, without the blank line.
     prefix: Vec<u8>,
     /// The response has no body whatever its head says (`HEAD`).
     head_only: bool,
-    connect_timeout: Duration,
-    idle: Mutex<Vec<Conn>>,
-    max_idle: usize,
 }
 
 impl Wire {
     /// Resolves the host (once) and renders the fixed part of the request.
     pub fn new(spec: &TargetSpec, max_idle: usize) -> Wire {
         let url = &spec.url;
-        let addrs = url
-            .socket_addrs(|| Some(80))
-            .map_err(|e| e.to_string())
-            .and_then(|a| {
-                if a.is_empty() {
-                    Err("the host resolves to no address".to_string())
-                } else {
-                    Ok(a)
-                }
-            })
-            .map_err(|e| format!("resolving {}: {e}", url.host_str().unwrap_or("")));
         let mut prefix = format!("{} {}", spec.method.as_str(), url.path());
         if let Some(q) = url.query() {
             prefix.push('?');
@@ -98,12 +82,9 @@ impl Wire {
             }
         }
         Wire {
-            addrs,
+            pool: Pool::new(url, spec.connect_timeout, max_idle),
             prefix: prefix.into_bytes(),
             head_only: spec.method == reqwest::Method::HEAD,
-            connect_timeout: spec.connect_timeout,
-            idle: Mutex::new(Vec::new()),
-            max_idle: max_idle.max(1),
         }
     }
 
@@ -127,111 +108,25 @@ impl Wire {
     /// Sends `request` on a pooled or new connection and reads the response head (1xx heads
     /// skipped).
     pub async fn open(&self, request: &[u8]) -> Result<(Conn, Head), Failure> {
-        let mut fresh_retry_done = false;
-        loop {
-            let pooled = if fresh_retry_done {
-                None
-            } else {
-                self.pooled()
-            };
-            let reused = pooled.is_some();
-            let mut conn = match pooled {
-                Some(c) => c,
-                None => self.connect().await?,
-            };
-            let head = match conn.send(request).await {
-                Ok(()) => read_final_head(&mut conn).await,
-                Err(e) => Err(HttpError::Io(e)),
-            };
-            match head {
-                Ok(Some(mut head)) => {
-                    if self.head_only {
-                        head.body = BodyLength::Fixed(0);
-                    }
-                    return Ok((conn, head));
+        match self.pool.open(request).await {
+            Ok((conn, mut head)) => {
+                if self.head_only {
+                    head.body = BodyLength::Fixed(0);
                 }
-                // A kept-alive connection the server had closed before it read the request.
-                Ok(None) | Err(HttpError::Io(_))
-                    if reused && !fresh_retry_done && conn.buffered() == 0 =>
-                {
-                    fresh_retry_done = true;
-                }
-                // Closed (or failed) before any response byte: `connect`, the kind every
-                // client stack of ragperf gives it (tests/client_same_failure.rs).
-                Ok(None) | Err(HttpError::Io(_)) if conn.buffered() == 0 => {
-                    return Err(Failure(
-                        "connect",
-                        "the server closed the connection before sending a response byte".into(),
-                    ));
-                }
-                Ok(None) => {
-                    return Err(Failure(
-                        "bad_response",
-                        "no valid HTTP response: the server closed the connection inside the \
-                         response head"
-                            .into(),
-                    ));
-                }
-                Err(e) => {
-                    return Err(Failure(
-                        "bad_response",
-                        format!("no valid HTTP response: {e}"),
-                    ));
-                }
+                Ok((conn, head))
             }
+            Err(OpenError::Connect(m)) => Err(Failure("connect", m)),
+            Err(OpenError::Timeout(m)) => Err(Failure("timeout", m)),
+            Err(OpenError::Bad(m)) => Err(Failure(
+                "bad_response",
+                format!("no valid HTTP response: {m}"),
+            )),
         }
     }
 
     /// Puts a connection whose response was read to its end back in the pool.
     pub fn put_back(&self, conn: Conn) {
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < self.max_idle
-        {
-            idle.push(conn);
-        }
-    }
-
-    fn pooled(&self) -> Option<Conn> {
-        self.idle.lock().ok().and_then(|mut idle| idle.pop())
-    }
-
-    /// A new connection to the first address that accepts one, within the connect timeout.
-    async fn connect(&self) -> Result<Conn, Failure> {
-        let addrs = match &self.addrs {
-            Ok(a) => a,
-            Err(e) => return Err(Failure("connect", format!("could not connect: {e}"))),
-        };
-        let attempt = async {
-            let mut last = None;
-            for &addr in addrs {
-                match Conn::connect(addr).await {
-                    Ok(c) => return Ok(c),
-                    Err(e) => last = Some(format!("connecting to {addr}: {e}")),
-                }
-            }
-            Err(last.unwrap_or_default())
-        };
-        match tokio::time::timeout(self.connect_timeout, attempt).await {
-            Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(Failure("connect", format!("could not connect: {e}"))),
-            Err(_) => Err(Failure(
-                "timeout",
-                format!(
-                    "could not connect within {} ms (client.connect_timeout_ms)",
-                    self.connect_timeout.as_millis()
-                ),
-            )),
-        }
-    }
-}
-
-/// The response head after any interim (1xx) ones; `Ok(None)`: closed before a byte.
-async fn read_final_head(conn: &mut Conn) -> Result<Option<Head>, HttpError> {
-    loop {
-        match conn.read_head().await? {
-            Some(h) if (100..200).contains(&h.status) && h.status != 101 => continue,
-            other => return Ok(other),
-        }
+        self.pool.put_back(conn);
     }
 }
 
@@ -251,6 +146,7 @@ fn itoa(mut n: usize, out: &mut [u8; 20]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// A server that answers each request on a connection with a keep-alive response, then
     /// closes the connection after `per_conn` of them; returns the URL and the connections
