@@ -9,8 +9,9 @@
 #   examples/fastapi_rag/predict.sh                   # time scales 0.25 and 1
 #   SCALES=0.25 ENDPOINTS=chat LEVELS=50 examples/fastapi_rag/predict.sh
 #   PREDICT_ONLY=1 examples/fastapi_rag/predict.sh   # the model changed, the service did not:
-#                                                    # rerun only step 3 on the calibrations and
-#                                                    # measurements already in OUT
+#                                                    # derive each model again from the saved
+#                                                    # calibration (`calibrate --from`) and rerun
+#                                                    # step 3 against the measurements in OUT
 #
 # The warm-up and the measured window of each point grow with its users (WARMUP_PER_USER, default
 # 0.12 s, and DURATION_PER_USER, default 0.15 s; at least 10 s each): a CPU-bound server at 200
@@ -53,10 +54,13 @@ for scale in ${SCALES//,/ }; do
     target=(--target "http://127.0.0.1:$PORT$path" --target-name "$name" --protocol "$protocol"
             --target-cmd "$uvicorn_cmd" --target-ready "http://127.0.0.1:$PORT/health")
     if [ -n "$PREDICT_ONLY" ]; then
-      if [ ! -f "$dir/calibration/calibrated.toml" ]; then
-        echo "PREDICT_ONLY: no $dir/calibration/calibrated.toml; run without PREDICT_ONLY first"
+      if [ ! -f "$dir/calibration/calibration.json" ]; then
+        echo "PREDICT_ONLY: no $dir/calibration/calibration.json; run without PREDICT_ONLY first"
         exit 2
       fi
+      echo "== $name, time scale $scale: the model again from the saved calibration"
+      "$RAGPERF" calibrate --no-progress --time-scale "$scale" "${target[@]}" \
+        --from "$dir/calibration/calibration.json" > /dev/null
     else
       echo "== $name, time scale $scale: calibrate"
       "$RAGPERF" calibrate --no-progress --time-scale "$scale" "${target[@]}" -o "$dir/calibration" \

@@ -70,6 +70,10 @@ pub struct CalibrationPlan {
 /// What calibration found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Calibration {
+    /// The service measured.
+    pub target: String,
+    /// The time scale it was measured at.
+    pub time_scale: f64,
     /// Every point measured.
     pub observations: Vec<Observation>,
     /// The CPU model written to the scenario: the probes' fit when there are probes (a Python
@@ -243,6 +247,8 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
         ));
     }
     Ok(Calibration {
+        target: plan.target.spec.url.to_string(),
+        time_scale: plan.scenario.time_scale,
         observations,
         cpu,
         cpu_from: cpu_from.into(),

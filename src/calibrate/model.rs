@@ -5,12 +5,13 @@
 //!
 //! Pure functions over [`Observation`]s, so each rule is tested on numbers, not on a server.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::pipeline::VariantKind;
 
 /// What one calibration point measured.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Observation {
     /// Closed-loop users.
     pub concurrency: usize,
@@ -309,12 +310,19 @@ pub struct CpuPlacement {
 }
 
 /// For one event loop, from the probes (the loaded points the CPU fit comes from; the low
-/// levels without probes): the server's CPU beyond its busiest thread ran off the loop. Of
-/// that, what ran beyond one core at once cannot have held the GIL (one thread at a time holds
-/// it), so it is the parallel part; the rest of the off-loop CPU is taken to be under the GIL
-/// (Python code in an executor) — the parallel part is a lower bound, exact when the GIL was
-/// busy all the time. Both per request, as shares of the fitted per-request CPU, averaged over
-/// the points; zero when no point measured its threads.
+/// levels without probes): the server's CPU beyond its busiest thread ran off the loop — per
+/// request, averaged over the points. Of that, what ran beyond one core at once cannot have
+/// held the GIL (one thread at a time holds it), so it ran in parallel; each point gives a
+/// lower bound of the parallel CPU per request, exact when the GIL was busy all the time, and
+/// the work is per request (client set-up, TLS contexts: the same at every answer length), so
+/// the largest bound is the estimate. The rest of the off-loop CPU is taken to be under the GIL
+/// (Python code in an executor). Both as shares of the fitted per-request CPU; zero when no
+/// point measured its threads.
+///
+/// Why the largest, not the mean: on the seed's async endpoint the probe with 20-token answers
+/// kept the GIL busy (1.5 cores: 32 ms per request beyond one core), the one with 120-token
+/// answers did not (1.2 cores: 17 ms) — the mean put a third of the parallel work under the
+/// GIL, and the model's loop saturated at 9 req/s where the service reached 12.5–14.6.
 pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
     let has_probes = obs.iter().any(|o| o.probe);
     let per_point: Vec<(f64, f64)> = obs
@@ -329,7 +337,7 @@ pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
             } else {
                 0.0
             };
-            Some(((off - parallel) * cpu_ms, parallel * cpu_ms))
+            Some((off * cpu_ms, parallel * cpu_ms))
         })
         .collect();
     if per_point.is_empty() || fit.per_request_us <= 0.0 {
@@ -337,9 +345,14 @@ pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
     }
     let n = per_point.len() as f64;
     let per_request_ms = fit.per_request_us / 1000.0;
-    let parallel = (per_point.iter().map(|p| p.1).sum::<f64>() / n / per_request_ms).min(1.0);
-    let offloop =
-        (per_point.iter().map(|p| p.0).sum::<f64>() / n / per_request_ms).min(1.0 - parallel);
+    let off_ms = per_point.iter().map(|p| p.0).sum::<f64>() / n;
+    let parallel_ms = per_point
+        .iter()
+        .map(|p| p.1)
+        .fold(0.0, f64::max)
+        .min(off_ms);
+    let parallel = (parallel_ms / per_request_ms).min(1.0);
+    let offloop = ((off_ms - parallel_ms) / per_request_ms).clamp(0.0, 1.0 - parallel);
     CpuPlacement { offloop, parallel }
 }
 
@@ -548,6 +561,19 @@ mod tests {
             cpu_placement(&[at(true, 120.0, None, 1.5)], &fit),
             CpuPlacement::default()
         );
+        // Two probes: the parallel part is the larger bound (the GIL was busier at one of
+        // them), the off-loop part their mean less it. 100 ms off the loop at each; 45 ms and
+        // 9 ms of it beyond one core (the mean would say 27).
+        let beyond = |ms: f64| 1.0 / (1.0 - ms / 200.0);
+        let p = cpu_placement(
+            &[
+                at(true, 200.0, Some(0.5), beyond(45.0)),
+                at(true, 200.0, Some(0.5), beyond(9.0)),
+            ],
+            &fit,
+        );
+        assert!((p.parallel - 0.45).abs() < 1e-9, "{p:?}");
+        assert!((p.offloop - 0.55).abs() < 1e-9, "{p:?}");
         // Shares of the per-request CPU stay within 1 together.
         let p = cpu_placement(&[at(true, 500.0, Some(0.1), 1.5)], &fit);
         assert!(p.parallel + p.offloop <= 1.0 + 1e-9, "{p:?}");

@@ -1,7 +1,7 @@
 //! `ragperf calibrate`: its flags, how they become a [`CalibrationPlan`], the calibration with
 //! each phase's report written as it ends, and the calibrated scenario file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use super::flags::{flag_err, parse_duration};
 use super::run::CommonArgs;
 use super::target::TargetArgs;
 use crate::calibrate::CalibrationPlan;
+use crate::calibrate::model::Observation;
 use crate::pipeline::VariantKind;
 use crate::run::ServerSource;
 
@@ -72,6 +73,12 @@ pub struct CalibrateArgs {
     /// Never draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
+    /// Measure nothing: derive the model again from the observations of an earlier
+    /// calibration (its calibration.json), e.g. after a ragperf upgrade changed the model.
+    /// Give the flags that calibration had (--target, --time-scale, …); the scenario is written
+    /// beside FILE unless --write says where.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
 }
 
 /// Calibrate starts the service itself: `--target` and `--target-cmd`, no `--target-pid`.
@@ -82,7 +89,7 @@ fn check_target_flags(args: &CalibrateArgs) -> anyhow::Result<()> {
             "calibrate measures a service: add --target http://127.0.0.1:8080/chat/stream and --target-cmd '…'",
         ));
     }
-    if args.target.target_cmd.is_none() {
+    if args.target.target_cmd.is_none() && args.from.is_none() {
         return Err(flag_err(
             "--target-cmd",
             "calibrate starts the service itself against its embedded mocks (it varies the answer length and reads the mocks' statistics); give the command that starts it, e.g. --target-cmd 'uvicorn app:app --port 8080'",
@@ -175,7 +182,8 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
     let Some(target) = super::target::target_plan(&common, &mut scenario)? else {
         return Err(flag_err("--target", "is required"));
     };
-    if !matches!(target.server, ServerSource::Command { .. }) {
+    // `--from` measures nothing: the service need not be started.
+    if args.from.is_none() && !matches!(target.server, ServerSource::Command { .. }) {
         return Err(flag_err("--target-cmd", "is required"));
     }
     use std::io::IsTerminal;
@@ -197,6 +205,9 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
 /// `ragperf calibrate`.
 pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
     let plan = calibration_plan(args)?;
+    if let Some(from) = &args.from {
+        return rederive(args, &plan, from);
+    }
     let stop = crate::interrupt::stop_flag();
     let write = args
         .write
@@ -234,15 +245,89 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(crate::interrupt::exit_code()));
     }
-    let cal = cal?;
-    let json = serde_json::to_string_pretty(&cal)?;
-    std::fs::write(plan.out.join("calibration.json"), json + "\n")
-        .with_context(|| format!("writing {}", plan.out.join("calibration.json").display()))?;
+    write_model(&plan, &cal?, &plan.out.join("calibration.json"), &write)
+}
+
+/// `--from`: the model of `from`'s observations, written beside it (or to `--write`).
+fn rederive(args: &CalibrateArgs, plan: &CalibrationPlan, from: &Path) -> Result<ExitCode> {
+    let saved = read_saved(from, plan)?;
+    eprintln!(
+        "ragperf calibrate: the model of the {} points in {} (nothing measured)",
+        saved.len(),
+        from.display()
+    );
+    let cal = crate::calibrate::conclude(plan, saved)?;
+    let write = args.write.clone().unwrap_or_else(|| {
+        from.parent()
+            .unwrap_or_else(|| Path::new(""))
+            .join("calibrated.toml")
+    });
+    write_model(plan, &cal, from, &write)
+}
+
+/// What `--from` reads of a `calibration.json`: the points, and (in files written since they
+/// were recorded) the service and time scale they were measured at.
+#[derive(serde::Deserialize)]
+struct Saved {
+    target: Option<String>,
+    time_scale: Option<f64>,
+    observations: Vec<Observation>,
+}
+
+/// The observations saved in `path` by an earlier calibration, checked against the plan: the
+/// same service and time scale when the file records them, and at least one point.
+fn read_saved(path: &Path, plan: &CalibrationPlan) -> Result<Vec<Observation>> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        flag_err(
+            "--from",
+            format!("cannot read {shown} ({e}); give the calibration.json an earlier `ragperf calibrate` wrote in its --out directory"),
+        )
+    })?;
+    let saved: Saved = serde_json::from_str(&text).map_err(|e| {
+        flag_err(
+            "--from",
+            format!("{shown} is not a calibration.json written by `ragperf calibrate` ({e})"),
+        )
+    })?;
+    let url = plan.target.spec.url.as_str();
+    if let Some(t) = saved.target.as_deref().filter(|t| *t != url) {
+        return Err(flag_err(
+            "--target",
+            format!("{shown} measured {t}, not {url}; give the calibration's own --target"),
+        ));
+    }
+    let scale = plan.scenario.time_scale;
+    if let Some(ts) = saved.time_scale.filter(|ts| (ts - scale).abs() > 1e-12) {
+        return Err(flag_err(
+            "--time-scale",
+            format!("{shown} was measured at time scale {ts}, not {scale}; give --time-scale {ts}"),
+        ));
+    }
+    if saved.observations.is_empty() {
+        return Err(flag_err(
+            "--from",
+            format!("{shown} holds no observations (an interrupted calibration writes none)"),
+        ));
+    }
+    Ok(saved.observations)
+}
+
+/// Writes `calibration.json` and the calibrated scenario, and prints the scenario's summary.
+fn write_model(
+    plan: &CalibrationPlan,
+    cal: &crate::calibrate::Calibration,
+    json_path: &Path,
+    write: &Path,
+) -> Result<ExitCode> {
+    let json = serde_json::to_string_pretty(cal)?;
+    std::fs::write(json_path, json + "\n")
+        .with_context(|| format!("writing {}", json_path.display()))?;
     let toml = cal.scenario_toml(&plan.scenario, plan.gil, plan.target.spec.url.as_str())?;
     if let Some(dir) = write.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&write, &toml).with_context(|| format!("writing {}", write.display()))?;
+    std::fs::write(write, &toml).with_context(|| format!("writing {}", write.display()))?;
     // The header of the file is the summary.
     for line in toml.lines().take_while(|l| l.starts_with('#')) {
         println!("{}", line.trim_start_matches("# ").trim_start_matches('#'));

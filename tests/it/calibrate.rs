@@ -151,3 +151,89 @@ fn calibrate_refuses_bad_flags_before_any_load() {
         assert!(err.contains(&format!("{flag}:")), "{args:?}: {err}");
     }
 }
+
+/// `--from`: the model again from saved observations, nothing measured — here the seed's
+/// async endpoint at time scale 1 (session 7's calibration.json, written before the file
+/// recorded its target and time scale). The parallel CPU is the largest per-point bound
+/// (32 ms of 88 beyond one core at the 20-token probe), not the mean with the 120-token probe
+/// that left the GIL idle at times (which gave 23 %).
+#[test]
+fn calibrate_from_saved_observations_measures_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let saved = dir.path().join("calibration.json");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/calibrate/seed-stream-async-ts1.json"
+        ),
+        &saved,
+    )
+    .expect("copy the fixture");
+    let from = saved.to_str().expect("utf-8 path");
+    // Nothing listens on port 1 and no --target-cmd: a measurement would fail.
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut a: Vec<String> = ["calibrate", "--target", "http://127.0.0.1:1/chat/stream"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(["--from".to_string(), from.to_string()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        ragperf(&refs)
+    };
+    let (code, stdout, err) = run(args(&["--time-scale", "1", "--protocol", "sse"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("nothing measured"), "{err}");
+    let toml = std::fs::read_to_string(dir.path().join("calibrated.toml")).expect("written beside");
+    assert!(toml.contains("variants = [\"async-single\"]"), "{toml}");
+    let share = |key: &str| -> f64 {
+        toml.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{key} in\n{toml}"))
+    };
+    let (parallel, offloop) = (share("cpu_parallel_share"), share("cpu_offloop_share"));
+    assert!((0.33..=0.40).contains(&parallel), "{parallel}\n{stdout}");
+    assert!((0.22..=0.33).contains(&offloop), "{offloop}\n{stdout}");
+    // The file now records what it measured; a different time scale or service is refused,
+    // naming the flag to fix.
+    let cal = read_json(&saved);
+    assert_eq!(cal["time_scale"], 1.0, "{cal:#}");
+    assert_eq!(cal["target"], "http://127.0.0.1:1/chat/stream", "{cal:#}");
+    let (code, _, err) = run(args(&["--time-scale", "0.25", "--protocol", "sse"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--time-scale:") && err.contains("--time-scale 1"),
+        "{err}"
+    );
+    let (code, _, err) = ragperf(&[
+        "calibrate",
+        "--target",
+        "http://127.0.0.1:2/other",
+        "--time-scale",
+        "1",
+        "--from",
+        from,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--target:"), "{err}");
+    // A missing file and one that is not a calibration name --from.
+    for bad in ["missing.json", "not-json.json"] {
+        let p = dir.path().join(bad);
+        if bad == "not-json.json" {
+            std::fs::write(&p, "{\"runs\": []}").expect("write");
+        }
+        let (code, _, err) = ragperf(&[
+            "calibrate",
+            "--target",
+            "http://127.0.0.1:1/chat/stream",
+            "--from",
+            p.to_str().expect("utf-8 path"),
+        ]);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains("--from:"), "{bad}: {err}");
+    }
+}
