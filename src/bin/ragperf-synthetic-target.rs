@@ -16,7 +16,8 @@
 //! ground truth a calibration is checked against; any other `GET` answers 200 (readiness). The backends
 //! come from `RAGPERF_QDRANT_URL` and `RAGPERF_BEDROCK_URL`, which `ragperf --target-cmd` sets.
 //! `--rounds-per-us` fixes the work function's speed instead of calibrating it at start-up, so
-//! every restart of the service does exactly the same work.
+//! every restart of the service slices its work alike (the work itself is measured in the
+//! thread's CPU time).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -181,12 +181,20 @@ pub fn classify(obs: &[Observation], streaming: bool, workers: Option<usize>) ->
     }
 }
 
+/// Threads added per extra user at low load from which a service is a thread pool.
+pub const POOL_THREADS_PER_USER: f64 = 0.75;
+
 /// True when the service's threads grew with its users at low load (a thread pool), false for
 /// one event loop (or when growth could not be seen); says why in `reasons`.
 fn grows_threads(obs: &[Observation], reasons: &mut Vec<String>) -> bool {
     match thread_slope(obs) {
         Some(s) => {
-            let pooled = s >= 0.5;
+            // A pool holds a thread per request in flight: one per extra user (1.00 on every
+            // pool endpoint of the seed's app). An event loop's executor starts threads lazily
+            // up to min(32, cores + 4): 0.17 to 0.50 per user between 2 and 8 users on the
+            // seed's async endpoint (2 → 8 users can add at most 6 threads, 1.0 per user only
+            // with an executor of 6 starting from none), so the line sits between the two.
+            let pooled = s >= POOL_THREADS_PER_USER;
             reasons.push(format!(
                 "its threads grew by {s:.2} per extra user at low load ({})",
                 if pooled {
@@ -482,6 +490,15 @@ mod tests {
         let s = classify(&obs, true, None);
         assert_eq!(s.variant, VariantKind::AsyncSingle);
         assert_eq!(s.workers, None);
+        // Its executor started threads as the users grew (the seed's async endpoint at time
+        // scale 0.25: 4 threads at 2 users, 7 at 8, 8 at 64), still one event loop.
+        let obs = [
+            low(2, 4, 1000.0, 250.0),
+            low(8, 7, 1200.0, 300.0),
+            probe(64, 120, 8, 4900.0, 4200.0),
+        ];
+        let s = classify(&obs, true, None);
+        assert_eq!(s.variant, VariantKind::AsyncSingle, "{:?}", s.reasons);
     }
 
     #[test]
