@@ -18,7 +18,7 @@ pub struct TourArgs {
     #[arg(long)]
     pub quick: bool,
     /// Only these experiments, comma-separated: Q1/Q3 (or Q1, Q3), Q5, Q4, Q6, Q7, Q16, Q22,
-    /// Q30, X1 (blocking-in-async), X2 (cpu-on-loop).
+    /// Q30, X1 (blocking-in-async), X2 (cpu-on-loop), X3 (stream-pool), X4 (cpu-scaling).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Output directory (tour.md, index.html, tour.json, charts/, one folder per experiment).

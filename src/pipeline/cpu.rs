@@ -90,9 +90,15 @@ pub fn prompt_work(prompt: &str, cpu_us: u64, gil: Option<&Mutex<()>>) -> [u8; 3
     let start = thread_cpu_us();
     if start == 0 {
         // No thread CPU clock: the calibrated number of rounds instead.
-        return work(prompt.as_bytes(), (cpu_us as f64 * per_us).round().max(1.0) as u64);
+        return work(
+            prompt.as_bytes(),
+            (cpu_us as f64 * per_us).round().max(1.0) as u64,
+        );
     }
-    let mut digest = work(prompt.as_bytes(), slice.min((cpu_us as f64 * per_us) as u64).max(1));
+    let mut digest = work(
+        prompt.as_bytes(),
+        slice.min((cpu_us as f64 * per_us) as u64).max(1),
+    );
     while thread_cpu_us().saturating_sub(start) < cpu_us {
         digest = work(&digest, slice);
     }
@@ -126,7 +132,10 @@ mod tests {
             prompt_work("x", asked, None);
             let spent = thread_cpu_us() - t0;
             assert!(spent >= asked, "asked {asked} µs, spent {spent}");
-            assert!(spent < asked * 3 / 2 + 2_000, "asked {asked} µs, spent {spent}");
+            assert!(
+                spent < asked * 3 / 2 + 2_000,
+                "asked {asked} µs, spent {spent}"
+            );
         }
     }
 
