@@ -19,6 +19,7 @@ use std::time::Duration;
 use super::ClientBuildError;
 use super::config::ClientConfig;
 use super::error::{ClientError, ErrorKind, Service, from_http_status};
+use super::transport::no_head_in_time;
 use crate::http1::pool::{OpenError, Pool};
 use crate::http1::{BodyEnd, BodyLength, Conn, Head, HttpError};
 
@@ -78,15 +79,7 @@ impl LeanStream {
         let (conn, head) = match tokio::time::timeout(timeout, self.pool.open(&request)).await {
             Ok(Ok(opened)) => opened,
             Ok(Err(e)) => return Err(open_error(op, e)),
-            Err(_) => {
-                return Err(ClientError::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "{op}: no response headers within {} ms (request_timeout_ms)",
-                        timeout.as_millis()
-                    ),
-                ));
-            }
+            Err(_) => return Err(no_head_in_time(op, timeout)),
         };
         if (200..300).contains(&head.status) {
             return Ok((conn, head));

@@ -497,6 +497,17 @@ pub(crate) async fn async_call(
     resp.bytes().await.map_err(|e| reqwest_in_body(op, &e))
 }
 
+/// A stream's response head did not come within `timeout` (`request_timeout_ms`).
+pub(crate) fn no_head_in_time(op: &str, timeout: Duration) -> ClientError {
+    ClientError::new(
+        ErrorKind::Timeout,
+        format!(
+            "{op}: no response headers within {} ms (request_timeout_ms)",
+            timeout.as_millis()
+        ),
+    )
+}
+
 /// Opens a stream: POST JSON, wait up to `timeout` for a 2xx, return the unread response.
 pub(crate) async fn async_open_stream(
     client: &reqwest::Client,
@@ -513,15 +524,7 @@ pub(crate) async fn async_open_stream(
         .send();
     let resp = match tokio::time::timeout(timeout, send).await {
         Ok(r) => r.map_err(|e| reqwest_before_response(op, &e))?,
-        Err(_) => {
-            return Err(ClientError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "{op}: no response headers within {} ms (request_timeout_ms)",
-                    timeout.as_millis()
-                ),
-            ));
-        }
+        Err(_) => return Err(no_head_in_time(op, timeout)),
     };
     reqwest_check_status(service, op, resp).await
 }

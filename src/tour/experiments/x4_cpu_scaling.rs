@@ -195,6 +195,18 @@ impl Cost {
     pub fn busy(&self, p: &Point) -> f64 {
         p.rps * self.step_ms() / 1000.0
     }
+
+    /// [`Cost::busy`] as a share of the time, for people: a loop cannot compute more than all
+    /// the time, so a product above 100 % (the window's req/s estimate is a few % off) reads
+    /// "100% (req/s × CPU: 103%)", never a bare 103 %.
+    pub fn busy_text(&self, p: &Point) -> String {
+        let pct = 100.0 * self.busy(p);
+        if pct > 100.0 {
+            format!("100% (req/s × CPU: {}%)", num(pct))
+        } else {
+            format!("{}%", num(pct))
+        }
+    }
 }
 
 /// What X4 measured.
@@ -346,7 +358,7 @@ fn table(a: &Cost, b: &Cost) -> Table {
                 num(c.cpu_cap_rps()),
                 num(c.predicted_rps(p.users)),
                 num(p.rps),
-                format!("{}%", num(100.0 * c.busy(&p))),
+                c.busy_text(&p),
                 ms_text(p.cpu_wall_p50_ms),
                 ms_text(p.ttft_p50_ms),
                 ms_text(p.e2e_p50_ms),
@@ -400,7 +412,7 @@ pub fn explanation(a: &Cost, b: &Cost, checks: &[Check]) -> String {
          {} for a shared client. At {LOW} users ({} both knees) the two served {} and {} req/s, \
          {}% and {}% of users / latency. At {HIGH} users ({} the client-per-call knee) that \
          cost served {} req/s — {}% of its 1 / CPU cap of {}, while the users asked for {} — \
-         with the loop computing {}% of the time, and the median first token went from {} to \
+         with the loop computing {} of the time, and the median first token went from {} to \
          {} ({}×). One shared client served {} req/s at the same load, {}× more, with a median \
          first token of {}.",
         ms_text(a.cpu_ms),
@@ -428,7 +440,7 @@ pub fn explanation(a: &Cost, b: &Cost, checks: &[Check]) -> String {
         num(100.0 * ratio(a.high.rps, a.cpu_cap_rps())),
         num(a.cpu_cap_rps()),
         num(a.wanted_rps(HIGH)),
-        num(100.0 * a.busy(&a.high)),
+        a.busy_text(&a.high),
         ms_text(a.low.ttft_p50_ms),
         ms_text(a.high.ttft_p50_ms),
         num(ratio(a.high.ttft_p50_ms, a.low.ttft_p50_ms)),
