@@ -21,7 +21,7 @@ use super::config::ClientConfig;
 use super::error::{ClientError, ErrorKind, Service, from_http_status};
 use super::transport::no_head_in_time;
 use crate::http1::pool::{OpenError, Pool};
-use crate::http1::{BodyEnd, BodyLength, Conn, Head, HttpError};
+use crate::http1::{Conn, Head, HttpError};
 
 /// Largest error body read for its message; the rest is ignored.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -103,7 +103,9 @@ impl LeanStream {
                 Ok::<bool, ()>(body.len() < MAX_ERROR_BODY)
             })
             .await;
-        if matches!(end, Ok(Ok(BodyEnd::Complete))) && !head.close {
+        if let Ok(Ok(end)) = end
+            && head.reusable_after(end)
+        {
             self.pool.put_back(conn);
         }
         from_http_status(
@@ -130,8 +132,8 @@ impl LeanStream {
             .read_body(head.body, Some(idle), |d, _| on_chunk(d).map(|()| true))
             .await;
         match end {
-            Ok(Ok(_)) => {
-                if !head.close && head.body != BodyLength::UntilClose {
+            Ok(Ok(end)) => {
+                if head.reusable_after(end) {
                     self.pool.put_back(conn);
                 }
                 Ok(())

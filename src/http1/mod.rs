@@ -75,6 +75,15 @@ pub struct Head {
     pub error_type: Option<String>,
 }
 
+impl Head {
+    /// The connection can carry another request after a body read that ended with `end`: the
+    /// response was read to the end of its framing and the server did not say it would close
+    /// (a body delimited by the close itself sets `close`).
+    pub fn reusable_after(&self, end: BodyEnd) -> bool {
+        !self.close && matches!(end, BodyEnd::Complete | BodyEnd::Stopped { complete: true })
+    }
+}
+
 /// One kept-alive connection.
 #[derive(Debug)]
 pub struct Conn {

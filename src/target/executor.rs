@@ -145,16 +145,10 @@ async fn exchange(
         read_json(shared, &mut conn, &head, rec).await
     };
     let end = read?;
-    if reusable(&head, end) {
+    if head.reusable_after(end) {
         shared.wire.put_back(conn);
     }
     Ok(())
-}
-
-/// The connection can carry another request: its response was read to the end of its framing
-/// and the server did not say it would close it.
-fn reusable(head: &Head, end: BodyEnd) -> bool {
-    !head.close && matches!(end, BodyEnd::Complete | BodyEnd::Stopped { complete: true })
 }
 
 /// Sends the request and reads the response head, within the response timeout; a response
@@ -339,7 +333,7 @@ async fn read_some(wire: &Wire, mut conn: Conn, head: &Head, idle: Duration) -> 
         })
         .await;
     if let Ok(Ok(end)) = read
-        && reusable(head, end)
+        && head.reusable_after(end)
     {
         wire.put_back(conn);
     }
