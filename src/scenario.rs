@@ -106,6 +106,12 @@ pub struct RequestConfig {
     /// threads). Like the off-loop share, on the blocking pool in async variants; without the
     /// GIL on the request's own thread in the others. The two shares add up to at most 1.
     pub cpu_parallel_share: f64,
+    /// Share of `cpu_per_token_us` (0 to 1) that a `sync-stream` service's event loop spends on
+    /// every token, serially on its one thread and under the GIL: Starlette's loop wakes when a
+    /// pool thread's `next()` returns, sends the chunk, and dispatches the next `next()`. The
+    /// rest runs on the pool thread that read the token. Only `sync-stream` has such a loop; the
+    /// other variants spend all of `cpu_per_token_us` where the token is read.
+    pub cpu_token_loop_share: f64,
     /// Run every CPU section under one global lock, as CPython's GIL does (Q6).
     pub gil: bool,
     /// `inferenceConfig.maxTokens`.
@@ -130,6 +136,7 @@ impl Default for RequestConfig {
             cpu_steps: 1,
             cpu_offloop_share: 0.0,
             cpu_parallel_share: 0.0,
+            cpu_token_loop_share: 0.0,
             gil: false,
             max_tokens: 512,
             temperature: 0.1,
@@ -425,14 +432,19 @@ impl Scenario {
                 ),
             ));
         }
-        for (field, v) in [
-            ("request.cpu_offloop_share", r.cpu_offloop_share),
-            ("request.cpu_parallel_share", r.cpu_parallel_share),
+        for (field, v, zero) in [
+            ("request.cpu_offloop_share", r.cpu_offloop_share, "all on the loop"),
+            ("request.cpu_parallel_share", r.cpu_parallel_share, "all on the loop"),
+            (
+                "request.cpu_token_loop_share",
+                r.cpu_token_loop_share,
+                "all on the thread that reads the token",
+            ),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(invalid(
                     field,
-                    format!("is {v}; must be a share from 0 (all on the loop) to 1"),
+                    format!("is {v}; must be a share from 0 ({zero}) to 1"),
                 ));
             }
         }

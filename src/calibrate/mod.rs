@@ -97,6 +97,9 @@ pub struct Calibration {
     /// For an event loop with off-loop CPU: the threads that ran it at most (its executor;
     /// `load.max_blocking_threads`).
     pub offloop_threads: Option<usize>,
+    /// For Starlette's sync streaming: the share of the per-token CPU its event loop spent
+    /// (`request.cpu_token_loop_share`; None for the other shapes or when it cannot be told).
+    pub token_loop_share: Option<f64>,
     /// Things the model does not reproduce, said plainly.
     pub warnings: Vec<String>,
 }
@@ -238,6 +241,10 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
     let offloop_threads = (cpu_placement.offloop + cpu_placement.parallel > 0.0)
         .then(|| model::offloop_threads(&observations))
         .flatten();
+    let token_loop_share = match shape.variant {
+        VariantKind::SyncStream => model::token_loop_share(&observations, &cpu),
+        _ => None,
+    };
     let mut warnings = call_warnings(&calls);
     warnings.extend(cpu_warnings(plan, cpu, cpu_low, cpu_from));
     let failed: u64 = observations.iter().map(|o| o.failed).sum();
@@ -258,6 +265,7 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
         cpu_steps,
         cpu_placement,
         offloop_threads,
+        token_loop_share,
         warnings,
     })
 }
@@ -359,6 +367,7 @@ impl Calibration {
         let two = |v: f64| (v * 100.0).floor() / 100.0;
         s.request.cpu_offloop_share = two(self.cpu_placement.offloop);
         s.request.cpu_parallel_share = two(self.cpu_placement.parallel);
+        s.request.cpu_token_loop_share = self.token_loop_share.map_or(0.0, two);
         s.request.gil = gil;
         s.load.variants = vec![self.shape.variant.name().to_string()];
         s.load.max_blocking_threads = match self.shape.variant {
@@ -429,6 +438,15 @@ impl Calibration {
         } else {
             "#   Where it ran is not split for a thread pool: its threads share one GIL.\n".into()
         });
+        if let Some(share) = self.token_loop_share {
+            head.push_str(&format!(
+                "#   Of the CPU per token event, {:.0} % ran on the event loop (its busiest thread's \
+                 CPU grew by {:.0} us per token): each chunk is sent and the next `next()` \
+                 dispatched by that one thread (cpu_token_loop_share).\n",
+                100.0 * share,
+                share * self.cpu.per_token_us
+            ));
+        }
         for r in &self.shape.reasons {
             head.push_str(&format!("#   - {r}\n"));
         }

@@ -102,6 +102,11 @@ pub struct CommonArgs {
     /// GIL (C code that releases it); `ragperf calibrate` measures it.
     #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
     pub cpu_parallel_share: Option<f64>,
+    /// Share of --cpu-per-token-us (0–1) that `sync-stream`'s event loop spends on every token,
+    /// serially on its one thread (Starlette's loop sends each chunk and dispatches the next
+    /// `next()`); `ragperf calibrate` measures it. The other variants ignore it.
+    #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
+    pub cpu_token_loop_share: Option<f64>,
     /// Serialise every CPU section through one global lock, as CPython's GIL.
     #[arg(long)]
     pub gil: bool,
@@ -203,6 +208,9 @@ pub fn scenario(common: &CommonArgs) -> anyhow::Result<Scenario> {
     }
     if let Some(v) = common.cpu_parallel_share {
         s.request.cpu_parallel_share = v;
+    }
+    if let Some(v) = common.cpu_token_loop_share {
+        s.request.cpu_token_loop_share = v;
     }
     if common.gil {
         s.request.gil = true;

@@ -423,9 +423,15 @@ fn request_line(result: &RunResult) -> String {
         "**Request**: top-k {}, {} µs of CPU work per request{spread}{}{}.",
         s.request.top_k,
         s.request.cpu_work_us,
-        match s.request.cpu_per_token_us {
-            0 => String::new(),
-            us => format!(" and {us} µs per token event"),
+        match (s.request.cpu_per_token_us, s.request.cpu_token_loop_share) {
+            (0, _) => String::new(),
+            (us, share) if share > 0.0 && s.load.variants.iter().any(|v| v == "sync-stream") => {
+                format!(
+                    " and {us} µs per token event ({:.0} % of it on sync-stream's event loop)",
+                    100.0 * share
+                )
+            }
+            (us, _) => format!(" and {us} µs per token event"),
         },
         if s.request.gil {
             ", every CPU section under one global lock (GIL on)"

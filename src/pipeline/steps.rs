@@ -46,6 +46,9 @@ pub struct RequestContext {
     pub cpu_offloop_share: f64,
     /// Share of `cpu_work_us` run in parallel: off the event loop, outside the GIL.
     pub cpu_parallel_share: f64,
+    /// Share of `cpu_per_token_us` a `sync-stream` service's event loop spends on every token
+    /// (dispatching the next `next()`, sending the chunk), serially on its one thread.
+    pub cpu_token_loop_share: f64,
     /// The global lock of `gil = true` (shared with the blocking pool's off-loop work).
     pub gil: Option<Arc<Mutex<()>>>,
     /// `inferenceConfig.maxTokens`.
@@ -364,13 +367,20 @@ pub async fn run_async(
 /// the clock tick. The tick comes after the work because the service's own client sees the
 /// token only once that work is done, so GIL waits show up in TTFT and ITL.
 pub(crate) fn on_token(ctx: &RequestContext, clock: &mut TokenClock, delta: &str) {
-    if ctx.cpu_per_token_us > 0 {
+    token_cpu(ctx, clock, delta, ctx.cpu_per_token_us);
+    clock.token();
+}
+
+/// `cpu_us` of the per-token CPU work over `delta` (under the GIL when `gil` is on), its wall
+/// time (GIL wait included) added to the clock's CPU total. No tick: [`on_token`] does all of
+/// it and ticks; `sync-stream` splits it between the pool thread and its event loop.
+pub(crate) fn token_cpu(ctx: &RequestContext, clock: &mut TokenClock, delta: &str, cpu_us: u64) {
+    if cpu_us > 0 {
         let t0 = Instant::now();
-        let digest = cpu::token_work(delta, ctx.cpu_per_token_us, ctx.gil.as_deref());
+        let digest = cpu::token_work(delta, cpu_us, ctx.gil.as_deref());
         std::hint::black_box(digest);
         clock.cpu_us += t0.elapsed().as_micros() as u64;
     }
-    clock.token();
 }
 
 /// The token callback: [`on_token`] for every text delta. A named function (rather than an

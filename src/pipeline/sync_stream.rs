@@ -38,7 +38,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -55,6 +55,10 @@ pub const DEFAULT_WORKERS: usize = 40;
 
 /// Thread name prefix (`sync-stream-1`, …).
 pub const THREAD_PREFIX: &str = "sync-stream-";
+
+/// The event loop's thread, when `cpu_token_loop_share` gives it work (within Linux's 15-byte
+/// thread names, and under [`THREAD_PREFIX`]: it is one of the variant's threads).
+pub const LOOP_THREAD: &str = "sync-stream-ev";
 
 /// A request between two jobs: everything its generator holds while suspended.
 struct Open {
@@ -76,6 +80,9 @@ enum Job {
 enum Step {
     /// The stream is open and has more to give: queue its next `next()`.
     Parked(Box<Open>),
+    /// The same, through the event loop first: the body returned its generator (`false`) or a
+    /// `next()` returned a token (`true`) whose loop share of the CPU is still to spend.
+    ToLoop(Box<Open>, bool),
     /// The request is over (answer complete, or failed).
     Done(Box<RequestRecord>),
 }
@@ -84,6 +91,8 @@ struct Queue {
     jobs: VecDeque<Job>,
     /// Workers running a job.
     busy: usize,
+    /// Streams handed to the event loop and not queued again yet.
+    at_loop: usize,
     spawned: usize,
     closed: bool,
 }
@@ -97,11 +106,17 @@ struct Shared {
     clients: BlockingClients,
     ctx: Arc<RequestContext>,
     done: Sender<RequestRecord>,
+    /// The event loop's inbox (None without a loop share, and once shut down).
+    to_loop: Mutex<Option<Sender<(Box<Open>, bool)>>>,
+    /// The loop's own CPU per token, µs; the pool thread that read the token spends the rest.
+    loop_token_us: u64,
 }
 
 /// The shared, token-by-token thread pool.
 pub struct SyncStream {
     shared: Arc<Shared>,
+    /// The event loop's thread (with a loop share only).
+    event_loop: Option<JoinHandle<()>>,
 }
 
 impl SyncStream {
@@ -121,22 +136,49 @@ impl SyncStream {
                 variant: "sync-stream",
                 message: e.to_string(),
             })?;
-        Ok(SyncStream {
-            shared: Arc::new(Shared {
-                queue: Mutex::new(Queue {
-                    jobs: VecDeque::new(),
-                    busy: 0,
-                    spawned: 0,
-                    closed: false,
-                }),
-                ready: Condvar::new(),
-                abandon: AtomicBool::new(false),
-                max_workers,
-                handles: Mutex::new(Vec::new()),
-                clients,
-                ctx,
-                done,
+        let share = ctx.cpu_token_loop_share.clamp(0.0, 1.0);
+        let loop_token_us = (ctx.cpu_per_token_us as f64 * share).round() as u64;
+        let (to_loop, inbox) = if share > 0.0 {
+            let (tx, rx) = std::sync::mpsc::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                busy: 0,
+                at_loop: 0,
+                spawned: 0,
+                closed: false,
             }),
+            ready: Condvar::new(),
+            abandon: AtomicBool::new(false),
+            max_workers,
+            handles: Mutex::new(Vec::new()),
+            clients,
+            ctx,
+            done,
+            to_loop: Mutex::new(to_loop),
+            loop_token_us,
+        });
+        let event_loop = match inbox {
+            Some(inbox) => {
+                let loop_shared = shared.clone();
+                let handle = std::thread::Builder::new()
+                    .name(LOOP_THREAD.into())
+                    .spawn(move || event_loop(&loop_shared, &inbox))
+                    .map_err(|e| ExecutorError::Clients {
+                        variant: "sync-stream",
+                        message: format!("cannot spawn the event loop's thread: {e}"),
+                    })?;
+                Some(handle)
+            }
+            None => None,
+        };
+        Ok(SyncStream {
+            shared,
+            event_loop,
         })
     }
 }
@@ -159,11 +201,13 @@ impl Shared {
 
     /// Queues a job (a new request or a parked stream's next `next()`), waking or spawning a
     /// worker for it.
-    fn push(self: &Arc<Self>, job: Job, finishing_worker: bool) {
+    fn push(self: &Arc<Self>, job: Job, from: From) {
         let spawn = {
             let mut q = self.lock();
-            if finishing_worker {
-                q.busy -= 1;
+            match from {
+                From::Submit => {}
+                From::Worker => q.busy -= 1,
+                From::Loop => q.at_loop -= 1,
             }
             q.jobs.push_back(job);
             self.ready.notify_one();
@@ -178,9 +222,60 @@ impl Shared {
     fn finished(&self) {
         let mut q = self.lock();
         q.busy -= 1;
-        if q.closed && q.busy == 0 && q.jobs.is_empty() {
+        if q.closed && q.busy == 0 && q.at_loop == 0 && q.jobs.is_empty() {
             self.ready.notify_all();
         }
+    }
+
+    /// A worker hands a stream to the event loop (which queues its next `next()` afterwards).
+    /// Without a loop thread (shut down), the worker does the loop's part itself.
+    fn hand_to_loop(self: &Arc<Self>, open: Box<Open>, token: bool) {
+        let to_loop = self
+            .to_loop
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let (open, token) = match to_loop {
+            Some(tx) => {
+                {
+                    let mut q = self.lock();
+                    q.busy -= 1;
+                    q.at_loop += 1;
+                }
+                match tx.send((open, token)) {
+                    Ok(()) => return,
+                    Err(back) => {
+                        let mut q = self.lock();
+                        q.at_loop -= 1;
+                        q.busy += 1;
+                        back.0
+                    }
+                }
+            }
+            None => (open, token),
+        };
+        let open = self.loop_turn(open, token);
+        self.push(Job::Next(open), From::Worker);
+    }
+
+    /// Closes the event loop's inbox: the loop ends once it has emptied it.
+    fn close_loop(&self) {
+        drop(
+            self.to_loop
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
+    }
+
+    /// The event loop's turn for one stream: its share of the token's CPU (under the GIL),
+    /// then the chunk goes out (the clock ticks).
+    fn loop_turn(&self, mut open: Box<Open>, token: bool) -> Box<Open> {
+        if token {
+            steps::token_cpu(&self.ctx, &mut open.clock, "", self.loop_token_us);
+            open.clock.token();
+        }
+        open
     }
 
     /// The next job, waiting for one; None once the pool is closed and no job can appear any
@@ -195,7 +290,7 @@ impl Shared {
                 q.busy += 1;
                 return Some(job);
             }
-            if q.closed && q.busy == 0 {
+            if q.closed && q.busy == 0 && q.at_loop == 0 {
                 return None;
             }
             q = self.ready.wait(q).unwrap_or_else(|p| p.into_inner());
@@ -243,10 +338,11 @@ fn worker_loop(shared: Arc<Shared>) {
     while let Some(job) = shared.next_job() {
         let step = match job {
             Job::Start(ticket) => body(&shared.ctx, &shared.clients, &ticket),
-            Job::Next(open) => next(&shared.ctx, open),
+            Job::Next(open) => next(&shared.ctx, shared.loop_token_us, open),
         };
         match step {
-            Step::Parked(open) => shared.push(Job::Next(open), true),
+            Step::Parked(open) => shared.push(Job::Next(open), From::Worker),
+            Step::ToLoop(open, token) => shared.hand_to_loop(open, token),
             Step::Done(record) => {
                 // Not busy any more *before* the record goes back, so the closed-loop user's
                 // next request (which the record triggers) finds this thread idle.
@@ -256,6 +352,29 @@ fn worker_loop(shared: Arc<Shared>) {
                 }
             }
         }
+    }
+}
+
+/// Who queues a job: [`Shared::push`] keeps the counts of busy workers and streams at the loop.
+enum From {
+    /// A new request.
+    Submit,
+    /// A worker that just finished a job.
+    Worker,
+    /// The event loop, after its turn.
+    Loop,
+}
+
+/// The event loop: one thread that takes every stream a `next()` (or the body) returned, does
+/// its turn, and queues the stream's next `next()` — serially, as Starlette's loop does. Ends
+/// when the pool has shut down (its inbox's sender is dropped).
+fn event_loop(shared: &Arc<Shared>, inbox: &Receiver<(Box<Open>, bool)>) {
+    while let Ok((open, token)) = inbox.recv() {
+        if shared.abandon.load(Ordering::Relaxed) {
+            return;
+        }
+        let open = shared.loop_turn(open, token);
+        shared.push(Job::Next(open), From::Loop);
     }
 }
 
@@ -269,12 +388,19 @@ fn body(ctx: &RequestContext, clients: &BlockingClients, ticket: &Ticket) -> Ste
     let request = ctx.chat_request(&system, &user);
     let clock = TokenClock::new(ctx.epoch);
     match clients.bedrock.open_stream(&request) {
-        Ok(stream) => Step::Parked(Box::new(Open {
-            record,
-            passages,
-            clock,
-            stream,
-        })),
+        Ok(stream) => {
+            let open = Box::new(Open {
+                record,
+                passages,
+                clock,
+                stream,
+            });
+            if ctx.cpu_token_loop_share > 0.0 {
+                Step::ToLoop(open, false)
+            } else {
+                Step::Parked(open)
+            }
+        }
         Err(e) => {
             steps::close_stream(ctx, &mut record, clock, Err(e), &passages);
             Step::Done(Box::new(record))
@@ -283,9 +409,15 @@ fn body(ctx: &RequestContext, clients: &BlockingClients, ticket: &Ticket) -> Ste
 }
 
 /// One `next()`: the next text delta (waiting for it on this thread) and its CPU, or the end.
-fn next(ctx: &RequestContext, mut open: Box<Open>) -> Step {
+/// With a loop share, this thread spends the rest of the token's CPU and the loop sends it.
+fn next(ctx: &RequestContext, loop_token_us: u64, mut open: Box<Open>) -> Step {
     let result = match open.stream.next_event() {
         Ok(StreamEvent::Token(delta)) => {
+            if ctx.cpu_token_loop_share > 0.0 {
+                let here = ctx.cpu_per_token_us.saturating_sub(loop_token_us);
+                steps::token_cpu(ctx, &mut open.clock, &delta, here);
+                return Step::ToLoop(open, true);
+            }
             steps::on_token(ctx, &mut open.clock, &delta);
             return Step::Parked(open);
         }
@@ -302,12 +434,20 @@ fn next(ctx: &RequestContext, mut open: Box<Open>) -> Step {
     Step::Done(Box::new(record))
 }
 
+impl Drop for SyncStream {
+    /// Without a shutdown (an error path), the loop's thread must not wait on its inbox forever:
+    /// it holds the pool, whose sender would keep the inbox open.
+    fn drop(&mut self) {
+        self.shared.close_loop();
+    }
+}
+
 impl Executor for SyncStream {
     fn submit(&self, ticket: Ticket) {
-        self.shared.push(Job::Start(ticket), false);
+        self.shared.push(Job::Start(ticket), From::Submit);
     }
 
-    fn shutdown(self: Box<Self>, grace: Duration) {
+    fn shutdown(mut self: Box<Self>, grace: Duration) {
         let deadline = Instant::now() + grace;
         {
             let mut q = self.shared.lock();
@@ -328,6 +468,16 @@ impl Executor for SyncStream {
             &self.shared.abandon,
         );
         self.shared.ready.notify_all();
+        // The workers are gone, so no stream is at the loop (or the run was abandoned): closing
+        // its inbox ends it.
+        self.shared.close_loop();
+        if let Some(handle) = self.event_loop.take() {
+            join_within(
+                vec![handle],
+                deadline.saturating_duration_since(Instant::now()),
+                &self.shared.abandon,
+            );
+        }
     }
 }
 
@@ -349,6 +499,7 @@ mod tests {
             cpu_steps: 1,
             cpu_offloop_share: 0.0,
             cpu_parallel_share: 0.0,
+            cpu_token_loop_share: 0.0,
             gil: None,
             max_tokens: 16,
             temperature: 0.0,
@@ -364,6 +515,7 @@ mod tests {
         let mut q = Queue {
             jobs: VecDeque::new(),
             busy: 0,
+            at_loop: 0,
             spawned: 0,
             closed: false,
         };
