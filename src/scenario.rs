@@ -112,6 +112,11 @@ pub struct RequestConfig {
     /// rest runs on the pool thread that read the token. Only `sync-stream` has such a loop; the
     /// other variants spend all of `cpu_per_token_us` where the token is read.
     pub cpu_token_loop_share: f64,
+    /// Share of `cpu_work_us` (0 to 1) that a `sync-stream` service's event loop spends on every
+    /// new request before its body runs (reading the request, dispatching the body to the
+    /// pool), serially on its one thread and under the GIL; the body spends the rest. Only
+    /// `sync-stream` has such a loop.
+    pub cpu_request_loop_share: f64,
     /// Run every CPU section under one global lock, as CPython's GIL does (Q6).
     pub gil: bool,
     /// `inferenceConfig.maxTokens`.
@@ -137,6 +142,7 @@ impl Default for RequestConfig {
             cpu_offloop_share: 0.0,
             cpu_parallel_share: 0.0,
             cpu_token_loop_share: 0.0,
+            cpu_request_loop_share: 0.0,
             gil: false,
             max_tokens: 512,
             temperature: 0.1,
@@ -433,12 +439,25 @@ impl Scenario {
             ));
         }
         for (field, v, zero) in [
-            ("request.cpu_offloop_share", r.cpu_offloop_share, "all on the loop"),
-            ("request.cpu_parallel_share", r.cpu_parallel_share, "all on the loop"),
+            (
+                "request.cpu_offloop_share",
+                r.cpu_offloop_share,
+                "all on the loop",
+            ),
+            (
+                "request.cpu_parallel_share",
+                r.cpu_parallel_share,
+                "all on the loop",
+            ),
             (
                 "request.cpu_token_loop_share",
                 r.cpu_token_loop_share,
                 "all on the thread that reads the token",
+            ),
+            (
+                "request.cpu_request_loop_share",
+                r.cpu_request_loop_share,
+                "all in the endpoint's body",
             ),
         ] {
             if !(0.0..=1.0).contains(&v) {

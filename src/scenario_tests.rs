@@ -70,6 +70,10 @@ fn errors_name_the_field() {
     assert!(err("[request]\ncpu_parallel_share = 1.5").contains("request.cpu_parallel_share"));
     assert!(err("[request]\ncpu_parallel_share = nan").contains("request.cpu_parallel_share"));
     assert!(err("[request]\ncpu_offloop_share = -0.1").contains("request.cpu_offloop_share"));
+    assert!(err("[request]\ncpu_token_loop_share = 1.2").contains("request.cpu_token_loop_share"));
+    assert!(
+        err("[request]\ncpu_request_loop_share = -1").contains("request.cpu_request_loop_share")
+    );
     assert!(
         err("[request]\ncpu_offloop_share = 0.6\ncpu_parallel_share = 0.5")
             .contains("add up to at most 1")

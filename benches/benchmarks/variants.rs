@@ -127,6 +127,7 @@ fn context(s: &Scenario, mocks: &OwnedMockServices) -> Arc<RequestContext> {
         cpu_offloop_share: s.request.cpu_offloop_share,
         cpu_parallel_share: s.request.cpu_parallel_share,
         cpu_token_loop_share: s.request.cpu_token_loop_share,
+        cpu_request_loop_share: s.request.cpu_request_loop_share,
         gil: None,
         max_tokens: s.request.max_tokens,
         temperature: s.request.temperature,

@@ -97,9 +97,10 @@ pub struct Calibration {
     /// For an event loop with off-loop CPU: the threads that ran it at most (its executor;
     /// `load.max_blocking_threads`).
     pub offloop_threads: Option<usize>,
-    /// For Starlette's sync streaming: the share of the per-token CPU its event loop spent
-    /// (`request.cpu_token_loop_share`; None for the other shapes or when it cannot be told).
-    pub token_loop_share: Option<f64>,
+    /// For Starlette's sync streaming: the shares of the CPU its event loop spent
+    /// (`request.cpu_request_loop_share`, `request.cpu_token_loop_share`; None for the other
+    /// shapes or when they cannot be told).
+    pub loop_shares: Option<model::LoopShares>,
     /// Things the model does not reproduce, said plainly.
     pub warnings: Vec<String>,
 }
@@ -241,8 +242,8 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
     let offloop_threads = (cpu_placement.offloop + cpu_placement.parallel > 0.0)
         .then(|| model::offloop_threads(&observations))
         .flatten();
-    let token_loop_share = match shape.variant {
-        VariantKind::SyncStream => model::token_loop_share(&observations, &cpu),
+    let loop_shares = match shape.variant {
+        VariantKind::SyncStream => model::loop_shares(&observations, &cpu),
         _ => None,
     };
     let mut warnings = call_warnings(&calls);
@@ -265,7 +266,7 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
         cpu_steps,
         cpu_placement,
         offloop_threads,
-        token_loop_share,
+        loop_shares,
         warnings,
     })
 }
@@ -367,7 +368,9 @@ impl Calibration {
         let two = |v: f64| (v * 100.0).floor() / 100.0;
         s.request.cpu_offloop_share = two(self.cpu_placement.offloop);
         s.request.cpu_parallel_share = two(self.cpu_placement.parallel);
-        s.request.cpu_token_loop_share = self.token_loop_share.map_or(0.0, two);
+        let loop_shares = self.loop_shares.unwrap_or_default();
+        s.request.cpu_request_loop_share = two(loop_shares.request);
+        s.request.cpu_token_loop_share = two(loop_shares.token);
         s.request.gil = gil;
         s.load.variants = vec![self.shape.variant.name().to_string()];
         s.load.max_blocking_threads = match self.shape.variant {
@@ -438,13 +441,17 @@ impl Calibration {
         } else {
             "#   Where it ran is not split for a thread pool: its threads share one GIL.\n".into()
         });
-        if let Some(share) = self.token_loop_share {
+        if let Some(shares) = self.loop_shares {
             head.push_str(&format!(
-                "#   Of the CPU per token event, {:.0} % ran on the event loop (its busiest thread's \
-                 CPU grew by {:.0} us per token): each chunk is sent and the next `next()` \
-                 dispatched by that one thread (cpu_token_loop_share).\n",
-                100.0 * share,
-                share * self.cpu.per_token_us
+                "#   On the event loop (its busiest thread, fitted like the whole server): {:.0} % \
+                 of the CPU per request ({:.0} us: reading it, dispatching its body; \
+                 cpu_request_loop_share) and {:.0} % of the CPU per token event ({:.0} us: \
+                 sending the chunk, dispatching the next `next()`; cpu_token_loop_share), \
+                 serially on that one thread.\n",
+                100.0 * shares.request,
+                shares.request * self.cpu.per_request_us,
+                100.0 * shares.token,
+                shares.token * self.cpu.per_token_us
             ));
         }
         for r in &self.shape.reasons {

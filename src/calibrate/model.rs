@@ -364,22 +364,30 @@ pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
     CpuPlacement { offloop, parallel }
 }
 
-/// For Starlette's sync streaming: the share of the per-token CPU its event loop spends
-/// (`request.cpu_token_loop_share`). The loop wakes for every `next()` a pool thread returns,
-/// sends the chunk and dispatches the next `next()`, on its one thread, so its CPU grows with the
-/// tokens; the pool's threads split the rest among themselves. At the probes (the loaded points;
-/// the low levels without probes) the busiest thread is the loop (the work of a request is spread
-/// over the pool's threads): its CPU per request, fitted against the tokens like the whole
-/// server's, gives the loop's CPU per token, and that over the fitted CPU per token is the share.
-/// None without two token counts and the busiest thread's figures, or without per-token CPU.
+/// Where Starlette's sync streaming spends CPU on its event loop, as shares of the fitted costs.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LoopShares {
+    /// Of the CPU per request (`request.cpu_request_loop_share`): reading the request and
+    /// dispatching its body to the pool.
+    pub request: f64,
+    /// Of the CPU per token event (`request.cpu_token_loop_share`): sending the chunk and
+    /// dispatching the next `next()`.
+    pub token: f64,
+}
+
+/// For Starlette's sync streaming: the shares of the CPU its event loop spends. The loop reads
+/// every request and dispatches its body, then wakes for every `next()` a pool thread returns,
+/// sends the chunk and dispatches the next `next()` — all on its one thread, so its CPU grows
+/// with the requests and the tokens; the pool's threads split the rest among themselves. At the
+/// probes (the loaded points; the low levels without probes) the busiest thread is the loop (a
+/// request's work is spread over the pool's threads): its CPU per request, fitted against the
+/// tokens like the whole server's, gives the loop's CPU per request and per token, each over the
+/// whole fit's. None without two token counts and the busiest thread's figures.
 ///
 /// On the seed's streaming `def` endpoint the busiest thread carried 25 % of the CPU at 20
-/// tokens and 31 % at 120 (5.1 and 18.6 ms per request): 135 µs per token of 401, a share of
-/// 0.34 (0.35 at time scale 1).
-pub fn token_loop_share(obs: &[Observation], fit: &CpuFit) -> Option<f64> {
-    if fit.per_token_us <= 0.0 {
-        return None;
-    }
+/// tokens and 31 % at 120 (5.1 and 18.6 ms per request): 135 µs per token of 401 (a share of
+/// 0.34) and 2.4 ms per request of 12.2 (0.20).
+pub fn loop_shares(obs: &[Observation], fit: &CpuFit) -> Option<LoopShares> {
     let has_probes = obs.iter().any(|o| o.probe);
     let on_loop: Vec<Observation> = obs
         .iter()
@@ -393,8 +401,20 @@ pub fn token_loop_share(obs: &[Observation], fit: &CpuFit) -> Option<f64> {
         })
         .collect();
     let loop_fit = fit_cpu(&on_loop, has_probes)?;
-    (loop_fit.points >= 2 && loop_fit.per_token_us > 0.0)
-        .then(|| (loop_fit.per_token_us / fit.per_token_us).clamp(0.0, 1.0))
+    if loop_fit.points < 2 {
+        return None;
+    }
+    let share = |part: f64, whole: f64| {
+        if whole > 0.0 {
+            (part / whole).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    Some(LoopShares {
+        request: share(loop_fit.per_request_us, fit.per_request_us),
+        token: share(loop_fit.per_token_us, fit.per_token_us),
+    })
 }
 
 /// For one event loop: the threads it ran beside the loop at most — the executor its off-loop

@@ -241,7 +241,7 @@ fn one_cpu_step_per_call_before_the_generation() {
 }
 
 #[test]
-fn the_loops_share_of_the_token_cpu_is_its_cpu_slope_over_the_whole_slope() {
+fn the_loops_shares_are_its_cpu_fit_over_the_whole_fit() {
     // The seed's streaming `def` endpoint at time scale 0.25 (probes at 64 users): the busiest
     // thread (the event loop) carried 25.3 % of 20.2 ms at 20 tokens, 30.9 % of 60.3 ms at 120.
     let point = |tokens: u32, cpu_ms: f64, busiest: f64, is_probe: bool| Observation {
@@ -256,18 +256,26 @@ fn the_loops_share_of_the_token_cpu_is_its_cpu_slope_over_the_whole_slope() {
         point(120, 60.25, 0.3087, true),
     ];
     let fit = fit_cpu(&obs, true).expect("fit");
-    let share = token_loop_share(&obs, &fit).expect("share");
-    // Loop: (18.6 − 5.1) ms over 100 tokens = 135 µs of the fitted 401 µs per token.
-    assert!((share - 0.336).abs() < 0.01, "share {share}, fit {fit:?}");
+    let shares = loop_shares(&obs, &fit).expect("shares");
+    // Loop: (18.6 − 5.1) ms over 100 tokens = 135 µs of the fitted 401 µs per token, and the
+    // 2.4 ms left at 0 tokens of the fitted 12.2 ms per request.
+    assert!(
+        (shares.token - 0.336).abs() < 0.01,
+        "{shares:?}, fit {fit:?}"
+    );
+    assert!(
+        (shares.request - 0.197).abs() < 0.02,
+        "{shares:?}, fit {fit:?}"
+    );
 
     // The low levels when no probe ran.
     let low_only = [obs[0].clone(), obs[1].clone()];
     let fit_low = fit_cpu(&low_only, false).expect("fit");
-    let low = token_loop_share(&low_only, &fit_low).expect("share at the low levels");
-    assert!(low > 0.3 && low < 0.45, "{low}");
+    let low = loop_shares(&low_only, &fit_low).expect("shares at the low levels");
+    assert!(low.token > 0.3 && low.token < 0.45, "{low:?}");
 
-    // Not told: one token count, no busiest thread, or no CPU per token at all.
-    assert_eq!(token_loop_share(&obs[2..3], &fit), None);
+    // Not told: one token count, or no busiest thread; no CPU per token: no token share.
+    assert_eq!(loop_shares(&obs[2..3], &fit), None);
     let unmeasured: Vec<Observation> = obs
         .iter()
         .map(|o| Observation {
@@ -275,10 +283,10 @@ fn the_loops_share_of_the_token_cpu_is_its_cpu_slope_over_the_whole_slope() {
             ..o.clone()
         })
         .collect();
-    assert_eq!(token_loop_share(&unmeasured, &fit), None);
+    assert_eq!(loop_shares(&unmeasured, &fit), None);
     let flat = CpuFit {
         per_token_us: 0.0,
         ..fit
     };
-    assert_eq!(token_loop_share(&obs, &flat), None);
+    assert_eq!(loop_shares(&obs, &flat).map(|s| s.token), Some(0.0));
 }

@@ -164,7 +164,8 @@ pub fn cpu_steps(s: &str) -> Result<u8, String> {
     }
 }
 
-/// `--cpu-offloop-share`, `--cpu-parallel-share`, `--cpu-token-loop-share`: a share from 0 to 1.
+/// `--cpu-offloop-share`, `--cpu-parallel-share`, `--cpu-token-loop-share`,
+/// `--cpu-request-loop-share`: a share from 0 to 1.
 pub fn share(s: &str) -> Result<f64, String> {
     fraction(s, "0.3 for 30 %")
 }

@@ -107,6 +107,11 @@ pub struct CommonArgs {
     /// `next()`); `ragperf calibrate` measures it. The other variants ignore it.
     #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
     pub cpu_token_loop_share: Option<f64>,
+    /// Share of --cpu-work-us (0–1) that `sync-stream`'s event loop spends on every new request
+    /// before its body runs (reading it, dispatching the body), serially on its one thread;
+    /// `ragperf calibrate` measures it. The other variants ignore it.
+    #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
+    pub cpu_request_loop_share: Option<f64>,
     /// Serialise every CPU section through one global lock, as CPython's GIL.
     #[arg(long)]
     pub gil: bool,
@@ -211,6 +216,9 @@ pub fn scenario(common: &CommonArgs) -> anyhow::Result<Scenario> {
     }
     if let Some(v) = common.cpu_token_loop_share {
         s.request.cpu_token_loop_share = v;
+    }
+    if let Some(v) = common.cpu_request_loop_share {
+        s.request.cpu_request_loop_share = v;
     }
     if common.gil {
         s.request.gil = true;

@@ -158,7 +158,14 @@ fn refuse_variant_knobs(common: &CommonArgs, s: &Scenario) -> anyhow::Result<()>
         ("--cpu-steps", common.cpu_steps.is_some()),
         ("--cpu-offloop-share", common.cpu_offloop_share.is_some()),
         ("--cpu-parallel-share", common.cpu_parallel_share.is_some()),
-        ("--cpu-token-loop-share", common.cpu_token_loop_share.is_some()),
+        (
+            "--cpu-token-loop-share",
+            common.cpu_token_loop_share.is_some(),
+        ),
+        (
+            "--cpu-request-loop-share",
+            common.cpu_request_loop_share.is_some(),
+        ),
     ] {
         if set {
             return Err(flag_err(

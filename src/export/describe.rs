@@ -408,6 +408,7 @@ fn latency_model_line(result: &RunResult) -> String {
 fn request_line(result: &RunResult) -> String {
     let s = &result.scenario;
     let r = &s.request;
+    let sync_stream = s.load.variants.iter().any(|v| v == "sync-stream");
     let spread = if r.cpu_steps <= 1 && r.cpu_offloop_share <= 0.0 && r.cpu_parallel_share <= 0.0 {
         String::new()
     } else {
@@ -419,13 +420,21 @@ fn request_line(result: &RunResult) -> String {
             100.0 * r.cpu_parallel_share
         )
     };
+    let on_loop = if r.cpu_request_loop_share > 0.0 && sync_stream {
+        format!(
+            " ({:.0} % of it on sync-stream's event loop before the body)",
+            100.0 * r.cpu_request_loop_share
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "**Request**: top-k {}, {} µs of CPU work per request{spread}{}{}.",
+        "**Request**: top-k {}, {} µs of CPU work per request{on_loop}{spread}{}{}.",
         s.request.top_k,
         s.request.cpu_work_us,
         match (s.request.cpu_per_token_us, s.request.cpu_token_loop_share) {
             (0, _) => String::new(),
-            (us, share) if share > 0.0 && s.load.variants.iter().any(|v| v == "sync-stream") => {
+            (us, share) if share > 0.0 && sync_stream => {
                 format!(
                     " and {us} µs per token event ({:.0} % of it on sync-stream's event loop)",
                     100.0 * share

@@ -17,7 +17,10 @@
 //! in the queue). The pool therefore sustains at most `W / min_thread_s` requests/s, which is
 //! `W · E[S] / min_thread_s` requests in progress, and its capacity is the smaller of that and
 //! the offered load. It is a lower bound on thread time (an idle pool still blocks a thread for
-//! every token wait), so the ideal it gives is an upper bound, like every ideal here.
+//! every token wait), so the ideal it gives is an upper bound, like every ideal here. With an
+//! event loop in front of the pool (`cpu_request_loop_share`, `cpu_token_loop_share`), the
+//! loop's CPU is not pool-thread time but runs on one thread: [`loop_s`] per request allows at
+//! most `E[S] / loop_s` requests in progress.
 
 use serde::{Deserialize, Serialize};
 
@@ -72,12 +75,23 @@ pub fn expected_service_s(s: &Scenario, observed_tokens: Option<f64>) -> f64 {
 }
 
 /// The least pool-thread time one `sync-stream` request needs, seconds: the blocking embed and
-/// search calls and all of its CPU (prompt + tokens). Waits for tokens are left out: a stream
-/// that queued long enough finds its next token already buffered.
+/// search calls and its CPU (prompt + tokens) but the event loop's part. Waits for tokens are
+/// left out: a stream that queued long enough finds its next token already buffered.
 pub fn min_thread_s(s: &Scenario, observed_tokens: Option<f64>) -> f64 {
     let tokens = tokens(s, observed_tokens);
     let ms = s.embedding.latency_ms.mean() + s.qdrant.search_ms.mean();
-    ms * s.time_scale / 1000.0 + cpu_s(s, tokens)
+    ms * s.time_scale / 1000.0 + cpu_s(s, tokens) - loop_s(s, observed_tokens)
+}
+
+/// The CPU one `sync-stream` request spends on the event loop's one thread, seconds
+/// (`cpu_request_loop_share` of the prompt CPU, `cpu_token_loop_share` of every token's): that
+/// thread serves at most 1 / this requests per second.
+pub fn loop_s(s: &Scenario, observed_tokens: Option<f64>) -> f64 {
+    let tokens = tokens(s, observed_tokens);
+    let r = &s.request;
+    (r.cpu_work_us as f64 * r.cpu_request_loop_share.clamp(0.0, 1.0)
+        + tokens * r.cpu_per_token_us as f64 * r.cpu_token_loop_share.clamp(0.0, 1.0))
+        / 1e6
 }
 
 /// The ideal and how close the measurement came.
@@ -192,6 +206,12 @@ mod tests {
         assert!((expected_service_s(&s, None) - (0.081 + 0.001 + 0.0011)).abs() < 1e-9);
         // The pool thread is needed for embed + search (11 ms scaled) and the CPU.
         assert!((min_thread_s(&s, None) - (0.011 + 0.001 + 0.0011)).abs() < 1e-9);
+        assert_eq!(loop_s(&s, None), 0.0);
+        // With an event loop, its share of the CPU leaves the pool threads for the loop's one.
+        s.request.cpu_request_loop_share = 0.5;
+        s.request.cpu_token_loop_share = 1.0;
+        assert!((loop_s(&s, None) - (0.0005 + 0.0011)).abs() < 1e-9);
+        assert!((min_thread_s(&s, None) - (0.011 + 0.0005)).abs() < 1e-9);
     }
 
     #[test]

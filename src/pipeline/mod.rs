@@ -91,20 +91,33 @@ impl VariantKind {
     /// `thread_share` is the part of a request's service time it must hold a pool thread even
     /// when it never waits on one for a token (see [`crate::metrics::ideal::min_thread_s`]: the
     /// blocking embed and search, the CPU step, the per-token CPU). W threads then sustain at
-    /// most `W / thread_share` requests in progress, however long their streams are. It only
-    /// matters to `sync-stream`.
-    pub fn capacity(self, offered: usize, workers: Option<usize>, thread_share: f64) -> usize {
+    /// most `W / thread_share` requests in progress, however long their streams are; and its
+    /// event loop's one thread, busy `loop_share` of a service time per request
+    /// ([`crate::metrics::ideal::loop_s`]), at most `1 / loop_share`. Both only matter to
+    /// `sync-stream`.
+    pub fn capacity(
+        self,
+        offered: usize,
+        workers: Option<usize>,
+        thread_share: f64,
+        loop_share: f64,
+    ) -> usize {
         match self {
             VariantKind::Sequential => 1,
             VariantKind::Sync => workers.map_or(offered, |w| w.min(offered)),
             VariantKind::SyncStream => {
                 let w = workers.unwrap_or(sync_stream::DEFAULT_WORKERS).max(1) as f64;
-                if thread_share.is_finite() && thread_share > 0.0 {
-                    let by_threads = (w / thread_share.min(1.0)).floor();
-                    offered.min(by_threads as usize).max(1)
-                } else {
-                    offered
-                }
+                let bound = |threads: f64, share: f64| {
+                    if share.is_finite() && share > 0.0 {
+                        (threads / share.min(1.0)).floor() as usize
+                    } else {
+                        usize::MAX
+                    }
+                };
+                offered
+                    .min(bound(w, thread_share))
+                    .min(bound(1.0, loop_share))
+                    .max(1)
             }
             _ => offered,
         }
@@ -236,16 +249,19 @@ mod tests {
 
     #[test]
     fn capacity_follows_the_model() {
-        assert_eq!(VariantKind::Sequential.capacity(64, None, 0.1), 1);
-        assert_eq!(VariantKind::Sync.capacity(64, Some(4), 0.1), 4);
-        assert_eq!(VariantKind::Sync.capacity(2, Some(4), 0.1), 2);
-        assert_eq!(VariantKind::Async.capacity(64, Some(4), 0.1), 64);
+        assert_eq!(VariantKind::Sequential.capacity(64, None, 0.1, 0.0), 1);
+        assert_eq!(VariantKind::Sync.capacity(64, Some(4), 0.1, 0.0), 4);
+        assert_eq!(VariantKind::Sync.capacity(2, Some(4), 0.1, 0.0), 2);
+        assert_eq!(VariantKind::Async.capacity(64, Some(4), 0.1, 0.0), 64);
         // sync-stream: not capped at the workers; 4 threads each needed 10% of a request's
         // time serve 40 in progress.
-        assert_eq!(VariantKind::SyncStream.capacity(64, Some(4), 0.1), 40);
-        assert_eq!(VariantKind::SyncStream.capacity(16, Some(4), 0.1), 16);
-        assert_eq!(VariantKind::SyncStream.capacity(1000, None, 0.1), 400);
-        assert_eq!(VariantKind::SyncStream.capacity(64, Some(4), 0.0), 64);
-        assert_eq!(VariantKind::SyncStream.capacity(64, Some(4), 2.0), 4);
+        assert_eq!(VariantKind::SyncStream.capacity(64, Some(4), 0.1, 0.0), 40);
+        assert_eq!(VariantKind::SyncStream.capacity(16, Some(4), 0.1, 0.0), 16);
+        assert_eq!(VariantKind::SyncStream.capacity(1000, None, 0.1, 0.0), 400);
+        assert_eq!(VariantKind::SyncStream.capacity(64, Some(4), 0.0, 0.0), 64);
+        assert_eq!(VariantKind::SyncStream.capacity(64, Some(4), 2.0, 0.0), 4);
+        // An event loop busy a tenth of a service time per request: at most 10 in progress.
+        assert_eq!(VariantKind::SyncStream.capacity(64, Some(4), 0.1, 0.1), 10);
+        assert_eq!(VariantKind::SyncStream.capacity(8, Some(4), 0.1, 0.1), 8);
     }
 }

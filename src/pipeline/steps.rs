@@ -24,7 +24,7 @@ use crate::client::{
 };
 
 /// What every request of a run shares.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RequestContext {
     /// The run's time origin; record timestamps are µs since this instant.
     pub epoch: Instant,
@@ -49,6 +49,9 @@ pub struct RequestContext {
     /// Share of `cpu_per_token_us` a `sync-stream` service's event loop spends on every token
     /// (dispatching the next `next()`, sending the chunk), serially on its one thread.
     pub cpu_token_loop_share: f64,
+    /// Share of `cpu_work_us` a `sync-stream` service's event loop spends on every new request
+    /// (reading it, dispatching its body), serially on its one thread.
+    pub cpu_request_loop_share: f64,
     /// The global lock of `gil = true` (shared with the blocking pool's off-loop work).
     pub gil: Option<Arc<Mutex<()>>>,
     /// `inferenceConfig.maxTokens`.

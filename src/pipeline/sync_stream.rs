@@ -35,6 +35,20 @@
 //! So with one thread and two streams, their tokens interleave; with W threads and more streams
 //! than W, every stream progresses, and the time a token waits for a thread shows up in TTFT and
 //! ITL (that is the point). `queue` (and `started_us`) is the wait for the body job only.
+//!
+//! # The event loop in front of the pool
+//!
+//! Starlette's event loop does work for every request and every token too: it reads the
+//! request and dispatches the body to the pool, and when a `next()` returns it sends the chunk
+//! and dispatches the next `next()` — serially, on one thread, under the GIL. On the seed's
+//! streaming endpoint that thread was the server's busiest (25–31 % of its CPU). With
+//! `cpu_request_loop_share` or `cpu_token_loop_share` above 0 the pool gets that thread
+//! ([`LOOP_THREAD`]): a new request passes through it (spending its share of `cpu_work_us`; the
+//! body spends the rest) before its body is queued; a body that opened its stream, and every
+//! `next()` that read a token (spending the rest of `cpu_per_token_us`), hand the stream to it;
+//! it spends its share of the token's CPU, sends the token (the clock ticks there), and queues
+//! the stream's next `next()`. Streams at the loop are counted (`at_loop`) so the pool does not
+//! shut down under them.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,6 +90,14 @@ enum Job {
     Next(Box<Open>),
 }
 
+/// What the event loop is handed.
+enum LoopItem {
+    /// A new request: the loop reads it and dispatches its body to the pool.
+    Request(Ticket),
+    /// A stream whose body or `next()` returned (`true`: with a token to send).
+    Stream(Box<Open>, bool),
+}
+
 /// What a job left behind.
 enum Step {
     /// The stream is open and has more to give: queue its next `next()`.
@@ -107,9 +129,13 @@ struct Shared {
     ctx: Arc<RequestContext>,
     done: Sender<RequestRecord>,
     /// The event loop's inbox (None without a loop share, and once shut down).
-    to_loop: Mutex<Option<Sender<(Box<Open>, bool)>>>,
+    to_loop: Mutex<Option<Sender<LoopItem>>>,
     /// The loop's own CPU per token, µs; the pool thread that read the token spends the rest.
     loop_token_us: u64,
+    /// The loop's CPU per new request, µs (reading it, dispatching its body).
+    loop_request_us: u64,
+    /// Whether the pool has an event loop (a loop share above 0): streams go through it.
+    has_loop: bool,
 }
 
 /// The shared, token-by-token thread pool.
@@ -136,9 +162,20 @@ impl SyncStream {
                 variant: "sync-stream",
                 message: e.to_string(),
             })?;
-        let share = ctx.cpu_token_loop_share.clamp(0.0, 1.0);
-        let loop_token_us = (ctx.cpu_per_token_us as f64 * share).round() as u64;
-        let (to_loop, inbox) = if share > 0.0 {
+        let token_share = ctx.cpu_token_loop_share.clamp(0.0, 1.0);
+        let request_share = ctx.cpu_request_loop_share.clamp(0.0, 1.0);
+        let loop_token_us = (ctx.cpu_per_token_us as f64 * token_share).round() as u64;
+        let loop_request_us = (ctx.cpu_work_us as f64 * request_share).round() as u64;
+        // The loop's part of the per-request CPU is not the body's: the body spends the rest.
+        let ctx = if loop_request_us > 0 {
+            Arc::new(RequestContext {
+                cpu_work_us: ctx.cpu_work_us - loop_request_us,
+                ..RequestContext::clone(&ctx)
+            })
+        } else {
+            ctx
+        };
+        let (to_loop, inbox) = if token_share > 0.0 || request_share > 0.0 {
             let (tx, rx) = std::sync::mpsc::channel();
             (Some(tx), Some(rx))
         } else {
@@ -161,6 +198,8 @@ impl SyncStream {
             done,
             to_loop: Mutex::new(to_loop),
             loop_token_us,
+            loop_request_us,
+            has_loop: inbox.is_some(),
         });
         let event_loop = match inbox {
             Some(inbox) => {
@@ -176,10 +215,7 @@ impl SyncStream {
             }
             None => None,
         };
-        Ok(SyncStream {
-            shared,
-            event_loop,
-        })
+        Ok(SyncStream { shared, event_loop })
     }
 }
 
@@ -189,10 +225,11 @@ impl Shared {
     }
 
     /// Whether `q` needs one more thread (more jobs queued than idle workers, room in the pool);
-    /// if so, counts it as spawned and returns its number.
+    /// if so, counts it as spawned and returns its number. Once closed, only a pool without a
+    /// thread grows (a request the event loop queued after the close still gets one).
     fn grow(&self, q: &mut Queue) -> Option<usize> {
         let idle = q.spawned - q.busy;
-        if q.closed || q.jobs.len() <= idle || q.spawned >= self.max_workers {
+        if (q.closed && q.spawned > 0) || q.jobs.len() <= idle || q.spawned >= self.max_workers {
             return None;
         }
         q.spawned += 1;
@@ -242,13 +279,16 @@ impl Shared {
                     q.busy -= 1;
                     q.at_loop += 1;
                 }
-                match tx.send((open, token)) {
+                match tx.send(LoopItem::Stream(open, token)) {
                     Ok(()) => return,
                     Err(back) => {
                         let mut q = self.lock();
                         q.at_loop -= 1;
                         q.busy += 1;
-                        back.0
+                        match back.0 {
+                            LoopItem::Stream(open, token) => (open, token),
+                            LoopItem::Request(_) => unreachable!("sent a stream"),
+                        }
                     }
                 }
             }
@@ -256,6 +296,17 @@ impl Shared {
         };
         let open = self.loop_turn(open, token);
         self.push(Job::Next(open), From::Worker);
+    }
+
+    /// Joins the workers (by `deadline`, then abandons them).
+    fn join_workers(&self, deadline: Instant) {
+        let handles = std::mem::take(&mut *self.handles.lock().unwrap_or_else(|p| p.into_inner()));
+        join_within(
+            handles,
+            deadline.saturating_duration_since(Instant::now()),
+            &self.abandon,
+        );
+        self.ready.notify_all();
     }
 
     /// Closes the event loop's inbox: the loop ends once it has emptied it.
@@ -337,8 +388,12 @@ impl Shared {
 fn worker_loop(shared: Arc<Shared>) {
     while let Some(job) = shared.next_job() {
         let step = match job {
-            Job::Start(ticket) => body(&shared.ctx, &shared.clients, &ticket),
-            Job::Next(open) => next(&shared.ctx, shared.loop_token_us, open),
+            Job::Start(ticket) => body(&shared.ctx, &shared.clients, &ticket, shared.has_loop),
+            Job::Next(open) => next(
+                &shared.ctx,
+                shared.has_loop.then_some(shared.loop_token_us),
+                open,
+            ),
         };
         match step {
             Step::Parked(open) => shared.push(Job::Next(open), From::Worker),
@@ -368,18 +423,30 @@ enum From {
 /// The event loop: one thread that takes every stream a `next()` (or the body) returned, does
 /// its turn, and queues the stream's next `next()` — serially, as Starlette's loop does. Ends
 /// when the pool has shut down (its inbox's sender is dropped).
-fn event_loop(shared: &Arc<Shared>, inbox: &Receiver<(Box<Open>, bool)>) {
-    while let Ok((open, token)) = inbox.recv() {
+fn event_loop(shared: &Arc<Shared>, inbox: &Receiver<LoopItem>) {
+    while let Ok(item) = inbox.recv() {
         if shared.abandon.load(Ordering::Relaxed) {
             return;
         }
-        let open = shared.loop_turn(open, token);
-        shared.push(Job::Next(open), From::Loop);
+        match item {
+            LoopItem::Request(ticket) => {
+                std::hint::black_box(super::cpu::prompt_work(
+                    &ticket.question,
+                    shared.loop_request_us,
+                    shared.ctx.gil.as_deref(),
+                ));
+                shared.push(Job::Start(ticket), From::Loop);
+            }
+            LoopItem::Stream(open, token) => {
+                let open = shared.loop_turn(open, token);
+                shared.push(Job::Next(open), From::Loop);
+            }
+        }
     }
 }
 
 /// The endpoint body: embed, retrieve, build the prompt, open the stream.
-fn body(ctx: &RequestContext, clients: &BlockingClients, ticket: &Ticket) -> Step {
+fn body(ctx: &RequestContext, clients: &BlockingClients, ticket: &Ticket, with_loop: bool) -> Step {
     let (mut record, passages) = match steps::embed_and_retrieve_blocking(ctx, clients, ticket) {
         Ok(x) => x,
         Err(record) => return Step::Done(record),
@@ -395,7 +462,7 @@ fn body(ctx: &RequestContext, clients: &BlockingClients, ticket: &Ticket) -> Ste
                 clock,
                 stream,
             });
-            if ctx.cpu_token_loop_share > 0.0 {
+            if with_loop {
                 Step::ToLoop(open, false)
             } else {
                 Step::Parked(open)
@@ -410,10 +477,10 @@ fn body(ctx: &RequestContext, clients: &BlockingClients, ticket: &Ticket) -> Ste
 
 /// One `next()`: the next text delta (waiting for it on this thread) and its CPU, or the end.
 /// With a loop share, this thread spends the rest of the token's CPU and the loop sends it.
-fn next(ctx: &RequestContext, loop_token_us: u64, mut open: Box<Open>) -> Step {
+fn next(ctx: &RequestContext, loop_token_us: Option<u64>, mut open: Box<Open>) -> Step {
     let result = match open.stream.next_event() {
         Ok(StreamEvent::Token(delta)) => {
-            if ctx.cpu_token_loop_share > 0.0 {
+            if let Some(loop_token_us) = loop_token_us {
                 let here = ctx.cpu_per_token_us.saturating_sub(loop_token_us);
                 steps::token_cpu(ctx, &mut open.clock, &delta, here);
                 return Step::ToLoop(open, true);
@@ -444,6 +511,25 @@ impl Drop for SyncStream {
 
 impl Executor for SyncStream {
     fn submit(&self, ticket: Ticket) {
+        let to_loop = self
+            .shared
+            .to_loop
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(tx) = to_loop {
+            self.shared.lock().at_loop += 1;
+            match tx.send(LoopItem::Request(ticket)) {
+                Ok(()) => return,
+                Err(back) => {
+                    self.shared.lock().at_loop -= 1;
+                    if let LoopItem::Request(ticket) = back.0 {
+                        self.shared.push(Job::Start(ticket), From::Submit);
+                    }
+                    return;
+                }
+            }
+        }
         self.shared.push(Job::Start(ticket), From::Submit);
     }
 
@@ -454,22 +540,11 @@ impl Executor for SyncStream {
             q.closed = true;
         }
         self.shared.ready.notify_all();
-        // Workers drain every queued job (streams in progress included) before they exit.
-        let handles = std::mem::take(
-            &mut *self
-                .shared
-                .handles
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()),
-        );
-        join_within(
-            handles,
-            deadline.saturating_duration_since(Instant::now()),
-            &self.shared.abandon,
-        );
-        self.shared.ready.notify_all();
-        // The workers are gone, so no stream is at the loop (or the run was abandoned): closing
-        // its inbox ends it.
+        // Workers drain every queued job (streams in progress and streams at the loop included)
+        // before they exit.
+        self.shared.join_workers(deadline);
+        // The workers are gone, so no stream is at the loop (or the run was abandoned, or no
+        // worker had started yet): closing its inbox ends it once it has emptied it.
         self.shared.close_loop();
         if let Some(handle) = self.event_loop.take() {
             join_within(
@@ -477,6 +552,9 @@ impl Executor for SyncStream {
                 deadline.saturating_duration_since(Instant::now()),
                 &self.shared.abandon,
             );
+            // A request the loop queued after the close, into a pool with no thread yet, got
+            // one: it finishes too.
+            self.shared.join_workers(deadline);
         }
     }
 }
@@ -500,6 +578,7 @@ mod tests {
             cpu_offloop_share: 0.0,
             cpu_parallel_share: 0.0,
             cpu_token_loop_share: 0.0,
+            cpu_request_loop_share: 0.0,
             gil: None,
             max_tokens: 16,
             temperature: 0.0,
@@ -534,7 +613,13 @@ mod tests {
         q.jobs.push_back(Job::Start(ticket(2)));
         assert_eq!(shared.grow(&mut q), None, "bounded at --workers");
         q.closed = true;
+        q.spawned = 1;
+        assert_eq!(shared.grow(&mut q), None, "no more threads once closed");
         q.spawned = 0;
-        assert_eq!(shared.grow(&mut q), None, "no threads once closed");
+        assert_eq!(
+            shared.grow(&mut q),
+            Some(1),
+            "a request the loop queued after the close, in a pool without a thread"
+        );
     }
 }

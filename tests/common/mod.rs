@@ -149,6 +149,7 @@ pub fn request_context(
         cpu_offloop_share: s.request.cpu_offloop_share,
         cpu_parallel_share: s.request.cpu_parallel_share,
         cpu_token_loop_share: s.request.cpu_token_loop_share,
+        cpu_request_loop_share: s.request.cpu_request_loop_share,
         gil: s.request.gil.then(|| Arc::new(std::sync::Mutex::new(()))),
         max_tokens: s.request.max_tokens,
         temperature: s.request.temperature,

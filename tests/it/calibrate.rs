@@ -237,3 +237,49 @@ fn calibrate_from_saved_observations_measures_nothing() {
         assert!(err.contains("--from:"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn a_streaming_def_endpoints_event_loop_is_found_from_its_busiest_thread() {
+    // The seed's streaming `def` endpoint at time scale 0.25 (session 8's observations): its
+    // busiest thread, Starlette's event loop, carried 25 % of the CPU at 20 tokens and 31 % at
+    // 120 at the probes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let saved = dir.path().join("calibration.json");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/calibrate/seed-stream-sync-ts025.json"
+        ),
+        &saved,
+    )
+    .expect("copy the fixture");
+    let (code, _, err) = ragperf(&[
+        "calibrate",
+        "--target",
+        "http://127.0.0.1:18080/chat/stream/sync",
+        "--protocol",
+        "sse",
+        "--time-scale",
+        "0.25",
+        "--from",
+        saved.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let toml = std::fs::read_to_string(dir.path().join("calibrated.toml")).expect("written beside");
+    assert!(toml.contains("variants = [\"sync-stream\"]"), "{toml}");
+    let value = |key: &str| -> f64 {
+        toml.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{key} in\n{toml}"))
+    };
+    // 135 of 401 µs per token; 2.4 of 12.2 ms per request.
+    let token = value("cpu_token_loop_share");
+    let request = value("cpu_request_loop_share");
+    assert!((0.30..=0.37).contains(&token), "{token}\n{toml}");
+    assert!((0.15..=0.25).contains(&request), "{request}\n{toml}");
+    assert!(toml.contains("On the event loop"), "{toml}");
+    // A pool's threads share one GIL: nothing is placed off a loop for it.
+    assert_eq!(value("cpu_offloop_share"), 0.0);
+    assert_eq!(value("cpu_parallel_share"), 0.0);
+}

@@ -118,15 +118,31 @@ fn token_times(r: &RequestRecord) -> Vec<u64> {
 /// Submits two requests at once to `kind` with one worker and returns both records.
 fn two_streams(kind: VariantKind, s: &Scenario) -> (RequestRecord, RequestRecord) {
     let (mocks, ctx) = mocks_and_context(s);
+    let (records, _) = submit_all(kind, ctx, 1, 2);
+    mocks.shutdown(Duration::from_millis(200));
+    let mut records = records;
+    let b = records.pop().expect("two records");
+    let a = records.pop().expect("two records");
+    (a, b)
+}
+
+/// Submits `n` requests at once to `kind` with `workers` pool threads; their records (by id)
+/// and the CPU of this process's threads by name, read before the executor shuts down.
+fn submit_all(
+    kind: VariantKind,
+    ctx: Arc<RequestContext>,
+    workers: usize,
+    n: u64,
+) -> (Vec<RequestRecord>, Vec<(String, f64)>) {
     let (tx, rx): (_, Receiver<RequestRecord>) = mpsc::channel();
     let opts = ExecutorOptions {
-        workers: Some(1),
+        workers: Some(workers),
         worker_threads: None,
         max_blocking_threads: None,
-        expected_concurrency: 2,
+        expected_concurrency: n as usize,
     };
     let executor = start_executor(kind, ctx, &opts, tx).expect("start the executor");
-    for id in 0..2 {
+    for id in 0..n {
         executor.submit(Ticket {
             id,
             intended: Instant::now(),
@@ -135,15 +151,104 @@ fn two_streams(kind: VariantKind, s: &Scenario) -> (RequestRecord, RequestRecord
             user: None,
         });
     }
-    let mut records: Vec<RequestRecord> = (0..2)
+    let mut records: Vec<RequestRecord> = (0..n)
         .map(|_| rx.recv_timeout(Duration::from_secs(20)).expect("a record"))
         .collect();
+    let cpu = thread_cpu_by_name();
     executor.shutdown(Duration::from_secs(2));
-    mocks.shutdown(Duration::from_millis(200));
     records.sort_by_key(|r| r.id);
-    let b = records.pop().expect("two records");
-    let a = records.pop().expect("two records");
-    (a, b)
+    (records, cpu)
+}
+
+/// Every thread of this process: its name and CPU seconds (user + system, from
+/// `/proc/self/task/*/stat`).
+fn thread_cpu_by_name() -> Vec<(String, f64)> {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .flatten()
+    {
+        let path = task.path();
+        let (Ok(comm), Ok(stat)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("stat")),
+        ) else {
+            continue; // the thread ended meanwhile
+        };
+        // Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15.
+        let after = &stat[stat.rfind(')').expect("a stat line") + 2..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let jiffies: f64 =
+            f[11].parse::<f64>().expect("utime") + f[12].parse::<f64>().expect("stime");
+        out.push((comm.trim().to_string(), jiffies / ticks));
+    }
+    out
+}
+
+#[test]
+fn the_event_loop_reads_every_request_and_sends_every_token_on_its_one_thread() {
+    let _turn = crate::serial();
+    // 4 requests of 10 tokens on 4 pool threads; 20 ms of CPU per request and 5 ms per token,
+    // all of it on the event loop: 4 × 20 + 40 × 5 = 280 ms there, none on the pool threads.
+    let s = common::fixed_scenario(0.0, 0.0, 20.0, 5.0, 10.0);
+    let mocks = MockServices::start_on_own_runtime(s.mock_config(), Bind::default(), 2)
+        .expect("start the mocks");
+    let ctx = Arc::new(RequestContext {
+        cpu_work_us: 20_000,
+        cpu_per_token_us: 5_000,
+        cpu_request_loop_share: 1.0,
+        cpu_token_loop_share: 1.0,
+        ..common::request_context(&mocks, &s)
+    });
+    let (records, cpu) = submit_all(VariantKind::SyncStream, ctx, 4, 4);
+    mocks.shutdown(Duration::from_millis(200));
+    for r in &records {
+        assert!(r.is_ok(), "{:?}", r.outcome);
+        assert_eq!(
+            r.tokens, 10,
+            "every token went through the loop and was counted once"
+        );
+    }
+    let on = |pred: &dyn Fn(&str) -> bool| -> f64 {
+        cpu.iter().filter(|(n, _)| pred(n)).map(|(_, s)| s).sum()
+    };
+    let event_loop = on(&|n| n == "sync-stream-ev");
+    let pool = on(&|n| n.starts_with("sync-stream-") && n != "sync-stream-ev");
+    let loops = cpu.iter().filter(|(n, _)| n == "sync-stream-ev").count();
+    assert_eq!(loops, 1, "one event loop thread: {cpu:?}");
+    // Generous: the CPU clock's ticks are 10 ms, the work spends at least what it asks.
+    assert!(
+        event_loop >= 0.25,
+        "loop {event_loop} s of the 0.28 asked: {cpu:?}"
+    );
+    assert!(
+        pool < 0.1,
+        "pool threads {pool} s: their CPU work went to the loop: {cpu:?}"
+    );
+
+    // Without a loop share there is no loop thread, and the pool threads do the work.
+    let mocks = MockServices::start_on_own_runtime(s.mock_config(), Bind::default(), 2)
+        .expect("start the mocks");
+    let ctx = Arc::new(RequestContext {
+        cpu_work_us: 20_000,
+        cpu_per_token_us: 5_000,
+        ..common::request_context(&mocks, &s)
+    });
+    let (records, cpu) = submit_all(VariantKind::SyncStream, ctx, 4, 4);
+    mocks.shutdown(Duration::from_millis(200));
+    assert!(records.iter().all(|r| r.is_ok() && r.tokens == 10));
+    assert!(!cpu.iter().any(|(n, _)| n == "sync-stream-ev"), "{cpu:?}");
+    let pool = cpu
+        .iter()
+        .filter(|(n, _)| n.starts_with("sync-stream-"))
+        .map(|(_, s)| s)
+        .sum::<f64>();
+    assert!(
+        pool >= 0.25,
+        "pool threads {pool} s of the 0.28 asked: {cpu:?}"
+    );
 }
 
 /// How often the owner changes along both requests' tokens merged in time order.

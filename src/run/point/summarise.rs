@@ -66,7 +66,11 @@ pub(super) fn ideal_of(at: &At, m: &Measured, requests_per_s: f64, work: &Window
             let hint = Phases::of(at).concurrency_hint;
             let service = ideal::expected_service_s(s, observed_tokens);
             let share = ideal::min_thread_s(s, observed_tokens) / service.max(1e-9);
-            (Some(service), kind.capacity(hint, s.load.workers, share))
+            let on_loop = ideal::loop_s(s, observed_tokens) / service.max(1e-9);
+            (
+                Some(service),
+                kind.capacity(hint, s.load.workers, share, on_loop),
+            )
         }
         Subject::Target(_) => {
             let finished = r.ok + r.failed_total() + r.warmup_completed;
