@@ -74,7 +74,7 @@ pub const DEFAULT_WORKERS: usize = 40;
 /// Thread name prefix (`sync-stream-1`, …).
 pub const THREAD_PREFIX: &str = "sync-stream-";
 
-/// The event loop's thread, when `cpu_token_loop_share` gives it work (within Linux's 15-byte
+/// The event loop's thread, when a loop share gives it work (within Linux's 15-byte
 /// thread names, and under [`THREAD_PREFIX`]: it is one of the variant's threads).
 pub const LOOP_THREAD: &str = "sync-stream-ev";
 
@@ -242,13 +242,13 @@ impl Shared {
 
     /// Queues a job (a new request or a parked stream's next `next()`), waking or spawning a
     /// worker for it.
-    fn push(self: &Arc<Self>, job: Job, from: From) {
+    fn push(self: &Arc<Self>, job: Job, origin: Origin) {
         let spawn = {
             let mut q = self.lock();
-            match from {
-                From::Submit => {}
-                From::Worker => q.busy -= 1,
-                From::Loop => q.at_loop -= 1,
+            match origin {
+                Origin::Submit => {}
+                Origin::Worker => q.busy -= 1,
+                Origin::Loop => q.at_loop -= 1,
             }
             q.jobs.push_back(job);
             self.ready.notify_one();
@@ -269,45 +269,47 @@ impl Shared {
     }
 
     /// A worker hands a stream to the event loop (which queues its next `next()` afterwards).
-    /// Without a loop thread (shut down), the worker does the loop's part itself.
+    /// Without a loop thread (shut down), the worker takes the loop's turn itself.
     fn hand_to_loop(self: &Arc<Self>, open: Box<Open>, token: bool) {
-        let to_loop = self
-            .to_loop
+        let item = LoopItem::Stream(open, token);
+        let Some(tx) = self.loop_inbox() else {
+            let (job, _) = self.turn_under_gil(item);
+            self.push(job, Origin::Worker);
+            return;
+        };
+        {
+            let mut q = self.lock();
+            q.busy -= 1;
+            q.at_loop += 1;
+        }
+        self.send_to_loop(&tx, item);
+    }
+
+    /// The event loop's inbox, while it runs.
+    fn loop_inbox(&self) -> Option<Sender<LoopItem>> {
+        self.to_loop
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let (open, token) = match to_loop {
-            Some(tx) => {
-                {
-                    let mut q = self.lock();
-                    q.busy -= 1;
-                    q.at_loop += 1;
-                }
-                match tx.send(LoopItem::Stream(open, token)) {
-                    Ok(()) => return,
-                    Err(back) => {
-                        let mut q = self.lock();
-                        q.at_loop -= 1;
-                        q.busy += 1;
-                        match back.0 {
-                            LoopItem::Stream(open, token) => (open, token),
-                            LoopItem::Request(_) => unreachable!("sent a stream"),
-                        }
-                    }
-                }
-            }
-            None => (open, token),
-        };
-        // No loop any more (shut down): the worker does the loop's part, under the GIL.
-        let open = {
-            let _gil = self
-                .ctx
-                .gil
-                .as_deref()
-                .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
-            self.send_token(open, token)
-        };
-        self.push(Job::Next(open), From::Worker);
+            .clone()
+    }
+
+    /// Sends an item (already counted at the loop) to the loop; if the loop ended meanwhile,
+    /// the caller takes its turn here.
+    fn send_to_loop(self: &Arc<Self>, tx: &Sender<LoopItem>, item: LoopItem) {
+        if let Err(back) = tx.send(item) {
+            let (job, origin) = self.turn_under_gil(back.0);
+            self.push(job, origin);
+        }
+    }
+
+    /// [`Shared::loop_turn`], taking the GIL for it (a turn outside the loop's passes).
+    fn turn_under_gil(&self, item: LoopItem) -> (Job, Origin) {
+        let _gil = self
+            .ctx
+            .gil
+            .as_deref()
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+        self.loop_turn(item)
     }
 
     /// Joins the workers (by `deadline`, then abandons them).
@@ -334,7 +336,7 @@ impl Shared {
     /// The event loop's turn for one item, the caller holding the GIL: a new request's share of
     /// the per-request CPU (then its body is queued), or a stream's share of its token's CPU
     /// and the token sent (the clock ticks), then its next `next()` is queued.
-    fn loop_turn(&self, item: LoopItem) -> (Job, From) {
+    fn loop_turn(&self, item: LoopItem) -> (Job, Origin) {
         match item {
             LoopItem::Request(ticket) => {
                 std::hint::black_box(cpu::prompt_work(
@@ -342,15 +344,16 @@ impl Shared {
                     self.loop_request_us,
                     None,
                 ));
-                (Job::Start(ticket), From::Loop)
+                (Job::Start(ticket), Origin::Loop)
             }
-            LoopItem::Stream(open, token) => (Job::Next(self.send_token(open, token)), From::Loop),
+            LoopItem::Stream(open, token) => {
+                (Job::Next(self.send_token(open, token)), Origin::Loop)
+            }
         }
     }
 
     /// A stream's turn on the loop: the loop's share of the token's CPU, then the token goes
-    /// out (the clock ticks). Without the GIL lock: the caller holds it, or takes it here when
-    /// the loop is gone (`lock`).
+    /// out (the clock ticks). The caller holds the GIL.
     fn send_token(&self, mut open: Box<Open>, token: bool) -> Box<Open> {
         if token {
             let t0 = Instant::now();
@@ -428,7 +431,7 @@ fn worker_loop(shared: Arc<Shared>) {
             ),
         };
         match step {
-            Step::Parked(open) => shared.push(Job::Next(open), From::Worker),
+            Step::Parked(open) => shared.push(Job::Next(open), Origin::Worker),
             Step::ToLoop(open, token) => shared.hand_to_loop(open, token),
             Step::Done(record) => {
                 // Not busy any more *before* the record goes back, so the closed-loop user's
@@ -443,7 +446,7 @@ fn worker_loop(shared: Arc<Shared>) {
 }
 
 /// Who queues a job: [`Shared::push`] keeps the counts of busy workers and streams at the loop.
-enum From {
+enum Origin {
     /// A new request.
     Submit,
     /// A worker that just finished a job.
@@ -472,11 +475,11 @@ fn event_loop(shared: &Arc<Shared>, inbox: &Receiver<LoopItem>) {
                 .gil
                 .as_deref()
                 .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
-            let started = super::cpu::thread_cpu_us();
+            let started = cpu::thread_cpu_us();
             for item in ready.by_ref() {
-                let (job, from) = shared.loop_turn(item);
-                shared.push(job, from);
-                if super::cpu::thread_cpu_us().saturating_sub(started) >= SWITCH_INTERVAL_US {
+                let (job, origin) = shared.loop_turn(item);
+                shared.push(job, origin);
+                if cpu::thread_cpu_us().saturating_sub(started) >= SWITCH_INTERVAL_US {
                     break;
                 }
             }
@@ -554,26 +557,13 @@ impl Drop for SyncStream {
 
 impl Executor for SyncStream {
     fn submit(&self, ticket: Ticket) {
-        let to_loop = self
-            .shared
-            .to_loop
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if let Some(tx) = to_loop {
-            self.shared.lock().at_loop += 1;
-            match tx.send(LoopItem::Request(ticket)) {
-                Ok(()) => return,
-                Err(back) => {
-                    self.shared.lock().at_loop -= 1;
-                    if let LoopItem::Request(ticket) = back.0 {
-                        self.shared.push(Job::Start(ticket), From::Submit);
-                    }
-                    return;
-                }
+        match self.shared.loop_inbox() {
+            Some(tx) => {
+                self.shared.lock().at_loop += 1;
+                self.shared.send_to_loop(&tx, LoopItem::Request(ticket));
             }
+            None => self.shared.push(Job::Start(ticket), Origin::Submit),
         }
-        self.shared.push(Job::Start(ticket), From::Submit);
     }
 
     fn shutdown(mut self: Box<Self>, grace: Duration) {

@@ -20,6 +20,26 @@ fn read_json(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
 }
 
+/// A copy of `tests/fixtures/calibrate/NAME` as `calibration.json` in a fresh directory (the
+/// calibrated scenario is written beside it).
+fn saved_calibration(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let saved = dir.path().join("calibration.json");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/calibrate")
+        .join(name);
+    std::fs::copy(&fixture, &saved).expect("copy the fixture");
+    (dir, saved)
+}
+
+/// The number a `key = value` line of a TOML text gives.
+fn toml_number(toml: &str, key: &str) -> f64 {
+    toml.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{key} in\n{toml}"))
+}
+
 fn within(got: f64, want: f64, share: f64) -> bool {
     (got - want).abs() <= share * want
 }
@@ -159,16 +179,7 @@ fn calibrate_refuses_bad_flags_before_any_load() {
 /// that left the GIL idle at times (which gave 23 %).
 #[test]
 fn calibrate_from_saved_observations_measures_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let saved = dir.path().join("calibration.json");
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/calibrate/seed-stream-async-ts1.json"
-        ),
-        &saved,
-    )
-    .expect("copy the fixture");
+    let (dir, saved) = saved_calibration("seed-stream-async-ts1.json");
     let from = saved.to_str().expect("utf-8 path");
     // Nothing listens on port 1 and no --target-cmd: a measurement would fail.
     let args = |extra: &[&'static str]| -> Vec<String> {
@@ -189,12 +200,7 @@ fn calibrate_from_saved_observations_measures_nothing() {
     assert!(err.contains("nothing measured"), "{err}");
     let toml = std::fs::read_to_string(dir.path().join("calibrated.toml")).expect("written beside");
     assert!(toml.contains("variants = [\"async-single\"]"), "{toml}");
-    let share = |key: &str| -> f64 {
-        toml.lines()
-            .find_map(|l| l.strip_prefix(&format!("{key} = ")))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{key} in\n{toml}"))
-    };
+    let share = |key: &str| toml_number(&toml, key);
     let (parallel, offloop) = (share("cpu_parallel_share"), share("cpu_offloop_share"));
     assert!((0.33..=0.40).contains(&parallel), "{parallel}\n{stdout}");
     assert!((0.22..=0.33).contains(&offloop), "{offloop}\n{stdout}");
@@ -243,16 +249,7 @@ fn a_streaming_def_endpoints_event_loop_is_found_from_its_busiest_thread() {
     // The seed's streaming `def` endpoint at time scale 0.25 (session 8's observations): its
     // busiest thread, Starlette's event loop, carried 25 % of the CPU at 20 tokens and 31 % at
     // 120 at the probes.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let saved = dir.path().join("calibration.json");
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/calibrate/seed-stream-sync-ts025.json"
-        ),
-        &saved,
-    )
-    .expect("copy the fixture");
+    let (dir, saved) = saved_calibration("seed-stream-sync-ts025.json");
     let (code, _, err) = ragperf(&[
         "calibrate",
         "--target",
@@ -267,12 +264,7 @@ fn a_streaming_def_endpoints_event_loop_is_found_from_its_busiest_thread() {
     assert_eq!(code, 0, "{err}");
     let toml = std::fs::read_to_string(dir.path().join("calibrated.toml")).expect("written beside");
     assert!(toml.contains("variants = [\"sync-stream\"]"), "{toml}");
-    let value = |key: &str| -> f64 {
-        toml.lines()
-            .find_map(|l| l.strip_prefix(&format!("{key} = ")))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{key} in\n{toml}"))
-    };
+    let value = |key: &str| toml_number(&toml, key);
     // 135 of 401 µs per token; 2.4 of 12.2 ms per request.
     let token = value("cpu_token_loop_share");
     let request = value("cpu_request_loop_share");
