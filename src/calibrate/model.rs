@@ -365,7 +365,7 @@ pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
 }
 
 /// Where Starlette's sync streaming spends CPU on its event loop, as shares of the fitted costs.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
 pub struct LoopShares {
     /// Of the CPU per request (`request.cpu_request_loop_share`): reading the request and
     /// dispatching its body to the pool.

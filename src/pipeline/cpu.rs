@@ -15,7 +15,7 @@
 //! the same `cpu_work_us`. The rounds per microsecond, measured once, now only size the slices
 //! between two reads of the clock (~20 µs each).
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -53,6 +53,12 @@ fn rounds_per_us() -> f64 {
     })
 }
 
+/// Takes the GIL when there is one (a poisoned lock is still a lock: a panicked holder does
+/// not stop the others); the guard releases it.
+pub fn hold(gil: Option<&Mutex<()>>) -> Option<MutexGuard<'_, ()>> {
+    gil.map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
 /// The calling thread's CPU time, µs.
 pub fn thread_cpu_us() -> u64 {
     let mut ts = libc::timespec {
@@ -86,7 +92,7 @@ pub fn prompt_work(prompt: &str, cpu_us: u64, gil: Option<&Mutex<()>>) -> [u8; 3
     }
     let per_us = rounds_per_us();
     let slice = (SLICE_US * per_us).round().max(1.0) as u64;
-    let _guard = gil.map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+    let _guard = hold(gil);
     let start = thread_cpu_us();
     if start == 0 {
         // No thread CPU clock: the calibrated number of rounds instead.

@@ -370,17 +370,23 @@ pub async fn run_async(
 /// the clock tick. The tick comes after the work because the service's own client sees the
 /// token only once that work is done, so GIL waits show up in TTFT and ITL.
 pub(crate) fn on_token(ctx: &RequestContext, clock: &mut TokenClock, delta: &str) {
-    token_cpu(ctx, clock, delta, ctx.cpu_per_token_us);
+    token_cpu(clock, delta, ctx.cpu_per_token_us, ctx.gil.as_deref());
     clock.token();
 }
 
-/// `cpu_us` of the per-token CPU work over `delta` (under the GIL when `gil` is on), its wall
-/// time (GIL wait included) added to the clock's CPU total. No tick: [`on_token`] does all of
-/// it and ticks; `sync-stream` splits it between the pool thread and its event loop.
-pub(crate) fn token_cpu(ctx: &RequestContext, clock: &mut TokenClock, delta: &str, cpu_us: u64) {
+/// `cpu_us` of the per-token CPU work over `delta` (under `gil` when given), its wall time (GIL
+/// wait included) added to the clock's CPU total. No tick: [`on_token`] does all of it and
+/// ticks; `sync-stream` splits it between the pool thread and its event loop (whose pass holds
+/// the GIL already, so it passes none).
+pub(crate) fn token_cpu(
+    clock: &mut TokenClock,
+    delta: &str,
+    cpu_us: u64,
+    gil: Option<&std::sync::Mutex<()>>,
+) {
     if cpu_us > 0 {
         let t0 = Instant::now();
-        let digest = cpu::token_work(delta, cpu_us, ctx.gil.as_deref());
+        let digest = cpu::token_work(delta, cpu_us, gil);
         std::hint::black_box(digest);
         clock.cpu_us += t0.elapsed().as_micros() as u64;
     }

@@ -304,11 +304,7 @@ impl Shared {
 
     /// [`Shared::loop_turn`], taking the GIL for it (a turn outside the loop's passes).
     fn turn_under_gil(&self, item: LoopItem) -> (Job, Origin) {
-        let _gil = self
-            .ctx
-            .gil
-            .as_deref()
-            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+        let _gil = cpu::hold(self.ctx.gil.as_deref());
         self.loop_turn(item)
     }
 
@@ -356,9 +352,7 @@ impl Shared {
     /// out (the clock ticks). The caller holds the GIL.
     fn send_token(&self, mut open: Box<Open>, token: bool) -> Box<Open> {
         if token {
-            let t0 = Instant::now();
-            std::hint::black_box(cpu::token_work("", self.loop_token_us, None));
-            open.clock.cpu_us += t0.elapsed().as_micros() as u64;
+            steps::token_cpu(&mut open.clock, "", self.loop_token_us, None);
             open.clock.token();
         }
         open
@@ -470,11 +464,7 @@ fn event_loop(shared: &Arc<Shared>, inbox: &Receiver<LoopItem>) {
             if shared.abandon.load(Ordering::Relaxed) {
                 return;
             }
-            let _gil = shared
-                .ctx
-                .gil
-                .as_deref()
-                .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+            let _gil = cpu::hold(shared.ctx.gil.as_deref());
             let started = cpu::thread_cpu_us();
             for item in ready.by_ref() {
                 let (job, origin) = shared.loop_turn(item);
@@ -528,7 +518,7 @@ fn next(ctx: &RequestContext, loop_token_us: Option<u64>, mut open: Box<Open>) -
         Ok(StreamEvent::Token(delta)) => {
             if let Some(loop_token_us) = loop_token_us {
                 let here = ctx.cpu_per_token_us.saturating_sub(loop_token_us);
-                steps::token_cpu(ctx, &mut open.clock, &delta, here);
+                steps::token_cpu(&mut open.clock, &delta, here, ctx.gil.as_deref());
                 return Step::ToLoop(open, true);
             }
             steps::on_token(ctx, &mut open.clock, &delta);
