@@ -29,7 +29,9 @@ WARMUP_PER_USER=${WARMUP_PER_USER:-0.12}
 DURATION_PER_USER=${DURATION_PER_USER:-0.15}
 ENDPOINTS=${ENDPOINTS:-chat,stream-sync,stream-async}
 OUT=${OUT:-reports/fastapi-rag-predict}
-# Extra flags for `ragperf calibrate` (e.g. "-d 5s --warmup 3s" for a quick look).
+# Extra flags for `ragperf calibrate` (e.g. "-d 5s --warmup 3s" for a quick look). Calibration
+# always records the GIL's holders with py-spy (--py-spy; in requirements.txt, needs root or
+# CAP_SYS_PTRACE): which of the CPU off the event loop ran under the GIL.
 read -r -a cal_args <<< "${CAL_ARGS:-}"
 PREDICT_ONLY=${PREDICT_ONLY:-}
 PORT=${PORT:-18080}
@@ -62,9 +64,16 @@ for scale in ${SCALES//,/ }; do
       "$RAGPERF" calibrate --no-progress --time-scale "$scale" "${target[@]}" \
         --from "$dir/calibration/calibration.json" > /dev/null
     else
+      mkdir -p "$dir"
+      # What the service ran on: its CPU per request depends on it (e.g. AWS_CA_BUNDLE makes
+      # every new aioboto3 client load that file: ~40 ms per request on the async endpoint).
+      { date -u +%FT%TZ; python3 --version
+        python3 -m pip freeze 2>/dev/null | grep -i -E '^(fastapi|starlette|uvicorn|llama-index|boto|aioboto|aiobotocore|aiohttp|qdrant-client|pydantic=)' || true
+        env | grep -E '^(AWS_CA_BUNDLE|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE)=' | sort || true
+      } > "$dir/environment.txt"
       echo "== $name, time scale $scale: calibrate"
       "$RAGPERF" calibrate --no-progress --time-scale "$scale" "${target[@]}" -o "$dir/calibration" \
-        ${cal_args[@]+"${cal_args[@]}"}
+        --py-spy ${cal_args[@]+"${cal_args[@]}"}
     fi
     for c in ${LEVELS//,/ }; do
       w=$(warmup_for "$c")

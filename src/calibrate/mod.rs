@@ -198,6 +198,11 @@ fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
             (s.cpu_s() > 0.0).then(|| (busiest / s.cpu_s()).clamp(0.0, 1.0))
         }),
         server_cores: r.server.as_ref().and_then(|s| s.cores()),
+        gil_off_busiest_share: r
+            .server
+            .as_ref()
+            .and_then(|s| s.gil.as_ref())
+            .and_then(|g| g.off_busiest_share()),
     }
 }
 
@@ -384,6 +389,23 @@ impl Calibration {
         s
     }
 
+    /// How the off-loop CPU was split, for the header.
+    fn gil_source(&self) -> String {
+        let used = model::placement_points(&self.observations);
+        let shares: Vec<f64> = used
+            .iter()
+            .filter_map(|o| o.gil_off_busiest_share)
+            .collect();
+        if !used.is_empty() && shares.len() == used.len() {
+            format!(
+                "measured with py-spy: the other threads held the GIL in {:.1} % of its samples",
+                100.0 * shares.iter().sum::<f64>() / shares.len() as f64
+            )
+        } else {
+            "what ran beyond one core, a lower bound; --py-spy measures it".into()
+        }
+    }
+
     /// The calibrated scenario as TOML, headed by what was measured and how to use it.
     pub fn scenario_toml(&self, base: &Scenario, gil: bool, target: &str) -> Result<String> {
         let s = self.scenario(base, gil);
@@ -428,9 +450,10 @@ impl Calibration {
         head.push_str(&if self.shape.variant == VariantKind::AsyncSingle {
             format!(
                 "#   Off the event loop's thread (the server's CPU beyond its busiest thread): \
-                 {:.0} % of it under the GIL, {:.0} % in parallel (what ran beyond one core){}.\n",
+                 {:.0} % of it under the GIL, {:.0} % in parallel ({}){}.\n",
                 100.0 * self.cpu_placement.offloop,
                 100.0 * self.cpu_placement.parallel,
+                self.gil_source(),
                 self.offloop_threads
                     .map(|n| format!(
                         ", on at most {n} threads (its threads beyond those it started with: \

@@ -43,6 +43,10 @@ pub struct Observation {
     pub busiest_thread_share: Option<f64>,
     /// The server's CPU over the point as cores in use at once (CPU seconds ÷ window).
     pub server_cores: Option<f64>,
+    /// With `--py-spy`: of the GIL's holding over the point, the share other threads than its
+    /// busiest holder had (None: not sampled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gil_off_busiest_share: Option<f64>,
 }
 
 /// The CPU model: `cpu = per_request + per_token × tokens`.
@@ -331,11 +335,21 @@ pub struct CpuPlacement {
 /// kept the GIL busy (1.5 cores: 32 ms per request beyond one core), the one with 120-token
 /// answers did not (1.2 cores: 17 ms) — the mean put a third of the parallel work under the
 /// GIL, and the model's loop saturated at 9 req/s where the service reached 12.5–14.6.
+///
+/// With py-spy's figures (`--py-spy`) at every point the split is measured instead: the busiest
+/// thread's CPU is taken to be under the GIL, and the other threads' share of the GIL's holding
+/// gives their CPU under it (`busiest × share ÷ (1 − share)`); the rest of the off-loop CPU ran
+/// outside it. On the seed's async endpoint that rest is most of it: its executor builds an SSL
+/// context for every new aioboto3 client (C code that releases the GIL), and py-spy saw the
+/// executor's threads hold the GIL in 0.6 % of its samples where the lower bound had put a
+/// third of their CPU under it.
 pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
-    let has_probes = obs.iter().any(|o| o.probe);
-    let per_point: Vec<(f64, f64)> = obs
+    let used = placement_points(obs);
+    if !used.is_empty() && used.iter().all(|o| o.gil_off_busiest_share.is_some()) {
+        return measured_placement(&used, fit);
+    }
+    let per_point: Vec<(f64, f64)> = used
         .iter()
-        .filter(|o| o.probe == has_probes)
         .filter_map(|o| {
             let cpu_ms = o.cpu_per_request_ms?;
             let off = (1.0 - o.busiest_thread_share?).clamp(0.0, 1.0);
@@ -361,6 +375,37 @@ pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
         .min(off_ms);
     let parallel = (parallel_ms / per_request_ms).min(1.0);
     let offloop = ((off_ms - parallel_ms) / per_request_ms).clamp(0.0, 1.0 - parallel);
+    CpuPlacement { offloop, parallel }
+}
+
+/// The points [`cpu_placement`] reads: the probes, or the low levels when there is no probe.
+pub fn placement_points(obs: &[Observation]) -> Vec<&Observation> {
+    let has_probes = obs.iter().any(|o| o.probe);
+    obs.iter().filter(|o| o.probe == has_probes).collect()
+}
+
+/// [`cpu_placement`] from py-spy's figures at every point used.
+fn measured_placement(used: &[&Observation], fit: &CpuFit) -> CpuPlacement {
+    let per_point: Vec<(f64, f64)> = used
+        .iter()
+        .filter_map(|o| {
+            let cpu_ms = o.cpu_per_request_ms?;
+            let busiest = o.busiest_thread_share?.clamp(0.0, 1.0);
+            let share = o.gil_off_busiest_share?.clamp(0.0, 0.95);
+            let off_ms = (1.0 - busiest) * cpu_ms;
+            let off_gil_ms = (busiest * cpu_ms * share / (1.0 - share)).min(off_ms);
+            Some((off_ms, off_gil_ms))
+        })
+        .collect();
+    if per_point.is_empty() || fit.per_request_us <= 0.0 {
+        return CpuPlacement::default();
+    }
+    let n = per_point.len() as f64;
+    let per_request_ms = fit.per_request_us / 1000.0;
+    let off_ms = per_point.iter().map(|p| p.0).sum::<f64>() / n;
+    let off_gil_ms = per_point.iter().map(|p| p.1).sum::<f64>() / n;
+    let offloop = (off_gil_ms / per_request_ms).clamp(0.0, 1.0);
+    let parallel = ((off_ms - off_gil_ms) / per_request_ms).clamp(0.0, 1.0 - offloop);
     CpuPlacement { offloop, parallel }
 }
 

@@ -201,6 +201,43 @@ fn the_cpu_beside_the_busiest_thread_is_off_the_loop_and_beyond_one_core_paralle
 }
 
 #[test]
+fn py_spy_splits_the_off_loop_cpu_where_the_lower_bound_cannot() {
+    let fit = CpuFit {
+        per_request_us: 100_000.0,
+        ..CpuFit::default()
+    };
+    let at = |busiest: f64, cores: f64, gil_off: Option<f64>| Observation {
+        probe: true,
+        cpu_per_request_ms: Some(120.0),
+        busiest_thread_share: Some(busiest),
+        server_cores: Some(cores),
+        gil_off_busiest_share: gil_off,
+        ..Observation::default()
+    };
+    // The seed's async endpoint: 40 % of 120 ms on the loop (48 ms, under the GIL), 72 ms
+    // on the executor's threads. The lower bound put 27 ms of that under the GIL; py-spy saw
+    // the other threads hold it in 0.6 % of its samples: 48 × 0.006 / 0.994 = 0.29 ms.
+    let p = cpu_placement(&[at(0.4, 1.6, Some(0.006))], &fit);
+    assert!((p.offloop - 0.0029).abs() < 1e-4, "{p:?}");
+    assert!((p.parallel - 0.7171).abs() < 1e-3, "{p:?}");
+    // Python in the executor (asyncio.to_thread): the other threads held the GIL a fifth of
+    // the time, 48 × 0.2 / 0.8 = 12 ms of their 72 under it.
+    let p = cpu_placement(&[at(0.4, 1.6, Some(0.2))], &fit);
+    assert!((p.offloop - 0.12).abs() < 1e-9, "{p:?}");
+    assert!((p.parallel - 0.60).abs() < 1e-9, "{p:?}");
+    // Never more under the GIL off the loop than ran off it.
+    let p = cpu_placement(&[at(0.9, 1.0, Some(0.9))], &fit);
+    assert!(
+        (p.offloop - 0.12).abs() < 1e-9 && p.parallel.abs() < 1e-9,
+        "{p:?}"
+    );
+    // A point without py-spy's figures: the lower bound for all of them.
+    let mixed = [at(0.4, 1.6, Some(0.006)), at(0.4, 1.6, None)];
+    let p = cpu_placement(&mixed, &fit);
+    assert!((p.parallel - 0.45).abs() < 1e-9, "{p:?}");
+}
+
+#[test]
 fn the_threads_beside_the_loop_are_the_peak_above_the_start() {
     let at = |probe: bool, start: u64, peak: u64| Observation {
         probe,

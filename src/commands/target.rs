@@ -90,6 +90,10 @@ pub struct TargetArgs {
     /// With --target-cmd: how long to wait for it to answer (default 60s).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Target (a real service)")]
     pub target_ready_timeout: Option<Duration>,
+    /// Record who holds the server's GIL with py-spy (a Python server sampled by --target-cmd
+    /// or --target-pid; `pip install py-spy`, root or CAP_SYS_PTRACE).
+    #[arg(long, help_heading = "Target (a real service)")]
+    pub py_spy: bool,
 }
 
 impl TargetArgs {
@@ -110,6 +114,7 @@ impl TargetArgs {
             || self.target_cmd.is_some()
             || self.target_ready.is_some()
             || self.target_ready_timeout.is_some()
+            || self.py_spy
     }
 }
 
@@ -221,6 +226,9 @@ pub fn target_plan(common: &CommonArgs, s: &mut Scenario) -> anyhow::Result<Opti
     if let Some(d) = a.target_ready_timeout {
         t.ready_timeout_s = Some(d.as_secs_f64());
     }
+    if a.py_spy {
+        t.py_spy = true;
+    }
     refuse_variant_knobs(common, s)?;
     let spec = t.spec(&s.client)?;
     let server = match (&t.pid, &t.cmd) {
@@ -241,6 +249,15 @@ pub fn target_plan(common: &CommonArgs, s: &mut Scenario) -> anyhow::Result<Opti
         }
         (None, None) => ServerSource::Unsampled,
     };
+    if t.py_spy {
+        if matches!(server, ServerSource::Unsampled) {
+            return Err(flag_err(
+                "--py-spy",
+                "samples the server's process: add --target-cmd (ragperf starts it) or --target-pid",
+            ));
+        }
+        crate::metrics::gil::check_available().map_err(|e| flag_err("--py-spy", e))?;
+    }
     s.target = Some(t.clone());
     Ok(Some(TargetPlan {
         spec,

@@ -228,22 +228,54 @@ fn target_line(result: &RunResult, t: &crate::target::config::TargetConfig) -> S
 /// Where the server figures come from, for a caption (None without a sampled server).
 pub fn server_caption(result: &RunResult) -> Option<String> {
     let s = result.runs.iter().find_map(|r| r.server.as_ref())?;
-    Some(format!(
-        "The target server (pid {}: `{}`), its process and children, sampled from /proc over each \
+    Some(
+        format!(
+            "The target server (pid {}: `{}`), its process and children, sampled from /proc over each \
          point (warm-up, measured phase and drain). CPU per request: its CPU over every request \
          that finished in that time.{}",
-        s.pid,
-        s.command,
-        if result
-            .runs
-            .iter()
-            .any(|r| r.server.as_ref().is_some_and(|s| s.exited))
-        {
-            " The server DIED during the run."
-        } else {
-            ""
-        }
-    ))
+            s.pid,
+            s.command,
+            if result
+                .runs
+                .iter()
+                .any(|r| r.server.as_ref().is_some_and(|s| s.exited))
+            {
+                " The server DIED during the run."
+            } else {
+                ""
+            },
+        ) + &gil_sentence(result),
+    )
+}
+
+/// With `--py-spy`: who held the GIL at each point ("" without py-spy figures).
+fn gil_sentence(result: &RunResult) -> String {
+    let points: Vec<String> = result
+        .runs
+        .iter()
+        .filter_map(|r| {
+            let g = r.server.as_ref()?.gil.as_ref()?;
+            let held = g.held_share()?;
+            let thread = g
+                .busiest_thread
+                .split_once(": ")
+                .map_or(g.busiest_thread.as_str(), |(_, name)| name);
+            Some(format!(
+                "{} {:.0} % ({thread} {:.0} % of it)",
+                r.point.label(),
+                100.0 * held,
+                100.0 * (1.0 - g.off_busiest_share().unwrap_or(0.0)),
+            ))
+        })
+        .collect();
+    if points.is_empty() {
+        return String::new();
+    }
+    format!(
+        " GIL held (py-spy, {} samples/s, over the same time): {}.",
+        crate::metrics::gil::RATE_HZ,
+        points.join("; ")
+    )
 }
 
 /// Whether any run is a second or later repetition (then rows say which).

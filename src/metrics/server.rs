@@ -148,6 +148,9 @@ pub struct ServerFigures {
     /// exits before the stop is missed). Absent in results written before it was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_busiest_thread_s: Option<f64>,
+    /// Who held the GIL over the window (`--py-spy`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gil: Option<super::gil::GilFigures>,
     /// Length of the window, seconds.
     pub window_s: f64,
     /// Snapshots taken, including the ones at start and stop.

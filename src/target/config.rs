@@ -50,6 +50,8 @@ pub struct TargetConfig {
     pub ready: Option<String>,
     /// How long to wait for `ready`, seconds (default 60).
     pub ready_timeout_s: Option<f64>,
+    /// Sample the server's GIL with py-spy (a Python server started by `cmd` or at `pid`).
+    pub py_spy: bool,
 }
 
 /// A checked target, ready to drive.

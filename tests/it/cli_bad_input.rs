@@ -94,6 +94,7 @@ fn transcript(cases: &[Case]) -> String {
 fn flags() {
     let cases = [
         case("run -c -5", "--concurrency"),
+        case("run --target http://127.0.0.1:9/chat --py-spy", "--py-spy"),
         case("run -c 0", "--concurrency"),
         case("run -c many", "--concurrency"),
         case("run --rate -5", "--rate"),

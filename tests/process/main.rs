@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 mod common;
 
 mod cpu_per_token;
+mod gil_py_spy;
 mod process_mock_cpu;
 mod process_sampler_window;
 mod process_snapshot_cost;

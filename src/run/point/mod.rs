@@ -21,9 +21,10 @@ use crate::client::Endpoints;
 use crate::load::closed_loop::ClosedLoop;
 use crate::load::open_loop::OpenLoop;
 use crate::load::{DrivePlan, Source, drive};
+use crate::metrics::gil::GilSampler;
 use crate::metrics::process::ProcessSampler;
 use crate::metrics::recorder::Recorder;
-use crate::metrics::server::ServerSampler;
+use crate::metrics::server::{ServerFigures, ServerSampler};
 use crate::pipeline::steps::RequestContext;
 use crate::pipeline::{Executor, ExecutorOptions, RequestRecord, start_executor};
 use crate::result::{LoadPoint, VariantRun};
@@ -114,16 +115,45 @@ fn load_source(at: &At, phases: &Phases, start: Instant) -> Box<dyn Source> {
 /// The OS sampler of ragperf's own threads (the subject's by `prefixes`), and the target
 /// server's when its pid is known. Started after the executor, so `threads_baseline` is the
 /// subject's idle threads (its runtime workers) before any load.
-fn samplers(at: &At, prefixes: Vec<String>) -> Result<(ProcessSampler, Option<ServerSampler>)> {
+fn samplers(at: &At, prefixes: Vec<String>) -> Result<(ProcessSampler, Option<ServerSamplers>)> {
     let interval = at.plan.sample_interval;
     let sampler = ProcessSampler::start(interval, prefixes).context("starting the OS sampler")?;
     let server_sampler = match at.server_pid {
         Some(pid) => {
-            Some(ServerSampler::start(pid, interval).context("sampling the target server")?)
+            let proc = ServerSampler::start(pid, interval).context("sampling the target server")?;
+            let py_spy = at.plan.target.as_ref().is_some_and(|t| t.config.py_spy);
+            let gil = py_spy
+                .then(|| GilSampler::start(pid))
+                .transpose()
+                .context("starting py-spy (--py-spy)")?;
+            Some(ServerSamplers { proc, gil })
         }
         None => None,
     };
     Ok((sampler, server_sampler))
+}
+
+/// The target server's samplers: `/proc`, and py-spy with `--py-spy`.
+struct ServerSamplers {
+    proc: ServerSampler,
+    gil: Option<GilSampler>,
+}
+
+impl ServerSamplers {
+    /// Stops both; a py-spy that recorded nothing is said on stderr, the `/proc` figures kept.
+    fn stop(self) -> ServerFigures {
+        let gil = self.gil.map(GilSampler::stop);
+        let mut figures = self.proc.stop();
+        figures.gil = match gil {
+            Some(Ok(g)) => Some(g),
+            Some(Err(e)) => {
+                eprintln!("ragperf: --py-spy: {e}");
+                None
+            }
+            None => None,
+        };
+        figures
+    }
 }
 
 /// What the driver needs: the clock, the phases, the questions and where they start.
@@ -178,7 +208,7 @@ pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<Option<VariantRun>>
     if load_at.is_some_and(|t| !start::wait_until(t, stop)) {
         executor.shutdown(Duration::from_millis(500));
         let _ = sampler.stop();
-        let _ = server_sampler.map(ServerSampler::stop);
+        let _ = server_sampler.map(ServerSamplers::stop);
         return Ok(None);
     }
     if let Some(at) = start_at {
@@ -208,7 +238,7 @@ pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<Option<VariantRun>>
         outcome,
         recorder,
         process: sampler.stop(),
-        server: server_sampler.map(ServerSampler::stop),
+        server: server_sampler.map(ServerSamplers::stop),
         mock_stats: at.backend.stats(),
         mock_cpu_before,
         epoch_wall,
