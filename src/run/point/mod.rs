@@ -140,11 +140,12 @@ struct ServerSamplers {
 }
 
 impl ServerSamplers {
-    /// Stops both; a py-spy that recorded nothing is said on stderr, the `/proc` figures kept.
+    /// Stops both, `/proc` first (py-spy's window ends when it is asked to stop, not when it
+    /// has written its file); a py-spy that recorded nothing is said on stderr, the `/proc`
+    /// figures kept.
     fn stop(self) -> ServerFigures {
-        let gil = self.gil.map(GilSampler::stop);
         let mut figures = self.proc.stop();
-        figures.gil = match gil {
+        figures.gil = match self.gil.map(GilSampler::stop) {
             Some(Ok(g)) => Some(g),
             Some(Err(e)) => {
                 eprintln!("ragperf: --py-spy: {e}");
