@@ -345,21 +345,27 @@ pub struct CpuPlacement {
 /// third of their CPU under it.
 pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
     let used = placement_points(obs);
-    if !used.is_empty() && used.iter().all(|o| o.gil_off_busiest_share.is_some()) {
-        return measured_placement(&used, fit);
-    }
+    let measured = !used.is_empty() && used.iter().all(|o| o.gil_off_busiest_share.is_some());
+    // Per point: the CPU off the loop, and what of it ran outside the GIL (measured, or the
+    // lower bound), both ms per request.
     let per_point: Vec<(f64, f64)> = used
         .iter()
         .filter_map(|o| {
             let cpu_ms = o.cpu_per_request_ms?;
-            let off = (1.0 - o.busiest_thread_share?).clamp(0.0, 1.0);
-            let cores = o.server_cores?;
-            let parallel = if cores > 1.0 {
-                ((cores - 1.0) / cores).min(off)
+            let busiest = o.busiest_thread_share?.clamp(0.0, 1.0);
+            let off = 1.0 - busiest;
+            let outside = if measured {
+                let share = o.gil_off_busiest_share?.clamp(0.0, 0.95);
+                off - (busiest * share / (1.0 - share)).min(off)
             } else {
-                0.0
+                let cores = o.server_cores?;
+                if cores > 1.0 {
+                    ((cores - 1.0) / cores).min(off)
+                } else {
+                    0.0
+                }
             };
-            Some((off * cpu_ms, parallel * cpu_ms))
+            Some((off * cpu_ms, outside * cpu_ms))
         })
         .collect();
     if per_point.is_empty() || fit.per_request_us <= 0.0 {
@@ -368,11 +374,14 @@ pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
     let n = per_point.len() as f64;
     let per_request_ms = fit.per_request_us / 1000.0;
     let off_ms = per_point.iter().map(|p| p.0).sum::<f64>() / n;
-    let parallel_ms = per_point
-        .iter()
-        .map(|p| p.1)
-        .fold(0.0, f64::max)
-        .min(off_ms);
+    let outside = per_point.iter().map(|p| p.1);
+    // Measured: the mean; bounds: the largest (the point where the GIL was busiest).
+    let parallel_ms = if measured {
+        outside.sum::<f64>() / n
+    } else {
+        outside.fold(0.0, f64::max)
+    }
+    .min(off_ms);
     let parallel = (parallel_ms / per_request_ms).min(1.0);
     let offloop = ((off_ms - parallel_ms) / per_request_ms).clamp(0.0, 1.0 - parallel);
     CpuPlacement { offloop, parallel }
@@ -382,31 +391,6 @@ pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
 pub fn placement_points(obs: &[Observation]) -> Vec<&Observation> {
     let has_probes = obs.iter().any(|o| o.probe);
     obs.iter().filter(|o| o.probe == has_probes).collect()
-}
-
-/// [`cpu_placement`] from py-spy's figures at every point used.
-fn measured_placement(used: &[&Observation], fit: &CpuFit) -> CpuPlacement {
-    let per_point: Vec<(f64, f64)> = used
-        .iter()
-        .filter_map(|o| {
-            let cpu_ms = o.cpu_per_request_ms?;
-            let busiest = o.busiest_thread_share?.clamp(0.0, 1.0);
-            let share = o.gil_off_busiest_share?.clamp(0.0, 0.95);
-            let off_ms = (1.0 - busiest) * cpu_ms;
-            let off_gil_ms = (busiest * cpu_ms * share / (1.0 - share)).min(off_ms);
-            Some((off_ms, off_gil_ms))
-        })
-        .collect();
-    if per_point.is_empty() || fit.per_request_us <= 0.0 {
-        return CpuPlacement::default();
-    }
-    let n = per_point.len() as f64;
-    let per_request_ms = fit.per_request_us / 1000.0;
-    let off_ms = per_point.iter().map(|p| p.0).sum::<f64>() / n;
-    let off_gil_ms = per_point.iter().map(|p| p.1).sum::<f64>() / n;
-    let offloop = (off_gil_ms / per_request_ms).clamp(0.0, 1.0);
-    let parallel = ((off_ms - off_gil_ms) / per_request_ms).clamp(0.0, 1.0 - offloop);
-    CpuPlacement { offloop, parallel }
 }
 
 /// Where Starlette's sync streaming spends CPU on its event loop, as shares of the fitted costs.

@@ -121,3 +121,45 @@ fn the_schema_checker_rejects_a_violation_of_every_keyword() {
     let unknown = std::panic::catch_unwind(|| Schema::new(json!({"maxLength": 3})));
     assert!(unknown.is_err(), "an unchecked keyword must be refused");
 }
+
+/// Results written by `calibrate` and `tour` (their phases and experiments are ordinary
+/// results, committed under `reports/`) validate too.
+#[test]
+fn committed_calibrate_and_tour_results_match_the_schema() {
+    for rel in [
+        "reports/fastapi-rag-predict/ts-1/stream-sync/calibration/tokens-20/result.json",
+        "reports/tour/q6-gil/io-gil/result.json",
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        let errors = Schema::result().errors(&written);
+        assert!(errors.is_empty(), "{rel}:\n{}", errors.join("\n"));
+    }
+}
+
+/// A real `--target … --py-spy` result (the seed's async endpoint, the calibration committed
+/// under `reports/`) validates too, with py-spy's figures in the server's, and reads back.
+#[test]
+fn a_committed_target_result_with_py_spy_figures_matches_the_schema() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "reports/fastapi-rag-predict/ts-0.25/stream-async/calibration/tokens-120/result.json",
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    let gil = &written["runs"][0]["server"]["gil"];
+    assert!(gil["held_samples"].as_u64().unwrap_or(0) > 0, "{gil}");
+    let errors = Schema::result().errors(&written);
+    assert!(
+        errors.is_empty(),
+        "schema violations:\n{}",
+        errors.join("\n")
+    );
+    let back = RunResult::read(&path).expect("read back");
+    let g = back.runs[0]
+        .server
+        .as_ref()
+        .and_then(|s| s.gil.as_ref())
+        .expect("py-spy's figures");
+    assert!(g.off_busiest_share().is_some_and(|s| s < 0.1), "{g:?}");
+}
