@@ -391,18 +391,12 @@ impl Calibration {
 
     /// How the off-loop CPU was split, for the header.
     fn gil_source(&self) -> String {
-        let used = model::placement_points(&self.observations);
-        let shares: Vec<f64> = used
-            .iter()
-            .filter_map(|o| o.gil_off_busiest_share)
-            .collect();
-        if !used.is_empty() && shares.len() == used.len() {
-            format!(
+        match model::gil_off_busiest_share(&self.observations) {
+            Some(share) => format!(
                 "measured with py-spy: the other threads held the GIL in {:.1} % of its samples",
-                100.0 * shares.iter().sum::<f64>() / shares.len() as f64
-            )
-        } else {
-            "what ran beyond one core, a lower bound; --py-spy measures it".into()
+                100.0 * share
+            ),
+            None => "what ran beyond one core, a lower bound; --py-spy measures it".into(),
         }
     }
 

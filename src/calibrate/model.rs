@@ -345,7 +345,7 @@ pub struct CpuPlacement {
 /// third of their CPU under it.
 pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
     let used = placement_points(obs);
-    let measured = !used.is_empty() && used.iter().all(|o| o.gil_off_busiest_share.is_some());
+    let measured = gil_off_busiest_share(obs).is_some();
     // Per point: the CPU off the loop, and what of it ran outside the GIL (measured, or the
     // lower bound), both ms per request.
     let per_point: Vec<(f64, f64)> = used
@@ -388,9 +388,22 @@ pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
 }
 
 /// The points [`cpu_placement`] reads: the probes, or the low levels when there is no probe.
-pub fn placement_points(obs: &[Observation]) -> Vec<&Observation> {
+fn placement_points(obs: &[Observation]) -> Vec<&Observation> {
     let has_probes = obs.iter().any(|o| o.probe);
     obs.iter().filter(|o| o.probe == has_probes).collect()
+}
+
+/// py-spy's share of the GIL's samples held by other threads than the busiest, averaged over
+/// the points [`cpu_placement`] reads; None unless every one of them has it (then the split
+/// is measured, otherwise bounded).
+pub fn gil_off_busiest_share(obs: &[Observation]) -> Option<f64> {
+    let used = placement_points(obs);
+    let shares: Vec<f64> = used
+        .iter()
+        .filter_map(|o| o.gil_off_busiest_share)
+        .collect();
+    (!used.is_empty() && shares.len() == used.len())
+        .then(|| shares.iter().sum::<f64>() / shares.len() as f64)
 }
 
 /// Where Starlette's sync streaming spends CPU on its event loop, as shares of the fitted costs.

@@ -260,12 +260,11 @@ fn gil_sentence(result: &RunResult) -> String {
                 .busiest_thread
                 .split_once(": ")
                 .map_or(g.busiest_thread.as_str(), |(_, name)| name);
-            Some(format!(
-                "{} {:.0} % ({thread} {:.0} % of it)",
-                r.point.label(),
-                100.0 * held,
-                100.0 * (1.0 - g.off_busiest_share().unwrap_or(0.0)),
-            ))
+            // No sample held it: no busiest holder to name.
+            let whose = g.off_busiest_share().map_or_else(String::new, |off| {
+                format!(" ({thread} {:.0} % of it)", 100.0 * (1.0 - off))
+            });
+            Some(format!("{} {:.0} %{whose}", r.point.label(), 100.0 * held))
         })
         .collect();
     if points.is_empty() {

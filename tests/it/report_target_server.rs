@@ -61,3 +61,30 @@ fn a_thread_capped_server_is_named_as_such() {
     assert!(!md.contains("thread pool"), "{md}");
     assert!(md.contains("the server spent 40% of one core"), "{md}");
 }
+
+#[test]
+fn py_spy_figures_say_who_held_the_gil() {
+    use ragperf::metrics::gil::GilFigures;
+    let mut r = target_result(9.8, 8);
+    let md = markdown::render(&r);
+    assert!(!md.contains("GIL held"), "no py-spy, no sentence: {md}");
+    let server = r.runs[0].server.as_mut().expect("server");
+    server.gil = Some(GilFigures {
+        rate_hz: 100,
+        window_s: 10.0,
+        held_samples: 830,
+        busiest_thread: "thread (4242): MainThread".into(),
+        busiest_thread_samples: 822,
+    });
+    let md = markdown::render(&r);
+    assert!(md.contains("83 % (MainThread 99 % of it)"), "{md}");
+    // Nobody held it in any sample: 0 %, and no holder to name (not "100 % of it").
+    let server = r.runs[0].server.as_mut().expect("server");
+    server.gil = Some(GilFigures {
+        rate_hz: 100,
+        window_s: 10.0,
+        ..GilFigures::default()
+    });
+    let md = markdown::render(&r);
+    assert!(md.contains(" 0 %.") && !md.contains("of it)"), "{md}");
+}
