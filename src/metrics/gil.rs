@@ -12,6 +12,7 @@
 //! [py-spy]: https://github.com/benfred/py-spy
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -145,6 +146,9 @@ impl GilSampler {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
+            // Its own process group: a Ctrl-C at the terminal stops ragperf's run, which then
+            // stops py-spy itself, so its window ends with the point's like `/proc`'s.
+            .process_group(0)
             .spawn()?;
         Ok(GilSampler {
             child,
