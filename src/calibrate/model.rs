@@ -341,8 +341,8 @@ pub struct CpuPlacement {
 /// gives their CPU under it (`busiest × share ÷ (1 − share)`); the rest of the off-loop CPU ran
 /// outside it. On the seed's async endpoint that rest is most of it: its executor builds an SSL
 /// context for every new aioboto3 client (C code that releases the GIL), and py-spy saw the
-/// executor's threads hold the GIL in 0.6 % of its samples where the lower bound had put a
-/// third of their CPU under it.
+/// executor's threads hold the GIL in 1.1–1.2 % of its samples at the probes, where the lower
+/// bound had put a third of their CPU under it.
 pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
     let used = placement_points(obs);
     let measured = gil_off_busiest_share(obs).is_some();

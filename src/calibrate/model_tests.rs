@@ -214,9 +214,10 @@ fn py_spy_splits_the_off_loop_cpu_where_the_lower_bound_cannot() {
         gil_off_busiest_share: gil_off,
         ..Observation::default()
     };
-    // The seed's async endpoint: 40 % of 120 ms on the loop (48 ms, under the GIL), 72 ms
-    // on the executor's threads. The lower bound put 27 ms of that under the GIL; py-spy saw
-    // the other threads hold it in 0.6 % of its samples: 48 × 0.006 / 0.994 = 0.29 ms.
+    // Shaped like the seed's async endpoint: 40 % of 120 ms on the loop (48 ms, under the
+    // GIL), 72 ms on the executor's threads. The lower bound puts 27 ms of that under the GIL;
+    // py-spy seeing the other threads hold it in 0.6 % of its samples (one ad-hoc sample of
+    // the seed at 50 users; 1.1–1.2 % at the probes): 48 × 0.006 / 0.994 = 0.29 ms.
     let p = cpu_placement(&[at(0.4, 1.6, Some(0.006))], &fit);
     assert!((p.offloop - 0.0029).abs() < 1e-4, "{p:?}");
     assert!((p.parallel - 0.7171).abs() < 1e-3, "{p:?}");

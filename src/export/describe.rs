@@ -250,11 +250,13 @@ pub fn server_caption(result: &RunResult) -> Option<String> {
 
 /// With `--py-spy`: who held the GIL at each point ("" without py-spy figures).
 fn gil_sentence(result: &RunResult) -> String {
+    let mut rate_hz = None;
     let points: Vec<String> = result
         .runs
         .iter()
         .filter_map(|r| {
             let g = r.server.as_ref()?.gil.as_ref()?;
+            rate_hz.get_or_insert(g.rate_hz);
             let held = g.held_share()?;
             let thread = g
                 .busiest_thread
@@ -272,7 +274,7 @@ fn gil_sentence(result: &RunResult) -> String {
     }
     format!(
         " GIL held (py-spy, {} samples/s, over the same time): {}.",
-        crate::metrics::gil::RATE_HZ,
+        rate_hz.unwrap_or(crate::metrics::gil::RATE_HZ),
         points.join("; ")
     )
 }
