@@ -3,6 +3,9 @@
 #   1. `ragperf calibrate` the endpoint at low loads (c = 2, 8, plus a probe at 64),
 #   2. measure it at c = 50, 100, 200 (`ragperf run --target`),
 #   3. predict the same points with the calibrated scenario alone (`ragperf run --scenario`),
+#   0. before each point, measure the calibration's probe again (REPROBE=0 skips it): is the
+#      service still the service that was calibrated? (its CPU per answer, then and now), and
+#      predict the point a second time with the model's CPU scaled by that change
 # then one table of measured / predicted (predict_summary.py -> OUT/prediction.md, and a chart
 # when matplotlib is installed).
 #
@@ -34,6 +37,7 @@ OUT=${OUT:-reports/fastapi-rag-predict}
 # CAP_SYS_PTRACE): which of the CPU off the event loop ran under the GIL.
 read -r -a cal_args <<< "${CAL_ARGS:-}"
 PREDICT_ONLY=${PREDICT_ONLY:-}
+REPROBE=${REPROBE:-1}
 PORT=${PORT:-18080}
 RAGPERF=${RAGPERF:-target/release/ragperf}
 if [ ! -x "$RAGPERF" ]; then
@@ -78,6 +82,16 @@ for scale in ${SCALES//,/ }; do
     for c in ${LEVELS//,/ }; do
       w=$(warmup_for "$c")
       d=$(duration_for "$c")
+      if [ -z "$PREDICT_ONLY" ] && [ "$REPROBE" != 0 ]; then
+        # Is the service still the one that was calibrated? On this machine type the same
+        # service has spent 2.6x different CPU per request on different days and moved by
+        # 20-26 % within one sitting, so the calibration's probe (its users, its answer length,
+        # calibrate's durations) is measured again just before each point.
+        read -r probe_c probe_tokens < <(python3 "$here/reprobe.py" scenario "$dir/calibration" "$dir/reprobe.toml")
+        echo "== $name, time scale $scale, c=$c: the calibration's probe again (c=$probe_c, $probe_tokens tokens)"
+        "$RAGPERF" run --no-progress --scenario "$dir/reprobe.toml" -c "$probe_c" -d 10s --warmup 5s \
+          "${target[@]}" --out "$dir/reprobe-c$c" > /dev/null
+      fi
       if [ -z "$PREDICT_ONLY" ]; then
         echo "== $name, time scale $scale, c=$c (warm-up $w): measured"
         "$RAGPERF" run --no-progress --time-scale "$scale" -c "$c" -d "$d" --warmup "$w" \
@@ -86,6 +100,15 @@ for scale in ${SCALES//,/ }; do
       echo "== $name, time scale $scale, c=$c (warm-up $w): predicted"
       "$RAGPERF" run --no-progress --scenario "$dir/calibration/calibrated.toml" -c "$c" \
         -d "$d" --warmup "$w" --out "$dir/predicted-c$c" > /dev/null
+      if [ -f "$dir/reprobe-c$c/result.json" ]; then
+        # The same model with its CPU scaled by how the service's CPU per answer at the probe
+        # moved since calibration: the machine's drift taken out, the load's effect left in
+        # (the probe is at its own load, not the point's). A second table, never the goal's.
+        factor=$(python3 "$here/reprobe.py" adjust "$dir/calibration" "$dir/reprobe-c$c/result.json" "$dir/adjusted-c$c.toml")
+        echo "== $name, time scale $scale, c=$c: predicted with the CPU x $factor (the probe just before)"
+        "$RAGPERF" run --no-progress --scenario "$dir/adjusted-c$c.toml" -c "$c" \
+          -d "$d" --warmup "$w" --out "$dir/adjusted-c$c" > /dev/null
+      fi
     done
   done
 done

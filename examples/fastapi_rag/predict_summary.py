@@ -8,13 +8,24 @@ Writes OUT/prediction.md (and prints it): per endpoint, time scale and load, req
 TTFT p50 measured on the real service and predicted by the calibrated scenario, their ratio
 (measured / predicted), and whether it is inside the goal (0.85-1.15 for req/s and e2e p50,
 0.7-1.4 for TTFT p50). With matplotlib installed it also draws OUT/prediction.svg.
+
+Where predict.sh measured the calibration's probe again before a point (reprobe-cN/), a second
+table sets the service's CPU per answer at the probe then and just before the point, and the
+ratios against the model with its CPU scaled by that change (adjusted-cN/): the machine's
+drift taken out. The goal is judged on the first table only.
 """
 import json
 import pathlib
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import reprobe  # noqa: E402
+
 out = pathlib.Path(sys.argv[1])
 GOAL = {"req/s": (0.85, 1.15), "e2e p50": (0.85, 1.15), "ttft p50": (0.7, 1.4)}
+# How far the service's CPU per answer at the probe may move from its calibration before the
+# point is flagged: beyond it the ratios test the machine as much as the model.
+DRIFT = 0.10
 
 
 def figures(path):
@@ -35,14 +46,9 @@ def loop_shares(cal):
     return f'{100 * shares["request"]:.0f} % / {100 * shares["token"]:.0f} %'
 
 
-rows, inside, total = [], 0, 0
-models = []
-for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
-    base = cal_path.parent.parent
-    scale, endpoint = base.parent.name[3:], base.name
-    cal = json.loads(cal_path.read_text())
+def model_row(endpoint, scale, cal):
     place = cal.get("cpu_placement", {})
-    models.append(
+    return (
         f'| {endpoint} | {scale} | `{cal["shape"]["variant"]}`'
         f'{" ×" + str(cal["shape"]["workers"]) if cal["shape"]["workers"] else ""} '
         f'| {cal["cpu"]["per_request_us"] / 1000:.1f} ms | {cal["cpu"]["per_token_us"]:.0f} µs '
@@ -52,29 +58,68 @@ for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
         # Starlette's event loop in front of a sync-streaming pool (absent before ragperf read it).
         f'| {loop_shares(cal)} |'
     )
-    for m in sorted(base.glob("measured-c*/result.json"), key=lambda p: int(p.parent.name.split("-c")[1])):
-        c = int(m.parent.name.split("-c")[1])
+
+
+def compare(endpoint, measured, predicted):
+    """{metric: (measured, predicted, ratio, inside)}; ratio None where not comparable."""
+    fm, fp = figures(measured), figures(predicted)
+    cells = {}
+    for k in GOAL:
+        a, b = fm[k], fp[k]
+        if endpoint == "chat" and k == "ttft p50":
+            # A whole answer has no first token of its own (TTFT is its first body byte),
+            # while the model streams from Bedrock: not comparable.
+            cells[k] = (None, None, None, None)
+        elif a is None or b is None or b == 0:
+            cells[k] = (a, b, None, None)
+        else:
+            ratio = a / b
+            cells[k] = (a, b, ratio, GOAL[k][0] <= ratio <= GOAL[k][1])
+    return cells
+
+
+def counted(rows):
+    """(inside, total) over the comparable cells."""
+    cells = [r[k] for r in rows for k in GOAL if r[k][2] is not None]
+    return sum(1 for c in cells if c[3]), len(cells)
+
+
+def drift(cal_dir, result):
+    """The service's CPU per answer at the probe, then (calibration) and in RESULT, as text."""
+    if not result.exists():
+        return None
+    f = reprobe.then_and_now(cal_dir, result)
+    then, now = f["cpu_ms_then"], f["cpu_ms_now"]
+    if not now or not then:
+        return f"{then:.1f} ms / —"
+    change = now / then - 1
+    return f"{then:.1f} → {now:.1f} ms (**{change:+.0%}**{'' if abs(change) <= DRIFT else ' ✗'})"
+
+
+def by_users(base, prefix):
+    found = base.glob(f"{prefix}-c*/result.json")
+    return sorted(((int(p.parent.name.split("-c")[1]), p) for p in found), key=lambda x: x[0])
+
+
+rows, adjusted, models, after = [], [], [], []
+for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
+    base = cal_path.parent.parent
+    scale, endpoint = base.parent.name[3:], base.name
+    models.append(model_row(endpoint, scale, json.loads(cal_path.read_text())))
+    # An earlier predict.sh measured the probe once, after the points.
+    once = drift(cal_path.parent, base / "reprobe" / "result.json")
+    if once:
+        after.append(f"| {endpoint} | {scale} | {once} |")
+    for c, m in by_users(base, "measured"):
         p = base / f"predicted-c{c}" / "result.json"
         if not p.exists():
             continue
-        fm, fp = figures(m), figures(p)
-        row = {"endpoint": endpoint, "scale": scale, "c": c}
-        for k in GOAL:
-            a, b = fm[k], fp[k]
-            if endpoint == "chat" and k == "ttft p50":
-                # A whole answer has no first token of its own (TTFT is its first body byte),
-                # while the model streams from Bedrock: not comparable.
-                row[k] = (None, None, None, None)
-                continue
-            if a is None or b is None or b == 0:
-                row[k] = (a, b, None, None)
-                continue
-            ratio = a / b
-            ok = GOAL[k][0] <= ratio <= GOAL[k][1]
-            total += 1
-            inside += ok
-            row[k] = (a, b, ratio, ok)
-        rows.append(row)
+        key = {"endpoint": endpoint, "scale": scale, "c": c}
+        rows.append({**key, **compare(endpoint, m, p)})
+        a = base / f"adjusted-c{c}" / "result.json"
+        probe = drift(cal_path.parent, base / f"reprobe-c{c}" / "result.json")
+        if probe and a.exists():
+            adjusted.append({**key, "probe": probe, **compare(endpoint, m, a)})
 
 
 def cell(k, v):
@@ -85,22 +130,27 @@ def cell(k, v):
     return f"{fmt(a)} / {fmt(b)} = **{ratio:.2f}**{'' if ok else ' ✗'}"
 
 
+def table(rows, extra=None):
+    head = "| endpoint | time scale | c |" + (f" {extra} |" if extra else "") + " req/s | e2e p50 | TTFT p50 |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        lines.append(
+            f'| {r["endpoint"]} | {r["scale"]} | {r["c"]} | '
+            + (f'{r["probe"]} | ' if extra else "")
+            + " | ".join(cell(k, r[k]) for k in GOAL)
+            + " |"
+        )
+    return lines
+
+
+inside, total = counted(rows)
 lines = [
     "## The calibrated model against the real service",
     "",
     "Calibrated at c ≤ 8 plus a probe at 64; each cell: measured / predicted = ratio "
     "(goal 0.85–1.15 for req/s and e2e p50, 0.7–1.4 for TTFT p50; ✗ outside).",
     "",
-    "| endpoint | time scale | c | req/s | e2e p50 | TTFT p50 |",
-    "|---|---|---|---|---|---|",
-]
-for r in rows:
-    lines.append(
-        f'| {r["endpoint"]} | {r["scale"]} | {r["c"]} | '
-        + " | ".join(cell(k, r[k]) for k in GOAL)
-        + " |"
-    )
-lines += [
+    *table(rows),
     "",
     f"{inside} of {total} ratios inside the goal (the whole-answer endpoint has no TTFT of its own).",
     "",
@@ -110,6 +160,33 @@ lines += [
     "|---|---|---|---|---|---|---|---|---|",
     *models,
 ]
+if adjusted:
+    a_inside, a_total = counted(adjusted)
+    lines += [
+        "",
+        "### The machine's drift taken out",
+        "",
+        "Before each point the calibration's probe was measured again; \"probe\" is the service's "
+        "CPU per answer there at calibration and just before the point (✗: moved by more than "
+        f"{DRIFT:.0%}: the first table's ratios for that point test the machine as much as the "
+        "model). The ratios below are against the same model with its CPU per request and per "
+        "token scaled by that change (the probe is at its own load, so the load's effect stays "
+        "the model's to predict). Not the goal's measure: the first table is.",
+        "",
+        *table(adjusted, "probe: calibrated → before the point"),
+        "",
+        f"{a_inside} of {a_total} ratios inside the goal with the drift taken out.",
+    ]
+if after:
+    lines += [
+        "",
+        "The service at the calibration's probe, CPU per answer at calibration → after the "
+        f"measured points (✗: moved by more than {DRIFT:.0%}):",
+        "",
+        "| endpoint | time scale | probe |",
+        "|---|---|---|",
+        *after,
+    ]
 text = "\n".join(lines) + "\n"
 (out / "prediction.md").write_text(text)
 print(text)

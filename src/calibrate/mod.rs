@@ -253,6 +253,7 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
     };
     let mut warnings = call_warnings(&calls);
     warnings.extend(cpu_warnings(plan, cpu, cpu_low, cpu_from));
+    warnings.extend(probe_warnings(&observations));
     let failed: u64 = observations.iter().map(|o| o.failed).sum();
     if failed > 0 {
         warnings.push(format!(
@@ -320,6 +321,37 @@ fn call_warnings(calls: &BTreeMap<String, f64>) -> Vec<String> {
         warnings.push(format!(
             "the service made {n:.2} other Qdrant calls per request (collection checks…), which the model leaves out"
         ));
+    }
+    warnings
+}
+
+/// How much longer than at the highest low level a probe's requests must take (e2e p50) for
+/// the probe to count as queued, i.e. the service saturated there.
+const PROBE_QUEUED: f64 = 1.25;
+
+/// A probe whose requests did not queue: the service was not saturated there, and a saturated
+/// Python service spends less CPU per request than one that still idles between events (the
+/// seed's streaming `def` endpoint at time scale 1: 70 ms at an unqueued probe of 64 users,
+/// 47–52 ms at 100 and 200).
+fn probe_warnings(observations: &[Observation]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for probe in observations.iter().filter(|o| o.probe) {
+        let low = observations
+            .iter()
+            .filter(|o| !o.probe && o.tokens_setting == probe.tokens_setting)
+            .max_by_key(|o| o.concurrency);
+        let (Some(low), Some(at_probe)) = (low, probe.e2e_p50_ms) else {
+            continue;
+        };
+        let Some(at_low) = low.e2e_p50_ms.filter(|v| *v > 0.0) else {
+            continue;
+        };
+        if at_probe < PROBE_QUEUED * at_low {
+            warnings.push(format!(
+                "at {} tokens the probe's requests did not queue (e2e p50 {:.0} ms at {} users, {:.0} ms at {}): the service was not saturated there, and a saturated service spends less CPU per request; predictions of loads that saturate it will be pessimistic (raise --probe until its requests queue)",
+                probe.tokens_setting, at_probe, probe.concurrency, at_low, low.concurrency
+            ));
+        }
     }
     warnings
 }
@@ -512,4 +544,41 @@ impl Calibration {
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map(|v| format!("{v:.digits$}"))
         .unwrap_or_else(|| "—".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(c: usize, probe: bool, e2e_ms: f64) -> Observation {
+        Observation {
+            concurrency: c,
+            tokens_setting: 120,
+            probe,
+            e2e_p50_ms: Some(e2e_ms),
+            ..Observation::default()
+        }
+    }
+
+    #[test]
+    fn a_probe_whose_requests_did_not_queue_is_named() {
+        // The seed's streaming `def` endpoint at time scale 1: 4391 ms at 8 users, 4342 at 64.
+        let w = probe_warnings(&[
+            at(2, false, 3983.0),
+            at(8, false, 4391.0),
+            at(64, true, 4342.0),
+        ]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("did not queue") && w[0].contains("--probe"),
+            "{w:?}"
+        );
+        // Queued (3426 against 1055 ms): saturated, nothing to say.
+        let w = probe_warnings(&[at(8, false, 1055.0), at(64, true, 3426.0)]);
+        assert!(w.is_empty(), "{w:?}");
+        // No latency at the low level (nothing succeeded there): no claim either way.
+        let mut none = at(8, false, 0.0);
+        none.e2e_p50_ms = None;
+        assert!(probe_warnings(&[none, at(64, true, 100.0)]).is_empty());
+    }
 }

@@ -141,6 +141,95 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
         dir.path().join("predicted").to_str().expect("utf-8 path"),
     ]);
     assert_eq!(code, 0, "{err}");
+    the_probe_measured_again(&out, &url, &cmd, dir.path());
+}
+
+/// `examples/fastapi_rag/reprobe.py` (predict.sh's last step): the calibration's probe as a
+/// scenario that a `--target` run accepts (answers of the probe's length, none of the model's
+/// settings), and the same service measured again spends what calibration measured (±30 %).
+fn the_probe_measured_again(cal: &Path, url: &str, cmd: &str, dir: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastapi_rag/reprobe.py");
+    let python = |args: &[&str]| {
+        std::process::Command::new("python3")
+            .arg(&script)
+            .args(args)
+            .output()
+    };
+    let toml = dir.join("reprobe.toml");
+    let cal_dir = cal.to_str().expect("utf-8 path");
+    let Ok(out) = python(&["scenario", cal_dir, toml.to_str().expect("utf-8 path")]) else {
+        eprintln!(
+            "skipped the re-probe: no python3 to run {}",
+            script.display()
+        );
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim(),
+        "24 100",
+        "the probe's users and answer length"
+    );
+    let scenario = std::fs::read_to_string(&toml).expect("reprobe.toml");
+    assert!(
+        !scenario.contains("[request]") && !scenario.contains("[load]"),
+        "{scenario}"
+    );
+    assert!(
+        scenario.contains("[bedrock.output_tokens]\ndist = \"fixed\"\nvalue = 100.0\n"),
+        "{scenario}"
+    );
+    let result = dir.join("reprobe");
+    let (code, _, err) = ragperf(&[
+        "run",
+        "--target",
+        url,
+        "--target-cmd",
+        cmd,
+        "--scenario",
+        toml.to_str().expect("utf-8 path"),
+        "-c",
+        "24",
+        "-d",
+        "2s",
+        "--warmup",
+        "1s",
+        "--no-progress",
+        "-o",
+        result.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let result_json = result.join("result.json");
+    let out = python(&[
+        "compare",
+        cal_dir,
+        result_json.to_str().expect("utf-8 path"),
+    ])
+    .expect("python3 ran once already");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: Value = serde_json::from_slice(&out.stdout).expect("compare prints JSON");
+    let (then, now) = (
+        figures["cpu_ms_then"].as_f64().expect("then"),
+        figures["cpu_ms_now"].as_f64().expect("now"),
+    );
+    let probe = read_json(&cal.join("calibration.json"))["observations"]
+        .as_array()
+        .expect("observations")
+        .iter()
+        .find(|o| o["probe"] == true && o["tokens_setting"] == 100)
+        .map(|o| o["cpu_per_request_ms"].as_f64().expect("cpu"))
+        .expect("the probe at 100 tokens");
+    assert_eq!(then, probe, "then is calibration's own figure");
+    assert!(within(now, then, 0.3), "{figures}");
 }
 
 #[test]

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""The calibration's probe, measured again: is the service still the one that was calibrated?
+
+Usage:
+  reprobe.py scenario CALIBRATION_DIR OUT_TOML        # the probe's scenario; prints "USERS TOKENS"
+  reprobe.py compare CALIBRATION_DIR RESULT_JSON      # the probe then and now (JSON)
+  reprobe.py adjust CALIBRATION_DIR RESULT_JSON OUT_TOML
+      # the calibrated scenario with its CPU per request and per token scaled by now / then;
+      # prints the factor
+
+The scenario is the calibrated one with every answer the probe's fixed length (calibrate measures
+each phase at one length) and without its [request] and [load] tables (the model's CPU, GIL, variant and pool); `ragperf run --target … --scenario OUT_TOML -c USERS` measures it.
+`compare` reads the server's CPU per answer the mock served — the figure calibration fits — and
+its req/s, from the calibration's probe observation and from the new result.
+"""
+import json
+import pathlib
+import re
+import sys
+
+
+def probe_of(cal):
+    """The probe observation at the longest answers (the one the CPU fit leans on most)."""
+    probes = [o for o in cal["observations"] if o["probe"]]
+    if not probes:
+        sys.exit("reprobe.py: this calibration has no probe (calibrate --probe 0)")
+    return max(probes, key=lambda o: (o["tokens_setting"], o["concurrency"]))
+
+
+def scenario(cal_dir, out):
+    cal_dir = pathlib.Path(cal_dir)
+    probe = probe_of(json.loads((cal_dir / "calibration.json").read_text()))
+    toml = (cal_dir / "calibrated.toml").read_text()
+    fixed = f'[bedrock.output_tokens]\ndist = "fixed"\nvalue = {float(probe["tokens_setting"])}\n'
+    toml, n = re.subn(r"\[bedrock\.output_tokens\]\n(?:[^\[\n][^\n]*\n)*", fixed, toml)
+    if n != 1:
+        sys.exit(f"reprobe.py: no [bedrock.output_tokens] table in {cal_dir / 'calibrated.toml'}")
+    # The model's own settings (its CPU, GIL, variant, pool) do not apply to a --target run:
+    # ragperf refuses them there.
+    toml = re.sub(r"\[(?:request|load)\]\n(?:[^\[\n][^\n]*\n)*", "", toml)
+    pathlib.Path(out).write_text(toml)
+    print(probe["concurrency"], probe["tokens_setting"])
+
+
+def cpu_per_answer_ms(run):
+    """Server CPU per answer the mock generated (warm-up and drain included, like calibrate's)."""
+    if run is None:
+        return None
+    server, mock = run.get("server"), run.get("mock")
+    if not server or not mock:
+        return None
+    answers = sum(mock["requests"].get(op, 0) for op in ("converse_stream", "converse"))
+    if answers == 0:
+        return None
+    return (server["cpu_user_s"] + server["cpu_sys_s"]) * 1000 / answers
+
+
+def then_and_now(cal_dir, result):
+    """The calibration's probe and the same probe measured again (RESULT_JSON)."""
+    probe = probe_of(json.loads((pathlib.Path(cal_dir) / "calibration.json").read_text()))
+    runs = json.loads(pathlib.Path(result).read_text())["runs"]
+    run = next((r for r in runs if r["point"]["concurrency"] == probe["concurrency"]), None)
+    if run is None:
+        sys.exit(f"reprobe.py: {result} has no point at the probe's {probe['concurrency']} users")
+    return {
+        "users": probe["concurrency"],
+        "tokens": probe["tokens_setting"],
+        "cpu_ms_then": probe["cpu_per_request_ms"],
+        "cpu_ms_now": cpu_per_answer_ms(run),
+        "req_s_then": probe["requests_per_s"],
+        "req_s_now": run["throughput"]["requests_per_s"],
+    }
+
+
+def compare(cal_dir, result):
+    print(json.dumps(then_and_now(cal_dir, result)))
+
+
+def adjust(cal_dir, result, out):
+    """The calibrated scenario with its CPU (per request and per token) times now / then."""
+    figures = then_and_now(cal_dir, result)
+    then, now = figures["cpu_ms_then"], figures["cpu_ms_now"]
+    if not then or not now:
+        sys.exit(f"reprobe.py: no CPU per answer in {result} (no server figures or no answer)")
+    factor = now / then
+    toml = (pathlib.Path(cal_dir) / "calibrated.toml").read_text()
+    for key in ("cpu_work_us", "cpu_per_token_us"):
+        toml, n = re.subn(
+            rf"^{key} = (\d+)$", lambda m: f"{key} = {round(int(m.group(1)) * factor)}", toml,
+            flags=re.M,
+        )
+        if n != 1:
+            sys.exit(f"reprobe.py: no `{key} = N` line in {cal_dir}/calibrated.toml")
+    note = f"# The CPU above scaled by {factor:.3f}: the probe's CPU per answer {then:.1f} -> {now:.1f} ms.\n"
+    pathlib.Path(out).write_text(note + toml)
+    print(f"{factor:.3f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "scenario":
+        scenario(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "compare":
+        compare(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 5 and sys.argv[1] == "adjust":
+        adjust(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        sys.exit(__doc__)
