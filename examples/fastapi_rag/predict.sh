@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Does the model predict the real stack? For every endpoint of app.py and every time scale:
 #   1. `ragperf calibrate` the endpoint at low loads (c = 2, 8, plus a probe at 64),
-#   2. measure it at c = 50, 100, 200 (`ragperf run --target`),
-#   3. predict the same points with the calibrated scenario alone (`ragperf run --scenario`),
-#   0. before each point, measure the calibration's probe again (REPROBE=0 skips it): is the
-#      service still the service that was calibrated? (its CPU per answer, then and now), and
-#      predict the point a second time with the model's CPU scaled by that change
+#   then for each of c = 50, 100, 200:
+#   2. measure the calibration's probe again (REPROBE=0 skips it): is the service still the
+#      service that was calibrated? (its CPU per answer, then and now; reprobe.py),
+#   3. measure the point (`ragperf run --target`),
+#   4. predict it with the calibrated scenario alone (`ragperf run --scenario`), and a second
+#      time with the model's CPU scaled by how the probe moved (the machine's drift taken out),
 # then one table of measured / predicted (predict_summary.py -> OUT/prediction.md, and a chart
 # when matplotlib is installed).
 #

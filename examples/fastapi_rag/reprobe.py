@@ -9,7 +9,9 @@ Usage:
       # prints the factor
 
 The scenario is the calibrated one with every answer the probe's fixed length (calibrate measures
-each phase at one length) and without its [request] and [load] tables (the model's CPU, GIL, variant and pool); `ragperf run --target … --scenario OUT_TOML -c USERS` measures it.
+each phase at one length) and without its [request] and [load] tables (the model's CPU, GIL,
+variant and pool); `ragperf run --target … --scenario OUT_TOML -c USERS` measures it. The service
+starts afresh for it, where calibrate's probe ran on a service warm from the low levels.
 `compare` reads the server's CPU per answer the mock served — the figure calibration fits — and
 its req/s, from the calibration's probe observation and from the new result.
 """
@@ -91,7 +93,7 @@ def adjust(cal_dir, result, out):
         )
         if n != 1:
             sys.exit(f"reprobe.py: no `{key} = N` line in {cal_dir}/calibrated.toml")
-    note = f"# The CPU above scaled by {factor:.3f}: the probe's CPU per answer {then:.1f} -> {now:.1f} ms.\n"
+    note = f"# The CPU below scaled by {factor:.3f}: the probe's CPU per answer {then:.1f} -> {now:.1f} ms.\n"
     pathlib.Path(out).write_text(note + toml)
     print(f"{factor:.3f}")
 
