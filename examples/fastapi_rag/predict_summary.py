@@ -101,15 +101,11 @@ def by_users(base, prefix):
     return sorted(((int(p.parent.name.split("-c")[1]), p) for p in found), key=lambda x: x[0])
 
 
-rows, adjusted, models, after = [], [], [], []
+rows, adjusted, models = [], [], []
 for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
     base = cal_path.parent.parent
     scale, endpoint = base.parent.name[3:], base.name
     models.append(model_row(endpoint, scale, json.loads(cal_path.read_text())))
-    # An earlier predict.sh measured the probe once, after the points.
-    once = drift(cal_path.parent, base / "reprobe" / "result.json")
-    if once:
-        after.append(f"| {endpoint} | {scale} | {once} |")
     for c, m in by_users(base, "measured"):
         p = base / f"predicted-c{c}" / "result.json"
         if not p.exists():
@@ -176,16 +172,6 @@ if adjusted:
         *table(adjusted, "probe: calibrated → before the point"),
         "",
         f"{a_inside} of {a_total} ratios inside the goal with the drift taken out.",
-    ]
-if after:
-    lines += [
-        "",
-        "The service at the calibration's probe, CPU per answer at calibration → after the "
-        f"measured points (✗: moved by more than {DRIFT:.0%}):",
-        "",
-        "| endpoint | time scale | probe |",
-        "|---|---|---|",
-        *after,
     ]
 text = "\n".join(lines) + "\n"
 (out / "prediction.md").write_text(text)
