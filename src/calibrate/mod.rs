@@ -326,7 +326,9 @@ fn call_warnings(calls: &BTreeMap<String, f64>) -> Vec<String> {
 }
 
 /// How much longer than at the highest low level a probe's requests must take (e2e p50) for
-/// the probe to count as queued, i.e. the service saturated there.
+/// the probe to count as saturated. Stricter than the 10 % of [`model::queue_share`], which
+/// asks only whether anything queued (to see where the wait went): the evening's unqueued probe
+/// read 0.99×, the nearest saturated one 1.27×.
 const PROBE_QUEUED: f64 = 1.25;
 
 /// A probe whose requests did not queue: the service was not saturated there, and a saturated
@@ -336,10 +338,7 @@ const PROBE_QUEUED: f64 = 1.25;
 fn probe_warnings(observations: &[Observation]) -> Vec<String> {
     let mut warnings = Vec::new();
     for probe in observations.iter().filter(|o| o.probe) {
-        let low = observations
-            .iter()
-            .filter(|o| !o.probe && o.tokens_setting == probe.tokens_setting)
-            .max_by_key(|o| o.concurrency);
+        let low = model::low_beside(observations, probe);
         let (Some(low), Some(at_probe)) = (low, probe.e2e_p50_ms) else {
             continue;
         };

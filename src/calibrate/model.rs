@@ -296,14 +296,18 @@ fn longest_probe(obs: &[Observation]) -> Option<&Observation> {
         .max_by_key(|o| (o.tokens_setting, o.concurrency))
 }
 
+/// The highest low level at a probe's answer length: what the probe is set beside.
+pub fn low_beside<'a>(obs: &'a [Observation], probe: &Observation) -> Option<&'a Observation> {
+    obs.iter()
+        .filter(|o| !o.probe && o.tokens_setting == probe.tokens_setting)
+        .max_by_key(|o| o.concurrency)
+}
+
 /// Of the e2e added between the highest low level and the probe (same answer length), the share
 /// that TTFT added. None when e2e did not grow by 10 % (nothing queued).
 pub fn queue_share(obs: &[Observation]) -> Option<f64> {
     let probe = longest_probe(obs)?;
-    let low = obs
-        .iter()
-        .filter(|o| !o.probe && o.tokens_setting == probe.tokens_setting)
-        .max_by_key(|o| o.concurrency)?;
+    let low = low_beside(obs, probe)?;
     let (e_lo, e_hi) = (low.e2e_p50_ms?, probe.e2e_p50_ms?);
     let (t_lo, t_hi) = (low.ttft_p50_ms?, probe.ttft_p50_ms?);
     if e_hi < 1.1 * e_lo || e_hi <= e_lo {
