@@ -90,6 +90,12 @@ pub struct RequestConfig {
     /// every variant: what a Python service spends per streamed chunk (event-stream parsing,
     /// LlamaIndex's per-chunk objects, JSON, the thread hop). Under the GIL when `gil` is on.
     pub cpu_per_token_us: u64,
+    /// CPU work per socket read of the answer stream, µs, on top of `cpu_per_token_us`:
+    /// `sync-stream` only, for a `next()` that found no event already buffered and had to read
+    /// the socket (in CPython: drop the GIL around `recv`, sleep, wake, take the GIL back). A
+    /// stream that queued finds several events in one read, so this cost falls away under load,
+    /// as the real service's CPU per answer does. The other variants ignore it.
+    pub cpu_per_read_us: u64,
     /// Points before the stream over which `cpu_work_us` is spread evenly: 1 = all of it while
     /// building the prompt; 2 = also before the retrieval; 3 = also before the embedding. A
     /// Python service spends its per-request CPU at several points (client set-up, parsing each
@@ -138,6 +144,7 @@ impl Default for RequestConfig {
             top_k: 4,
             cpu_work_us: 200,
             cpu_per_token_us: 0,
+            cpu_per_read_us: 0,
             cpu_steps: 1,
             cpu_offloop_share: 0.0,
             cpu_parallel_share: 0.0,
@@ -425,6 +432,15 @@ impl Scenario {
                 format!(
                     "is {} µs; must be at most {MAX_CPU_PER_TOKEN_US} (1 s of CPU per token)",
                     r.cpu_per_token_us
+                ),
+            ));
+        }
+        if r.cpu_per_read_us > MAX_CPU_PER_TOKEN_US {
+            return Err(invalid(
+                "request.cpu_per_read_us",
+                format!(
+                    "is {} µs; must be at most {MAX_CPU_PER_TOKEN_US} (1 s of CPU per read)",
+                    r.cpu_per_read_us
                 ),
             ));
         }

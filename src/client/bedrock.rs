@@ -377,6 +377,12 @@ impl BlockingConverseStream {
         }
     }
 
+    /// Whether an event decoded from an earlier read is waiting to be handed out: the next
+    /// [`next_event`](Self::next_event) returns it without reading the socket.
+    pub fn has_buffered_event(&self) -> bool {
+        !self.pending.is_empty() || self.failed.is_some()
+    }
+
     /// HTTP attempts the opening took (1 = no retry).
     pub fn attempts(&self) -> u32 {
         self.attempts

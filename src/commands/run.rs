@@ -90,6 +90,12 @@ pub struct CommonArgs {
     /// the GIL with --gil). Python stacks spend ~400 µs per streamed token.
     #[arg(long, value_parser = flags::non_negative_u64, allow_negative_numbers = true)]
     pub cpu_per_token_us: Option<u64>,
+    /// `sync-stream`: CPU per socket read of the answer stream, µs, on top of
+    /// --cpu-per-token-us, for a `next()` that found no token already buffered (a stream that
+    /// queued reads several per read, so the cost falls away under load); `ragperf calibrate`
+    /// measures it. The other variants ignore it.
+    #[arg(long, value_parser = flags::non_negative_u64, allow_negative_numbers = true)]
+    pub cpu_per_read_us: Option<u64>,
     /// Spread --cpu-work-us over 1 (the prompt), 2 (+ before the retrieval) or 3 (+ before the
     /// embedding) points: in an event loop each is its own turn on the loop.
     #[arg(long, value_parser = flags::cpu_steps, allow_negative_numbers = true)]
@@ -204,6 +210,9 @@ pub fn scenario(common: &CommonArgs) -> anyhow::Result<Scenario> {
     }
     if let Some(v) = common.cpu_per_token_us {
         s.request.cpu_per_token_us = v;
+    }
+    if let Some(v) = common.cpu_per_read_us {
+        s.request.cpu_per_read_us = v;
     }
     if let Some(v) = common.cpu_steps {
         s.request.cpu_steps = v;

@@ -160,6 +160,7 @@ fn refuse_variant_knobs(common: &CommonArgs, s: &Scenario) -> anyhow::Result<()>
     for (flag, set) in [
         ("--cpu-work-us", common.cpu_work_us.is_some()),
         ("--cpu-per-token-us", common.cpu_per_token_us.is_some()),
+        ("--cpu-per-read-us", common.cpu_per_read_us.is_some()),
         ("--cpu-steps", common.cpu_steps.is_some()),
         ("--cpu-offloop-share", common.cpu_offloop_share.is_some()),
         ("--cpu-parallel-share", common.cpu_parallel_share.is_some()),

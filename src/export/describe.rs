@@ -462,7 +462,7 @@ fn request_line(result: &RunResult) -> String {
         String::new()
     };
     format!(
-        "**Request**: top-k {}, {} µs of CPU work per request{on_loop}{spread}{}{}.",
+        "**Request**: top-k {}, {} µs of CPU work per request{on_loop}{spread}{}{}{}.",
         s.request.top_k,
         s.request.cpu_work_us,
         match (s.request.cpu_per_token_us, s.request.cpu_token_loop_share) {
@@ -474,6 +474,13 @@ fn request_line(result: &RunResult) -> String {
                 )
             }
             (us, _) => format!(" and {us} µs per token event"),
+        },
+        match s.request.cpu_per_read_us {
+            0 => String::new(),
+            us if sync_stream => format!(
+                ", {us} µs more per socket read of the stream in sync-stream (a token not already buffered)"
+            ),
+            _ => String::new(),
         },
         if s.request.gil {
             ", every CPU section under one global lock (GIL on)"

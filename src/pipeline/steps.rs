@@ -40,6 +40,9 @@ pub struct RequestContext {
     pub cpu_work_us: u64,
     /// Calibrated CPU work per received text delta, µs (0 = none).
     pub cpu_per_token_us: u64,
+    /// `sync-stream`: CPU per socket read of the answer stream (a `next()` that found no event
+    /// buffered), µs, on top of `cpu_per_token_us`.
+    pub cpu_per_read_us: u64,
     /// Points before the stream `cpu_work_us` is spread over (1–3, [`CpuPoint`]).
     pub cpu_steps: u8,
     /// Share of `cpu_work_us` run off the event loop on another thread, under the GIL.

@@ -14,6 +14,7 @@ fn the_pool_grows_only_for_queued_jobs_and_up_to_its_bound() {
         top_k: 4,
         cpu_work_us: 0,
         cpu_per_token_us: 0,
+        cpu_per_read_us: 0,
         cpu_steps: 1,
         cpu_offloop_share: 0.0,
         cpu_parallel_share: 0.0,

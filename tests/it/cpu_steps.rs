@@ -31,6 +31,7 @@ fn context(
     RequestContext {
         cpu_work_us: WORK_US,
         cpu_per_token_us: 0,
+        cpu_per_read_us: 0,
         cpu_steps: steps,
         cpu_offloop_share: offloop,
         cpu_parallel_share: share,

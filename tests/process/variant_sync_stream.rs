@@ -282,3 +282,43 @@ fn with_one_thread_two_streams_interleave_token_by_token() {
     assert!(a.is_ok() && b.is_ok());
     assert_eq!(switches(&a, &b), 1);
 }
+
+#[test]
+fn a_read_costs_cpu_only_when_no_token_was_buffered() {
+    let _turn = crate::serial();
+    // 2 streams of 20 tokens; every token event costs nothing but a socket read costs 5 ms.
+    let pool_cpu = |itl_ms: f64| -> (f64, usize) {
+        let s = common::fixed_scenario(0.0, 0.0, 20.0, itl_ms, 20.0);
+        let mocks = MockServices::start_on_own_runtime(s.mock_config(), Bind::default(), 2)
+            .expect("start the mocks");
+        let ctx = Arc::new(RequestContext {
+            cpu_work_us: 0,
+            cpu_per_token_us: 0,
+            cpu_per_read_us: 5_000,
+            ..common::request_context(&mocks, &s)
+        });
+        let (records, cpu) = submit_all(VariantKind::SyncStream, ctx, 2, 2);
+        mocks.shutdown(Duration::from_millis(200));
+        assert!(records.iter().all(|r| r.is_ok() && r.tokens == 20));
+        let pool: Vec<f64> = cpu
+            .iter()
+            .filter(|(n, _)| n.starts_with("sync-stream-"))
+            .map(|(_, s)| *s)
+            .collect();
+        (pool.iter().sum(), pool.len())
+    };
+    // Tokens 30 ms apart and 5 ms of CPU each: every `next()` finds nothing buffered and reads,
+    // 40 × 5 ms = 0.2 s (/proc's 10 ms ticks: up to 20 ms short per thread).
+    let (paced, threads) = pool_cpu(30.0);
+    let floor = 0.2 - 0.02 * threads as f64;
+    assert!(
+        (floor..0.35).contains(&paced),
+        "paced: {paced} s of CPU on {threads} pool threads, 0.2 asked"
+    );
+    // All tokens at once: after the first read or two each stream finds the rest buffered.
+    let (burst, threads) = pool_cpu(0.0);
+    assert!(
+        burst < 0.1,
+        "a burst read {burst} s of CPU on {threads} threads: more reads than a buffered stream needs"
+    );
+}

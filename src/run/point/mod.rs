@@ -66,6 +66,7 @@ fn start(
                 top_k: s.request.top_k,
                 cpu_work_us: s.request.cpu_work_us,
                 cpu_per_token_us: s.request.cpu_per_token_us,
+                cpu_per_read_us: s.request.cpu_per_read_us,
                 cpu_steps: s.request.cpu_steps,
                 cpu_offloop_share: s.request.cpu_offloop_share,
                 cpu_parallel_share: s.request.cpu_parallel_share,
