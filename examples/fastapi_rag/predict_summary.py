@@ -46,12 +46,19 @@ def loop_shares(cal):
     return f'{100 * shares["request"]:.0f} % / {100 * shares["token"]:.0f} %'
 
 
+def read_cost(cal):
+    us = cal["cpu"].get("per_read_us", 0.0)
+    return f"{us:.0f} µs" if us > 0 else "—"
+
+
 def model_row(endpoint, scale, cal):
     place = cal.get("cpu_placement", {})
     return (
         f'| {endpoint} | {scale} | `{cal["shape"]["variant"]}`'
         f'{" ×" + str(cal["shape"]["workers"]) if cal["shape"]["workers"] else ""} '
         f'| {cal["cpu"]["per_request_us"] / 1000:.1f} ms | {cal["cpu"]["per_token_us"]:.0f} µs '
+        # Told apart by a burst phase only (absent in calibrations written before).
+        f'| {read_cost(cal)} '
         # Absent in calibrations written before ragperf measured where the CPU runs.
         f'| {cal.get("cpu_steps", 1)} | {100 * place.get("offloop", 0.0):.0f} % '
         f'| {100 * place.get("parallel", 0.0):.0f} % '
@@ -143,7 +150,8 @@ inside, total = counted(rows)
 lines = [
     "## The calibrated model against the real service",
     "",
-    "Calibrated at c ≤ 8 plus a probe at 64; each cell: measured / predicted = ratio "
+    "Calibrated at c ≤ 8 plus a probe at 64 (and, where the probe did not queue, a burst at "
+    "8: answers sent at once); each cell: measured / predicted = ratio "
     "(goal 0.85–1.15 for req/s and e2e p50, 0.7–1.4 for TTFT p50; ✗ outside).",
     "",
     *table(rows),
@@ -152,8 +160,8 @@ lines = [
     "",
     "Models written by `ragperf calibrate`:",
     "",
-    "| endpoint | time scale | variant | CPU per request | CPU per token event | CPU steps | off the loop, GIL | in parallel | on the event loop (request / token) |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| endpoint | time scale | variant | CPU per request | CPU per token event | CPU per socket read | CPU steps | off the loop, GIL | in parallel | on the event loop (request / token) |",
+    "|---|---|---|---|---|---|---|---|---|---|",
     *models,
 ]
 if adjusted:
@@ -165,8 +173,8 @@ if adjusted:
         "Before each point the calibration's probe was measured again; \"probe\" is the service's "
         "CPU per answer there at calibration and just before the point (✗: moved by more than "
         f"{DRIFT:.0%}: the first table's ratios for that point test the machine as much as the "
-        "model). The ratios below are against the same model with its CPU per request and per "
-        "token scaled by that change (the probe is at its own load, so the load's effect stays "
+        "model). The ratios below are against the same model with its CPU per request, per "
+        "token and per read scaled by that change (the probe is at its own load, so the load's effect stays "
         "the model's to predict). Not the goal's measure: the first table is.",
         "",
         *table(adjusted, "probe: calibrated → before the point"),

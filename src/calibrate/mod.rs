@@ -16,6 +16,10 @@
 //!   mean one event loop; the probe's threads give the pool's size, and where its extra wait
 //!   falls (before the first token or spread over the stream) tells a held thread from
 //!   Starlette's one-call-per-token streaming ([`model::classify`]);
+//! - **CPU per socket read**, for Starlette's sync streaming whose probe did not queue: a
+//!   burst phase ([`burst_users`]) measures the highest low level again with every answer sent
+//!   at once, and the paced probes' CPU per token beyond the burst's is what a token waited for
+//!   on the socket costs ([`model::split_reads`]) — a cost a stream that queues seldom pays;
 //! - **the backend calls** per request, from the mocks' statistics (shown; the model makes one
 //!   embedding, one search and one generation per request).
 //!
@@ -76,11 +80,16 @@ pub struct Calibration {
     pub time_scale: f64,
     /// Every point measured.
     pub observations: Vec<Observation>,
+    /// The burst phase's points (the highest low level, every answer sent at once), when one
+    /// ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bursts: Vec<Observation>,
     /// The CPU model written to the scenario: the probes' fit when there are probes (a Python
     /// server's CPU per request falls with load, so the loaded figure predicts high loads),
     /// else the low levels'.
     pub cpu: CpuFit,
-    /// Where `cpu` comes from: `probe` or `low`.
+    /// Where `cpu` comes from: `probe`, `burst` (the probes' fit split by the bursts':
+    /// [`model::split_reads`]) or `low`.
     pub cpu_from: String,
     /// The fit over the low levels alone (shown beside the loaded one).
     pub cpu_low: Option<CpuFit>,
@@ -116,29 +125,26 @@ pub fn run(
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let mut s = plan.scenario.clone();
-        s.bedrock.output_tokens = Dist::fixed(*tokens as f64);
-        s.request.max_tokens = s.request.max_tokens.max(*tokens);
         let mut points: Vec<LoadPoint> =
             plan.levels.iter().map(|c| LoadPoint::closed(*c)).collect();
         if let Some(p) = plan.probe {
             points.push(LoadPoint::closed(p));
         }
-        let label = format!("tokens-{tokens}");
-        let mut target = plan.target.clone();
-        if let crate::run::ServerSource::Command { log, .. } = &mut target.server {
-            *log = plan.out.join(&label).join("target-server.log");
-        }
-        let mut run_plan = RunPlan::new("calibrate", s, &[], points);
-        run_plan.target = Some(target);
-        run_plan.mock_threads = plan.mock_threads;
-        run_plan.progress = plan.progress;
-        run_plan.sample_interval = Duration::from_millis(100);
-        let result = crate::run::execute(&run_plan, stop, |r| on_phase(&label, r))
-            .with_context(|| format!("calibration phase {label}"))?;
+        let result = phase(plan, stop, *tokens, false, points, &mut on_phase)?;
         for r in &result.runs {
             let probe = plan.probe == Some(r.point.concurrency);
             observations.push(observe(r, *tokens, probe));
+        }
+    }
+    let mut bursts = Vec::new();
+    if let Some(users) = burst_users(plan, &observations) {
+        for tokens in &plan.tokens {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let point = vec![LoadPoint::closed(users)];
+            let result = phase(plan, stop, *tokens, true, point, &mut on_phase)?;
+            bursts.extend(result.runs.iter().map(|r| observe(r, *tokens, false)));
         }
     }
     if stop.load(Ordering::Relaxed) {
@@ -147,7 +153,58 @@ pub fn run(
             plan.out.display()
         );
     }
-    conclude(plan, observations)
+    conclude(plan, observations, bursts)
+}
+
+/// One phase: the service restarted and measured at `points` with answers of `tokens` — paced
+/// as the scenario says (`tokens-N/`), or all at once (`burst`: no wait between two token
+/// events, `burst-tokens-N/`).
+fn phase(
+    plan: &CalibrationPlan,
+    stop: &Arc<AtomicBool>,
+    tokens: u32,
+    burst: bool,
+    points: Vec<LoadPoint>,
+    on_phase: &mut impl FnMut(&str, &crate::result::RunResult) -> Result<()>,
+) -> Result<crate::result::RunResult> {
+    let mut s = plan.scenario.clone();
+    s.bedrock.output_tokens = Dist::fixed(tokens as f64);
+    s.request.max_tokens = s.request.max_tokens.max(tokens);
+    if burst {
+        s.bedrock.itl_ms = Dist::fixed(0.0);
+    }
+    let label = format!("{}tokens-{tokens}", if burst { "burst-" } else { "" });
+    let mut target = plan.target.clone();
+    if let crate::run::ServerSource::Command { log, .. } = &mut target.server {
+        *log = plan.out.join(&label).join("target-server.log");
+    }
+    let mut run_plan = RunPlan::new("calibrate", s, &[], points);
+    run_plan.target = Some(target);
+    run_plan.mock_threads = plan.mock_threads;
+    run_plan.progress = plan.progress;
+    run_plan.sample_interval = Duration::from_millis(100);
+    crate::run::execute(&run_plan, stop, |r| on_phase(&label, r))
+        .with_context(|| format!("calibration phase {label}"))
+}
+
+/// The users of a burst phase, when one is needed: Starlette's sync streaming whose probe at
+/// the longest answers did not queue. Every token there was a read that waited, so the paced
+/// probes alone cannot tell what a stream that queues (and finds its tokens buffered) spends.
+/// The burst runs at the highest low level: a burst at the probe's users saturates the service
+/// (every answer's CPU at once, under one GIL), and there the seed's streaming endpoint read
+/// 46 to 64 ms per 120-token answer within one evening, where at 8 users it read 43 to 47.
+fn burst_users(plan: &CalibrationPlan, observations: &[Observation]) -> Option<usize> {
+    plan.probe?;
+    let users = plan.levels.iter().copied().max()?;
+    let longest = observations
+        .iter()
+        .filter(|o| o.probe)
+        .max_by_key(|o| o.tokens_setting)?;
+    let unqueued = unqueued_probes(observations)
+        .iter()
+        .any(|u| u.probe.tokens_setting == longest.tokens_setting);
+    (unqueued && chosen_shape(plan, observations).variant == VariantKind::SyncStream)
+        .then_some(users)
 }
 
 /// One point's figures.
@@ -218,7 +275,11 @@ fn cpu_per_generation_ms(r: &VariantRun, generations: Option<u64>) -> Option<f64
 }
 
 /// From the observations to the model.
-pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Result<Calibration> {
+pub fn conclude(
+    plan: &CalibrationPlan,
+    observations: Vec<Observation>,
+    bursts: Vec<Observation>,
+) -> Result<Calibration> {
     let low: Vec<&Observation> = observations.iter().filter(|o| !o.probe).collect();
     if low.iter().all(|o| o.ok == 0) {
         anyhow::bail!(
@@ -234,6 +295,10 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
         (None, None) => anyhow::bail!(
             "the server's CPU could not be read (calibrate samples it from /proc: Linux only)"
         ),
+    };
+    let (cpu, cpu_from) = match (cpu_from, model::fit_cpu(&bursts, false)) {
+        ("probe", Some(burst)) => (model::split_reads(&cpu, &burst), "burst"),
+        other => (cpu, other.0),
     };
     let shape = chosen_shape(plan, &observations);
     let calls = mean_calls(&low);
@@ -253,7 +318,7 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
     };
     let mut warnings = call_warnings(&calls);
     warnings.extend(cpu_warnings(plan, cpu, cpu_low, cpu_from));
-    warnings.extend(probe_warnings(&observations));
+    warnings.extend(probe_warnings(&observations, cpu_from == "burst"));
     let failed: u64 = observations.iter().map(|o| o.failed).sum();
     if failed > 0 {
         warnings.push(format!(
@@ -264,6 +329,7 @@ pub fn conclude(plan: &CalibrationPlan, observations: Vec<Observation>) -> Resul
         target: plan.target.spec.url.to_string(),
         time_scale: plan.scenario.time_scale,
         observations,
+        bursts,
         cpu,
         cpu_from: cpu_from.into(),
         cpu_low,
@@ -331,28 +397,61 @@ fn call_warnings(calls: &BTreeMap<String, f64>) -> Vec<String> {
 /// read 0.99×, the nearest saturated one 1.27×.
 const PROBE_QUEUED: f64 = 1.25;
 
+/// A probe beside the highest low level at its answer length, and their e2e p50s.
+struct Unqueued<'a> {
+    probe: &'a Observation,
+    low: &'a Observation,
+    at_probe: f64,
+    at_low: f64,
+}
+
+/// The probes whose requests did not queue (e2e p50 under [`PROBE_QUEUED`] × the low level's):
+/// the service was not saturated there.
+fn unqueued_probes(observations: &[Observation]) -> Vec<Unqueued<'_>> {
+    let mut out = Vec::new();
+    for probe in observations.iter().filter(|o| o.probe) {
+        let Some(low) = model::low_beside(observations, probe) else {
+            continue;
+        };
+        let (Some(at_probe), Some(at_low)) = (probe.e2e_p50_ms, low.e2e_p50_ms) else {
+            continue;
+        };
+        if at_low > 0.0 && at_probe < PROBE_QUEUED * at_low {
+            out.push(Unqueued {
+                probe,
+                low,
+                at_probe,
+                at_low,
+            });
+        }
+    }
+    out
+}
+
 /// A probe whose requests did not queue: the service was not saturated there, and a saturated
 /// Python service spends less CPU per request than one that still idles between events (the
 /// seed's streaming `def` endpoint at time scale 1: 70 ms at an unqueued probe of 64 users,
-/// 47–52 ms at 100 and 200).
-fn probe_warnings(observations: &[Observation]) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for probe in observations.iter().filter(|o| o.probe) {
-        let low = model::low_beside(observations, probe);
-        let (Some(low), Some(at_probe)) = (low, probe.e2e_p50_ms) else {
-            continue;
-        };
-        let Some(at_low) = low.e2e_p50_ms.filter(|v| *v > 0.0) else {
-            continue;
-        };
-        if at_probe < PROBE_QUEUED * at_low {
-            warnings.push(format!(
-                "at {} tokens the probe's requests did not queue (e2e p50 {:.0} ms at {} users, {:.0} ms at {}): the service was not saturated there, and a saturated service spends less CPU per request; predictions of loads that saturate it will be pessimistic (raise --probe until its requests queue)",
-                probe.tokens_setting, at_probe, probe.concurrency, at_low, low.concurrency
-            ));
-        }
-    }
-    warnings
+/// 47–52 ms at 100 and 200). With a burst phase (`bursts`), the read cost it measured is what a
+/// saturated stream saves, and the note says so instead.
+fn probe_warnings(observations: &[Observation], bursts: bool) -> Vec<String> {
+    unqueued_probes(observations)
+        .iter()
+        .map(|u| {
+            let what = format!(
+                "at {} tokens the probe's requests did not queue (e2e p50 {:.0} ms at {} users, {:.0} ms at {})",
+                u.probe.tokens_setting, u.at_probe, u.probe.concurrency, u.at_low, u.low.concurrency
+            );
+            if bursts {
+                format!(
+                    "{what}: every token there was a socket read that waited; a burst (answers sent at once) told that CPU apart (cpu_per_read_us), which a stream that queues seldom pays"
+                )
+            } else {
+                format!(
+                    "{what}: the service was not saturated there, and a saturated service spends less CPU per request; predictions of loads that saturate it will be pessimistic (raise --probe until its requests queue)"
+                )
+            }
+        })
+        .collect()
 }
 
 /// Where the CPU fit is less sure: a CPU per request that moved with the load, no probe, a
@@ -364,8 +463,11 @@ fn cpu_warnings(
     cpu_from: &str,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
-    if let (Some(low), "probe") = (cpu_low, cpu_from) {
-        let at = |f: &CpuFit| f.per_request_us + f.per_token_us * plan.tokens[1] as f64;
+    if let (Some(low), "probe" | "burst") = (cpu_low, cpu_from) {
+        // At a paced point every token event is a read (the probe's figure, split or not).
+        let at = |f: &CpuFit| {
+            f.per_request_us + (f.per_token_us + f.per_read_us) * plan.tokens[1] as f64
+        };
         let (l, p) = (at(&low), at(&cpu));
         if p > 0.0 && (l / p - 1.0).abs() > 0.15 {
             warnings.push(format!(
@@ -398,6 +500,7 @@ impl Calibration {
         s.target = None;
         s.request.cpu_work_us = self.cpu.per_request_us.round() as u64;
         s.request.cpu_per_token_us = self.cpu.per_token_us.round() as u64;
+        s.request.cpu_per_read_us = self.cpu.per_read_us.round() as u64;
         s.request.cpu_steps = self.cpu_steps;
         // Two decimals: the figures are measurements, not exact to the last bit (rounded down
         // so the two never add up to more than 1).
@@ -442,7 +545,7 @@ impl Calibration {
         ));
         head.push_str("# Predict higher loads without the service:\n#   ragperf sweep --scenario THIS_FILE -c 50,100,200\n");
         head.push_str(&format!(
-            "#\n# Model: `{}`{}, CPU {:.0} us per request + {:.0} us per token event{} (from the {}).\n",
+            "#\n# Model: `{}`{}, CPU {:.0} us per request + {:.0} us per token event{}{} (from the {}).\n",
             self.shape.variant.name(),
             self.shape
                 .workers
@@ -450,18 +553,26 @@ impl Calibration {
                 .unwrap_or_default(),
             self.cpu.per_request_us,
             self.cpu.per_token_us,
+            if self.cpu.per_read_us > 0.0 {
+                format!(
+                    " + {:.0} us per socket read of the stream (a token not already buffered)",
+                    self.cpu.per_read_us
+                )
+            } else {
+                String::new()
+            },
             if gil {
                 ", under one lock (the GIL)"
             } else {
                 ""
             },
-            if self.cpu_from == "probe" {
-                "probes, the loaded points"
-            } else {
-                "low levels"
+            match self.cpu_from.as_str() {
+                "probe" => "probes, the loaded points",
+                "burst" => "probes, the loaded points; per token event and per read told apart by a burst: answers sent at once",
+                _ => "low levels",
             }
         ));
-        if let (Some(low), "probe") = (self.cpu_low, self.cpu_from.as_str()) {
+        if let (Some(low), "probe" | "burst") = (self.cpu_low, self.cpu_from.as_str()) {
             head.push_str(&format!(
                 "#   (at the low levels: {:.0} us per request + {:.0} us per token event)\n",
                 low.per_request_us, low.per_token_us
@@ -507,12 +618,17 @@ impl Calibration {
         }
         head.push_str("#\n# Measured (server CPU per generation the mock served, warm-up and drain included):\n");
         head.push_str("#   users  tokens  probe   req/s  e2e p50 ms  ttft p50 ms  cpu ms/req  tokens/req  threads\n");
-        for o in &self.observations {
+        let rows = self.observations.iter().map(|o| (o, false));
+        for (o, burst) in rows.chain(self.bursts.iter().map(|o| (o, true))) {
             head.push_str(&format!(
                 "#   {:>5}  {:>6}  {:>5}  {:>6.1}  {:>10}  {:>11}  {:>10}  {:>10}  {:>7}\n",
                 o.concurrency,
                 o.tokens_setting,
-                if o.probe { "yes" } else { "" },
+                match (burst, o.probe) {
+                    (true, _) => "burst",
+                    (false, true) => "yes",
+                    (false, false) => "",
+                },
                 o.requests_per_s,
                 opt(o.e2e_p50_ms, 0),
                 opt(o.ttft_p50_ms, 0),
@@ -562,22 +678,25 @@ mod tests {
     #[test]
     fn a_probe_whose_requests_did_not_queue_is_named() {
         // The seed's streaming `def` endpoint at time scale 1: 4391 ms at 8 users, 4342 at 64.
-        let w = probe_warnings(&[
-            at(2, false, 3983.0),
-            at(8, false, 4391.0),
-            at(64, true, 4342.0),
-        ]);
+        let w = probe_warnings(
+            &[
+                at(2, false, 3983.0),
+                at(8, false, 4391.0),
+                at(64, true, 4342.0),
+            ],
+            false,
+        );
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(
             w[0].contains("did not queue") && w[0].contains("--probe"),
             "{w:?}"
         );
         // Queued (3426 against 1055 ms): saturated, nothing to say.
-        let w = probe_warnings(&[at(8, false, 1055.0), at(64, true, 3426.0)]);
+        let w = probe_warnings(&[at(8, false, 1055.0), at(64, true, 3426.0)], false);
         assert!(w.is_empty(), "{w:?}");
         // No latency at the low level (nothing succeeded there): no claim either way.
         let mut none = at(8, false, 0.0);
         none.e2e_p50_ms = None;
-        assert!(probe_warnings(&[none, at(64, true, 100.0)]).is_empty());
+        assert!(probe_warnings(&[none, at(64, true, 100.0)], false).is_empty());
     }
 }

@@ -56,6 +56,9 @@ pub struct CpuFit {
     pub per_request_us: f64,
     /// CPU per token event, µs.
     pub per_token_us: f64,
+    /// CPU per socket read of the answer stream, µs, on top of `per_token_us` (0 unless a
+    /// burst told it apart: [`split_reads`]).
+    pub per_read_us: f64,
     /// Largest |fitted − measured| ÷ measured over the points used, as a fraction.
     pub worst_residual: f64,
     /// Points used.
@@ -118,9 +121,32 @@ pub fn fit_cpu(obs: &[Observation], probes: bool) -> Option<CpuFit> {
     Some(CpuFit {
         per_request_us: a,
         per_token_us: b,
+        per_read_us: 0.0,
         worst_residual: worst,
         points: pts.len(),
     })
+}
+
+/// The paced probes' fit split by the bursts' (every answer sent at once): at a probe that did
+/// not queue every token event was a socket read that waited for the network, in a burst
+/// almost none was. The bursts give the CPU per token event; what the paced probes spent per
+/// token beyond it is the CPU per read (CPython's `recv` that waits: the GIL dropped and taken
+/// back, a sleep and a wake-up), which a stream that queued finds several tokens per read for
+/// and seldom pays. The CPU per request stays the probes' (loaded) figure, so paced — every
+/// token a read — the model spends what the probes did. Never negative: a burst that spent more
+/// per token leaves no read cost.
+///
+/// On the seed's streaming `def` endpoint at time scale 1 (120- and 20-token answers): 486 µs
+/// per token at the paced 64-user probes, 298 µs in bursts at 8 users (45.5–46.4 and 16.2 ms
+/// per answer); 188 µs per read.
+pub fn split_reads(probe: &CpuFit, burst: &CpuFit) -> CpuFit {
+    CpuFit {
+        per_request_us: probe.per_request_us,
+        per_token_us: burst.per_token_us.min(probe.per_token_us),
+        per_read_us: (probe.per_token_us - burst.per_token_us).max(0.0),
+        worst_residual: probe.worst_residual.max(burst.worst_residual),
+        points: probe.points + burst.points,
+    }
 }
 
 /// The model chosen for the service, with the evidence.

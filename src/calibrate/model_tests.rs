@@ -328,3 +328,40 @@ fn the_loops_shares_are_its_cpu_fit_over_the_whole_fit() {
     };
     assert_eq!(loop_shares(&obs, &flat).map(|s| s.token), Some(0.0));
 }
+
+#[test]
+fn a_burst_splits_the_paced_probes_token_cost_into_event_and_read() {
+    // The seed's streaming `def` endpoint at time scale 1: paced 490 µs per token at the
+    // 64-user probes, 291 in a burst.
+    let paced = CpuFit {
+        per_request_us: 11_265.0,
+        per_token_us: 490.0,
+        worst_residual: 0.02,
+        points: 2,
+        ..CpuFit::default()
+    };
+    let burst = CpuFit {
+        per_request_us: 10_800.0,
+        per_token_us: 291.0,
+        worst_residual: 0.05,
+        points: 2,
+        ..CpuFit::default()
+    };
+    let split = split_reads(&paced, &burst);
+    assert_eq!(split.per_request_us, 11_265.0, "the probes' loaded figure");
+    assert_eq!(split.per_token_us, 291.0);
+    assert_eq!(split.per_read_us, 199.0);
+    assert_eq!(split.worst_residual, 0.05);
+    assert_eq!(split.points, 4);
+    // Paced, every token is a read: the model spends what the probes did.
+    let paced_cpu = |f: &CpuFit| f.per_request_us + 120.0 * (f.per_token_us + f.per_read_us);
+    assert_eq!(paced_cpu(&split), paced_cpu(&paced));
+    // A burst that spent more per token than the paced probe leaves no read cost, and no more
+    // per token than the probes.
+    let dearer = CpuFit {
+        per_token_us: 600.0,
+        ..burst
+    };
+    let split = split_reads(&paced, &dearer);
+    assert_eq!((split.per_token_us, split.per_read_us), (490.0, 0.0));
+}

@@ -43,6 +43,8 @@ pub struct CalibrateArgs {
     pub tokens: Vec<u32>,
     /// Users of the probe after each phase's levels: above a pool's cap its threads stop
     /// growing, and its CPU per request is the loaded figure the scenario uses (0: no probe).
+    /// For Starlette's sync streaming whose probe did not queue, a burst phase measures the same
+    /// users with every answer sent at once (the CPU of a token waited for on the socket).
     #[arg(long, default_value_t = 64)]
     pub probe: usize,
     /// The service's pool size when known (the probe's estimate is then only shown).
@@ -250,13 +252,13 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
 
 /// `--from`: the model of `from`'s observations, written beside it (or to `--write`).
 fn rederive(args: &CalibrateArgs, plan: &CalibrationPlan, from: &Path) -> Result<ExitCode> {
-    let saved = read_saved(from, plan)?;
+    let (saved, bursts) = read_saved(from, plan)?;
     eprintln!(
         "ragperf calibrate: the model of the {} points in {} (nothing measured)",
-        saved.len(),
+        saved.len() + bursts.len(),
         from.display()
     );
-    let cal = crate::calibrate::conclude(plan, saved)?;
+    let cal = crate::calibrate::conclude(plan, saved, bursts)?;
     let write = args.write.clone().unwrap_or_else(|| {
         from.parent()
             .unwrap_or_else(|| Path::new(""))
@@ -272,11 +274,13 @@ struct Saved {
     target: Option<String>,
     time_scale: Option<f64>,
     observations: Vec<Observation>,
+    #[serde(default)]
+    bursts: Vec<Observation>,
 }
 
 /// The observations saved in `path` by an earlier calibration, checked against the plan: the
 /// same service and time scale when the file records them, and at least one point.
-fn read_saved(path: &Path, plan: &CalibrationPlan) -> Result<Vec<Observation>> {
+fn read_saved(path: &Path, plan: &CalibrationPlan) -> Result<(Vec<Observation>, Vec<Observation>)> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| {
         flag_err(
@@ -310,7 +314,7 @@ fn read_saved(path: &Path, plan: &CalibrationPlan) -> Result<Vec<Observation>> {
             format!("{shown} holds no observations (an interrupted calibration writes none)"),
         ));
     }
-    Ok(saved.observations)
+    Ok((saved.observations, saved.bursts))
 }
 
 /// Writes `calibration.json` and the calibrated scenario, and prints the scenario's summary.

@@ -364,3 +364,59 @@ fn a_streaming_def_endpoints_event_loop_is_found_from_its_busiest_thread() {
     assert_eq!(value("cpu_offloop_share"), 0.0);
     assert_eq!(value("cpu_parallel_share"), 0.0);
 }
+
+#[test]
+fn a_burst_tells_a_waited_for_token_from_a_buffered_one() {
+    // The seed's streaming `def` endpoint at time scale 1 (2026-12-03): its 64-user probe did
+    // not queue (e2e p50 4256 ms against 4395 at 8 users), so calibrate measured 8 users again
+    // with every answer sent at once. Paced probes: 62.2 ms per 120-token answer, 20.8 per
+    // 20-token one; bursts: 42.3 and 16.4.
+    let (dir, saved) = saved_calibration("seed-stream-sync-ts1-burst.json");
+    let derive = |from: &Path| {
+        let (code, _, err) = ragperf(&[
+            "calibrate",
+            "--target",
+            "http://127.0.0.1:18080/chat/stream/sync",
+            "--protocol",
+            "sse",
+            "--time-scale",
+            "1",
+            "--from",
+            from.to_str().expect("utf-8 path"),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        std::fs::read_to_string(dir.path().join("calibrated.toml")).expect("written beside")
+    };
+    let toml = derive(&saved);
+    assert!(toml.contains("variants = [\"sync-stream\"]"), "{toml}");
+    let value = |toml: &str, key: &str| toml_number(toml, key);
+    // The bursts' fit: (42.3 − 16.4) ms over 100 tokens = 259 µs per token event; the paced
+    // probes' 414 µs per token beyond it is the read.
+    let (token, read) = (
+        value(&toml, "cpu_per_token_us"),
+        value(&toml, "cpu_per_read_us"),
+    );
+    assert!((240.0..=280.0).contains(&token), "{token}\n{toml}");
+    assert!((135.0..=175.0).contains(&read), "{read}\n{toml}");
+    // Paced, every token is a read: the model's CPU per answer there is the probe's.
+    let paced_ms = (value(&toml, "cpu_work_us") + 120.0 * (token + read)) / 1000.0;
+    assert!((60.0..=64.5).contains(&paced_ms), "{paced_ms}\n{toml}");
+    assert!(
+        toml.contains("8     120  burst"),
+        "the burst's rows:\n{toml}"
+    );
+    assert!(toml.contains("told that CPU apart"), "{toml}");
+    assert!(!toml.contains("raise --probe"), "{toml}");
+
+    // The same points without the burst: no read cost, the probes' fit, and the advice to
+    // raise the probe.
+    let mut cal = read_json(&saved);
+    cal.as_object_mut().expect("an object").remove("bursts");
+    let plain = dir.path().join("no-burst.json");
+    std::fs::write(&plain, cal.to_string()).expect("write");
+    let toml = derive(&plain);
+    assert_eq!(value(&toml, "cpu_per_read_us"), 0.0, "{toml}");
+    let token = value(&toml, "cpu_per_token_us");
+    assert!((395.0..=435.0).contains(&token), "{token}\n{toml}");
+    assert!(toml.contains("raise --probe"), "{toml}");
+}
