@@ -15,6 +15,8 @@ const QUEUE_FLOOR_MS: f64 = 2.0;
 const LOW_EFFICIENCY: f64 = 0.8;
 /// Differences below this share (5 %) are noise on a shared 2-core machine: "about the same".
 const SAME_SHARE: f64 = 0.05;
+/// `sync-stream`'s tokens found already buffered are called out from this share on.
+const BUFFERED_SHARE: f64 = 0.1;
 /// A p99 this many times the lightest point's is the sweep's knee.
 const KNEE_FACTOR: f64 = 2.0;
 
@@ -305,6 +307,9 @@ fn observations(run: &VariantRun, runs: &[&VariantRun], out: &mut Vec<String>) {
             missed_ideal_because(run)
         ));
     }
+    if let Some(fact) = buffered_tokens(runs) {
+        facts.push(fact);
+    }
     let sent: u64 = runs.iter().map(|r| r.counters.sent).sum();
     let failed: u64 = runs.iter().map(|r| r.counters.failed).sum();
     if failed > 0 {
@@ -324,6 +329,26 @@ fn observations(run: &VariantRun, runs: &[&VariantRun], out: &mut Vec<String>) {
             facts.join("; ")
         ));
     }
+}
+
+/// `sync-stream`'s streams that found their tokens already buffered (at least
+/// [`BUFFERED_SHARE`] of them): they waited for a pool thread longer than the tokens' spacing,
+/// and read the socket once for several tokens (`cpu_per_read_us` is paid per read).
+fn buffered_tokens(runs: &[&VariantRun]) -> Option<String> {
+    let reads: u64 = runs.iter().map(|r| r.counters.stream_reads).sum();
+    let tokens: u64 = runs.iter().map(|r| r.counters.tokens).sum();
+    if reads == 0 || tokens == 0 {
+        return None;
+    }
+    let buffered = 1.0 - (reads as f64 / tokens as f64).min(1.0);
+    (buffered >= BUFFERED_SHARE).then(|| {
+        format!(
+            "{:.0}% of its streams' tokens were already buffered when their `next()` ran ({reads} \
+             socket reads for {tokens} tokens): streams waited for a pool thread longer than \
+             the tokens' spacing",
+            100.0 * buffered
+        )
+    })
 }
 
 /// The sweep's knee: where a variant's e2e p99 first exceeds [`KNEE_FACTOR`] × its value at the

@@ -177,6 +177,7 @@ fn add_counters(total: &mut Counters, c: &Counters) {
     total.retries += c.retries;
     total.tokens += c.tokens;
     total.citation_mismatches += c.citation_mismatches;
+    total.stream_reads += c.stream_reads;
     total.warmup_completed += c.warmup_completed;
     let (t, w): (&mut WarmupCounters, &WarmupCounters) = (&mut total.warmup, &c.warmup);
     t.due += w.due;

@@ -115,6 +115,8 @@ pub struct Recorder {
     pub tokens: u64,
     /// Successful requests whose citations did not match the retrieved passages.
     pub citation_mismatches: u64,
+    /// Socket reads of the answer stream by measured requests (`sync-stream` only).
+    pub stream_reads: u64,
     /// Successful requests that met the SLO.
     pub good: u64,
     /// Warm-up requests that finished (not counted anywhere else).
@@ -212,6 +214,7 @@ impl Recorder {
             retries: 0,
             tokens: 0,
             citation_mismatches: 0,
+            stream_reads: 0,
             good: 0,
             warmup_completed: 0,
             warmup_failed: 0,
@@ -246,6 +249,7 @@ impl Recorder {
         self.completed += 1;
         self.retries += u64::from(r.retries);
         self.tokens += u64::from(r.tokens);
+        self.stream_reads += u64::from(r.stream_reads);
         if self.timeline.len() < self.timeline_cap {
             self.timeline.push(TimelineEntry {
                 id: r.id,
@@ -486,6 +490,7 @@ mod tests {
             token_gaps_us: vec![100_000, 100_000, 100_000],
             tokens: 4,
             token_cpu_us: 2_000,
+            stream_reads: 0,
             retries: 1,
             citations_ok: true,
             citations: vec!["doc-1".into()],

@@ -73,6 +73,9 @@ pub struct RequestRecord {
     /// Time spent in the per-token CPU work, GIL waits included, µs (0 without
     /// `cpu_per_token_us`).
     pub token_cpu_us: u64,
+    /// Socket reads of the answer stream that found no token buffered (`sync-stream` only:
+    /// each costs `cpu_per_read_us`; 0 in the other variants).
+    pub stream_reads: u32,
     /// Retries spent across all calls.
     pub retries: u32,
     /// Every `[doc]` the answer cites was among the retrieved passages (and it cites at least one
@@ -105,6 +108,7 @@ impl RequestRecord {
             token_gaps_us: Vec::new(),
             tokens: 0,
             token_cpu_us: 0,
+            stream_reads: 0,
             retries: 0,
             citations_ok: false,
             citations: Vec::new(),

@@ -31,9 +31,10 @@
 //! - a `next()` that finds no event left over from an earlier read has to read the socket, and
 //!   spends `cpu_per_read_us` on top: what CPython pays for a `recv` that waits (drop the GIL,
 //!   sleep, wake, take it back). At low load every token is such a read; a stream that queued
-//!   finds several tokens in one read (measured in this model on the seed's calibration at time
-//!   scale 1: 95 % of `next()` calls read at 64 users, 7 % at 200), which is why the real
-//!   service's CPU per answer falls once it saturates (70 ms at 64 users, 44 at 200);
+//!   finds several tokens in one read (this model with the seed's calibrated streaming endpoint
+//!   at time scale 1: 83 % of `next()` calls read at 64 users, 6 % at 200), which is why the
+//!   real service's CPU per answer falls once it saturates (62–70 ms at 64 users, 44–58 at
+//!   200). Each read is counted (`RequestRecord::stream_reads`, `counters.stream_reads`);
 //! - between two jobs the request holds **no thread**: its open connection, decoder, token clock
 //!   and record sit in a per-request state object in the queue. Tokens the server sends meanwhile
 //!   wait in the socket buffer.
@@ -526,6 +527,7 @@ fn next(ctx: &RequestContext, loop_token_us: Option<u64>, mut open: Box<Open>) -
     let read_us = if open.stream.has_buffered_event() {
         0
     } else {
+        open.record.stream_reads += 1;
         ctx.cpu_per_read_us
     };
     let result = match open.stream.next_event() {

@@ -333,12 +333,9 @@ fn calibrate_from_saved_observations_measures_nothing() {
     }
 }
 
-#[test]
-fn a_streaming_def_endpoints_event_loop_is_found_from_its_busiest_thread() {
-    // The seed's streaming `def` endpoint at time scale 0.25 (session 8's observations): its
-    // busiest thread, Starlette's event loop, carried 25 % of the CPU at 20 tokens and 31 % at
-    // 120 at the probes.
-    let (dir, saved) = saved_calibration("seed-stream-sync-ts025.json");
+/// The model `calibrate --from` derives from a saved calibration of the seed's streaming `def`
+/// endpoint at `time_scale` (the calibrated scenario written beside it).
+fn seed_stream_sync_from(from: &Path, time_scale: &str) -> String {
     let (code, _, err) = ragperf(&[
         "calibrate",
         "--target",
@@ -346,12 +343,22 @@ fn a_streaming_def_endpoints_event_loop_is_found_from_its_busiest_thread() {
         "--protocol",
         "sse",
         "--time-scale",
-        "0.25",
+        time_scale,
         "--from",
-        saved.to_str().expect("utf-8 path"),
+        from.to_str().expect("utf-8 path"),
     ]);
     assert_eq!(code, 0, "{err}");
-    let toml = std::fs::read_to_string(dir.path().join("calibrated.toml")).expect("written beside");
+    let beside = from.parent().expect("a directory").join("calibrated.toml");
+    std::fs::read_to_string(beside).expect("written beside")
+}
+
+#[test]
+fn a_streaming_def_endpoints_event_loop_is_found_from_its_busiest_thread() {
+    // The seed's streaming `def` endpoint at time scale 0.25 (session 8's observations): its
+    // busiest thread, Starlette's event loop, carried 25 % of the CPU at 20 tokens and 31 % at
+    // 120 at the probes.
+    let (_dir, saved) = saved_calibration("seed-stream-sync-ts025.json");
+    let toml = seed_stream_sync_from(&saved, "0.25");
     assert!(toml.contains("variants = [\"sync-stream\"]"), "{toml}");
     let value = |key: &str| toml_number(&toml, key);
     // 135 of 401 µs per token; 2.4 of 12.2 ms per request.
@@ -372,21 +379,7 @@ fn a_burst_tells_a_waited_for_token_from_a_buffered_one() {
     // with every answer sent at once. Paced probes: 62.2 ms per 120-token answer, 20.8 per
     // 20-token one; bursts: 42.3 and 16.4.
     let (dir, saved) = saved_calibration("seed-stream-sync-ts1-burst.json");
-    let derive = |from: &Path| {
-        let (code, _, err) = ragperf(&[
-            "calibrate",
-            "--target",
-            "http://127.0.0.1:18080/chat/stream/sync",
-            "--protocol",
-            "sse",
-            "--time-scale",
-            "1",
-            "--from",
-            from.to_str().expect("utf-8 path"),
-        ]);
-        assert_eq!(code, 0, "{err}");
-        std::fs::read_to_string(dir.path().join("calibrated.toml")).expect("written beside")
-    };
+    let derive = |from: &Path| seed_stream_sync_from(from, "1");
     let toml = derive(&saved);
     assert!(toml.contains("variants = [\"sync-stream\"]"), "{toml}");
     let value = |toml: &str, key: &str| toml_number(toml, key);

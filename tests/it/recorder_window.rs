@@ -136,6 +136,7 @@ fn record(
         token_gaps_us: Vec::new(),
         tokens,
         token_cpu_us: 0,
+        stream_reads: 0,
         retries: 0,
         citations_ok: true,
         citations: Vec::new(),

@@ -102,3 +102,33 @@ fn html_results_table_keeps_every_column_and_the_errors_visible() {
     }
     assert!(rows[1].contains("4 throttled") && rows[1].contains("2 abandoned"));
 }
+
+#[test]
+fn streams_that_found_their_tokens_buffered_are_called_out() {
+    // The fixture's `sync` run at c=6 as if it had counted its socket reads: one read per 4
+    // tokens is 75 % found buffered; one per token (the stream's end included) is nothing to
+    // say; no count (every other variant, older results) neither.
+    let mut result = fixture();
+    let at = |result: &ragperf::result::RunResult| {
+        ragperf::export::highlights::highlights(result)
+            .reasons
+            .join("\n")
+    };
+    let i = result
+        .runs
+        .iter()
+        .position(|r| r.variant == "sync" && r.point.concurrency == 6)
+        .expect("the fixture's sync run at c=6");
+    let tokens = result.runs[i].counters.tokens;
+    assert!(!at(&result).contains("already buffered"));
+    result.runs[i].counters.stream_reads = tokens / 4;
+    let reasons = at(&result);
+    assert!(
+        reasons.contains("`sync` at c=6")
+            && reasons.contains("75% of its streams' tokens were already buffered")
+            && reasons.contains(&format!("{} socket reads for {tokens} tokens", tokens / 4)),
+        "{reasons}"
+    );
+    result.runs[i].counters.stream_reads = tokens + 6;
+    assert!(!at(&result).contains("already buffered"));
+}

@@ -212,6 +212,7 @@ pub(super) fn summarise(at: &At, mut m: Measured) -> VariantRun {
             retries: r.retries,
             tokens: r.tokens,
             citation_mismatches: r.citation_mismatches,
+            stream_reads: r.stream_reads,
             warmup_completed: r.warmup_completed,
             warmup: WarmupCounters {
                 due: m.outcome.warmup_due,
