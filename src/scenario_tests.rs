@@ -65,6 +65,7 @@ fn errors_name_the_field() {
     assert!(err("[request]\nembed_dimensions = 512").contains("qdrant.dimensions"));
     assert!(err("[load]\narrivals = \"bursty\"").contains("constant"));
     assert!(err("[request]\ncpu_per_token_us = 1000001").contains("request.cpu_per_token_us"));
+    assert!(err("[request]\ncpu_per_read_us = 1000001").contains("request.cpu_per_read_us"));
     assert!(err("[request]\ncpu_steps = 0").contains("request.cpu_steps"));
     assert!(err("[request]\ncpu_steps = 4").contains("request.cpu_steps"));
     assert!(err("[request]\ncpu_parallel_share = 1.5").contains("request.cpu_parallel_share"));

@@ -119,6 +119,11 @@ fn flags() {
         case("run --mock-threads 0", "--mock-threads"),
         case("run --seed -1", "--seed"),
         case("run --cpu-work-us -5", "--cpu-work-us"),
+        case("run --cpu-per-read-us -5", "--cpu-per-read-us"),
+        case(
+            "run --target http://127.0.0.1:9/chat --cpu-per-read-us 100",
+            "--cpu-per-read-us",
+        ),
         case("run --variant fast", "fast"),
         case(
             "run --qdrant-url 127.0.0.1:6333 --bedrock-url http://127.0.0.1:8000",
