@@ -192,7 +192,7 @@ fn phase(
 /// probes alone cannot tell what a stream that queues (and finds its tokens buffered) spends.
 /// The burst runs at the highest low level: a burst at the probe's users saturates the service
 /// (every answer's CPU at once, under one GIL), and there the seed's streaming endpoint read
-/// 46 to 64 ms per 120-token answer within one evening, where at 8 users it read 43 to 47.
+/// 46 to 64 ms per 120-token answer within one evening, where at 8 users it read 42 to 50.
 fn burst_users(plan: &CalibrationPlan, observations: &[Observation]) -> Option<usize> {
     plan.probe?;
     let users = plan.levels.iter().copied().max()?;

@@ -33,7 +33,7 @@
 //!   sleep, wake, take it back). At low load every token is such a read; a stream that queued
 //!   finds several tokens in one read (this model with the seed's calibrated streaming endpoint
 //!   at time scale 1: 83 % of `next()` calls read at 64 users, 6 % at 200), which is why the
-//!   real service's CPU per answer falls once it saturates (62–70 ms at 64 users, 44–58 at
+//!   real service's CPU per answer falls once it saturates (60–71 ms at 64 users, 44–61 at
 //!   200). Each read is counted (`RequestRecord::stream_reads`, `counters.stream_reads`);
 //! - between two jobs the request holds **no thread**: its open connection, decoder, token clock
 //!   and record sit in a per-request state object in the queue. Tokens the server sends meanwhile
