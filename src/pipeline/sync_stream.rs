@@ -28,13 +28,11 @@
 //!   blocking its thread until a token arrives if none is buffered yet, then spends the per-token
 //!   CPU (`cpu_per_token_us`, under the GIL when `gil = true`). The last job reads the end of
 //!   the stream and finishes the record;
-//! - a `next()` that finds no event left over from an earlier read has to read the socket, and
-//!   spends `cpu_per_read_us` on top: what CPython pays for a `recv` that waits (drop the GIL,
-//!   sleep, wake, take it back). At low load every token is such a read; a stream that queued
-//!   finds several tokens in one read (this model with the seed's calibrated streaming endpoint
-//!   at time scale 1: 83 % of `next()` calls read at 64 users, 6 % at 200), which is why the
-//!   real service's CPU per answer falls once it saturates (60–71 ms at 64 users, 44–61 at
-//!   200). Each read is counted (`RequestRecord::stream_reads`, `counters.stream_reads`);
+//! - a `next()` that finds no event left over from an earlier read reads the socket and spends
+//!   `cpu_per_read_us` on top (CPython's `recv` that waits: GIL dropped, sleep, wake, GIL
+//!   taken back). A stream that queued finds several tokens per read — 83 % of `next()` calls
+//!   read at 64 users, 6 % at 200 with the seed's calibration at time scale 1 — which is why a
+//!   saturated service spends less per answer. Counted in `RequestRecord::stream_reads`;
 //! - between two jobs the request holds **no thread**: its open connection, decoder, token clock
 //!   and record sit in a per-request state object in the queue. Tokens the server sends meanwhile
 //!   wait in the socket buffer.

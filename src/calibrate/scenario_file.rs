@@ -1,0 +1,177 @@
+//! The calibrated scenario: the model as a [`Scenario`] and as the commented TOML file
+//! `ragperf calibrate` writes (its header is the evidence: every point measured and the reasons).
+
+use anyhow::{Context, Result};
+
+use super::{Calibration, model};
+use crate::pipeline::VariantKind;
+use crate::scenario::Scenario;
+
+impl Calibration {
+    /// The scenario that reproduces the service: the calibration's own mocks and time scale,
+    /// the fitted CPU (under the GIL when `gil`), the detected variant and pool; no `[target]`.
+    pub fn scenario(&self, base: &Scenario, gil: bool) -> Scenario {
+        let mut s = base.clone();
+        s.target = None;
+        s.request.cpu_work_us = self.cpu.per_request_us.round() as u64;
+        s.request.cpu_per_token_us = self.cpu.per_token_us.round() as u64;
+        s.request.cpu_per_read_us = self.cpu.per_read_us.round() as u64;
+        s.request.cpu_steps = self.cpu_steps;
+        // Two decimals: the figures are measurements, not exact to the last bit (rounded down
+        // so the two never add up to more than 1).
+        let two = |v: f64| (v * 100.0).floor() / 100.0;
+        s.request.cpu_offloop_share = two(self.cpu_placement.offloop);
+        s.request.cpu_parallel_share = two(self.cpu_placement.parallel);
+        let loop_shares = self.loop_shares.unwrap_or_default();
+        s.request.cpu_request_loop_share = two(loop_shares.request);
+        s.request.cpu_token_loop_share = two(loop_shares.token);
+        s.request.gil = gil;
+        s.load.variants = vec![self.shape.variant.name().to_string()];
+        s.load.max_blocking_threads = match self.shape.variant {
+            VariantKind::AsyncSingle => self.offloop_threads,
+            _ => base.load.max_blocking_threads,
+        };
+        s.load.workers = match self.shape.variant {
+            VariantKind::Sync | VariantKind::SyncStream => self.shape.workers,
+            _ => None,
+        };
+        s
+    }
+
+    /// How the off-loop CPU was split, for the header.
+    fn gil_source(&self) -> String {
+        match model::gil_off_busiest_share(&self.observations) {
+            Some(share) => format!(
+                "measured with py-spy: the other threads held the GIL in {:.1} % of its samples",
+                100.0 * share
+            ),
+            None => "what ran beyond one core, a lower bound; --py-spy measures it".into(),
+        }
+    }
+
+    /// The calibrated scenario as TOML, headed by what was measured and how to use it.
+    pub fn scenario_toml(&self, base: &Scenario, gil: bool, target: &str) -> Result<String> {
+        let s = self.scenario(base, gil);
+        let body = toml::to_string(&s).context("writing the calibrated scenario")?;
+        let mut head = String::new();
+        head.push_str(&format!(
+            "# Written by `ragperf calibrate` (ragperf {}) from {target}.\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+        head.push_str("# Predict higher loads without the service:\n#   ragperf sweep --scenario THIS_FILE -c 50,100,200\n");
+        head.push_str(&format!(
+            "#\n# Model: `{}`{}, CPU {:.0} us per request + {:.0} us per token event{}{} (from the {}).\n",
+            self.shape.variant.name(),
+            self.shape
+                .workers
+                .map(|w| format!(" with a pool of {w}"))
+                .unwrap_or_default(),
+            self.cpu.per_request_us,
+            self.cpu.per_token_us,
+            if self.cpu.per_read_us > 0.0 {
+                format!(
+                    " + {:.0} us per socket read of the stream (a token not already buffered)",
+                    self.cpu.per_read_us
+                )
+            } else {
+                String::new()
+            },
+            if gil {
+                ", under one lock (the GIL)"
+            } else {
+                ""
+            },
+            match self.cpu_from.as_str() {
+                "probe" => "probes, the loaded points",
+                "burst" => "probes, the loaded points; per token event and per read told apart by a burst: answers sent at once",
+                _ => "low levels",
+            }
+        ));
+        if let (Some(low), "probe" | "burst") = (self.cpu_low, self.cpu_from.as_str()) {
+            head.push_str(&format!(
+                "#   (at the low levels: {:.0} us per request + {:.0} us per token event)\n",
+                low.per_request_us, low.per_token_us
+            ));
+        }
+        head.push_str(&format!(
+            "#   The per-request CPU is spread over {} point(s) before the stream (one per backend \
+             call before the generation, plus the prompt).\n",
+            self.cpu_steps
+        ));
+        head.push_str(&if self.shape.variant == VariantKind::AsyncSingle {
+            format!(
+                "#   Off the event loop's thread (the server's CPU beyond its busiest thread): \
+                 {:.0} % of it under the GIL, {:.0} % in parallel ({}){}.\n",
+                100.0 * self.cpu_placement.offloop,
+                100.0 * self.cpu_placement.parallel,
+                self.gil_source(),
+                self.offloop_threads
+                    .map(|n| format!(
+                        ", on at most {n} threads (its threads beyond those it started with: \
+                         max_blocking_threads)"
+                    ))
+                    .unwrap_or_default()
+            )
+        } else {
+            "#   Where it ran is not split for a thread pool: its threads share one GIL.\n".into()
+        });
+        if let Some(shares) = self.loop_shares {
+            head.push_str(&format!(
+                "#   On the event loop (its busiest thread, fitted like the whole server): {:.0} % \
+                 of the CPU per request ({:.0} us: reading it, dispatching its body; \
+                 cpu_request_loop_share) and {:.0} % of the CPU per token event ({:.0} us: \
+                 sending the chunk, dispatching the next `next()`; cpu_token_loop_share), \
+                 serially on that one thread.\n",
+                100.0 * shares.request,
+                shares.request * self.cpu.per_request_us,
+                100.0 * shares.token,
+                shares.token * self.cpu.per_token_us
+            ));
+        }
+        for r in &self.shape.reasons {
+            head.push_str(&format!("#   - {r}\n"));
+        }
+        head.push_str("#\n# Measured (server CPU per generation the mock served, warm-up and drain included):\n");
+        head.push_str("#   users  tokens  probe   req/s  e2e p50 ms  ttft p50 ms  cpu ms/req  tokens/req  threads\n");
+        let rows = self.observations.iter().map(|o| (o, false));
+        for (o, burst) in rows.chain(self.bursts.iter().map(|o| (o, true))) {
+            head.push_str(&format!(
+                "#   {:>5}  {:>6}  {:>5}  {:>6.1}  {:>10}  {:>11}  {:>10}  {:>10}  {:>7}\n",
+                o.concurrency,
+                o.tokens_setting,
+                match (burst, o.probe) {
+                    (true, _) => "burst",
+                    (false, true) => "yes",
+                    (false, false) => "",
+                },
+                o.requests_per_s,
+                opt(o.e2e_p50_ms, 0),
+                opt(o.ttft_p50_ms, 0),
+                opt(o.cpu_per_request_ms, 1),
+                opt(o.tokens_per_request, 1),
+                o.threads_peak
+            ));
+        }
+        if !self.calls_per_request.is_empty() {
+            let calls: Vec<String> = self
+                .calls_per_request
+                .iter()
+                .map(|(op, n)| format!("{op} {n:.2}"))
+                .collect();
+            head.push_str(&format!(
+                "# Backend calls per request: {}\n",
+                calls.join(", ")
+            ));
+        }
+        for w in &self.warnings {
+            head.push_str(&format!("# Note: {w}\n"));
+        }
+        head.push('\n');
+        Ok(head + &body)
+    }
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|v| format!("{v:.digits$}"))
+        .unwrap_or_else(|| "—".into())
+}
