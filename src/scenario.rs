@@ -90,11 +90,12 @@ pub struct RequestConfig {
     /// every variant: what a Python service spends per streamed chunk (event-stream parsing,
     /// LlamaIndex's per-chunk objects, JSON, the thread hop). Under the GIL when `gil` is on.
     pub cpu_per_token_us: u64,
-    /// CPU work per socket read of the answer stream, µs, on top of `cpu_per_token_us`:
-    /// `sync-stream` only, for a `next()` that found no event already buffered and had to read
-    /// the socket (in CPython: drop the GIL around `recv`, sleep, wake, take the GIL back). A
-    /// stream that queued finds several events in one read, so this cost falls away under load,
-    /// as the real service's CPU per answer does. The other variants ignore it.
+    /// CPU work per socket read of the answer stream that brings a token, µs, on top of that
+    /// token's `cpu_per_token_us`, in every variant (in CPython: a blocking `recv` that drops
+    /// the GIL, sleeps, wakes and takes it back; on asyncio the selector, `data_received` and
+    /// the task's wake-up). In `sync-stream` a read is a `next()` that found no event already
+    /// buffered. A stream read later than its tokens' spacing finds several tokens in one read,
+    /// so this cost falls away under load, as the real service's CPU per answer does.
     pub cpu_per_read_us: u64,
     /// Points before the stream over which `cpu_work_us` is spread evenly: 1 = all of it while
     /// building the prompt; 2 = also before the retrieval; 3 = also before the embedding. A

@@ -192,8 +192,14 @@ fn phase(
 /// the longest answers did not queue. Every token there was a read that waited, so the paced
 /// probes alone cannot tell what a stream that queues (and finds its tokens buffered) spends.
 /// The burst runs at the highest low level: a burst at the probe's users saturates the service
-/// (every answer's CPU at once, under one GIL), and there the seed's streaming endpoint read
-/// 46 to 64 ms per 120-token answer within one evening, where at 8 users it read 42 to 50.
+/// (every answer's CPU at once, under one GIL), and there the seed's streaming `def` endpoint
+/// read 46 to 64 ms per 120-token answer within one evening, where at 8 users it read 42 to 50.
+///
+/// Not for an event loop, though its waited-for tokens cost more too (the seed's `async def`
+/// endpoint at 8 users: 161–166 ms per 120-token answer paced, 107–112 sent at once): beyond
+/// its probe its CPU per answer did not fall (122.6 ms at an unqueued 64-user probe, 130–142 at
+/// 50, 100 and 200 users in the same sitting), where its calibrated model's loop reads only 46 %
+/// and 29 % of its tokens at 100 and 200 users — a read cost split off would have it spend less.
 fn burst_users(plan: &CalibrationPlan, observations: &[Observation]) -> Option<usize> {
     plan.probe?;
     let users = plan.levels.iter().copied().max()?;

@@ -247,11 +247,25 @@ impl BlockingBedrockClient {
         req: &ChatRequest<'_>,
         mut on_token: F,
     ) -> Result<Reply<GenerateOutcome>, ClientError> {
+        self.converse_stream_reads(req, |piece| {
+            if let Piece::Token(t) = piece {
+                on_token(t)
+            }
+        })
+    }
+
+    /// [`Self::converse_stream`], telling `on_piece` of every socket read of the body too
+    /// ([`Piece::Read`], before the deltas decoded from it).
+    pub fn converse_stream_reads<F: FnMut(Piece<'_>)>(
+        &self,
+        req: &ChatRequest<'_>,
+        mut on_piece: F,
+    ) -> Result<Reply<GenerateOutcome>, ClientError> {
         let t = &self.target;
         let (mut reader, attempts) = self.open(req)?;
         let mut decoder = ConverseStreamDecoder::new();
         let read = blocking_read_stream(STREAM_OP, &mut reader, t.idle, |chunk| {
-            decoder.feed(chunk, &mut on_token)
+            feed_read(&mut decoder, chunk, true, &mut on_piece)
         });
         finish(read, decoder, attempts)
     }
@@ -292,6 +306,30 @@ impl BlockingBedrockClient {
             parse_converse,
         )
     }
+}
+
+/// What a stream hands its reader, in order: each read of the body, then the text deltas
+/// decoded from it (a read can complete no frame, or several).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// A read of the socket brought body bytes.
+    Read,
+    /// The next non-empty text delta.
+    Token(&'a str),
+}
+
+/// A `chunk` into `decoder`: [`Piece::Read`] when it is the first piece of a socket read
+/// (`fresh`), then its deltas.
+fn feed_read<F: FnMut(Piece<'_>)>(
+    decoder: &mut ConverseStreamDecoder,
+    chunk: &[u8],
+    fresh: bool,
+    on_piece: &mut F,
+) -> Result<(), ClientError> {
+    if fresh {
+        on_piece(Piece::Read);
+    }
+    decoder.feed(chunk, &mut |t: &str| on_piece(Piece::Token(t)))
 }
 
 /// One event pulled from a [`BlockingConverseStream`].
@@ -432,8 +470,25 @@ impl AsyncBedrockClient {
         req: &ChatRequest<'_>,
         mut on_token: F,
     ) -> Result<Reply<GenerateOutcome>, ClientError> {
+        self.converse_stream_reads(req, |piece| {
+            if let Piece::Token(t) = piece {
+                on_token(t)
+            }
+        })
+        .await
+    }
+
+    /// [`Self::converse_stream`], telling `on_piece` of every read of the body too
+    /// ([`Piece::Read`], before the deltas decoded from it): on the whole-buffer reader a socket
+    /// read (all that had arrived), on reqwest each chunk hyper hands over (one per HTTP chunk:
+    /// the mocks send a frame per chunk, so every token is a read there).
+    pub async fn converse_stream_reads<F: FnMut(Piece<'_>)>(
+        &self,
+        req: &ChatRequest<'_>,
+        mut on_piece: F,
+    ) -> Result<Reply<GenerateOutcome>, ClientError> {
         if let Some(lean) = &self.lean {
-            return self.converse_stream_lean(lean, req, on_token).await;
+            return self.converse_stream_lean(lean, req, on_piece).await;
         }
         let t = &self.target;
         let body = request_body(req);
@@ -452,18 +507,18 @@ impl AsyncBedrockClient {
         .await?;
         let mut decoder = ConverseStreamDecoder::new();
         let read = async_read_stream(STREAM_OP, &mut resp, t.idle, |chunk| {
-            decoder.feed(chunk, &mut on_token)
+            feed_read(&mut decoder, chunk, true, &mut on_piece)
         })
         .await;
         finish(read, decoder, attempts)
     }
 
     /// [`AsyncBedrockClient::converse_stream`] on the whole-buffer reader.
-    async fn converse_stream_lean<F: FnMut(&str)>(
+    async fn converse_stream_lean<F: FnMut(Piece<'_>)>(
         &self,
         lean: &LeanStream,
         req: &ChatRequest<'_>,
-        mut on_token: F,
+        mut on_piece: F,
     ) -> Result<Reply<GenerateOutcome>, ClientError> {
         let t = &self.target;
         let body = request_body(req);
@@ -474,8 +529,8 @@ impl AsyncBedrockClient {
         .await?;
         let mut decoder = ConverseStreamDecoder::new();
         let read = lean
-            .read(STREAM_OP, conn, &head, t.idle, |chunk| {
-                decoder.feed(chunk, &mut on_token)
+            .read(STREAM_OP, conn, &head, t.idle, |chunk, fresh| {
+                feed_read(&mut decoder, chunk, fresh, &mut on_piece)
             })
             .await;
         finish(read, decoder, attempts)

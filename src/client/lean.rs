@@ -118,18 +118,26 @@ impl LeanStream {
     }
 
     /// Reads the body of an opened stream, handing `on_chunk` every piece of it as it is read —
-    /// all that has arrived, in one go — each wait for more bounded by `idle`. Returns at a clean
-    /// end of the body; the connection then goes back to the pool.
+    /// all that has arrived, in one go — each wait for more bounded by `idle`. `on_chunk`'s
+    /// flag says the piece is the first of a socket read (a chunked body hands over each HTTP
+    /// chunk of a read separately). Returns at a clean end of the body; the connection then
+    /// goes back to the pool.
     pub(crate) async fn read(
         &self,
         op: &str,
         mut conn: Conn,
         head: &Head,
         idle: Duration,
-        mut on_chunk: impl FnMut(&[u8]) -> Result<(), ClientError>,
+        mut on_chunk: impl FnMut(&[u8], bool) -> Result<(), ClientError>,
     ) -> Result<(), ClientError> {
+        // Every piece of one read carries the instant the read returned.
+        let mut last_read = None;
         let end = conn
-            .read_body(head.body, Some(idle), |d, _| on_chunk(d).map(|()| true))
+            .read_body(head.body, Some(idle), |d, at| {
+                let fresh = last_read != Some(at);
+                last_read = Some(at);
+                on_chunk(d, fresh).map(|()| true)
+            })
             .await;
         match end {
             Ok(Ok(end)) => {

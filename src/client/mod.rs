@@ -58,7 +58,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 pub use bedrock::{
     AsyncBedrockClient, BlockingBedrockClient, BlockingConverseStream, ChatRequest,
-    GenerateOutcome, StreamEvent,
+    GenerateOutcome, Piece, StreamEvent,
 };
 pub use config::{ClientConfig, Endpoints};
 pub use embed::{AsyncEmbedClient, BlockingEmbedClient};

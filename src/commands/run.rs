@@ -90,10 +90,10 @@ pub struct CommonArgs {
     /// the GIL with --gil). Python stacks spend ~400 µs per streamed token.
     #[arg(long, value_parser = flags::non_negative_u64, allow_negative_numbers = true)]
     pub cpu_per_token_us: Option<u64>,
-    /// `sync-stream`: CPU per socket read of the answer stream, µs, on top of
-    /// --cpu-per-token-us, for a `next()` that found no token already buffered (a stream that
-    /// queued reads several per read, so the cost falls away under load); `ragperf calibrate`
-    /// measures it. The other variants ignore it.
+    /// CPU per socket read of the answer stream that brings a token, µs, on top of
+    /// --cpu-per-token-us (in sync-stream: a `next()` that found no token already buffered); a
+    /// stream read later than its tokens' spacing reads several per read, so the cost falls away
+    /// under load. `ragperf calibrate` measures it.
     #[arg(long, value_parser = flags::non_negative_u64, allow_negative_numbers = true)]
     pub cpu_per_read_us: Option<u64>,
     /// Spread --cpu-work-us over 1 (the prompt), 2 (+ before the retrieval) or 3 (+ before the

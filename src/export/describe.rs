@@ -477,10 +477,9 @@ fn request_line(result: &RunResult) -> String {
         },
         match s.request.cpu_per_read_us {
             0 => String::new(),
-            us if sync_stream => format!(
-                ", {us} µs more per socket read of the stream in sync-stream (a token not already buffered)"
+            us => format!(
+                ", {us} µs more per socket read of the stream that brings a token (one not already buffered)"
             ),
-            _ => String::new(),
         },
         if s.request.gil {
             ", every CPU section under one global lock (GIL on)"

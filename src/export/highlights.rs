@@ -15,7 +15,7 @@ const QUEUE_FLOOR_MS: f64 = 2.0;
 const LOW_EFFICIENCY: f64 = 0.8;
 /// Differences below this share (5 %) are noise on a shared 2-core machine: "about the same".
 const SAME_SHARE: f64 = 0.05;
-/// `sync-stream`'s tokens found already buffered are called out from this share on.
+/// Tokens found already buffered when their stream was read are called out from this share on.
 const BUFFERED_SHARE: f64 = 0.1;
 /// A p99 this many times the lightest point's is the sweep's knee.
 const KNEE_FACTOR: f64 = 2.0;
@@ -331,9 +331,10 @@ fn observations(run: &VariantRun, runs: &[&VariantRun], out: &mut Vec<String>) {
     }
 }
 
-/// `sync-stream`'s streams that found their tokens already buffered (at least
-/// [`BUFFERED_SHARE`] of them): they waited for a pool thread longer than the tokens' spacing,
-/// and read the socket once for several tokens (`cpu_per_read_us` is paid per read).
+/// Streams that found their tokens already buffered (at least [`BUFFERED_SHARE`] of them): they
+/// were read later than the tokens' spacing (in `sync-stream` a `next()` waited for a pool
+/// thread; elsewhere the event loop, the reading thread or the GIL was busy), and one socket
+/// read brought several tokens (`cpu_per_read_us` is paid per read).
 fn buffered_tokens(runs: &[&VariantRun]) -> Option<String> {
     let reads: u64 = runs.iter().map(|r| r.counters.stream_reads).sum();
     let tokens: u64 = runs.iter().map(|r| r.counters.tokens).sum();
@@ -341,11 +342,23 @@ fn buffered_tokens(runs: &[&VariantRun]) -> Option<String> {
         return None;
     }
     let buffered = 1.0 - (reads as f64 / tokens as f64).min(1.0);
+    let sync_stream = runs.iter().any(|r| r.variant == "sync-stream");
     (buffered >= BUFFERED_SHARE).then(|| {
+        let (when, why) = if sync_stream {
+            (
+                "when their `next()` ran",
+                "streams waited for a pool thread longer than the tokens' spacing",
+            )
+        } else {
+            (
+                "when their stream was read",
+                "streams were read later than the tokens' spacing (the event loop, a thread or \
+                 the GIL was busy)",
+            )
+        };
         format!(
-            "{:.0}% of its streams' tokens were already buffered when their `next()` ran ({reads} \
-             socket reads for {tokens} tokens): streams waited for a pool thread longer than \
-             the tokens' spacing",
+            "{:.0}% of its streams' tokens were already buffered {when} ({reads} socket reads \
+             for {tokens} tokens): {why}",
             100.0 * buffered
         )
     })

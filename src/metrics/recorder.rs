@@ -115,7 +115,7 @@ pub struct Recorder {
     pub tokens: u64,
     /// Successful requests whose citations did not match the retrieved passages.
     pub citation_mismatches: u64,
-    /// Socket reads of the answer stream by measured requests (`sync-stream` only).
+    /// Socket reads of the answer stream by measured requests.
     pub stream_reads: u64,
     /// Successful requests that met the SLO.
     pub good: u64,

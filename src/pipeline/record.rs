@@ -73,8 +73,10 @@ pub struct RequestRecord {
     /// Time spent in the per-token CPU work, GIL waits included, µs (0 without
     /// `cpu_per_token_us`).
     pub token_cpu_us: u64,
-    /// Socket reads of the answer stream that found no token buffered (`sync-stream` only:
-    /// each costs `cpu_per_read_us`; 0 in the other variants).
+    /// Socket reads of the answer stream: in `sync-stream` a `next()` that found no event
+    /// buffered (the one that reads the stream's end included), elsewhere every read that brought
+    /// body bytes. A read that brought a token costs `cpu_per_read_us`; tokens minus reads (about)
+    /// is how many were found already buffered.
     pub stream_reads: u32,
     /// Retries spent across all calls.
     pub retries: u32,
@@ -175,8 +177,11 @@ pub struct TokenClock {
     pub tokens: u32,
     /// Thread that saw the first token.
     pub tid: i32,
-    /// Time spent in the per-token CPU work (`cpu_per_token_us`), waiting for the GIL included, µs.
+    /// Time spent in the per-token CPU work (`cpu_per_token_us`, and `cpu_per_read_us` for a
+    /// token a read brought), waiting for the GIL included, µs.
     pub cpu_us: u64,
+    /// Reads of the answer stream's socket ([`RequestRecord::stream_reads`]).
+    pub reads: u32,
 }
 
 impl TokenClock {
@@ -190,6 +195,7 @@ impl TokenClock {
             tokens: 0,
             tid: 0,
             cpu_us: 0,
+            reads: 0,
         }
     }
 

@@ -6,11 +6,11 @@
 //!
 //! The two versions are the same steps in the same order; only the waiting differs (a blocked
 //! thread or an `.await`). Every phase boundary is timestamped into the [`RequestRecord`]; every
-//! text delta goes through [`on_token`]: its CPU work (`cpu_per_token_us`), then a
+//! text delta goes through [`token_sink`]: its CPU work (`cpu_per_token_us`), then a
 //! [`TokenClock`] tick, so TTFT is the first decoded delta, never the HTTP headers.
 //!
 //! `sync-stream` runs the same steps cut into pool jobs; it uses the pieces below
-//! ([`embed_and_retrieve_blocking`], [`prepare`], [`on_token`], [`close_stream`]) directly.
+//! ([`embed_and_retrieve_blocking`], [`prepare`], [`token_cpu`], [`close_stream`]) directly.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,7 +20,7 @@ use super::cpu;
 use super::record::{RequestRecord, Ticket, TokenClock, since};
 use crate::client::{
     AsyncClients, BlockingClients, ChatRequest, ClientBuildError, ClientConfig, ClientError,
-    Endpoints, GenerateOutcome, Passage, Reply,
+    Endpoints, GenerateOutcome, Passage, Piece, Reply,
 };
 
 /// What every request of a run shares.
@@ -40,8 +40,8 @@ pub struct RequestContext {
     pub cpu_work_us: u64,
     /// Calibrated CPU work per received text delta, µs (0 = none).
     pub cpu_per_token_us: u64,
-    /// `sync-stream`: CPU per socket read of the answer stream (a `next()` that found no event
-    /// buffered), µs, on top of `cpu_per_token_us`.
+    /// CPU per socket read of the answer stream that brought a token, µs, on top of that
+    /// token's `cpu_per_token_us` (`sync-stream`: a `next()` that found no event buffered).
     pub cpu_per_read_us: u64,
     /// Points before the stream `cpu_work_us` is spread over (1–3, [`CpuPoint`]).
     pub cpu_steps: u8,
@@ -274,6 +274,7 @@ pub(crate) fn close_stream(
     record.first_token_us = clock.first_us;
     record.tokens = clock.tokens;
     record.token_cpu_us = clock.cpu_us;
+    record.stream_reads = clock.reads;
     record.stream_tid = clock.tid;
     let Some(outcome) = settle(ctx, record, "generate", result) else {
         return;
@@ -322,7 +323,7 @@ pub fn run_blocking(
     let mut clock = TokenClock::new(ctx.epoch);
     let result = clients
         .bedrock
-        .converse_stream(&request, token_sink(ctx, &mut clock));
+        .converse_stream_reads(&request, token_sink(ctx, &mut clock));
     close_stream(ctx, &mut record, clock, result, &passages);
     record
 }
@@ -340,7 +341,7 @@ pub async fn finish_async(
     let mut clock = TokenClock::new(ctx.epoch);
     let result = clients
         .bedrock
-        .converse_stream(&request, token_sink(ctx, &mut clock))
+        .converse_stream_reads(&request, token_sink(ctx, &mut clock))
         .await;
     close_stream(ctx, &mut record, clock, result, &passages);
     record
@@ -368,17 +369,8 @@ pub async fn run_async(
     finish_async(ctx, clients, record, &ticket.question, passages).await
 }
 
-/// One text delta arrived: the per-token CPU work (a Python service parses the event, builds
-/// LlamaIndex's chunk objects and JSON, hops threads — under the GIL when `gil` is on), then
-/// the clock tick. The tick comes after the work because the service's own client sees the
-/// token only once that work is done, so GIL waits show up in TTFT and ITL.
-pub(crate) fn on_token(ctx: &RequestContext, clock: &mut TokenClock, delta: &str) {
-    token_cpu(clock, delta, ctx.cpu_per_token_us, ctx.gil.as_deref());
-    clock.token();
-}
-
 /// `cpu_us` of the per-token CPU work over `delta` (under `gil` when given), its wall time (GIL
-/// wait included) added to the clock's CPU total. No tick: [`on_token`] does all of it and
+/// wait included) added to the clock's CPU total. No tick: [`token_sink`] does all of it and
 /// ticks; `sync-stream` splits it between the pool thread and its event loop (whose pass holds
 /// the GIL already, so it passes none).
 pub(crate) fn token_cpu(
@@ -395,13 +387,38 @@ pub(crate) fn token_cpu(
     }
 }
 
-/// The token callback: [`on_token`] for every text delta. A named function (rather than an
-/// inline closure) gives the closure a concrete signature, which keeps the async futures `Send`.
+/// The stream's callback: counts its socket reads, and for every text delta spends the
+/// per-token CPU work (a Python service parses the event, builds LlamaIndex's chunk objects and
+/// JSON, hops threads — under the GIL when `gil` is on), then ticks the clock. The tick comes
+/// after the work because the service's own client sees the token only once that work is done,
+/// so GIL waits show up in TTFT and ITL. The first delta of a read has `cpu_per_read_us` on top
+/// (Python's wake-up for a read that waited: the selector, the protocol's `data_received`, the
+/// task's step — or a blocking `recv` that dropped the GIL and took it back); deltas that
+/// arrived together in one read pay it once, so a stream that waited behind other work pays it
+/// for few of its tokens.
+/// A named function (rather than an inline closure) gives the closure a concrete signature,
+/// which keeps the async futures `Send`.
 fn token_sink<'a>(
     ctx: &'a RequestContext,
     clock: &'a mut TokenClock,
-) -> impl FnMut(&str) + Send + 'a {
-    move |delta: &str| on_token(ctx, clock, delta)
+) -> impl for<'p> FnMut(Piece<'p>) + Send + 'a {
+    let mut fresh = false;
+    move |piece: Piece<'_>| match piece {
+        Piece::Read => {
+            clock.reads += 1;
+            fresh = true;
+        }
+        Piece::Token(delta) => {
+            let read_us = if std::mem::take(&mut fresh) {
+                ctx.cpu_per_read_us
+            } else {
+                0
+            };
+            let cpu_us = ctx.cpu_per_token_us + read_us;
+            token_cpu(clock, delta, cpu_us, ctx.gil.as_deref());
+            clock.token();
+        }
+    }
 }
 
 /// Counts requests in progress on a runtime, so shutdown can wait for them.

@@ -525,7 +525,7 @@ fn next(ctx: &RequestContext, loop_token_us: Option<u64>, mut open: Box<Open>) -
     let read_us = if open.stream.has_buffered_event() {
         0
     } else {
-        open.record.stream_reads += 1;
+        open.clock.reads += 1;
         ctx.cpu_per_read_us
     };
     let result = match open.stream.next_event() {

@@ -162,10 +162,10 @@ pub struct Counters {
     pub tokens: u64,
     /// Successful answers whose citations did not match the retrieved passages.
     pub citation_mismatches: u64,
-    /// Socket reads of the answer streams (`sync-stream` only: a `next()` that found no token
-    /// left over from an earlier read, the one that reads the stream's end included; a stream
-    /// that queued reads several tokens at once).
-    /// Absent for the other variants and in older results.
+    /// Socket reads of the answer streams (`sync-stream`: a `next()` that found no token left
+    /// over from an earlier read, the one that reads the stream's end included; the other
+    /// variants: every read that brought body bytes). A stream read later than its tokens'
+    /// spacing reads several tokens at once. Absent in older results.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub stream_reads: u64,
     /// Warm-up requests completed (not measured).

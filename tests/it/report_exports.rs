@@ -107,7 +107,7 @@ fn html_results_table_keeps_every_column_and_the_errors_visible() {
 fn streams_that_found_their_tokens_buffered_are_called_out() {
     // The fixture's `sync` run at c=6 as if it had counted its socket reads: one read per 4
     // tokens is 75 % found buffered; one per token (the stream's end included) is nothing to
-    // say; no count (every other variant, older results) neither.
+    // say; no count (older results) neither.
     let mut result = fixture();
     let at = |result: &ragperf::result::RunResult| {
         ragperf::export::highlights::highlights(result)
@@ -125,7 +125,9 @@ fn streams_that_found_their_tokens_buffered_are_called_out() {
     let reasons = at(&result);
     assert!(
         reasons.contains("`sync` at c=6")
-            && reasons.contains("75% of its streams' tokens were already buffered")
+            && reasons.contains(
+                "75% of its streams' tokens were already buffered when their stream was read"
+            )
             && reasons.contains(&format!("{} socket reads for {tokens} tokens", tokens / 4)),
         "{reasons}"
     );
