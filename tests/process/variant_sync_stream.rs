@@ -337,7 +337,7 @@ fn a_read_costs_cpu_only_when_no_token_was_buffered() {
 fn streams_that_queue_for_the_pool_read_several_tokens_at_once() {
     let _turn = crate::serial();
     // 4 streams of 20 tokens 10 ms apart.
-    let reads = |workers: usize, cpu_per_token_us: u64| -> (u64, u64) {
+    let reads = |kind: VariantKind, workers: usize, cpu_per_token_us: u64| -> (u64, u64) {
         let s = common::fixed_scenario(0.0, 0.0, 20.0, 10.0, 20.0);
         let mocks = MockServices::start_on_own_runtime(s.mock_config(), Bind::default(), 2)
             .expect("start the mocks");
@@ -346,7 +346,7 @@ fn streams_that_queue_for_the_pool_read_several_tokens_at_once() {
             cpu_per_token_us,
             ..common::request_context(&mocks, &s)
         });
-        let (records, _) = submit_all(VariantKind::SyncStream, ctx, workers, 4);
+        let (records, _) = submit_all(kind, ctx, workers, 4);
         mocks.shutdown(Duration::from_millis(200));
         assert!(records.iter().all(|r| r.is_ok() && r.tokens == 20));
         let reads = records.iter().map(|r| u64::from(r.stream_reads)).sum();
@@ -355,17 +355,31 @@ fn streams_that_queue_for_the_pool_read_several_tokens_at_once() {
     };
     // A thread per stream and no CPU: every `next()` waits for its token on the socket, and
     // the last one reads the end of the stream (one read per stream more than its tokens).
-    let (waited, tokens) = reads(4, 0);
+    let (waited, tokens) = reads(VariantKind::SyncStream, 4, 0);
     assert!(
         waited * 10 >= tokens * 8 && waited <= tokens + 4,
         "{waited} reads for {tokens} tokens with a thread per stream"
     );
     // One thread and 10 ms of CPU per token: a round of the 4 streams takes ~40 ms, so each
     // finds ~4 tokens buffered when its turn comes, read at once.
-    let (queued, tokens) = reads(1, 10_000);
+    let (queued, tokens) = reads(VariantKind::SyncStream, 1, 10_000);
     assert!(
         queued * 10 < tokens * 6,
         "{queued} reads for {tokens} tokens on one busy thread: streams that queued should find \
          tokens already buffered"
+    );
+    // The same on an event loop, read as asyncio reads (all that arrived, in one wake-up): idle,
+    // a read per token (and a few that bring no token: the stream's start and end); busy with
+    // 10 ms per token, a stream's turn comes ~40 ms later and its read brings several.
+    let (idle, tokens) = reads(VariantKind::AsyncSingle, 1, 0);
+    assert!(
+        idle * 10 >= tokens * 8 && idle <= tokens + 4 * 3,
+        "{idle} reads for {tokens} tokens on an idle event loop"
+    );
+    let (late, tokens) = reads(VariantKind::AsyncSingle, 1, 10_000);
+    assert!(
+        late * 10 < tokens * 6,
+        "{late} reads for {tokens} tokens on a busy event loop: a late read should bring the \
+         tokens that arrived meanwhile"
     );
 }
