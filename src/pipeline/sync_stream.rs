@@ -28,11 +28,10 @@
 //!   blocking its thread until a token arrives if none is buffered yet, then spends the per-token
 //!   CPU (`cpu_per_token_us`, under the GIL when `gil = true`). The last job reads the end of
 //!   the stream and finishes the record;
-//! - a `next()` that finds no event left over from an earlier read reads the socket and spends
-//!   `cpu_per_read_us` on top (CPython's `recv` that waits: GIL dropped, sleep, wake, GIL
-//!   taken back). A stream that queued finds several tokens per read — 83 % of `next()` calls
-//!   read at 64 users, 6 % at 200 with the seed's calibration at time scale 1 — which is why a
-//!   saturated service spends less per answer. Counted in `RequestRecord::stream_reads`;
+//! - a `next()` that finds no event buffered reads the socket and spends `cpu_per_read_us` on
+//!   top; a stream that queued finds several tokens per read (83 % of `next()` calls read at 64
+//!   users, 6 % at 200 with the seed's calibration at time scale 1), so a saturated service
+//!   spends less per answer (`RequestRecord::stream_reads`, `steps::token_sink`);
 //! - between two jobs the request holds **no thread**: its open connection, decoder, token clock
 //!   and record sit in a per-request state object in the queue. Tokens the server sends meanwhile
 //!   wait in the socket buffer.
