@@ -12,8 +12,8 @@ The scenario is the calibrated one with every answer the probe's fixed length (c
 each phase at one length) and without its [request] and [load] tables (the model's CPU, GIL,
 variant and pool); `ragperf run --target … --scenario OUT_TOML -c USERS` measures it. The service
 starts afresh for it, where calibrate's probe ran on a service warm from the low levels.
-`compare` reads the server's CPU per answer the mock served — the figure calibration fits — and
-its req/s, from the calibration's probe observation and from the new result.
+`compare` reads the server's CPU per answer inside the measured window — the figure calibration
+fits — and its req/s, from the calibration's probe observation and from the new result.
 """
 import json
 import pathlib
@@ -44,10 +44,40 @@ def scenario(cal_dir, out):
     print(probe["concurrency"], probe["tokens_setting"])
 
 
+def cumulative_cpu_at(samples, t):
+    """The server's CPU since its sampling started, at T seconds on the samples' clock."""
+    for a, b in zip(samples, samples[1:]):
+        if a["t_s"] <= t <= b["t_s"]:
+            share = (t - a["t_s"]) / (b["t_s"] - a["t_s"]) if b["t_s"] > a["t_s"] else 0.0
+            return a["cpu_s"] + share * (b["cpu_s"] - a["cpu_s"])
+    return None
+
+
+def window_cpu_per_answer_ms(run):
+    """The server's CPU per successful answer inside the measured window: its CPU between the
+    window's edges (read off its samples) per second over the window's req/s. ragperf's own
+    figure for calibration (metrics::server::window_cpu_per_request_ms); None when the samples
+    do not cover the window, nothing succeeded in it, or something failed."""
+    server, drive = run.get("server") or {}, run.get("drive") or {}
+    rate = run["throughput"]["requests_per_s"]
+    if not server.get("samples") or not drive or rate <= 0 or run["counters"]["failed"]:
+        return None
+    offset = server.get("started_us", 0) / 1e6
+    t0, t1 = drive["window_start_us"] / 1e6 - offset, drive["window_end_us"] / 1e6 - offset
+    c0, c1 = cumulative_cpu_at(server["samples"], t0), cumulative_cpu_at(server["samples"], t1)
+    if c0 is None or c1 is None or t1 <= t0:
+        return None
+    return (c1 - c0) / (t1 - t0) / rate * 1000
+
+
 def cpu_per_answer_ms(run):
-    """Server CPU per answer the mock generated (warm-up and drain included, like calibrate's)."""
+    """Server CPU per answer, as calibrate reads it: inside the measured window, else per answer
+    the mock generated over the whole run (warm-up and drain included)."""
     if run is None:
         return None
+    window = window_cpu_per_answer_ms(run)
+    if window is not None:
+        return window
     server, mock = run.get("server"), run.get("mock")
     if not server or not mock:
         return None

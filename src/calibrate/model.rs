@@ -29,7 +29,8 @@ pub struct Observation {
     pub e2e_p50_ms: Option<f64>,
     /// Time to first token p50, ms (None: no sample, e.g. a whole-answer endpoint).
     pub ttft_p50_ms: Option<f64>,
-    /// The server's CPU per generation request the mock served (warm-up and drain included), ms.
+    /// The server's CPU per answer inside the measured window, ms (the whole run's per
+    /// generation the mock served when the window cannot be read off the server's samples).
     pub cpu_per_request_ms: Option<f64>,
     /// Token events the mock sent per generation request.
     pub tokens_per_request: Option<f64>,

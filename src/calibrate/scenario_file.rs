@@ -131,7 +131,10 @@ impl Calibration {
         for r in &self.shape.reasons {
             head.push_str(&format!("#   - {r}\n"));
         }
-        head.push_str("#\n# Measured (server CPU per generation the mock served, warm-up and drain included):\n");
+        head.push_str(
+            "#\n# Measured (server CPU per answer inside each point's measured window; over the whole run, \
+             per generation the mock served, where the window could not be read):\n",
+        );
         head.push_str("#   users  tokens  probe   req/s  e2e p50 ms  ttft p50 ms  cpu ms/req  tokens/req  threads\n");
         let rows = self.observations.iter().map(|o| (o, false));
         for (o, burst) in rows.chain(self.bursts.iter().map(|o| (o, true))) {

@@ -253,10 +253,15 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
 /// `--from`: the model of `from`'s observations, written beside it (or to `--write`).
 fn rederive(args: &CalibrateArgs, plan: &CalibrationPlan, from: &Path) -> Result<ExitCode> {
     let (saved, bursts) = read_saved(from, plan)?;
+    let dir = from.parent().unwrap_or_else(|| Path::new(""));
+    let mut read = |label: &str| read_phase(&dir.join(label).join("result.json"));
+    let points = saved.len() + bursts.len();
+    let (saved, paced_again) = crate::calibrate::reobserve(saved, false, &mut read)?;
+    let (bursts, bursts_again) = crate::calibrate::reobserve(bursts, true, &mut read)?;
     eprintln!(
-        "ragperf calibrate: the model of the {} points in {} (nothing measured)",
-        saved.len() + bursts.len(),
-        from.display()
+        "ragperf calibrate: the model of the {points} points in {} (nothing measured; {} read again from the phases' result.json beside it)",
+        from.display(),
+        paced_again + bursts_again
     );
     let cal = crate::calibrate::conclude(plan, saved, bursts)?;
     let write = args.write.clone().unwrap_or_else(|| {
@@ -265,6 +270,23 @@ fn rederive(args: &CalibrateArgs, plan: &CalibrationPlan, from: &Path) -> Result
             .join("calibrated.toml")
     });
     write_model(plan, &cal, from, &write)
+}
+
+/// A phase's result beside a `calibration.json`: None when it was not kept, an error naming the
+/// file when it is there but cannot be read.
+fn read_phase(path: &Path) -> Result<Option<crate::result::RunResult>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    crate::result::RunResult::read(path).map(Some).map_err(|e| {
+        flag_err(
+            "--from",
+            format!(
+                "{} cannot be read ({e}); restore it, or move the phase's directory away to derive the model from the figures saved in calibration.json",
+                path.display()
+            ),
+        )
+    })
 }
 
 /// What `--from` reads of a `calibration.json`: the points, and (in files written since they

@@ -163,6 +163,13 @@ pub struct ServerFigures {
     pub sampler_cpu_s: f64,
     /// Time series for charts, ordered by time, at most [`MAX_SERVER_SAMPLES`] points.
     pub samples: Vec<ServerSample>,
+    /// When sampling started (the samples' `t_s = 0`), µs after the run's epoch: the clock of
+    /// the drive's `window_start_us` and `window_end_us`, so the CPU of the measured window can
+    /// be read off the samples ([`window_cpu_per_request_ms`]). Absent in results written
+    /// before it was recorded: the sampler starts a few milliseconds after the epoch, and those
+    /// are read as 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_us: Option<u64>,
 }
 
 impl ServerFigures {
@@ -176,12 +183,32 @@ impl ServerFigures {
         (self.window_s > 0.0).then(|| self.cpu_s() / self.window_s)
     }
 
+    /// CPU of the tree between two instants of the samples' clock (seconds since sampling
+    /// started), seconds, interpolated linearly between the samples either side of each. None
+    /// when an instant lies outside the samples or `to_s` is before `from_s`.
+    pub fn cpu_between_s(&self, from_s: f64, to_s: f64) -> Option<f64> {
+        (to_s >= from_s).then_some(())?;
+        Some(cumulative_cpu_at(&self.samples, to_s)? - cumulative_cpu_at(&self.samples, from_s)?)
+    }
+
     /// The busiest thread's CPU as cores (a share of one) over the window; None when not
     /// measured or the window is empty.
     pub fn busiest_thread_cores(&self) -> Option<f64> {
         let busiest = self.cpu_busiest_thread_s?;
         (self.window_s > 0.0).then(|| busiest / self.window_s)
     }
+}
+
+/// The tree's CPU since sampling started at `t_s`, interpolated between the samples around it.
+fn cumulative_cpu_at(samples: &[ServerSample], t_s: f64) -> Option<f64> {
+    let after = samples.partition_point(|s| s.t_s < t_s);
+    let right = samples.get(after)?;
+    if right.t_s == t_s || after == 0 {
+        return (right.t_s == t_s).then_some(right.cpu_s);
+    }
+    let left = samples.get(after - 1)?;
+    let share = (t_s - left.t_s) / (right.t_s - left.t_s);
+    Some(left.cpu_s + share * (right.cpu_s - left.cpu_s))
 }
 
 /// `points` cut to at most `max` evenly spaced ones, keeping the first and the last.
@@ -337,6 +364,7 @@ impl Window {
 /// [`ServerSampler::stop`]. Dropping it without `stop` ends the thread too (its channel closes).
 #[derive(Debug)]
 pub struct ServerSampler {
+    started: Instant,
     stop_tx: Sender<()>,
     thread: JoinHandle<f64>,
     window: Arc<Mutex<Window>>,
@@ -352,6 +380,7 @@ impl ServerSampler {
     pub fn start(pid: u32, interval: Duration) -> Result<ServerSampler, ServerSampleError> {
         let interval = interval.max(MIN_SERVER_INTERVAL);
         let window = Window::open(pid)?;
+        let started = window.started;
         let exited = Arc::clone(&window.exited);
         let window = Arc::new(Mutex::new(window));
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
@@ -365,11 +394,17 @@ impl ServerSampler {
             })
             .map_err(|source| ServerSampleError::Io { pid, source })?;
         Ok(ServerSampler {
+            started,
             stop_tx,
             thread,
             window,
             exited,
         })
+    }
+
+    /// When the first snapshot was taken: the samples' `t_s = 0`.
+    pub fn started(&self) -> Instant {
+        self.started
     }
 
     /// True once the sampler has seen the root process gone or a zombie.
@@ -401,4 +436,22 @@ pub fn cpu_per_request_ms(r: &crate::result::VariantRun) -> Option<f64> {
     let c = &r.counters;
     let finished = c.ok + c.failed + c.warmup_completed;
     (finished > 0).then(|| s.cpu_s() * 1000.0 / finished as f64)
+}
+
+/// CPU the target server spent per successful request inside the measured window, ms: its CPU
+/// between the window's edges (read off its samples) per second, divided by the window's
+/// `requests_per_s` (which credits a request by the share of its service inside the window).
+/// Unlike [`cpu_per_request_ms`] it leaves out the warm-up's start (first connections, lazy
+/// imports, a pool's threads being made) and the drain, and it is the same window the run's
+/// throughput and latencies describe. None without server samples covering the window or
+/// without a successful request in it.
+pub fn window_cpu_per_request_ms(r: &crate::result::VariantRun) -> Option<f64> {
+    let s = r.server.as_ref()?;
+    let offset_s = s.started_us.unwrap_or(0) as f64 / 1e6;
+    let from_s = r.drive.window_start_us as f64 / 1e6 - offset_s;
+    let to_s = r.drive.window_end_us as f64 / 1e6 - offset_s;
+    let rate = r.throughput.requests_per_s;
+    let window_s = to_s - from_s;
+    (rate > 0.0 && window_s > 0.0).then_some(())?;
+    Some(s.cpu_between_s(from_s, to_s)? / window_s / rate * 1000.0)
 }

@@ -142,6 +142,63 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
     ]);
     assert_eq!(code, 0, "{err}");
     the_probe_measured_again(&out, &url, &cmd, dir.path());
+    from_reads_the_phases_again(&out, &url);
+}
+
+/// `calibrate --from` reads each point again from its phase's `result.json` when it is kept
+/// beside the calibration (so a change in how a point is read reaches the model), and keeps the
+/// saved figures when it is not; a phase result that cannot be read names `--from`. Every run
+/// records when its server sampling started on the window's clock.
+fn from_reads_the_phases_again(cal: &Path, url: &str) {
+    let saved = cal.join("calibration.json");
+    let fit = |v: &Value| v["cpu"]["per_request_us"].as_f64().expect("fit");
+    let measured = fit(&read_json(&saved));
+    // Every saved figure tripled.
+    let tripled = || {
+        let mut v = read_json(&saved);
+        for o in v["observations"].as_array_mut().expect("observations") {
+            let ms = o["cpu_per_request_ms"].as_f64().expect("figure");
+            o["cpu_per_request_ms"] = Value::from(3.0 * ms);
+        }
+        std::fs::write(&saved, v.to_string()).expect("write");
+    };
+    let from = |extra: &str| {
+        let (code, _, err) = ragperf(&[
+            "calibrate",
+            "--target",
+            url,
+            "--time-scale",
+            "0.05",
+            "--from",
+            saved.to_str().expect("utf-8 path"),
+        ]);
+        assert!(err.contains(extra), "{err}");
+        code
+    };
+    tripled();
+    assert_eq!(from("6 read again"), 0);
+    let again = fit(&read_json(&saved));
+    assert!(within(again, measured, 0.001), "{again} against {measured}");
+    // Without the phases' results, the saved figures.
+    tripled();
+    for phase in ["tokens-5", "tokens-100"] {
+        std::fs::rename(cal.join(phase), cal.join(format!("kept-{phase}"))).expect("move");
+    }
+    assert_eq!(from("0 read again"), 0);
+    let saved_fit = fit(&read_json(&saved));
+    assert!(within(saved_fit, 3.0 * measured, 0.01), "{saved_fit}");
+    // A phase result that is there but broken.
+    let broken = cal.join("tokens-5");
+    std::fs::create_dir_all(&broken).expect("dir");
+    std::fs::write(broken.join("result.json"), "{").expect("write");
+    assert_eq!(from("--from:"), 2);
+    // The window's clock: sampling started before the window opened.
+    let result = read_json(&cal.join("kept-tokens-100").join("result.json"));
+    for run in result["runs"].as_array().expect("runs") {
+        let started = run["server"]["started_us"].as_u64().expect("started_us");
+        let opened = run["drive"]["window_start_us"].as_u64().expect("window");
+        assert!(started < opened, "{started} µs, window at {opened} µs");
+    }
 }
 
 /// `examples/fastapi_rag/reprobe.py` (predict.sh's last step): the calibration's probe as a

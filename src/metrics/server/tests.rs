@@ -280,3 +280,29 @@ fn thinning_keeps_ends_and_spacing() {
     assert!(gaps.iter().all(|&g| g == 16 || g == 17), "{gaps:?}");
     assert_eq!(thin_evenly(&points[..5], 600), points[..5].to_vec());
 }
+
+#[test]
+fn cpu_between_two_instants_is_read_off_the_samples() {
+    let at = |t_s: f64, cpu_s: f64| ServerSample {
+        t_s,
+        cpu_s,
+        ..ServerSample::default()
+    };
+    let f = ServerFigures {
+        samples: vec![at(0.0, 0.0), at(1.0, 1.0), at(2.0, 3.0), at(4.0, 3.5)],
+        ..ServerFigures::default()
+    };
+    let close = |got: Option<f64>, want: f64| got.is_some_and(|g| (g - want).abs() < 1e-9);
+    // Between samples: linear in each interval (0.5 at 0.5 s, 2.0 at 1.5 s).
+    assert!(close(f.cpu_between_s(0.5, 1.5), 1.5));
+    // On samples, across several intervals, and an empty span.
+    assert!(close(f.cpu_between_s(1.0, 4.0), 2.5));
+    assert!(close(f.cpu_between_s(0.0, 3.0), 3.25));
+    assert!(close(f.cpu_between_s(2.0, 2.0), 0.0));
+    // Outside the samples, backwards, or not a number: nothing to read.
+    assert_eq!(f.cpu_between_s(-0.1, 1.0), None);
+    assert_eq!(f.cpu_between_s(1.0, 4.1), None);
+    assert_eq!(f.cpu_between_s(2.0, 1.0), None);
+    assert_eq!(f.cpu_between_s(f64::NAN, 1.0), None);
+    assert_eq!(ServerFigures::default().cpu_between_s(0.0, 0.0), None);
+}

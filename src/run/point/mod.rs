@@ -143,9 +143,11 @@ struct ServerSamplers {
 impl ServerSamplers {
     /// Stops both, `/proc` first (py-spy's window ends when it is asked to stop, not when it
     /// has written its file); a py-spy that recorded nothing is said on stderr, the `/proc`
-    /// figures kept.
-    fn stop(self) -> ServerFigures {
+    /// figures kept. `epoch` is the drive's clock: the figures say when sampling started on it.
+    fn stop(self, epoch: Instant) -> ServerFigures {
+        let started = self.proc.started().saturating_duration_since(epoch);
         let mut figures = self.proc.stop();
+        figures.started_us = Some(u64::try_from(started.as_micros()).unwrap_or(u64::MAX));
         figures.gil = match self.gil.map(GilSampler::stop) {
             Some(Ok(g)) => Some(g),
             Some(Err(e)) => {
@@ -210,7 +212,7 @@ pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<Option<VariantRun>>
     if load_at.is_some_and(|t| !start::wait_until(t, stop)) {
         executor.shutdown(Duration::from_millis(500));
         let _ = sampler.stop();
-        let _ = server_sampler.map(ServerSamplers::stop);
+        let _ = server_sampler.map(|s| s.stop(epoch));
         return Ok(None);
     }
     if let Some(at) = start_at {
@@ -240,7 +242,7 @@ pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<Option<VariantRun>>
         outcome,
         recorder,
         process: sampler.stop(),
-        server: server_sampler.map(ServerSamplers::stop),
+        server: server_sampler.map(|s| s.stop(epoch)),
         mock_stats: at.backend.stats(),
         mock_cpu_before,
         epoch_wall,
