@@ -314,8 +314,8 @@ fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
 /// the window's successful requests per second
 /// ([`window_cpu_per_request_ms`](crate::metrics::server::window_cpu_per_request_ms)), the
 /// steady state a prediction's window is compared with. On the seed's service (the six
-/// calibrations of 2026-12-03) the whole run read from 4 % less to 10 % more at the 64-user
-/// probes and up to 34 % more at 2 users: the warm-up's start (first connections, lazy imports,
+/// calibrations of one sitting on 2026-12-03) the whole run read from 4 % less to 10 % more at
+/// the 64-user probes (17 % more at one of the next sitting's) and up to 34 % more at 2 users: the warm-up's start (first connections, lazy imports,
 /// a pool's threads being made) and the drain counted too.
 ///
 /// Without samples covering the window, or with a failure in it (the window counts successes
