@@ -292,7 +292,7 @@ fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
         requests_per_s: r.throughput.requests_per_s,
         e2e_p50_ms: p("e2e"),
         ttft_p50_ms: p("ttft"),
-        cpu_per_request_ms: cpu_per_generation_ms(r, generations),
+        cpu_per_request_ms: cpu_per_answer_ms(r, generations),
         tokens_per_request,
         threads_start,
         threads_peak,
@@ -315,16 +315,17 @@ fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
 /// ([`window_cpu_per_request_ms`](crate::metrics::server::window_cpu_per_request_ms)), the
 /// steady state a prediction's window is compared with. On the seed's service (the six
 /// calibrations of one sitting on 2026-12-03) the whole run read from 4 % less to 10 % more at
-/// the 64-user probes (17 % more at one of the next sitting's) and up to 34 % more at 2 users: the warm-up's start (first connections, lazy imports,
-/// a pool's threads being made) and the drain counted too.
+/// the 64-user probes (17 % more at one of the next sitting's) and up to 34 % more at 2 users:
+/// the warm-up's start (first connections, lazy imports, a pool's threads being made) and the
+/// drain counted too.
 ///
 /// Without samples covering the window, or with a failure in it (the window counts successes
-/// only, and a failed request spent CPU too): the whole run's CPU per
-/// generation the mock served over the same period (the mock's counters and the sampler both
-/// cover the warm-up, the window and the drain; requests still in flight when a point ends
-/// spent CPU but never finished, so dividing by finished requests would overstate the cost at
-/// loads that queue), and without mock figures, per finished request.
-fn cpu_per_generation_ms(r: &VariantRun, generations: Option<u64>) -> Option<f64> {
+/// only, and a failed request spent CPU too): the whole run's CPU per generation the mock
+/// served over the same period (the mock's counters and the sampler both cover the warm-up,
+/// the window and the drain; requests still in flight when a point ends spent CPU but never
+/// finished, so dividing by finished requests would overstate the cost at loads that queue),
+/// and without mock figures, per finished request.
+fn cpu_per_answer_ms(r: &VariantRun, generations: Option<u64>) -> Option<f64> {
     if r.counters.failed == 0
         && let Some(ms) = crate::metrics::server::window_cpu_per_request_ms(r)
     {
