@@ -2,11 +2,12 @@
 # Does the model predict the real stack? For every endpoint of app.py and every time scale:
 #   1. `ragperf calibrate` the endpoint at low loads (c = 2, 8, plus a probe at 64),
 #   then for each of c = 50, 100, 200:
-#   2. measure the calibration's probe again (REPROBE=0 skips it): is the service still the
-#      service that was calibrated? (its CPU per answer, then and now; reprobe.py),
-#   3. measure the point (`ragperf run --target`),
-#   4. predict it with the calibrated scenario alone (`ragperf run --scenario`), and a second
-#      time with the model's CPU scaled by how the probe moved (the machine's drift taken out),
+#   2. measure the point (`ragperf run --target`),
+#   3. predict it with the calibrated scenario alone (`ragperf run --scenario`), and a second
+#      time with the model's CPU scaled to the machine's speed while the point was measured
+#      (the machine's drift taken out: DRIFT=speed, the default; reprobe.py speed). DRIFT=reprobe
+#      measures the calibration's probe again before each point instead and scales by how the
+#      service's CPU per answer there moved (reprobe.py adjust); DRIFT=none skips it,
 # then one table of measured / predicted (predict_summary.py -> OUT/prediction.md, and a chart
 # when matplotlib is installed).
 #
@@ -38,7 +39,8 @@ OUT=${OUT:-reports/fastapi-rag-predict}
 # CAP_SYS_PTRACE): which of the CPU off the event loop ran under the GIL.
 read -r -a cal_args <<< "${CAL_ARGS:-}"
 PREDICT_ONLY=${PREDICT_ONLY:-}
-REPROBE=${REPROBE:-1}
+DRIFT=${DRIFT:-speed}
+case "$DRIFT" in speed|reprobe|none) ;; *) echo "DRIFT: speed, reprobe or none, not $DRIFT"; exit 2 ;; esac
 PORT=${PORT:-18080}
 RAGPERF=${RAGPERF:-target/release/ragperf}
 if [ ! -x "$RAGPERF" ]; then
@@ -83,7 +85,7 @@ for scale in ${SCALES//,/ }; do
     for c in ${LEVELS//,/ }; do
       w=$(warmup_for "$c")
       d=$(duration_for "$c")
-      if [ -z "$PREDICT_ONLY" ] && [ "$REPROBE" != 0 ]; then
+      if [ -z "$PREDICT_ONLY" ] && [ "$DRIFT" = reprobe ]; then
         # Is the service still the one that was calibrated? On this machine type the same
         # service has spent 2.6x different CPU per request on different days and moved by
         # 20-26 % within one sitting, so the calibration's probe (its users, its answer length,
@@ -101,7 +103,12 @@ for scale in ${SCALES//,/ }; do
       echo "== $name, time scale $scale, c=$c (warm-up $w): predicted"
       "$RAGPERF" run --no-progress --scenario "$dir/calibration/calibrated.toml" -c "$c" \
         -d "$d" --warmup "$w" --out "$dir/predicted-c$c" > /dev/null
-      if [ -f "$dir/reprobe-c$c/result.json" ]; then
+      if [ "$DRIFT" = speed ] && [ -f "$dir/measured-c$c/result.json" ] \
+         && factor=$(python3 "$here/reprobe.py" speed "$dir/calibration" "$dir/measured-c$c/result.json" "$dir/adjusted-c$c.toml" 2>/dev/null); then
+        echo "== $name, time scale $scale, c=$c: predicted with the CPU x $factor (the machine's speed during the point)"
+        "$RAGPERF" run --no-progress --scenario "$dir/adjusted-c$c.toml" -c "$c" \
+          -d "$d" --warmup "$w" --out "$dir/adjusted-c$c" > /dev/null
+      elif [ "$DRIFT" = reprobe ] && [ -f "$dir/reprobe-c$c/result.json" ]; then
         # The same model with its CPU scaled by how the service's CPU per answer at the probe
         # moved since calibration: the machine's drift taken out, the load's effect left in
         # (the probe is at its own load, not the point's). A second table, never the goal's.

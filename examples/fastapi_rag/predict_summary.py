@@ -9,10 +9,12 @@ TTFT p50 measured on the real service and predicted by the calibrated scenario, 
 (measured / predicted), and whether it is inside the goal (0.85-1.15 for req/s and e2e p50,
 0.7-1.4 for TTFT p50). With matplotlib installed it also draws OUT/prediction.svg.
 
-Where predict.sh measured the calibration's probe again before a point (reprobe-cN/), a second
-table sets the service's CPU per answer at the probe then and just before the point, and the
-ratios against the model with its CPU scaled by that change (adjusted-cN/): the machine's
-drift taken out. The goal is judged on the first table only.
+Where predict.sh also predicted a point with the model's CPU scaled to the machine
+(adjusted-cN/), a second table sets the scale beside the ratios against that model: the
+machine's drift taken out. The scale is the calibration's machine speed over the speed read
+while the point was measured (DRIFT=speed), or with DRIFT=reprobe the service's CPU per answer
+at the calibration's probe measured again just before the point over its calibration figure
+(reprobe-cN/). The goal is judged on the first table only.
 """
 import json
 import pathlib
@@ -103,12 +105,22 @@ def drift(cal_dir, result):
     return f"{then:.1f} → {now:.1f} ms (**{change:+.0%}**{'' if abs(change) <= DRIFT else ' ✗'})"
 
 
+def speed_drift(cal_dir, measured):
+    """The machine's speed at calibration and while MEASURED ran, and the CPU scale, as text."""
+    then, now = reprobe.speed_then_and_now(cal_dir, measured)
+    if not then or not now:
+        return None
+    factor = then / now
+    flag = "" if abs(factor - 1) <= DRIFT else " ✗"
+    return f"{then:.2f} → {now:.2f}: CPU **×{factor:.2f}**{flag}"
+
+
 def by_users(base, prefix):
     found = base.glob(f"{prefix}-c*/result.json")
     return sorted(((int(p.parent.name.split("-c")[1]), p) for p in found), key=lambda x: x[0])
 
 
-rows, adjusted, models = [], [], []
+rows, adjusted, models, methods = [], [], [], set()
 for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
     base = cal_path.parent.parent
     scale, endpoint = base.parent.name[3:], base.name
@@ -121,6 +133,11 @@ for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
         rows.append({**key, **compare(endpoint, m, p)})
         a = base / f"adjusted-c{c}" / "result.json"
         probe = drift(cal_path.parent, base / f"reprobe-c{c}" / "result.json")
+        if probe:
+            methods.add("reprobe")
+        elif a.exists():
+            probe = speed_drift(cal_path.parent, m)
+            methods.add("speed")
         if probe and a.exists():
             adjusted.append({**key, "probe": probe, **compare(endpoint, m, a)})
 
@@ -166,18 +183,33 @@ lines = [
 ]
 if adjusted:
     a_inside, a_total = counted(adjusted)
+    if methods == {"speed"}:
+        how = (
+            "\"machine\" is its speed (rounds of ragperf's work function per µs of CPU, read "
+            "beside the server's CPU) at calibration (every point's CPU was fitted at it) and "
+            "while the point was measured, and the scale that puts the model's CPU at the "
+            f"point's speed (✗: by more than {DRIFT:.0%}: the first table's ratios for that "
+            "point test the machine as much as the model). The ratios below are against the "
+            "same model with its CPU per request, per token and per read times that scale."
+        )
+        column = "machine: calibration → the point"
+    else:
+        how = (
+            "Before each point the calibration's probe was measured again; \"probe\" is the "
+            "service's CPU per answer there at calibration and just before the point (✗: moved "
+            f"by more than {DRIFT:.0%}: the first table's ratios for that point test the "
+            "machine as much as the model). The ratios below are against the same model with "
+            "its CPU per request, per token and per read scaled by that change (the probe is "
+            "at its own load, so the load's effect stays the model's to predict)."
+        )
+        column = "probe: calibrated → before the point"
     lines += [
         "",
         "### The machine's drift taken out",
         "",
-        "Before each point the calibration's probe was measured again; \"probe\" is the service's "
-        "CPU per answer there at calibration and just before the point (✗: moved by more than "
-        f"{DRIFT:.0%}: the first table's ratios for that point test the machine as much as the "
-        "model). The ratios below are against the same model with its CPU per request, per "
-        "token and per read scaled by that change (the probe is at its own load, so the load's effect stays "
-        "the model's to predict). Not the goal's measure: the first table is.",
+        how + " Not the goal's measure: the first table is.",
         "",
-        *table(adjusted, "probe: calibrated → before the point"),
+        *table(adjusted, column),
         "",
         f"{a_inside} of {a_total} ratios inside the goal with the drift taken out.",
     ]

@@ -7,6 +7,9 @@ Usage:
   reprobe.py adjust CALIBRATION_DIR RESULT_JSON OUT_TOML
       # the calibrated scenario with its CPU per request and per token scaled by now / then;
       # prints the factor
+  reprobe.py speed CALIBRATION_DIR MEASURED_RESULT_JSON OUT_TOML
+      # the calibrated scenario with its CPU scaled to the machine's speed during a measured
+      # point: the calibration's machine speed / the point's; prints the factor
 
 The scenario is the calibrated one with every answer the probe's fixed length (calibrate measures
 each phase at one length) and without its [request] and [load] tables (the model's CPU, GIL,
@@ -14,6 +17,11 @@ variant and pool); `ragperf run --target … --scenario OUT_TOML -c USERS` measu
 starts afresh for it, where calibrate's probe ran on a service warm from the low levels.
 `compare` reads the server's CPU per answer inside the measured window — the figure calibration
 fits — and its req/s, from the calibration's probe observation and from the new result.
+
+`speed` needs no second run: ragperf reads the machine's speed beside the server's CPU (rounds
+of its work function per µs of CPU, every sample), calibrate puts every point's CPU at the
+median of those readings (`machine_speed` in calibration.json), and a measured point's readings
+say how much slower or faster the machine ran while it was measured.
 """
 import json
 import pathlib
@@ -58,16 +66,36 @@ def window_cpu_per_answer_ms(run):
     window's edges (read off its samples) per second over the window's req/s. ragperf's own
     figure for calibration (metrics::server::window_cpu_per_request_ms); None when the samples
     do not cover the window, nothing succeeded in it, or something failed."""
-    server, drive = run.get("server") or {}, run.get("drive") or {}
     rate = run["throughput"]["requests_per_s"]
-    if not server.get("samples") or not drive or rate <= 0 or run["counters"]["failed"]:
+    edges = window_edges(run)
+    if edges is None or rate <= 0 or run["counters"]["failed"]:
+        return None
+    (t0, t1), samples = edges, run["server"]["samples"]
+    c0, c1 = cumulative_cpu_at(samples, t0), cumulative_cpu_at(samples, t1)
+    if c0 is None or c1 is None:
+        return None
+    return (c1 - c0) / (t1 - t0) / rate * 1000
+
+
+def window_edges(run):
+    """The measured window's edges on the server samples' clock, or None."""
+    server, drive = run.get("server") or {}, run.get("drive") or {}
+    if not server.get("samples") or not drive:
         return None
     offset = server.get("started_us", 0) / 1e6
     t0, t1 = drive["window_start_us"] / 1e6 - offset, drive["window_end_us"] / 1e6 - offset
-    c0, c1 = cumulative_cpu_at(server["samples"], t0), cumulative_cpu_at(server["samples"], t1)
-    if c0 is None or c1 is None or t1 <= t0:
+    return (t0, t1) if t1 > t0 else None
+
+
+def window_speed(run):
+    """The machine's mean speed inside the measured window, from the server samples' readings
+    (ragperf's metrics::server::window_speed); None with fewer than three there."""
+    edges = window_edges(run)
+    if edges is None:
         return None
-    return (c1 - c0) / (t1 - t0) / rate * 1000
+    v = [s["speed"] for s in run["server"]["samples"]
+         if edges[0] <= s["t_s"] <= edges[1] and s.get("speed", 0) > 0]
+    return sum(v) / len(v) if len(v) >= 3 else None
 
 
 def cpu_per_answer_ms(run):
@@ -114,7 +142,28 @@ def adjust(cal_dir, result, out):
     then, now = figures["cpu_ms_then"], figures["cpu_ms_now"]
     if not then or not now:
         sys.exit(f"reprobe.py: no CPU per answer in {result} (no server figures or no answer)")
-    factor = now / then
+    note = f"the probe's CPU per answer {then:.1f} -> {now:.1f} ms"
+    scaled(cal_dir, now / then, note, out)
+
+
+def speed_then_and_now(cal_dir, result):
+    """The calibration's machine speed and a measured point's (RESULT_JSON), or Nones."""
+    cal = json.loads((pathlib.Path(cal_dir) / "calibration.json").read_text())
+    run = json.loads(pathlib.Path(result).read_text())["runs"][0]
+    return cal.get("machine_speed"), window_speed(run)
+
+
+def speed(cal_dir, result, out):
+    """The calibrated scenario with its CPU at the machine's speed during a measured point."""
+    then, now = speed_then_and_now(cal_dir, result)
+    if not then or not now:
+        sys.exit(f"reprobe.py: no machine speed in {cal_dir}/calibration.json or {result}")
+    note = f"the machine's speed {then:.3f} at calibration, {now:.3f} during {result}"
+    scaled(cal_dir, then / now, note, out)
+
+
+def scaled(cal_dir, factor, why, out):
+    """Writes the calibrated scenario with its CPU times FACTOR to OUT; prints the factor."""
     toml = (pathlib.Path(cal_dir) / "calibrated.toml").read_text()
     for key in ("cpu_work_us", "cpu_per_token_us", "cpu_per_read_us"):
         toml, n = re.subn(
@@ -124,8 +173,7 @@ def adjust(cal_dir, result, out):
         # cpu_per_read_us: absent in scenarios written before ragperf measured it.
         if n != 1 and key != "cpu_per_read_us":
             sys.exit(f"reprobe.py: no `{key} = N` line in {cal_dir}/calibrated.toml")
-    note = f"# The CPU below scaled by {factor:.3f}: the probe's CPU per answer {then:.1f} -> {now:.1f} ms.\n"
-    pathlib.Path(out).write_text(note + toml)
+    pathlib.Path(out).write_text(f"# The CPU below scaled by {factor:.3f}: {why}.\n" + toml)
     print(f"{factor:.3f}")
 
 
@@ -136,5 +184,7 @@ if __name__ == "__main__":
         compare(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 5 and sys.argv[1] == "adjust":
         adjust(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) == 5 and sys.argv[1] == "speed":
+        speed(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(__doc__)

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! ragperf-synthetic-target --port 8090 [--pool 8] [--cpu-per-request-us 4000] [--cpu-per-token-us 300]
-//!                          [--stats-file PATH] [--rounds-per-us R]
+//!                          [--stats-file PATH] [--rounds-per-us R] [--work time|fixed]
 //! ```
 //!
 //! It behaves like a `def` endpoint on a bounded thread pool that holds a thread for the whole
@@ -17,7 +17,9 @@
 //! come from `RAGPERF_QDRANT_URL` and `RAGPERF_BEDROCK_URL`, which `ragperf --target-cmd` sets.
 //! `--rounds-per-us` fixes the work function's speed instead of calibrating it at start-up, so
 //! every restart of the service slices its work alike (the work itself is measured in the
-//! thread's CPU time).
+//! thread's CPU time). `--work fixed` spends a fixed number of rounds instead (the costs × the
+//! rounds per µs), as a real service's code does: the same work takes more CPU while the
+//! machine runs slow, which is what `calibrate`'s machine-speed readings take out.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -38,6 +40,7 @@ struct Settings {
     pool: usize,
     cpu_per_request_us: u64,
     cpu_per_token_us: u64,
+    fixed_work: bool,
 }
 
 fn parse_args() -> Result<Settings, String> {
@@ -48,6 +51,7 @@ fn parse_args() -> Result<Settings, String> {
         pool: 8,
         cpu_per_request_us: 4000,
         cpu_per_token_us: 300,
+        fixed_work: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -71,6 +75,13 @@ fn parse_args() -> Result<Settings, String> {
             "--cpu-per-request-us" => s.cpu_per_request_us = number(10_000_000)?,
             "--cpu-per-token-us" => s.cpu_per_token_us = number(1_000_000)?,
             "--stats-file" => s.stats_file = Some(value.into()),
+            "--work" => {
+                s.fixed_work = match value.as_str() {
+                    "fixed" => true,
+                    "time" => false,
+                    _ => return Err(format!("{flag}: expected time or fixed, got {value:?}")),
+                }
+            }
             "--rounds-per-us" => {
                 s.rounds_per_us = Some(
                     value
@@ -84,7 +95,7 @@ fn parse_args() -> Result<Settings, String> {
             }
             _ => {
                 return Err(format!(
-                    "unknown flag {flag}; use --port, --pool, --cpu-per-request-us, --cpu-per-token-us, --stats-file, --rounds-per-us"
+                    "unknown flag {flag}; use --port, --pool, --cpu-per-request-us, --cpu-per-token-us, --stats-file, --rounds-per-us, --work"
                 ));
             }
         }
@@ -108,8 +119,22 @@ struct Service {
     clients: BlockingClients,
     cpu_per_request_us: u64,
     cpu_per_token_us: u64,
+    /// Spend the costs as a fixed number of rounds (`--work fixed`), not as CPU time.
+    fixed_work: bool,
     /// CPU really spent in the two costs (thread CPU time around each), for `GET /stats`.
     spent: Spent,
+}
+
+impl Service {
+    /// One of the costs: `us` of CPU time, or with `--work fixed` the rounds that many µs
+    /// took when the work function was calibrated (or as `--rounds-per-us` says).
+    fn burn(&self, text: &str, us: u64) -> [u8; 32] {
+        if self.fixed_work {
+            cpu::fixed_work(text, (us as f64 * cpu::calibrate()).round() as u64)
+        } else {
+            cpu::prompt_work(text, us, None)
+        }
+    }
 }
 
 /// What the server really spent, µs of thread CPU, and how often: the two configured costs
@@ -245,6 +270,7 @@ fn main() -> ExitCode {
         clients,
         cpu_per_request_us: settings.cpu_per_request_us,
         cpu_per_token_us: settings.cpu_per_token_us,
+        fixed_work: settings.fixed_work,
         spent: Spent::default(),
     });
     if let Some(path) = settings.stats_file.clone() {
@@ -393,7 +419,7 @@ fn serve(conn: TcpStream, service: &Service, token_sections: &mut u64) -> std::i
     let (system, user) = build_prompt(&question, &passages);
     let spent = &service.spent;
     std::hint::black_box(timed(&spent.request_us, &spent.requests, || {
-        cpu::prompt_work(&system, service.cpu_per_request_us, None)
+        service.burn(&system, service.cpu_per_request_us)
     }));
     let request = ChatRequest {
         system: &system,
@@ -411,7 +437,7 @@ fn serve(conn: TcpStream, service: &Service, token_sections: &mut u64) -> std::i
         match stream.next_event() {
             Ok(StreamEvent::Token(t)) => {
                 std::hint::black_box(timed(&spent.token_us, &spent.tokens, || {
-                    cpu::token_work(&t, service.cpu_per_token_us, None)
+                    service.burn(&t, service.cpu_per_token_us)
                 }));
                 out.write_all(
                     event(serde_json::json!({"type": "token", "content": t})).as_bytes(),

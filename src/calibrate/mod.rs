@@ -27,6 +27,7 @@
 //! in its report.
 
 pub(crate) mod model;
+mod observe;
 mod scenario_file;
 
 use std::collections::BTreeMap;
@@ -40,10 +41,12 @@ use mock_services::latency::Dist;
 use serde::Serialize;
 
 use crate::pipeline::VariantKind;
-use crate::result::{LoadPoint, VariantRun};
+use crate::result::LoadPoint;
 use crate::run::{RunPlan, TargetPlan};
 use crate::scenario::Scenario;
 use model::{CpuFit, Observation, Shape};
+use observe::observe;
+pub use observe::reobserve;
 
 /// What `calibrate` does.
 #[derive(Clone, Debug)]
@@ -94,6 +97,11 @@ pub struct Calibration {
     pub cpu_from: String,
     /// The fit over the low levels alone (shown beside the loaded one).
     pub cpu_low: Option<CpuFit>,
+    /// The machine speed every point's CPU was put at before the fits (rounds of ragperf's
+    /// work function per µs of CPU, the median of the points'; None: not recorded, the CPU
+    /// used as measured). The model's CPU is what the service spends at this speed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine_speed: Option<f64>,
     /// The variant and pool.
     pub shape: Shape,
     /// Backend calls per request, averaged over the low-load points.
@@ -194,40 +202,6 @@ pub fn phase_label(tokens: u32, burst: bool) -> String {
     format!("{}tokens-{tokens}", if burst { "burst-" } else { "" })
 }
 
-/// `calibrate --from`: each saved observation read again from its phase's result (`read` gets
-/// the phase's label and returns its result, or None when it was not kept), so a model derived
-/// again also follows a change in how a point is read (such as the CPU of the measured window
-/// in place of the whole run's). An observation whose phase has no result, or no run at its
-/// users, is kept as saved. Returns the observations and how many were read again.
-pub fn reobserve(
-    saved: Vec<Observation>,
-    burst: bool,
-    read: &mut impl FnMut(&str) -> Result<Option<crate::result::RunResult>>,
-) -> Result<(Vec<Observation>, usize)> {
-    let mut phases: BTreeMap<String, Option<crate::result::RunResult>> = BTreeMap::new();
-    let mut again = 0;
-    let mut out = Vec::with_capacity(saved.len());
-    for o in saved {
-        let label = phase_label(o.tokens_setting, burst);
-        if !phases.contains_key(&label) {
-            let result = read(&label)?;
-            phases.insert(label.clone(), result);
-        }
-        let run = phases
-            .get(&label)
-            .and_then(Option::as_ref)
-            .and_then(|r| r.runs.iter().find(|r| r.point.concurrency == o.concurrency));
-        match run {
-            Some(r) => {
-                again += 1;
-                out.push(observe(r, o.tokens_setting, o.probe));
-            }
-            None => out.push(o),
-        }
-    }
-    Ok((out, again))
-}
-
 /// The users of a burst phase, when one is needed: Starlette's sync streaming whose probe at
 /// the longest answers did not queue. Every token there was a read that waited, so the paced
 /// probes alone cannot tell what a stream that queues (and finds its tokens buffered) spends.
@@ -254,89 +228,6 @@ fn burst_users(plan: &CalibrationPlan, observations: &[Observation]) -> Option<u
         .then_some(users)
 }
 
-/// One point's figures.
-fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
-    let c = &r.counters;
-    let p = |k: &str| r.latency_ms.get(k).filter(|p| p.count > 0).map(|p| p.p50);
-    let generations = r.mock.as_ref().map(|m| {
-        m.requests.get("converse_stream").copied().unwrap_or(0)
-            + m.requests.get("converse").copied().unwrap_or(0)
-    });
-    let tokens_per_request = match (&r.mock, generations) {
-        (Some(m), Some(g)) if g > 0 && m.tokens_sent > 0 => Some(m.tokens_sent as f64 / g as f64),
-        // Whole answers (`Converse`): the mock counts streamed tokens only, and every answer
-        // of a phase has the fixed length the phase set.
-        (Some(_), Some(g)) if g > 0 => Some(tokens as f64),
-        _ => (c.ok > 0).then(|| c.tokens as f64 / c.ok as f64),
-    };
-    let calls_per_request = match (&r.mock, generations) {
-        (Some(m), Some(g)) if g > 0 => m
-            .requests
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(op, n)| (op.clone(), *n as f64 / g as f64))
-            .collect(),
-        _ => BTreeMap::new(),
-    };
-    let (threads_start, threads_peak) = r
-        .server
-        .as_ref()
-        .map(|s| (s.threads_start, s.threads_peak))
-        .unwrap_or((0, 0));
-    Observation {
-        concurrency: r.point.concurrency,
-        tokens_setting: tokens,
-        probe,
-        ok: c.ok,
-        failed: c.failed,
-        requests_per_s: r.throughput.requests_per_s,
-        e2e_p50_ms: p("e2e"),
-        ttft_p50_ms: p("ttft"),
-        cpu_per_request_ms: cpu_per_answer_ms(r, generations),
-        tokens_per_request,
-        threads_start,
-        threads_peak,
-        calls_per_request,
-        busiest_thread_share: r.server.as_ref().and_then(|s| {
-            let busiest = s.cpu_busiest_thread_s?;
-            (s.cpu_s() > 0.0).then(|| (busiest / s.cpu_s()).clamp(0.0, 1.0))
-        }),
-        server_cores: r.server.as_ref().and_then(|s| s.cores()),
-        gil_off_busiest_share: r
-            .server
-            .as_ref()
-            .and_then(|s| s.gil.as_ref())
-            .and_then(|g| g.off_busiest_share()),
-    }
-}
-
-/// The server's CPU per answer in the measured window: its CPU between the window's edges over
-/// the window's successful requests per second
-/// ([`window_cpu_per_request_ms`](crate::metrics::server::window_cpu_per_request_ms)), the
-/// steady state a prediction's window is compared with. On the seed's service (the six
-/// calibrations of one sitting on 2026-12-03) the whole run read from 4 % less to 10 % more at
-/// the 64-user probes (17 % more at one of the next sitting's) and up to 34 % more at 2 users:
-/// the warm-up's start (first connections, lazy imports, a pool's threads being made) and the
-/// drain counted too.
-///
-/// Without samples covering the window, or with a failure in it (the window counts successes
-/// only, and a failed request spent CPU too): the whole run's CPU per generation the mock
-/// served over the same period (the mock's counters and the sampler both cover the warm-up,
-/// the window and the drain; requests still in flight when a point ends spent CPU but never
-/// finished, so dividing by finished requests would overstate the cost at loads that queue),
-/// and without mock figures, per finished request.
-fn cpu_per_answer_ms(r: &VariantRun, generations: Option<u64>) -> Option<f64> {
-    if r.counters.failed == 0
-        && let Some(ms) = crate::metrics::server::window_cpu_per_request_ms(r)
-    {
-        return Some(ms);
-    }
-    match (&r.server, generations) {
-        (Some(s), Some(g)) if g > 0 => Some(s.cpu_s() * 1000.0 / g as f64),
-        _ => crate::metrics::server::cpu_per_request_ms(r),
-    }
-}
-
 /// From the observations to the model.
 pub fn conclude(
     plan: &CalibrationPlan,
@@ -350,8 +241,11 @@ pub fn conclude(
             plan.out.display()
         );
     }
-    let cpu_low = model::fit_cpu(&observations, false);
-    let cpu_probe = model::fit_cpu(&observations, true);
+    // The fits read every point's CPU at one machine speed; the calibration keeps what was
+    // measured.
+    let (at_speed, bursts_at_speed, machine_speed) = at_one_speed(&observations, &bursts);
+    let cpu_low = model::fit_cpu(&at_speed, false);
+    let cpu_probe = model::fit_cpu(&at_speed, true);
     let (cpu, cpu_from) = match (cpu_probe, cpu_low) {
         (Some(p), _) => (p, "probe"),
         (None, Some(l)) => (l, "low"),
@@ -359,7 +253,7 @@ pub fn conclude(
             "the server's CPU could not be read (calibrate samples it from /proc: Linux only)"
         ),
     };
-    let (cpu, cpu_from) = match (cpu_from, model::fit_cpu(&bursts, false)) {
+    let (cpu, cpu_from) = match (cpu_from, model::fit_cpu(&bursts_at_speed, false)) {
         ("probe", Some(burst)) => (model::split_reads(&cpu, &burst), "burst"),
         other => (cpu, other.0),
     };
@@ -369,14 +263,14 @@ pub fn conclude(
     // Threads of a pool all run Python under one GIL: a thread's CPU says nothing about what
     // ran outside it. Only beside an event loop's one thread is the rest known to be parallel.
     let cpu_placement = match shape.variant {
-        VariantKind::AsyncSingle => model::cpu_placement(&observations, &cpu),
+        VariantKind::AsyncSingle => model::cpu_placement(&at_speed, &cpu),
         _ => model::CpuPlacement::default(),
     };
     let offloop_threads = (cpu_placement.offloop + cpu_placement.parallel > 0.0)
-        .then(|| model::offloop_threads(&observations))
+        .then(|| model::offloop_threads(&at_speed))
         .flatten();
     let loop_shares = match shape.variant {
-        VariantKind::SyncStream => model::loop_shares(&observations, &cpu),
+        VariantKind::SyncStream => model::loop_shares(&at_speed, &cpu),
         _ => None,
     };
     let mut warnings = call_warnings(&calls);
@@ -396,6 +290,7 @@ pub fn conclude(
         cpu,
         cpu_from: cpu_from.into(),
         cpu_low,
+        machine_speed,
         shape,
         calls_per_request: calls,
         cpu_steps,
@@ -407,6 +302,19 @@ pub fn conclude(
 }
 
 /// The detected shape, or the `--variant` given (with the detected one named in the reasons).
+/// Copies of the points (paced and bursts) with their CPU put at the calibration's median
+/// machine speed, and that speed (None, and the points unchanged, without speed readings).
+fn at_one_speed(
+    observations: &[Observation],
+    bursts: &[Observation],
+) -> (Vec<Observation>, Vec<Observation>, Option<f64>) {
+    let mut paced = observations.to_vec();
+    let mut burst = bursts.to_vec();
+    let mut all: Vec<&mut Observation> = paced.iter_mut().chain(burst.iter_mut()).collect();
+    let speed = observe::at_reference_speed(&mut all);
+    (paced, burst, speed)
+}
+
 fn chosen_shape(plan: &CalibrationPlan, observations: &[Observation]) -> Shape {
     let streaming = !matches!(
         plan.target.spec.protocol,

@@ -44,6 +44,11 @@ pub struct Observation {
     pub busiest_thread_share: Option<f64>,
     /// The server's CPU over the point as cores in use at once (CPU seconds ÷ window).
     pub server_cores: Option<f64>,
+    /// The machine's mean speed while `cpu_per_request_ms` was measured: rounds of ragperf's
+    /// work function per µs of CPU (None: not recorded). The fit uses the CPU put at the
+    /// calibration's median speed ([`at_reference_speed`](super::observe::at_reference_speed)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
     /// With `--py-spy`: of the GIL's holding over the point, the share other threads than its
     /// busiest holder had (None: not sampled).
     #[serde(default, skip_serializing_if = "Option::is_none")]

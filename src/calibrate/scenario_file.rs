@@ -135,11 +135,27 @@ impl Calibration {
             "#\n# Measured (server CPU per answer inside each point's measured window; over the whole run, \
              per generation the mock served, where the window could not be read):\n",
         );
-        head.push_str("#   users  tokens  probe   req/s  e2e p50 ms  ttft p50 ms  cpu ms/req  tokens/req  threads\n");
+        if let Some(speed) = self.machine_speed {
+            head.push_str(&format!(
+                "#   (speed: the machine's, in rounds of ragperf's work function per us of CPU, \
+                 read beside the server's CPU; the fits take each point's CPU x its speed / \
+                 {speed:.3}, the median: the CPU it would have spent at one speed)\n"
+            ));
+        }
+        head.push_str("#   users  tokens  probe   req/s  e2e p50 ms  ttft p50 ms  cpu ms/req  tokens/req  threads");
+        head.push_str(if self.machine_speed.is_some() {
+            "  speed\n"
+        } else {
+            "\n"
+        });
         let rows = self.observations.iter().map(|o| (o, false));
         for (o, burst) in rows.chain(self.bursts.iter().map(|o| (o, true))) {
+            let speed = match self.machine_speed {
+                Some(_) => format!("  {:>5}", opt(o.speed, 3)),
+                None => String::new(),
+            };
             head.push_str(&format!(
-                "#   {:>5}  {:>6}  {:>5}  {:>6.1}  {:>10}  {:>11}  {:>10}  {:>10}  {:>7}\n",
+                "#   {:>5}  {:>6}  {:>5}  {:>6.1}  {:>10}  {:>11}  {:>10}  {:>10}  {:>7}{speed}\n",
                 o.concurrency,
                 o.tokens_setting,
                 match (burst, o.probe) {

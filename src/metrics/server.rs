@@ -109,6 +109,12 @@ pub struct ServerSample {
     pub rss_bytes: u64,
     /// User plus system CPU of the tree since the sampler started, seconds.
     pub cpu_s: f64,
+    /// The machine's speed when the sample was taken: rounds of ragperf's work function per
+    /// µs of the sampler thread's CPU ([`machine_speed`](crate::pipeline::cpu::machine_speed)).
+    /// A slower machine makes the server spend more CPU on the same work. Absent in results
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
 }
 
 /// What the server's process tree cost over one measurement window. Levels (threads, RSS,
@@ -181,6 +187,19 @@ impl ServerFigures {
     /// Cores in use on average over the window (CPU seconds ÷ window); None for an empty window.
     pub fn cores(&self) -> Option<f64> {
         (self.window_s > 0.0).then(|| self.cpu_s() / self.window_s)
+    }
+
+    /// The machine's mean speed over the samples between two instants of the samples' clock
+    /// (rounds per µs, see [`ServerSample::speed`]). None with fewer than three readings there.
+    pub fn speed_between(&self, from_s: f64, to_s: f64) -> Option<f64> {
+        let readings: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|s| s.t_s >= from_s && s.t_s <= to_s)
+            .filter_map(|s| s.speed)
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .collect();
+        (readings.len() >= 3).then(|| readings.iter().sum::<f64>() / readings.len() as f64)
     }
 
     /// CPU of the tree between two instants of the samples' clock (seconds since sampling
@@ -331,6 +350,7 @@ impl Window {
             processes: l.processes,
             rss_bytes: l.rss_pages.saturating_mul(self.page_bytes),
             cpu_s: self.cpu_s(l.user_ticks + l.sys_ticks),
+            speed: crate::pipeline::cpu::machine_speed(),
         });
         self.last = l;
         self.last_at = at;
@@ -446,12 +466,26 @@ pub fn cpu_per_request_ms(r: &crate::result::VariantRun) -> Option<f64> {
 /// throughput and latencies describe. None without server samples covering the window or
 /// without a successful request in it.
 pub fn window_cpu_per_request_ms(r: &crate::result::VariantRun) -> Option<f64> {
+    let (s, from_s, to_s) = measured_window(r)?;
+    let rate = r.throughput.requests_per_s;
+    (rate > 0.0).then_some(())?;
+    Some(s.cpu_between_s(from_s, to_s)? / (to_s - from_s) / rate * 1000.0)
+}
+
+/// The machine's mean speed inside the measured window (rounds per µs of CPU, see
+/// [`ServerSample::speed`]): what the server's CPU in that window was spent at. None without
+/// server samples carrying it there.
+pub fn window_speed(r: &crate::result::VariantRun) -> Option<f64> {
+    let (s, from_s, to_s) = measured_window(r)?;
+    s.speed_between(from_s, to_s)
+}
+
+/// The server's figures and the measured window's edges on its samples' clock (seconds since
+/// sampling started); None without server figures or with an empty window.
+fn measured_window(r: &crate::result::VariantRun) -> Option<(&ServerFigures, f64, f64)> {
     let s = r.server.as_ref()?;
     let offset_s = s.started_us.unwrap_or(0) as f64 / 1e6;
     let from_s = r.drive.window_start_us as f64 / 1e6 - offset_s;
     let to_s = r.drive.window_end_us as f64 / 1e6 - offset_s;
-    let rate = r.throughput.requests_per_s;
-    let window_s = to_s - from_s;
-    (rate > 0.0 && window_s > 0.0).then_some(())?;
-    Some(s.cpu_between_s(from_s, to_s)? / window_s / rate * 1000.0)
+    (to_s > from_s).then_some((s, from_s, to_s))
 }

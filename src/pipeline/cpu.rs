@@ -59,18 +59,9 @@ pub fn hold(gil: Option<&Mutex<()>>) -> Option<MutexGuard<'_, ()>> {
     gil.map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
-/// The calling thread's CPU time, µs.
+/// The calling thread's CPU time, µs (0 without the clock).
 pub fn thread_cpu_us() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+    thread_cpu_ns().map_or(0, |ns| ns / 1_000)
 }
 
 fn work(seed: &[u8], rounds: u64) -> [u8; 32] {
@@ -117,6 +108,55 @@ pub fn token_work(delta: &str, cpu_us: u64, gil: Option<&Mutex<()>>) -> [u8; 32]
     prompt_work(delta, cpu_us, gil)
 }
 
+/// CPU time of one of the batches a [`machine_speed`] reading times, µs: short enough to run
+/// between two preemptions (a batch of the debug build's slow rounds that ran ~1 ms read 20 %
+/// slow under load where the release build's read the same idle and at 1.8 cores).
+pub const SPEED_BATCH_US: f64 = 25.0;
+/// Batches per [`machine_speed`] reading; the fastest counts.
+pub const SPEED_BATCHES: u32 = 5;
+
+/// How fast this machine computes right now: rounds of the work function per microsecond of
+/// the calling thread's CPU, the fastest of [`SPEED_BATCHES`] batches of ~[`SPEED_BATCH_US`]
+/// (a batch a preemption cut into reads slow: caches refilled after the other threads). A core
+/// of a shared VM moves by tens of percent within minutes (another guest, a busy sibling
+/// hyperthread), and a Python service's CPU per request moves with it: over six identical
+/// 64-user runs of the seed's `async def` endpoint within three minutes its CPU per answer
+/// went from 120 to 158 ms as a reading like this one went from 2.09 to 1.46 (correlation
+/// −0.96), and CPU × speed varied by 3.7 % where the CPU alone varied by 9.4 %. None without a
+/// thread CPU clock.
+pub fn machine_speed() -> Option<f64> {
+    let rounds = (SPEED_BATCH_US * rounds_per_us()).round().max(8.0) as u64;
+    let mut best: Option<u64> = None;
+    let mut digest: [u8; 32] = Sha256::digest(b"machine speed").into();
+    for _ in 0..SPEED_BATCHES {
+        let start = thread_cpu_ns()?;
+        digest = work(&digest, rounds);
+        let ns = thread_cpu_ns()?.saturating_sub(start);
+        if ns > 0 {
+            best = Some(best.map_or(ns, |b| b.min(ns)));
+        }
+    }
+    std::hint::black_box(digest);
+    best.map(|ns| rounds as f64 * 1000.0 / ns as f64)
+}
+
+/// The calling thread's CPU time, ns (None without the clock).
+fn thread_cpu_ns() -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+/// A fixed amount of work, `rounds` of the work function over `seed`, whatever CPU time it
+/// takes: what a real service's code does (the synthetic target's `--work fixed`).
+pub fn fixed_work(seed: &str, rounds: u64) -> [u8; 32] {
+    work(seed.as_bytes(), rounds)
+}
+
 /// Forces calibration now (so the first request doesn't pay for it).
 pub fn calibrate() -> f64 {
     rounds_per_us()
@@ -143,6 +183,14 @@ mod tests {
                 "asked {asked} µs, spent {spent}"
             );
         }
+    }
+
+    #[test]
+    fn the_machine_speed_is_a_plausible_rate() {
+        // Rounds per µs of CPU: SHA-256 of 32 bytes takes from ~20 ns to a few µs on any
+        // machine ragperf runs on, debug build included.
+        let speed = machine_speed().expect("Linux has a thread CPU clock");
+        assert!(speed > 0.01 && speed < 200.0, "{speed} rounds/µs");
     }
 
     #[test]

@@ -50,9 +50,10 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
     let out = dir.path().join("cal");
     let port = free_port();
     // One file per start of the service (`$$`: the shell's pid), and one work speed for both
-    // starts, so the phases do the same work.
+    // starts, so the phases do the same work: fixed work, as a real service's code, which
+    // costs more CPU while the machine runs slow.
     let cmd = format!(
-        "{} --port {port} --pool 10 --cpu-per-request-us 20000 --cpu-per-token-us 500 --rounds-per-us {} --stats-file {}/truth-$$.json",
+        "{} --port {port} --pool 10 --cpu-per-request-us 20000 --cpu-per-token-us 500 --rounds-per-us {} --work fixed --stats-file {}/truth-$$.json",
         env!("CARGO_BIN_EXE_ragperf-synthetic-target"),
         ragperf::pipeline::cpu::calibrate(),
         dir.path().display()
@@ -101,7 +102,29 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
             .sum::<f64>()
             / truths.len() as f64
     };
-    let (per_request, per_token) = (mean("section_per_request_us"), mean("section_per_token_us"));
+    // The service does fixed work, so what it spent moved with the machine's speed; the fits
+    // are at the calibration's median speed: the truth is put at that speed too (its CPU ×
+    // the mean of the phases' speed readings ÷ the calibration's).
+    let readings: Vec<f64> = ["tokens-5", "tokens-100"]
+        .iter()
+        .flat_map(|phase| {
+            let result = read_json(&out.join(phase).join("result.json"));
+            let runs = result["runs"].as_array().cloned().unwrap_or_default();
+            runs.into_iter().flat_map(|run| {
+                let samples = run["server"]["samples"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                samples.into_iter().filter_map(|s| s["speed"].as_f64())
+            })
+        })
+        .collect();
+    let phases_speed = readings.iter().sum::<f64>() / readings.len().max(1) as f64;
+    let at_speed = phases_speed / cal["machine_speed"].as_f64().expect("machine_speed");
+    let (per_request, per_token) = (
+        mean("section_per_request_us") * at_speed,
+        mean("section_per_token_us") * at_speed,
+    );
     let fit_request = cal["cpu"]["per_request_us"].as_f64().expect("fit");
     let fit_token = cal["cpu"]["per_token_us"].as_f64().expect("fit");
     assert!(
@@ -117,7 +140,11 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
     let workers = cal["shape"]["workers"].as_u64().expect("a pool size");
     assert!((8..=12).contains(&workers), "{cal:#}");
     eprintln!(
-        "fitted {fit_request:.0} µs + {fit_token:.0} µs/token, pool {workers}; spent {per_request:.0} µs + {per_token:.0} µs/token, pool 10"
+        "fitted {fit_request:.0} µs + {fit_token:.0} µs/token, pool {workers}; spent {per_request:.0} µs + {per_token:.0} µs/token, pool 10; speeds {:.3?}",
+        cal["observations"].as_array().map(|o| o
+            .iter()
+            .map(|o| o["speed"].as_f64().unwrap_or(0.0))
+            .collect::<Vec<_>>())
     );
     // Every phase is an ordinary result; the calibrated scenario names the model.
     for phase in ["tokens-5", "tokens-100"] {
@@ -125,6 +152,21 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
     }
     let scenario = std::fs::read_to_string(out.join("calibrated.toml")).expect("scenario");
     assert!(scenario.contains("variants = [\"sync\"]"), "{scenario}");
+    // The machine's speed was read beside every point's CPU, and the fits took the CPU at
+    // their median speed.
+    let speed = cal["machine_speed"].as_f64().expect("machine_speed");
+    let speeds: Vec<f64> = cal["observations"]
+        .as_array()
+        .expect("observations")
+        .iter()
+        .map(|o| o["speed"].as_f64().expect("a speed per point"))
+        .collect();
+    assert!(speeds.iter().all(|v| *v > 0.0), "{speeds:?}");
+    let (lo, hi) = speeds
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(l, h), v| (l.min(*v), h.max(*v)));
+    assert!(lo <= speed && speed <= hi, "{speed} outside {speeds:?}");
+    assert!(scenario.contains("x its speed / "), "{scenario}");
     assert!(scenario.contains("gil = true"), "{scenario}");
     assert!(stdout.contains("Model: `sync` with a pool of"), "{stdout}");
     // ... and runs as written.
@@ -287,6 +329,48 @@ fn the_probe_measured_again(cal: &Path, url: &str, cmd: &str, dir: &Path) {
         .expect("the probe at 100 tokens");
     assert_eq!(then, probe, "then is calibration's own figure");
     assert!(within(now, then, 0.3), "{figures}");
+    // The model at the machine's speed during a measured run (predict.sh's DRIFT=speed): the
+    // calibration's speed over the run's, every CPU key scaled by it.
+    let adjusted = dir.join("at-speed.toml");
+    let out = python(&[
+        "speed",
+        cal_dir,
+        result_json.to_str().expect("utf-8 path"),
+        adjusted.to_str().expect("utf-8 path"),
+    ])
+    .expect("python3 ran once already");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let factor: f64 = printed.trim().parse().expect("speed prints the factor");
+    let cal_speed = read_json(&cal.join("calibration.json"))["machine_speed"]
+        .as_f64()
+        .expect("machine_speed");
+    let run = &read_json(&result_json)["runs"][0];
+    let readings: Vec<f64> = run["server"]["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .filter_map(|s| s["speed"].as_f64())
+        .collect();
+    assert!(readings.len() >= 3, "{readings:?}");
+    assert!(
+        factor > 0.2 && factor < 5.0,
+        "{factor} from {cal_speed} and {readings:?}"
+    );
+    let toml = std::fs::read_to_string(&adjusted).expect("the scaled scenario");
+    let saved = std::fs::read_to_string(cal.join("calibrated.toml")).expect("scenario");
+    let work = |t: &str| toml_number(t, "cpu_work_us");
+    // The factor is printed to three decimals.
+    assert!(
+        (work(&toml) - work(&saved) * factor).abs() <= work(&saved) * 0.001 + 1.0,
+        "{factor}: {} against {}",
+        work(&toml),
+        work(&saved)
+    );
 }
 
 #[test]

@@ -306,3 +306,47 @@ fn cpu_between_two_instants_is_read_off_the_samples() {
     assert_eq!(f.cpu_between_s(f64::NAN, 1.0), None);
     assert_eq!(ServerFigures::default().cpu_between_s(0.0, 0.0), None);
 }
+
+#[test]
+fn the_machine_speed_of_a_span_is_the_mean_of_its_readings() {
+    let at = |t_s: f64, speed: Option<f64>| ServerSample {
+        t_s,
+        speed,
+        ..ServerSample::default()
+    };
+    let f = ServerFigures {
+        samples: vec![
+            at(0.0, Some(10.0)),
+            at(1.0, Some(2.0)),
+            at(2.0, None),
+            at(3.0, Some(4.0)),
+            at(4.0, Some(f64::NAN)),
+            at(5.0, Some(6.0)),
+            at(6.0, Some(100.0)),
+        ],
+        ..ServerFigures::default()
+    };
+    // Only the readings inside the span, missing and broken ones left out.
+    assert_eq!(f.speed_between(0.5, 5.5), Some(4.0));
+    // Fewer than three readings: too few to stand for a window.
+    assert_eq!(f.speed_between(0.5, 3.5), None);
+    assert_eq!(ServerFigures::default().speed_between(0.0, 9.0), None);
+}
+
+#[test]
+fn a_live_sampler_records_the_machine_speed() {
+    let sampler = ServerSampler::start(std::process::id(), Duration::from_millis(10))
+        .expect("this process can be sampled");
+    sleep(Duration::from_millis(80));
+    let f = sampler.stop();
+    let readings = f
+        .samples
+        .iter()
+        .filter(|x| x.speed.is_some_and(|v| v > 0.0))
+        .count();
+    assert!(
+        readings >= 3,
+        "{readings} of {} samples carry a speed",
+        f.samples.len()
+    );
+}
