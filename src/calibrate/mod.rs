@@ -20,6 +20,9 @@
 //!   burst phase ([`burst_users`]) measures the highest low level again with every answer sent
 //!   at once, and the paced probes' CPU per token beyond the burst's is what a token waited for
 //!   on the socket costs ([`model::split_reads`]) — a cost a stream that queues seldom pays;
+//! - **the machine's speed** beside each point's CPU (`server.samples[].speed`): the fits take
+//!   every point's CPU at the median speed of the points ([`observe::at_reference_speed`]), so
+//!   a point measured while the shared machine ran slow does not make the model dear;
 //! - **the backend calls** per request, from the mocks' statistics (shown; the model makes one
 //!   embedding, one search and one generation per request).
 //!

@@ -109,8 +109,8 @@ pub fn token_work(delta: &str, cpu_us: u64, gil: Option<&Mutex<()>>) -> [u8; 32]
 }
 
 /// CPU time of one of the batches a [`machine_speed`] reading times, µs: short enough to run
-/// between two preemptions (a batch of the debug build's slow rounds that ran ~1 ms read 20 %
-/// slow under load where the release build's read the same idle and at 1.8 cores).
+/// between two preemptions (one ~5 ms batch of the debug build's slow rounds read 23 % slow at
+/// a loaded probe, where the release build's short ones read the same idle and at 1.8 cores).
 pub const SPEED_BATCH_US: f64 = 25.0;
 /// Batches per [`machine_speed`] reading; the fastest counts.
 pub const SPEED_BATCHES: u32 = 5;
@@ -120,10 +120,11 @@ pub const SPEED_BATCHES: u32 = 5;
 /// (a batch a preemption cut into reads slow: caches refilled after the other threads). A core
 /// of a shared VM moves by tens of percent within minutes (another guest, a busy sibling
 /// hyperthread), and a Python service's CPU per request moves with it: over six identical
-/// 64-user runs of the seed's `async def` endpoint within three minutes its CPU per answer
-/// went from 120 to 158 ms as a reading like this one went from 2.09 to 1.46 (correlation
-/// −0.96), and CPU × speed varied by 3.7 % where the CPU alone varied by 9.4 %. None without a
-/// thread CPU clock.
+/// 64-user runs of the seed's `async def` endpoint within three minutes its CPU per answer went
+/// from 112 to 143 ms as this reading went from 19.98 to 18.67 (correlation −0.93; CPU × speed
+/// varied by 5.5 % where the CPU alone varied by 7.6 %: `reports/machine-speed-check/`). The
+/// reading moves less than the service does (7 % against 27 %); taking the fastest batch damps
+/// a slow machine too. None without a thread CPU clock.
 pub fn machine_speed() -> Option<f64> {
     let rounds = (SPEED_BATCH_US * rounds_per_us()).round().max(8.0) as u64;
     let mut best: Option<u64> = None;
