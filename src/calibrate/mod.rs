@@ -31,6 +31,7 @@
 
 pub(crate) mod model;
 mod observe;
+pub mod probe_fit;
 mod scenario_file;
 
 use std::collections::BTreeMap;
@@ -76,6 +77,12 @@ pub struct CalibrationPlan {
     pub mock_threads: usize,
     /// Progress bars.
     pub progress: bool,
+    /// Run the model at the probes after the fit, to show how well it reproduces them
+    /// ([`check_at_probes`]).
+    pub probe_check: bool,
+    /// For an event loop: fit the GIL's share of its off-loop CPU by running the model at the
+    /// probes ([`probe_fit`]); false keeps the split as measured.
+    pub probe_fit: bool,
 }
 
 /// What calibration found.
@@ -122,6 +129,10 @@ pub struct Calibration {
     /// (`request.cpu_request_loop_share`, `request.cpu_token_loop_share`; None for the other
     /// shapes or when they cannot be told).
     pub loop_shares: Option<model::LoopShares>,
+    /// The model run at the probes ([`check_at_probes`]): how well it reproduces them, and
+    /// with `--probe-fit` the splits tried for an event loop; None when none ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_at_probes: Option<probe_fit::ProbeFit>,
     /// Things the model does not reproduce, said plainly.
     pub warnings: Vec<String>,
 }
@@ -165,7 +176,9 @@ pub fn run(
             plan.out.display()
         );
     }
-    conclude(plan, observations, bursts)
+    let mut cal = conclude(plan, observations, bursts)?;
+    check_at_probes(plan, stop, &mut cal)?;
+    Ok(cal)
 }
 
 /// One phase: the service restarted and measured at `points` with answers of `tokens` — paced
@@ -300,7 +313,131 @@ pub fn conclude(
         cpu_placement,
         offloop_threads,
         loop_shares,
+        model_at_probes: None,
         warnings,
+    })
+}
+
+/// The model run at the probes (their users and answer lengths, with the calibration's time
+/// scale, warm-up and duration, against the embedded mocks): how well it reproduces the loaded
+/// points it was fitted on, kept in `model_at_probes` with a warning when a figure falls
+/// outside the prediction goal. With `--probe-fit`, for an event loop under the GIL with CPU
+/// off its thread, that CPU is first moved under the GIL until the model runs as fast as the
+/// service did there ([`probe_fit`]). An interrupt ends it with an error, nothing written.
+pub fn check_at_probes(
+    plan: &CalibrationPlan,
+    stop: &Arc<AtomicBool>,
+    cal: &mut Calibration,
+) -> Result<()> {
+    let Some((users, aims)) = probe_fit::probes_of(&cal.observations).filter(|_| plan.probe_check)
+    else {
+        return Ok(());
+    };
+    let measured = cal.cpu_placement;
+    let fit = plan.probe_fit
+        && plan.gil
+        && cal.shape.variant == VariantKind::AsyncSingle
+        && measured.offloop + measured.parallel > 0.0;
+    let served: Vec<String> = aims
+        .iter()
+        .map(|a| format!("{:.1} req/s at {} tokens", a.requests_per_s, a.tokens))
+        .collect();
+    eprintln!(
+        "ragperf calibrate: running the model at the probes ({users} users; the service served {}){}",
+        served.join(", "),
+        if fit {
+            " to fit the GIL's share of the CPU off the event loop"
+        } else {
+            ""
+        }
+    );
+    let model = cal.clone();
+    let trial = |offloop: f64| -> Result<probe_fit::Trial> {
+        let parallel = (measured.offloop + measured.parallel - offloop).max(0.0);
+        let mut runs = Vec::new();
+        for aim in &aims {
+            runs.push(model_at_probe(
+                plan, stop, &model, users, aim.tokens, offloop, parallel,
+            )?);
+        }
+        let trial = probe_fit::Trial::of(offloop, parallel, runs, &aims);
+        let shown: Vec<String> = trial
+            .runs
+            .iter()
+            .map(|r| format!("{:.1} req/s at {} tokens", r.requests_per_s, r.tokens))
+            .collect();
+        eprintln!(
+            "  {:.0} % under the GIL off the loop: {} ({:+.3})",
+            offloop * 100.0,
+            shown.join(", "),
+            trial.excess
+        );
+        Ok(trial)
+    };
+    let (chosen, trials, how) = if fit {
+        probe_fit::search(measured, trial)?
+    } else {
+        let t = trial(measured.offloop)?;
+        let how = probe_fit::checked(&t);
+        (measured, vec![t], how)
+    };
+    cal.cpu_placement = chosen;
+    let result = probe_fit::ProbeFit {
+        users,
+        measured: aims,
+        measured_placement: measured,
+        trials,
+        chosen,
+        fitted: fit,
+        how,
+    };
+    if !fit {
+        cal.warnings.extend(result.outside_goal());
+    }
+    cal.model_at_probes = Some(result);
+    Ok(())
+}
+
+/// One run of the calibrated model at `users` with answers of `tokens`: `offloop` of the
+/// per-request CPU under the GIL off the loop, `parallel` outside it.
+fn model_at_probe(
+    plan: &CalibrationPlan,
+    stop: &Arc<AtomicBool>,
+    cal: &Calibration,
+    users: usize,
+    tokens: u32,
+    offloop: f64,
+    parallel: f64,
+) -> Result<probe_fit::Run> {
+    let mut s = cal.scenario(&plan.scenario, plan.gil);
+    s.request.cpu_offloop_share = offloop;
+    s.request.cpu_parallel_share = parallel;
+    s.bedrock.output_tokens = Dist::fixed(tokens as f64);
+    s.request.max_tokens = s.request.max_tokens.max(tokens);
+    let mut run_plan = RunPlan::new(
+        "calibrate",
+        s,
+        &[cal.shape.variant],
+        vec![LoadPoint::closed(users)],
+    );
+    run_plan.mock_threads = plan.mock_threads;
+    run_plan.progress = plan.progress;
+    let result = crate::run::execute(&run_plan, stop, |_| Ok(()))
+        .context("running the model at the probe")?;
+    if stop.load(Ordering::Relaxed) {
+        anyhow::bail!("interrupted while running the model at the probe; nothing written");
+    }
+    let r = result
+        .runs
+        .first()
+        .context("the model's run at the probe returned no result")?;
+    let p = |k: &str| r.latency_ms.get(k).filter(|p| p.count > 0).map(|p| p.p50);
+    Ok(probe_fit::Run {
+        tokens,
+        requests_per_s: r.throughput.requests_per_s,
+        e2e_p50_ms: p("e2e"),
+        ttft_p50_ms: p("ttft"),
+        excess: 0.0,
     })
 }
 

@@ -49,6 +49,19 @@ impl Calibration {
         }
     }
 
+    /// Where the off-loop split came from: the fit at the probe, or what was measured.
+    fn placement_source(&self) -> String {
+        match &self.model_at_probes {
+            Some(fit) if fit.chosen != fit.measured_placement => format!(
+                "fitted by running the model at the probes, below; as measured {:.0} % and {:.0} %, {}",
+                100.0 * fit.measured_placement.offloop,
+                100.0 * fit.measured_placement.parallel,
+                self.gil_source()
+            ),
+            _ => self.gil_source(),
+        }
+    }
+
     /// The calibrated scenario as TOML, headed by what was measured and how to use it.
     pub fn scenario_toml(&self, base: &Scenario, gil: bool, target: &str) -> Result<String> {
         let s = self.scenario(base, gil);
@@ -104,7 +117,7 @@ impl Calibration {
                  {:.0} % of it under the GIL, {:.0} % in parallel ({}){}.\n",
                 100.0 * self.cpu_placement.offloop,
                 100.0 * self.cpu_placement.parallel,
-                self.gil_source(),
+                self.placement_source(),
                 self.offloop_threads
                     .map(|n| format!(
                         ", on at most {n} threads (its threads beyond those it started with: \
@@ -115,6 +128,9 @@ impl Calibration {
         } else {
             "#   Where it ran is not split for a thread pool: its threads share one GIL.\n".into()
         });
+        if let Some(fit) = &self.model_at_probes {
+            head.push_str(&probe_fit_lines(fit));
+        }
         if let Some(shares) = self.loop_shares {
             head.push_str(&format!(
                 "#   On the event loop (its busiest thread, fitted like the whole server): {:.0} % \
@@ -188,6 +204,81 @@ impl Calibration {
         head.push('\n');
         Ok(head + &body)
     }
+}
+
+/// The header's account of the runs of the model at the probes.
+fn probe_fit_lines(fit: &super::probe_fit::ProbeFit) -> String {
+    let served: Vec<String> = fit
+        .measured
+        .iter()
+        .map(|a| {
+            format!(
+                "{} tokens: {:.1} req/s, e2e p50 {} ms, TTFT p50 {} ms",
+                a.tokens,
+                a.requests_per_s,
+                opt(a.e2e_p50_ms, 0),
+                opt(a.ttft_p50_ms, 0)
+            )
+        })
+        .collect();
+    if !fit.fitted {
+        return checked_lines(fit);
+    }
+    let mut out = format!(
+        "#   The model run at the probes ({} users), where the service did {}; {}:\n",
+        fit.users,
+        served.join("; "),
+        fit.how
+    );
+    out.push_str("#     under the GIL  in parallel  per probe: tokens req/s e2e/ttft p50 ms  faster (mean log ratio)\n");
+    for t in &fit.trials {
+        let runs: Vec<String> = t
+            .runs
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:>4} {:>5.1} {}/{}",
+                    r.tokens,
+                    r.requests_per_s,
+                    opt(r.e2e_p50_ms, 0),
+                    opt(r.ttft_p50_ms, 0)
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "#     {:>11.0} %  {:>9.0} %  {}  {:>+7.3}\n",
+            100.0 * t.offloop,
+            100.0 * t.parallel,
+            runs.join("  "),
+            t.excess
+        ));
+    }
+    out
+}
+
+/// The header's account of the model as calibrated, run at the probes: measured / model.
+fn checked_lines(fit: &super::probe_fit::ProbeFit) -> String {
+    let mut out = format!(
+        "#   The model run at its probes ({} users), measured / model; {}:\n",
+        fit.users, fit.how
+    );
+    let ratio = |s: Option<f64>, m: Option<f64>, digits: usize| match (s, m) {
+        (Some(s), Some(m)) if m > 0.0 => format!("{s:.digits$} / {m:.digits$} = {:.2}", s / m),
+        _ => "—".into(),
+    };
+    for run in fit.trials.iter().flat_map(|t| &t.runs) {
+        let Some(aim) = fit.measured.iter().find(|a| a.tokens == run.tokens) else {
+            continue;
+        };
+        out.push_str(&format!(
+            "#     {:>4} tokens: req/s {}, e2e p50 ms {}, TTFT p50 ms {}\n",
+            run.tokens,
+            ratio(Some(aim.requests_per_s), Some(run.requests_per_s), 1),
+            ratio(aim.e2e_p50_ms, run.e2e_p50_ms, 0),
+            ratio(aim.ttft_p50_ms, run.ttft_p50_ms, 0)
+        ));
+    }
+    out
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {

@@ -81,6 +81,16 @@ pub struct CalibrateArgs {
     /// beside FILE unless --write says where.
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
+    /// Do not run the model at the probes after the fit (by default it runs once at each, the
+    /// probe's warm-up and duration, to show how well it reproduces them).
+    #[arg(long)]
+    pub no_probe_check: bool,
+    /// For an event loop (`async-single`): fit the GIL's share of its off-loop CPU by running
+    /// the model at the probes until it runs as fast as the service did there (up to 5 splits,
+    /// each a run at every probe), instead of taking the split as measured (py-spy, or the
+    /// part beyond one core).
+    #[arg(long, conflicts_with = "no_probe_check")]
+    pub probe_fit: bool,
 }
 
 /// Calibrate starts the service itself: `--target` and `--target-cmd`, no `--target-pid`.
@@ -201,6 +211,8 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
         out: args.out.clone(),
         mock_threads: args.mock_threads,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
+        probe_check: !args.no_probe_check,
+        probe_fit: args.probe_fit,
     })
 }
 
@@ -263,7 +275,9 @@ fn rederive(args: &CalibrateArgs, plan: &CalibrationPlan, from: &Path) -> Result
         from.display(),
         paced_again + bursts_again
     );
-    let cal = crate::calibrate::conclude(plan, saved, bursts)?;
+    let mut cal = crate::calibrate::conclude(plan, saved, bursts)?;
+    let stop = crate::interrupt::stop_flag();
+    crate::calibrate::check_at_probes(plan, &stop, &mut cal)?;
     let write = args.write.clone().unwrap_or_else(|| {
         from.parent()
             .unwrap_or_else(|| Path::new(""))

@@ -83,6 +83,23 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
     ]);
     assert_eq!(code, 0, "{err}");
     let cal = read_json(&out.join("calibration.json"));
+    // The model as calibrated, run once at each probe and held against it (not fitted: a pool).
+    let check = &cal["model_at_probes"];
+    assert_eq!(check["fitted"], false, "{check:#}");
+    assert_eq!(check["users"], 24, "{check:#}");
+    let trials = check["trials"].as_array().expect("trials");
+    assert_eq!(trials.len(), 1, "{check:#}");
+    let runs = trials[0]["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2, "{check:#}");
+    assert!(
+        runs.iter()
+            .all(|r| r["requests_per_s"].as_f64().is_some_and(|v| v > 0.0)),
+        "{check:#}"
+    );
+    assert!(
+        stdout.contains("The model run at its probes (24 users), measured / model"),
+        "{stdout}"
+    );
     // The truth: what each start of the server measured spending (thread CPU around each part),
     // averaged over the two phases.
     let truths: Vec<Value> = std::fs::read_dir(dir.path())
@@ -120,6 +137,7 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
         "0.05",
         "--from",
         raw_path.to_str().expect("utf-8 path"),
+        "--no-probe-check",
     ]);
     assert_eq!(code, 0, "{err}");
     let raw = read_json(&raw_path);
@@ -225,6 +243,7 @@ fn from_reads_the_phases_again(cal: &Path, url: &str) {
             "0.05",
             "--from",
             saved.to_str().expect("utf-8 path"),
+            "--no-probe-check",
         ]);
         assert!(err.contains(extra), "{err}");
         code
@@ -414,6 +433,111 @@ fn calibrate_refuses_bad_flags_before_any_load() {
     }
 }
 
+/// The GIL's share of an event loop's off-loop CPU, fitted by running the model at the probes
+/// (here from the seed's async endpoint's saved points, short runs): every split tried runs
+/// the model at both probes; the first is the split as measured, the second all of it under the
+/// GIL, and the choice follows the rule — kept when the model was not faster than the service,
+/// otherwise more under the GIL, with the off-loop total unchanged. The saved CPU is cut to 30 % and the runs are short, so that the model's runs do not
+/// load the machine under the suite's other tests; the search itself is tested in
+/// `calibrate::probe_fit`.
+#[test]
+fn calibrate_fits_the_gil_share_off_the_loop_by_running_the_model_at_the_probes() {
+    let (dir, saved) = saved_calibration("seed-stream-async-ts1.json");
+    let mut light = read_json(&saved);
+    for o in light["observations"].as_array_mut().expect("observations") {
+        if let Some(ms) = o["cpu_per_request_ms"].as_f64() {
+            o["cpu_per_request_ms"] = Value::from(0.3 * ms);
+        }
+    }
+    std::fs::write(&saved, light.to_string()).expect("write");
+    let from = saved.to_str().expect("utf-8 path");
+    let (code, stdout, err) = ragperf(&[
+        "calibrate",
+        "--target",
+        "http://127.0.0.1:1/chat/stream",
+        "--protocol",
+        "sse",
+        "--time-scale",
+        "1",
+        "--from",
+        from,
+        "-d",
+        "3s",
+        "--warmup",
+        "2s",
+        "--probe-fit",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("to fit the GIL's share"), "{err}");
+    let cal = read_json(&saved);
+    let fit = &cal["model_at_probes"];
+    assert_eq!(fit["fitted"], true, "{fit:#}");
+    let trials = fit["trials"].as_array().expect("trials");
+    assert!((1..=5).contains(&trials.len()), "{fit:#}");
+    assert_eq!(fit["users"], 64, "{fit:#}");
+    let tokens = |v: &Value| -> Vec<u64> {
+        v.as_array()
+            .expect("an array")
+            .iter()
+            .map(|a| a["tokens"].as_u64().expect("tokens"))
+            .collect()
+    };
+    assert_eq!(tokens(&fit["measured"]), vec![20, 120], "{fit:#}");
+    let num = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("a number: {v}"));
+    let measured = &fit["measured_placement"];
+    let (m_off, m_par) = (num(&measured["offloop"]), num(&measured["parallel"]));
+    assert_eq!(num(&trials[0]["offloop"]), m_off, "{fit:#}");
+    for t in trials {
+        let total = num(&t["offloop"]) + num(&t["parallel"]);
+        assert!((total - (m_off + m_par)).abs() < 1e-6, "{t}");
+        assert_eq!(tokens(&t["runs"]), vec![20, 120], "{t}");
+        for r in t["runs"].as_array().expect("runs") {
+            assert!(num(&r["requests_per_s"]) > 0.0, "{t}");
+        }
+    }
+    let chosen = num(&fit["chosen"]["offloop"]);
+    if num(&trials[0]["excess"]) <= 0.03 {
+        assert_eq!(trials.len(), 1, "{fit:#}");
+        assert_eq!(chosen, m_off, "{fit:#}");
+    } else {
+        assert!(chosen > m_off, "{fit:#}");
+        assert_eq!(num(&trials[1]["offloop"]), m_off + m_par, "{fit:#}");
+        // Kept at the last split tried when its trial was near enough, or all of it when even
+        // that ran faster than the service, or between two splits tried.
+        let last = &trials[trials.len() - 1];
+        let excess = num(&last["excess"]);
+        if trials.len() == 2 {
+            assert!(excess >= -0.03 && chosen == m_off + m_par, "{fit:#}");
+        } else if excess.abs() <= 0.03 {
+            assert_eq!(chosen, num(&last["offloop"]), "{fit:#}");
+        } else {
+            assert_eq!(trials.len(), 5, "{fit:#}");
+        }
+    }
+    let toml = std::fs::read_to_string(dir.path().join("calibrated.toml")).expect("written");
+    let offloop = toml_number(&toml, "cpu_offloop_share");
+    assert!((offloop - chosen).abs() <= 0.011, "{offloop} vs {chosen}");
+    assert_eq!(cal["cpu_placement"]["offloop"], fit["chosen"]["offloop"]);
+    assert!(
+        stdout.contains("The model run at the probes (64 users)"),
+        "{stdout}"
+    );
+    // The fit needs the runs it fits on.
+    let (code, _, err) = ragperf(&[
+        "calibrate",
+        "--target",
+        "http://127.0.0.1:1/chat/stream",
+        "--time-scale",
+        "1",
+        "--from",
+        from,
+        "--probe-fit",
+        "--no-probe-check",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--no-probe-check"), "{err}");
+}
+
 /// `--from`: the model again from saved observations, nothing measured — here the seed's
 /// async endpoint at time scale 1 (session 7's calibration.json, written before the file
 /// recorded its target and time scale). The parallel CPU is the largest per-point bound
@@ -437,9 +561,17 @@ fn calibrate_from_saved_observations_measures_nothing() {
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
         ragperf(&refs)
     };
-    let (code, stdout, err) = run(args(&["--time-scale", "1", "--protocol", "sse"]));
+    // The split as measured (the model at the probes has its own tests).
+    let (code, stdout, err) = run(args(&[
+        "--time-scale",
+        "1",
+        "--protocol",
+        "sse",
+        "--no-probe-check",
+    ]));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("nothing measured"), "{err}");
+    assert!(!err.contains("running the model at the probes"), "{err}");
     let toml = std::fs::read_to_string(dir.path().join("calibrated.toml")).expect("written beside");
     assert!(toml.contains("variants = [\"async-single\"]"), "{toml}");
     let share = |key: &str| toml_number(&toml, key);
@@ -499,6 +631,7 @@ fn seed_stream_sync_from(from: &Path, time_scale: &str) -> String {
         time_scale,
         "--from",
         from.to_str().expect("utf-8 path"),
+        "--no-probe-check",
     ]);
     assert_eq!(code, 0, "{err}");
     let beside = from.parent().expect("a directory").join("calibrated.toml");
