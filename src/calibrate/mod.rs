@@ -329,10 +329,21 @@ pub fn check_at_probes(
     stop: &Arc<AtomicBool>,
     cal: &mut Calibration,
 ) -> Result<()> {
-    let Some((users, aims)) = probe_fit::probes_of(&cal.observations).filter(|_| plan.probe_check)
+    let Some((users, mut aims)) =
+        probe_fit::probes_of(&cal.observations).filter(|_| plan.probe_check)
     else {
         return Ok(());
     };
+    // A whole answer arrives at once: its "first token" is the end, and the model (which
+    // streams) has nothing to hold against it.
+    if matches!(
+        plan.target.spec.protocol,
+        crate::target::protocol::Protocol::Json(_)
+    ) {
+        for a in &mut aims {
+            a.ttft_p50_ms = None;
+        }
+    }
     let measured = cal.cpu_placement;
     let fit = plan.probe_fit
         && plan.gil
