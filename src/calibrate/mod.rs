@@ -375,7 +375,7 @@ pub fn check_at_probes(
         let shown: Vec<String> = trial
             .runs
             .iter()
-            .map(|r| format!("{:.1} req/s at {} tokens", r.requests_per_s, r.tokens))
+            .map(|r| format!("{:.1} req/s at {} tokens", r.at.requests_per_s, r.at.tokens))
             .collect();
         eprintln!(
             "  {:.0} % under the GIL off the loop: {} ({:+.3})",
@@ -419,7 +419,7 @@ fn model_at_probe(
     tokens: u32,
     offloop: f64,
     parallel: f64,
-) -> Result<probe_fit::Run> {
+) -> Result<probe_fit::Figures> {
     let mut s = cal.scenario(&plan.scenario, plan.gil);
     s.request.cpu_offloop_share = offloop;
     s.request.cpu_parallel_share = parallel;
@@ -443,12 +443,11 @@ fn model_at_probe(
         .first()
         .context("the model's run at the probe returned no result")?;
     let p = |k: &str| r.latency_ms.get(k).filter(|p| p.count > 0).map(|p| p.p50);
-    Ok(probe_fit::Run {
+    Ok(probe_fit::Figures {
         tokens,
         requests_per_s: r.throughput.requests_per_s,
         e2e_p50_ms: p("e2e"),
         ttft_p50_ms: p("ttft"),
-        excess: 0.0,
     })
 }
 

@@ -37,30 +37,26 @@ pub const TOLERANCE: f64 = 0.03;
 /// at every probe.
 pub const MAX_TRIALS: usize = 5;
 
-/// What the service did at one probe: what the model's run there is held against.
+/// The figures of one probe's load (its users, one answer length): what the service did
+/// there, or what the model did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-pub struct Aim {
+pub struct Figures {
     /// Tokens per answer.
     pub tokens: u32,
-    /// Its throughput (req/s).
+    /// Throughput (req/s).
     pub requests_per_s: f64,
-    /// Its e2e p50, ms.
+    /// e2e p50, ms (None: no request succeeded).
     pub e2e_p50_ms: Option<f64>,
-    /// Its TTFT p50, ms.
+    /// TTFT p50, ms (None: none, or a whole answer, which has no first token of its own).
     pub ttft_p50_ms: Option<f64>,
 }
 
-/// What the model did at one probe.
+/// What the model did at one probe, held against the service there.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Run {
-    /// Tokens per answer.
-    pub tokens: u32,
-    /// What the model served.
-    pub requests_per_s: f64,
-    /// Its e2e p50, ms (None: no request succeeded).
-    pub e2e_p50_ms: Option<f64>,
-    /// Its TTFT p50, ms.
-    pub ttft_p50_ms: Option<f64>,
+    /// The model's figures.
+    #[serde(flatten)]
+    pub at: Figures,
     /// How much faster than the service it ran there ([`excess`]).
     pub excess: f64,
 }
@@ -79,14 +75,19 @@ pub struct Trial {
 }
 
 impl Trial {
-    /// A trial of `runs`, each held against the probe `aims` gives for its answer length.
-    pub fn of(offloop: f64, parallel: f64, mut runs: Vec<Run>, aims: &[Aim]) -> Trial {
-        for r in &mut runs {
-            r.excess = aims
-                .iter()
-                .find(|a| a.tokens == r.tokens)
-                .map_or(f64::NEG_INFINITY, |a| excess(r, a));
-        }
+    /// A trial of the model's figures at the probes, each held against the service's figures
+    /// in `aims` for its answer length.
+    pub fn of(offloop: f64, parallel: f64, model: Vec<Figures>, aims: &[Figures]) -> Trial {
+        let runs: Vec<Run> = model
+            .into_iter()
+            .map(|at| Run {
+                at,
+                excess: aims
+                    .iter()
+                    .find(|a| a.tokens == at.tokens)
+                    .map_or(f64::NEG_INFINITY, |a| excess(&at, a)),
+            })
+            .collect();
         let excess = if runs.is_empty() {
             f64::NEG_INFINITY
         } else {
@@ -105,7 +106,7 @@ impl Trial {
 /// its throughput to the service's and of the service's e2e p50 and TTFT p50 to its own (the
 /// figures the prediction is judged on; a latency either side lacks is left out). Positive:
 /// the model is too fast. A model that served nothing is infinitely slow.
-pub fn excess(r: &Run, aim: &Aim) -> f64 {
+pub fn excess(r: &Figures, aim: &Figures) -> f64 {
     if r.requests_per_s <= 0.0 || aim.requests_per_s <= 0.0 {
         return f64::NEG_INFINITY;
     }
@@ -131,7 +132,7 @@ pub struct ProbeFit {
     /// The probes' users.
     pub users: usize,
     /// What the service did at each probe, shortest answers first.
-    pub measured: Vec<Aim>,
+    pub measured: Vec<Figures>,
     /// The split as measured (before the fit).
     pub measured_placement: CpuPlacement,
     /// The splits tried, in order.
@@ -160,6 +161,7 @@ impl ProbeFit {
         };
         let mut out = Vec::new();
         for run in &last.runs {
+            let run = &run.at;
             let Some(aim) = self.measured.iter().find(|a| a.tokens == run.tokens) else {
                 continue;
             };
@@ -196,16 +198,16 @@ pub fn checked(t: &Trial) -> String {
 
 /// The probes a fit runs at, shortest answers first: those that served something, at the
 /// probes' users (None without any).
-pub fn probes_of(observations: &[Observation]) -> Option<(usize, Vec<Aim>)> {
+pub fn probes_of(observations: &[Observation]) -> Option<(usize, Vec<Figures>)> {
     let probes: Vec<&Observation> = observations
         .iter()
         .filter(|o| o.probe && o.requests_per_s > 0.0)
         .collect();
     let users = probes.first()?.concurrency;
-    let mut aims: Vec<Aim> = probes
+    let mut aims: Vec<Figures> = probes
         .iter()
         .filter(|o| o.concurrency == users)
-        .map(|o| Aim {
+        .map(|o| Figures {
             tokens: o.tokens_setting,
             requests_per_s: o.requests_per_s,
             e2e_p50_ms: o.e2e_p50_ms,

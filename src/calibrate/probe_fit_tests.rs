@@ -1,15 +1,15 @@
 use super::*;
 
 /// The service at its two probes (the seed's async endpoint, 64 users, time scale 1).
-fn service() -> Vec<Aim> {
+fn service() -> Vec<Figures> {
     vec![
-        Aim {
+        Figures {
             tokens: 20,
             requests_per_s: 19.6,
             e2e_p50_ms: Some(3170.0),
             ttft_p50_ms: Some(2360.0),
         },
-        Aim {
+        Figures {
             tokens: 120,
             requests_per_s: 10.8,
             e2e_p50_ms: Some(5860.0),
@@ -20,13 +20,12 @@ fn service() -> Vec<Aim> {
 
 /// The model at `aim` running `speed` times as fast as the service there: `speed` × its
 /// throughput, its latencies ÷ `speed` (Little's law at a fixed number of users).
-fn at_speed(aim: &Aim, speed: f64) -> Run {
-    Run {
+fn at_speed(aim: &Figures, speed: f64) -> Figures {
+    Figures {
         tokens: aim.tokens,
         requests_per_s: aim.requests_per_s * speed,
         e2e_p50_ms: aim.e2e_p50_ms.map(|v| v / speed),
         ttft_p50_ms: aim.ttft_p50_ms.map(|v| v / speed),
-        excess: 0.0,
     }
 }
 
@@ -75,7 +74,7 @@ fn a_trial_is_the_mean_over_its_probes_each_against_its_own() {
         "{t:?}"
     );
     // A run at an answer length no probe had cannot be judged: it counts as slowest.
-    let stray = vec![Run {
+    let stray = vec![Figures {
         tokens: 500,
         ..at_speed(&aims[0], 1.0)
     }];

@@ -208,6 +208,9 @@ impl Calibration {
 
 /// The header's account of the runs of the model at the probes.
 fn probe_fit_lines(fit: &super::probe_fit::ProbeFit) -> String {
+    if !fit.fitted {
+        return checked_lines(fit);
+    }
     let served: Vec<String> = fit
         .measured
         .iter()
@@ -221,9 +224,6 @@ fn probe_fit_lines(fit: &super::probe_fit::ProbeFit) -> String {
             )
         })
         .collect();
-    if !fit.fitted {
-        return checked_lines(fit);
-    }
     let mut out = format!(
         "#   The model run at the probes ({} users), where the service did {}; {}:\n",
         fit.users,
@@ -238,10 +238,10 @@ fn probe_fit_lines(fit: &super::probe_fit::ProbeFit) -> String {
             .map(|r| {
                 format!(
                     "{:>4} {:>5.1} {}/{}",
-                    r.tokens,
-                    r.requests_per_s,
-                    opt(r.e2e_p50_ms, 0),
-                    opt(r.ttft_p50_ms, 0)
+                    r.at.tokens,
+                    r.at.requests_per_s,
+                    opt(r.at.e2e_p50_ms, 0),
+                    opt(r.at.ttft_p50_ms, 0)
                 )
             })
             .collect();
@@ -266,7 +266,7 @@ fn checked_lines(fit: &super::probe_fit::ProbeFit) -> String {
         (Some(s), Some(m)) if m > 0.0 => format!("{s:.digits$} / {m:.digits$} = {:.2}", s / m),
         _ => "—".into(),
     };
-    for run in fit.trials.iter().flat_map(|t| &t.runs) {
+    for run in fit.trials.iter().flat_map(|t| t.runs.iter().map(|r| &r.at)) {
         let Some(aim) = fit.measured.iter().find(|a| a.tokens == run.tokens) else {
             continue;
         };
