@@ -26,9 +26,15 @@
 //! - **the backend calls** per request, from the mocks' statistics (shown; the model makes one
 //!   embedding, one search and one generation per request).
 //!
+//! Then the model written is run at the probes and held against them ([`check_at_probes`]):
+//! measured / model in the evidence, a note for a figure outside the prediction goal; with
+//! `--probe-fit` an event loop's GIL share off the loop is fitted there first
+//! ([`probe_fit`]).
+//!
 //! Every phase's result is written like a `run` (`OUT/tokens-N/`), so each number can be read
 //! in its report.
 
+mod at_probes;
 pub(crate) mod model;
 mod observe;
 pub mod probe_fit;
@@ -48,6 +54,7 @@ use crate::pipeline::VariantKind;
 use crate::result::LoadPoint;
 use crate::run::{RunPlan, TargetPlan};
 use crate::scenario::Scenario;
+pub use at_probes::check_at_probes;
 use model::{CpuFit, Observation, Shape};
 use observe::observe;
 pub use observe::reobserve;
@@ -315,139 +322,6 @@ pub fn conclude(
         loop_shares,
         model_at_probes: None,
         warnings,
-    })
-}
-
-/// The model run at the probes (their users and answer lengths, with the calibration's time
-/// scale, warm-up and duration, against the embedded mocks): how well it reproduces the loaded
-/// points it was fitted on, kept in `model_at_probes` with a warning when a figure falls
-/// outside the prediction goal. With `--probe-fit`, for an event loop under the GIL with CPU
-/// off its thread, that CPU is first moved under the GIL until the model runs as fast as the
-/// service did there ([`probe_fit`]). An interrupt ends it with an error, nothing written.
-pub fn check_at_probes(
-    plan: &CalibrationPlan,
-    stop: &Arc<AtomicBool>,
-    cal: &mut Calibration,
-) -> Result<()> {
-    let Some((users, mut aims)) =
-        probe_fit::probes_of(&cal.observations).filter(|_| plan.probe_check)
-    else {
-        return Ok(());
-    };
-    // A whole answer arrives at once: its "first token" is the end, and the model (which
-    // streams) has nothing to hold against it.
-    if matches!(
-        plan.target.spec.protocol,
-        crate::target::protocol::Protocol::Json(_)
-    ) {
-        for a in &mut aims {
-            a.ttft_p50_ms = None;
-        }
-    }
-    let measured = cal.cpu_placement;
-    let fit = plan.probe_fit
-        && plan.gil
-        && cal.shape.variant == VariantKind::AsyncSingle
-        && measured.offloop + measured.parallel > 0.0;
-    let served: Vec<String> = aims
-        .iter()
-        .map(|a| format!("{:.1} req/s at {} tokens", a.requests_per_s, a.tokens))
-        .collect();
-    eprintln!(
-        "ragperf calibrate: running the model at the probes ({users} users; the service served {}){}",
-        served.join(", "),
-        if fit {
-            " to fit the GIL's share of the CPU off the event loop"
-        } else {
-            ""
-        }
-    );
-    let model = cal.clone();
-    let trial = |offloop: f64| -> Result<probe_fit::Trial> {
-        let parallel = (measured.offloop + measured.parallel - offloop).max(0.0);
-        let mut runs = Vec::new();
-        for aim in &aims {
-            runs.push(model_at_probe(
-                plan, stop, &model, users, aim.tokens, offloop, parallel,
-            )?);
-        }
-        let trial = probe_fit::Trial::of(offloop, parallel, runs, &aims);
-        let shown: Vec<String> = trial
-            .runs
-            .iter()
-            .map(|r| format!("{:.1} req/s at {} tokens", r.at.requests_per_s, r.at.tokens))
-            .collect();
-        eprintln!(
-            "  {:.0} % under the GIL off the loop: {} ({:+.3})",
-            offloop * 100.0,
-            shown.join(", "),
-            trial.excess
-        );
-        Ok(trial)
-    };
-    let (chosen, trials, how) = if fit {
-        probe_fit::search(measured, trial)?
-    } else {
-        let t = trial(measured.offloop)?;
-        let how = probe_fit::checked(&t);
-        (measured, vec![t], how)
-    };
-    cal.cpu_placement = chosen;
-    let result = probe_fit::ProbeFit {
-        users,
-        measured: aims,
-        measured_placement: measured,
-        trials,
-        chosen,
-        fitted: fit,
-        how,
-    };
-    if !fit {
-        cal.warnings.extend(result.outside_goal());
-    }
-    cal.model_at_probes = Some(result);
-    Ok(())
-}
-
-/// One run of the calibrated model at `users` with answers of `tokens`: `offloop` of the
-/// per-request CPU under the GIL off the loop, `parallel` outside it.
-fn model_at_probe(
-    plan: &CalibrationPlan,
-    stop: &Arc<AtomicBool>,
-    cal: &Calibration,
-    users: usize,
-    tokens: u32,
-    offloop: f64,
-    parallel: f64,
-) -> Result<probe_fit::Figures> {
-    let mut s = cal.scenario(&plan.scenario, plan.gil);
-    s.request.cpu_offloop_share = offloop;
-    s.request.cpu_parallel_share = parallel;
-    s.bedrock.output_tokens = Dist::fixed(tokens as f64);
-    s.request.max_tokens = s.request.max_tokens.max(tokens);
-    let mut run_plan = RunPlan::new(
-        "calibrate",
-        s,
-        &[cal.shape.variant],
-        vec![LoadPoint::closed(users)],
-    );
-    run_plan.mock_threads = plan.mock_threads;
-    run_plan.progress = plan.progress;
-    let result = crate::run::execute(&run_plan, stop, |_| Ok(()))
-        .context("running the model at the probe")?;
-    if stop.load(Ordering::Relaxed) {
-        anyhow::bail!("interrupted while running the model at the probe; nothing written");
-    }
-    let r = result
-        .runs
-        .first()
-        .context("the model's run at the probe returned no result")?;
-    let p = |k: &str| r.latency_ms.get(k).filter(|p| p.count > 0).map(|p| p.p50);
-    Ok(probe_fit::Figures {
-        tokens,
-        requests_per_s: r.throughput.requests_per_s,
-        e2e_p50_ms: p("e2e"),
-        ttft_p50_ms: p("ttft"),
     })
 }
 

@@ -80,8 +80,14 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
         "--no-progress",
         "-o",
         out.to_str().expect("utf-8 path"),
+        // Asked of a pool, which has no event loop to fit: said, and checked only.
+        "--probe-fit",
     ]);
     assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains("has none to move: checked, not fitted"),
+        "{stdout}"
+    );
     let cal = read_json(&out.join("calibration.json"));
     // The model as calibrated, run once at each probe and held against it (not fitted: a pool).
     let check = &cal["model_at_probes"];
