@@ -77,10 +77,7 @@ fn probe_aims(
     fit: bool,
 ) -> Option<(usize, Vec<probe_fit::Figures>)> {
     let (users, mut aims) = probe_fit::probes_of(&cal.observations).filter(|_| plan.probe_check)?;
-    if matches!(
-        plan.target.spec.protocol,
-        crate::target::protocol::Protocol::Json(_)
-    ) {
+    if !plan.target.spec.protocol.is_streaming() {
         for a in &mut aims {
             a.ttft_p50_ms = None;
         }

@@ -340,10 +340,7 @@ fn at_one_speed(
 }
 
 fn chosen_shape(plan: &CalibrationPlan, observations: &[Observation]) -> Shape {
-    let streaming = !matches!(
-        plan.target.spec.protocol,
-        crate::target::protocol::Protocol::Json(_)
-    );
+    let streaming = plan.target.spec.protocol.is_streaming();
     let mut shape = model::classify(observations, streaming, plan.pool);
     if let Some(v) = plan.variant {
         shape.reasons.push(format!(
