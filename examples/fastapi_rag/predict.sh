@@ -13,6 +13,10 @@
 #
 #   examples/fastapi_rag/predict.sh                   # time scales 0.25 and 1
 #   SCALES=0.25 ENDPOINTS=chat LEVELS=50 examples/fastapi_rag/predict.sh
+#   REPEATS=3 examples/fastapi_rag/predict.sh        # every point measured 3 times, each on a
+#                                                    # fresh start of the service: the table
+#                                                    # holds the model against the runs' median,
+#                                                    # and a second one the runs against it
 #   PREDICT_ONLY=1 examples/fastapi_rag/predict.sh   # the model changed, the service did not:
 #                                                    # derive each model again from the saved
 #                                                    # calibration (`calibrate --from`) and rerun
@@ -40,6 +44,8 @@ OUT=${OUT:-reports/fastapi-rag-predict}
 read -r -a cal_args <<< "${CAL_ARGS:-}"
 PREDICT_ONLY=${PREDICT_ONLY:-}
 DRIFT=${DRIFT:-speed}
+REPEATS=${REPEATS:-1}
+case "$REPEATS" in ''|*[!0-9]*|0) echo "REPEATS: a whole number of runs per point, 1 or more, not '$REPEATS'"; exit 2 ;; esac
 case "$DRIFT" in speed|reprobe|none) ;; *) echo "DRIFT: speed, reprobe or none, not $DRIFT"; exit 2 ;; esac
 PORT=${PORT:-18080}
 RAGPERF=${RAGPERF:-target/release/ragperf}
@@ -96,9 +102,14 @@ for scale in ${SCALES//,/ }; do
           "${target[@]}" --out "$dir/reprobe-c$c" > /dev/null
       fi
       if [ -z "$PREDICT_ONLY" ]; then
-        echo "== $name, time scale $scale, c=$c (warm-up $w): measured"
-        "$RAGPERF" run --no-progress --time-scale "$scale" -c "$c" -d "$d" --warmup "$w" \
-          "${target[@]}" --expect-citations --out "$dir/measured-c$c" > /dev/null
+        # The first run is measured-cN (the only one with REPEATS=1), the others measured-cN-rK:
+        # each `run --target-cmd` starts the service afresh, back to back at the same point.
+        for k in $(seq 1 "$REPEATS"); do
+          run_dir="$dir/measured-c$c"; [ "$k" -gt 1 ] && run_dir="$run_dir-r$k"
+          echo "== $name, time scale $scale, c=$c (warm-up $w): measured ($k of $REPEATS)"
+          "$RAGPERF" run --no-progress --time-scale "$scale" -c "$c" -d "$d" --warmup "$w" \
+            "${target[@]}" --expect-citations --out "$run_dir" > /dev/null
+        done
       fi
       echo "== $name, time scale $scale, c=$c (warm-up $w): predicted"
       "$RAGPERF" run --no-progress --scenario "$dir/calibration/calibrated.toml" -c "$c" \

@@ -15,9 +15,16 @@ machine's drift taken out. The scale is the calibration's machine speed over the
 while the point was measured (DRIFT=speed), or with DRIFT=reprobe the service's CPU per answer
 at the calibration's probe measured again just before the point over its calibration figure
 (reprobe-cN/). The goal is judged on the first table only.
+
+Where predict.sh measured a point more than once (REPEATS=N: measured-cN/, measured-cN-r2/, ...),
+the first table holds the model against the median of the runs, figure by figure, and a third
+table the runs against that median: how far the service moves from itself at the same point,
+which is as close as any model can be expected to come to a single run.
 """
 import json
 import pathlib
+import re
+import statistics
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -31,6 +38,7 @@ DRIFT = 0.10
 
 
 def figures(path):
+    """req/s, e2e p50 and TTFT p50 of one result.json."""
     r = json.loads(path.read_text())["runs"][0]
     lat = r["latency_ms"]
 
@@ -39,6 +47,16 @@ def figures(path):
         return v["p50"] if v.get("count") else None
 
     return {"req/s": r["throughput"]["requests_per_s"], "e2e p50": p50("e2e"), "ttft p50": p50("ttft")}
+
+
+def median_figures(paths):
+    """Figure by figure, the median over the runs that have it (None where none has it)."""
+    runs = [figures(p) for p in paths]
+    out = {}
+    for k in GOAL:
+        values = [f[k] for f in runs if f[k] is not None]
+        out[k] = statistics.median(values) if values else None
+    return out
 
 
 def loop_shares(cal):
@@ -69,9 +87,9 @@ def model_row(endpoint, scale, cal):
     )
 
 
-def compare(endpoint, measured, predicted):
-    """{metric: (measured, predicted, ratio, inside)}; ratio None where not comparable."""
-    fm, fp = figures(measured), figures(predicted)
+def compare(endpoint, fm, fp):
+    """{metric: (measured, predicted, ratio, inside)} from two figures dicts; ratio None where
+    not comparable."""
     cells = {}
     for k in GOAL:
         a, b = fm[k], fp[k]
@@ -116,21 +134,50 @@ def speed_drift(cal_dir, measured):
 
 
 def by_users(base, prefix):
-    found = base.glob(f"{prefix}-c*/result.json")
-    return sorted(((int(p.parent.name.split("-c")[1]), p) for p in found), key=lambda x: x[0])
+    """[(users, [result.json of the first run, of run 2, ...])], fewest users first."""
+    runs = {}
+    for p in base.glob(f"{prefix}-c*/result.json"):
+        m = re.fullmatch(rf"{prefix}-c(\d+)(?:-r(\d+))?", p.parent.name)
+        if m:
+            runs.setdefault(int(m.group(1)), []).append((int(m.group(2) or 1), p))
+    return [(c, [p for _, p in sorted(runs[c])]) for c in sorted(runs)]
 
 
-rows, adjusted, models, methods = [], [], [], set()
+def spread(endpoint, paths):
+    """{metric: (values, max/min, runs inside the goal against their median, runs)}, or None for
+    a single run. A whole answer has no TTFT of its own."""
+    if len(paths) < 2:
+        return None
+    runs = [figures(p) for p in paths]
+    mid = median_figures(paths)
+    out = {}
+    for k in GOAL:
+        values = [f[k] for f in runs if f[k] is not None]
+        if (endpoint == "chat" and k == "ttft p50") or len(values) < 2 or not min(values):
+            out[k] = None
+            continue
+        lo, hi = GOAL[k]
+        inside = sum(1 for v in values if lo <= v / mid[k] <= hi)
+        out[k] = (values, max(values) / min(values), inside, len(values))
+    return out
+
+
+rows, adjusted, models, methods, spreads = [], [], [], set(), []
 for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
     base = cal_path.parent.parent
     scale, endpoint = base.parent.name[3:], base.name
     models.append(model_row(endpoint, scale, json.loads(cal_path.read_text())))
-    for c, m in by_users(base, "measured"):
+    for c, runs in by_users(base, "measured"):
         p = base / f"predicted-c{c}" / "result.json"
         if not p.exists():
             continue
-        key = {"endpoint": endpoint, "scale": scale, "c": c}
-        rows.append({**key, **compare(endpoint, m, p)})
+        key = {"endpoint": endpoint, "scale": scale, "c": c, "runs": len(runs)}
+        rows.append({**key, **compare(endpoint, median_figures(runs), figures(p))})
+        own = spread(endpoint, runs)
+        if own:
+            spreads.append({**key, **own})
+        # The drift-scaled model was scaled to the first run's machine: held against that run.
+        m = runs[0]
         a = base / f"adjusted-c{c}" / "result.json"
         probe = drift(cal_path.parent, base / f"reprobe-c{c}" / "result.json")
         if probe:
@@ -139,7 +186,7 @@ for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
             probe = speed_drift(cal_path.parent, m)
             methods.add("speed")
         if probe and a.exists():
-            adjusted.append({**key, "probe": probe, **compare(endpoint, m, a)})
+            adjusted.append({**key, "probe": probe, **compare(endpoint, figures(m), figures(a))})
 
 
 def cell(k, v):
@@ -163,13 +210,54 @@ def table(rows, extra=None):
     return lines
 
 
+def spread_cell(k, v):
+    if v is None:
+        return "— (whole answer)" if k == "ttft p50" else "—"
+    values, ratio, inside, n = v
+    fmt = (lambda x: f"{x:.1f}") if k == "req/s" else (lambda x: f"{x:.0f}")
+    return f'{", ".join(fmt(x) for x in values)}: **×{ratio:.2f}** ({inside} of {n})'
+
+
+def spread_section(spreads):
+    cells = [r[k] for r in spreads for k in GOAL if r[k] is not None]
+    inside, total = sum(c[2] for c in cells), sum(c[3] for c in cells)
+    head = "| endpoint | time scale | c | req/s | e2e p50 (ms) | TTFT p50 (ms) |"
+    return [
+        "",
+        "### The service against itself",
+        "",
+        "Each point was measured more than once, back to back, each run on a fresh start of "
+        "the service. Per figure: the runs (in the order measured), the largest over the "
+        "smallest, and how many runs lie inside the goal's band around their median: what a "
+        "model that predicted the median exactly would score against one run.",
+        "",
+        head,
+        "|" + "---|" * (head.count("|") - 1),
+        *(
+            f'| {r["endpoint"]} | {r["scale"]} | {r["c"]} | '
+            + " | ".join(spread_cell(k, r[k]) for k in GOAL)
+            + " |"
+            for r in spreads
+        ),
+        "",
+        f"{inside} of {total} single runs inside the goal around their point's median.",
+    ]
+
+
 inside, total = counted(rows)
+repeats = sorted({r["runs"] for r in rows if r["runs"] > 1})
+measured_is = (
+    f"; measured: the median of the point's {' or '.join(map(str, repeats))} runs, figure by "
+    "figure (the third table: how far they spread)"
+    if repeats
+    else ""
+)
 lines = [
     "## The calibrated model against the real service",
     "",
     "Calibrated at c ≤ 8 plus a probe at 64 (and, where the probe did not queue, a burst at "
     "8: answers sent at once); each cell: measured / predicted = ratio "
-    "(goal 0.85–1.15 for req/s and e2e p50, 0.7–1.4 for TTFT p50; ✗ outside).",
+    "(goal 0.85–1.15 for req/s and e2e p50, 0.7–1.4 for TTFT p50; ✗ outside)" + measured_is + ".",
     "",
     *table(rows),
     "",
@@ -203,6 +291,8 @@ if adjusted:
             "at its own load, so the load's effect stays the model's to predict)."
         )
         column = "probe: calibrated → before the point"
+    if repeats:
+        how += " Against the first run of each point (the one whose machine it was scaled to)."
     lines += [
         "",
         "### The machine's drift taken out",
@@ -213,6 +303,8 @@ if adjusted:
         "",
         f"{a_inside} of {a_total} ratios inside the goal with the drift taken out.",
     ]
+if spreads:
+    lines += spread_section(spreads)
 text = "\n".join(lines) + "\n"
 (out / "prediction.md").write_text(text)
 print(text)
