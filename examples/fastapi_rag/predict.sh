@@ -38,7 +38,8 @@ WARMUP_PER_USER=${WARMUP_PER_USER:-0.12}
 DURATION_PER_USER=${DURATION_PER_USER:-0.15}
 ENDPOINTS=${ENDPOINTS:-chat,stream-sync,stream-async}
 OUT=${OUT:-reports/fastapi-rag-predict}
-# Extra flags for `ragperf calibrate` (e.g. "-d 5s --warmup 3s" for a quick look). Calibration
+# Extra flags for `ragperf calibrate` (e.g. "-d 5s --warmup 3s" for a quick look; with
+# PREDICT_ONLY, flags of `calibrate --from` such as "--probe-fit"). Calibration
 # always records the GIL's holders with py-spy (--py-spy; in requirements.txt, needs root or
 # CAP_SYS_PTRACE): which of the CPU off the event loop ran under the GIL.
 read -r -a cal_args <<< "${CAL_ARGS:-}"
@@ -75,7 +76,7 @@ for scale in ${SCALES//,/ }; do
       fi
       echo "== $name, time scale $scale: the model again from the saved calibration"
       "$RAGPERF" calibrate --no-progress --time-scale "$scale" "${target[@]}" \
-        --from "$dir/calibration/calibration.json" > /dev/null
+        --from "$dir/calibration/calibration.json" ${cal_args[@]+"${cal_args[@]}"} > /dev/null
     else
       mkdir -p "$dir"
       # What the service ran on: its CPU per request depends on it (e.g. AWS_CA_BUNDLE makes

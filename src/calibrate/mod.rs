@@ -72,6 +72,9 @@ pub struct CalibrationPlan {
     pub tokens: [u32; 2],
     /// Users of the pool probe (None: no probe).
     pub probe: Option<usize>,
+    /// Measured windows of each probe, back to back on the same service (`--probe-runs`, at
+    /// least 1); the model takes the median window ([`observe::median_window`]).
+    pub probe_runs: usize,
     /// A pool size the user knows.
     pub pool: Option<usize>,
     /// Force this variant instead of the detected one.
@@ -158,13 +161,10 @@ pub fn run(
         let mut points: Vec<LoadPoint> =
             plan.levels.iter().map(|c| LoadPoint::closed(*c)).collect();
         if let Some(p) = plan.probe {
-            points.push(LoadPoint::closed(p));
+            points.extend(std::iter::repeat_n(LoadPoint::closed(p), plan.probe_runs));
         }
         let result = phase(plan, stop, *tokens, false, points, &mut on_phase)?;
-        for r in &result.runs {
-            let probe = plan.probe == Some(r.point.concurrency);
-            observations.push(observe(r, *tokens, probe));
-        }
+        observations.extend(observe::observe_phase(&result.runs, *tokens, plan.probe));
     }
     let mut bursts = Vec::new();
     if let Some(users) = burst_users(plan, &observations) {
@@ -276,9 +276,15 @@ pub fn conclude(
             "the server's CPU could not be read (calibrate samples it from /proc: Linux only)"
         ),
     };
-    let (cpu, cpu_from) = match (cpu_from, model::fit_cpu(&bursts_at_speed, false)) {
-        ("probe", Some(burst)) => (model::split_reads(&cpu, &burst), "burst"),
-        other => (cpu, other.0),
+    let (cpu, cpu_from, read_split) = match (cpu_from, model::fit_cpu(&bursts_at_speed, false)) {
+        ("probe", Some(burst)) => {
+            let split = ReadSplit {
+                paced_per_token_us: cpu.per_token_us,
+                burst_per_token_us: burst.per_token_us,
+            };
+            (model::split_reads(&cpu, &burst), "burst", Some(split))
+        }
+        other => (cpu, other.0, None),
     };
     let shape = chosen_shape(plan, &observations);
     let calls = mean_calls(&low);
@@ -298,7 +304,8 @@ pub fn conclude(
     };
     let mut warnings = call_warnings(&calls);
     warnings.extend(cpu_warnings(plan, cpu, cpu_low, cpu_from));
-    warnings.extend(probe_warnings(&observations, cpu_from == "burst"));
+    warnings.extend(probe_warnings(&observations, read_split));
+    warnings.extend(observe::window_warnings(&observations));
     let failed: u64 = observations.iter().map(|o| o.failed).sum();
     if failed > 0 {
         warnings.push(format!(
@@ -420,12 +427,20 @@ fn unqueued_probes(observations: &[Observation]) -> Vec<Unqueued<'_>> {
     out
 }
 
+/// The CPU per token event of the paced probes and of the bursts (answers sent at once), µs: the
+/// paced figure beyond the burst's is the CPU per read (`model::split_reads`).
+#[derive(Clone, Copy, Debug)]
+struct ReadSplit {
+    paced_per_token_us: f64,
+    burst_per_token_us: f64,
+}
+
 /// A probe whose requests did not queue: the service was not saturated there, and a saturated
 /// Python service spends less CPU per request than one that still idles between events (the
 /// seed's streaming `def` endpoint at time scale 1: 70 ms at an unqueued probe of 64 users,
-/// 47–52 ms at 100 and 200). With a burst phase (`bursts`), the read cost it measured is what a
-/// saturated stream saves, and the note says so instead.
-fn probe_warnings(observations: &[Observation], bursts: bool) -> Vec<String> {
+/// 47–52 ms at 100 and 200). With a burst phase (`read_split`), the note says what it told
+/// apart: the read cost a saturated stream saves, or that it found none.
+fn probe_warnings(observations: &[Observation], read_split: Option<ReadSplit>) -> Vec<String> {
     unqueued_probes(observations)
         .iter()
         .map(|u| {
@@ -433,10 +448,8 @@ fn probe_warnings(observations: &[Observation], bursts: bool) -> Vec<String> {
                 "at {} tokens the probe's requests did not queue (e2e p50 {:.0} ms at {} users, {:.0} ms at {})",
                 u.probe.tokens_setting, u.at_probe, u.probe.concurrency, u.at_low, u.low.concurrency
             );
-            if bursts {
-                format!(
-                    "{what}: every token there was a socket read that waited; a burst (answers sent at once) told that CPU apart (cpu_per_read_us), which a stream that queues seldom pays"
-                )
+            if let Some(split) = read_split {
+                read_note(&what, split)
             } else {
                 format!(
                     "{what}: the service was not saturated there, and a saturated service spends less CPU per request; predictions of loads that saturate it will be pessimistic (raise --probe until its requests queue)"
@@ -444,6 +457,22 @@ fn probe_warnings(observations: &[Observation], bursts: bool) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The unqueued probe's note when a burst ran: the read cost it told apart, or that it found none
+/// (the burst spent as much per token event as the paced probe, or more).
+fn read_note(what: &str, split: ReadSplit) -> String {
+    let (paced, burst) = (split.paced_per_token_us, split.burst_per_token_us);
+    if paced > burst {
+        format!(
+            "{what}: every token there was a socket read that waited; a burst (answers sent at once) told that CPU apart, {:.0} us per read (cpu_per_read_us: {paced:.0} us per paced token event against {burst:.0} in the burst), which a stream that queues seldom pays",
+            paced - burst
+        )
+    } else {
+        format!(
+            "{what}: a burst (answers sent at once) spent {burst:.0} us per token event against the paced probe's {paced:.0}, so no CPU per read was told apart (cpu_per_read_us 0); if the service spends less per answer when saturated, predictions of loads that saturate it will be pessimistic"
+        )
+    }
 }
 
 /// Where the CPU fit is less sure: a CPU per request that moved with the load, no probe, a
@@ -507,7 +536,7 @@ mod tests {
                 at(8, false, 4391.0),
                 at(64, true, 4342.0),
             ],
-            false,
+            None,
         );
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(
@@ -515,11 +544,33 @@ mod tests {
             "{w:?}"
         );
         // Queued (3426 against 1055 ms): saturated, nothing to say.
-        let w = probe_warnings(&[at(8, false, 1055.0), at(64, true, 3426.0)], false);
+        let w = probe_warnings(&[at(8, false, 1055.0), at(64, true, 3426.0)], None);
         assert!(w.is_empty(), "{w:?}");
         // No latency at the low level (nothing succeeded there): no claim either way.
         let mut none = at(8, false, 0.0);
         none.e2e_p50_ms = None;
-        assert!(probe_warnings(&[none, at(64, true, 100.0)], false).is_empty());
+        assert!(probe_warnings(&[none, at(64, true, 100.0)], None).is_empty());
+    }
+
+    #[test]
+    fn a_burst_says_what_it_told_apart() {
+        let unqueued = [at(8, false, 4391.0), at(64, true, 4342.0)];
+        let split = |paced, burst| ReadSplit {
+            paced_per_token_us: paced,
+            burst_per_token_us: burst,
+        };
+        // The night's calibration at time scale 1: a read cost found.
+        let w = probe_warnings(&unqueued, Some(split(321.0, 162.0)));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("159 us per read"), "{w:?}");
+        // Session 18's: the burst spent more per token than the paced probe; nothing told apart,
+        // and the note does not claim otherwise.
+        let w = probe_warnings(&unqueued, Some(split(440.0, 965.0)));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("no CPU per read was told apart")
+                && !w[0].contains("told that CPU apart"),
+            "{w:?}"
+        );
     }
 }

@@ -19,9 +19,10 @@ pub struct Observation {
     pub tokens_setting: u32,
     /// True for the pool probe (a load above the low levels, read only for threads and queueing).
     pub probe: bool,
-    /// Requests that finished successfully in the measured window.
+    /// Requests that finished successfully in the measured window (a probe measured in several
+    /// windows: in all of them).
     pub ok: u64,
-    /// Requests that failed in the measured window.
+    /// Requests that failed in the measured window (a probe in several windows: in all of them).
     pub failed: u64,
     /// Measured requests per second.
     pub requests_per_s: f64,
@@ -53,6 +54,11 @@ pub struct Observation {
     /// busiest holder had (None: not sampled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gil_off_busiest_share: Option<f64>,
+    /// A probe measured in several windows (`--probe-runs`): each window's CPU per answer, ms,
+    /// as measured and in the order measured. The other figures are the median window's
+    /// ([`median_window`](super::observe::median_window)). Empty: one window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub window_cpu_ms: Vec<f64>,
 }
 
 /// The CPU model: `cpu = per_request + per_token × tokens`.

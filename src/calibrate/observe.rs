@@ -1,5 +1,6 @@
-//! One measured point read into an [`Observation`], again from a saved phase
-//! ([`reobserve`]), and every point's CPU put at one machine speed ([`at_reference_speed`]).
+//! One measured point read into an [`Observation`] (a probe's several windows into one,
+//! [`median_window`]), again from a saved phase ([`reobserve`]), and every point's CPU put at
+//! one machine speed ([`at_reference_speed`]).
 
 use std::collections::BTreeMap;
 
@@ -28,20 +29,118 @@ pub fn reobserve(
             let result = read(&label)?;
             phases.insert(label.clone(), result);
         }
-        let run = phases
+        let runs: Vec<&VariantRun> = phases
             .get(&label)
             .and_then(Option::as_ref)
-            .and_then(|r| r.runs.iter().find(|r| r.point.concurrency == o.concurrency));
-        match run {
-            Some(r) => {
+            .map(|r| {
+                r.runs
+                    .iter()
+                    .filter(|r| r.point.concurrency == o.concurrency)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let again_o = match (o.probe, runs.first()) {
+            (true, Some(_)) => observe_windows(&runs, o.tokens_setting),
+            (false, Some(r)) => Some(observe(r, o.tokens_setting, false)),
+            (_, None) => None,
+        };
+        match again_o {
+            Some(a) => {
                 again += 1;
-                out.push(observe(r, o.tokens_setting, o.probe));
+                out.push(a);
             }
             None => out.push(o),
         }
     }
     Ok((out, again))
 }
+
+/// A phase's points: each low level, then its probe (`probe`'s users; several windows of it made
+/// one by [`median_window`]).
+pub(super) fn observe_phase(
+    runs: &[VariantRun],
+    tokens: u32,
+    probe: Option<usize>,
+) -> Vec<Observation> {
+    let (probes, low): (Vec<&VariantRun>, Vec<&VariantRun>) = runs
+        .iter()
+        .partition(|r| Some(r.point.concurrency) == probe);
+    low.iter()
+        .map(|r| observe(r, tokens, false))
+        .chain(observe_windows(&probes, tokens))
+        .collect()
+}
+
+/// A probe's windows (the runs at its users) as one observation.
+fn observe_windows(runs: &[&VariantRun], tokens: u32) -> Option<Observation> {
+    median_window(runs.iter().map(|r| observe(r, tokens, true)).collect())
+}
+
+/// A probe measured in several windows as one: the window whose CPU per answer, put at its
+/// machine speed, is the median (the lower of the middle two for an even count), so that its
+/// req/s, latencies, threads and CPU stay one window's; its `ok` and `failed` count every
+/// window's requests, and `window_cpu_ms` keeps every window's CPU per answer as measured. One
+/// window is returned as it is; None for none. A single 10 s window of the seed's services at
+/// a 64-user probe moved by up to ×1.28 in CPU per answer from one window to the next, in one
+/// process as across fresh starts (session 18): one window carries that into the whole model.
+pub fn median_window(mut windows: Vec<Observation>) -> Option<Observation> {
+    if windows.len() < 2 {
+        return windows.pop();
+    }
+    let at_speed = |o: &Observation| o.cpu_per_request_ms.map(|c| c * o.speed.unwrap_or(1.0));
+    let mut order: Vec<usize> = (0..windows.len())
+        .filter(|i| at_speed(&windows[*i]).is_some_and(f64::is_finite))
+        .collect();
+    order.sort_by(|a, b| {
+        at_speed(&windows[*a])
+            .partial_cmp(&at_speed(&windows[*b]))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let pick = order
+        .get(order.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(0);
+    let window_cpu_ms = windows
+        .iter()
+        .filter_map(|o| o.cpu_per_request_ms)
+        .filter(|c| c.is_finite())
+        .collect();
+    let (ok, failed) = windows
+        .iter()
+        .fold((0, 0), |(ok, failed), o| (ok + o.ok, failed + o.failed));
+    let mut chosen = windows.swap_remove(pick);
+    chosen.ok = ok;
+    chosen.failed = failed;
+    chosen.window_cpu_ms = window_cpu_ms;
+    Some(chosen)
+}
+
+/// How far a probe measured in several windows moved between them, in CPU per answer: a note
+/// for each probe whose largest window is more than [`WINDOW_SPREAD`] above its smallest.
+pub(super) fn window_warnings(observations: &[Observation]) -> Vec<String> {
+    observations
+        .iter()
+        .filter(|o| o.probe && o.window_cpu_ms.len() > 1)
+        .filter_map(|o| {
+            let lo = o.window_cpu_ms.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = o.window_cpu_ms.iter().copied().fold(0.0, f64::max);
+            (lo > 0.0 && hi / lo > WINDOW_SPREAD).then(|| {
+                format!(
+                    "the probe at {} users and {} tokens spent {} ms of CPU per answer in its {} windows (×{:.2} from the least to the most): the model takes the median window, and predictions of loads near the probe carry that spread",
+                    o.concurrency,
+                    o.tokens_setting,
+                    o.window_cpu_ms.iter().map(|c| format!("{c:.0}")).collect::<Vec<_>>().join(", "),
+                    o.window_cpu_ms.len(),
+                    hi / lo
+                )
+            })
+        })
+        .collect()
+}
+
+/// The spread of a probe's windows (largest over smallest CPU per answer) worth a note: the
+/// prediction goal's own band (0.85–1.15) on req/s.
+const WINDOW_SPREAD: f64 = 1.15;
 
 /// One point's figures.
 pub(super) fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
@@ -98,6 +197,7 @@ pub(super) fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
             .as_ref()
             .and_then(|s| s.gil.as_ref())
             .and_then(|g| g.off_busiest_share()),
+        window_cpu_ms: Vec::new(),
     }
 }
 
@@ -195,6 +295,84 @@ mod tests {
         assert_eq!(at_reference_speed(&mut refs), Some(2.0));
         assert_eq!(two[0].cpu_per_request_ms, Some(5.0));
         assert_eq!(two[1].cpu_per_request_ms, Some(15.0));
+    }
+
+    #[test]
+    fn a_probe_in_several_windows_is_its_median_window() {
+        let window = |cpu, speed, rps, failed| Observation {
+            requests_per_s: rps,
+            ok: 100,
+            failed,
+            probe: true,
+            ..point(Some(cpu), Some(speed))
+        };
+        // The seed's async endpoint at its 64-user probe in one process (session 18): 114, 118,
+        // 135 ms. At one speed the median is the 118 ms window, with its own req/s.
+        let o = median_window(vec![
+            window(135.0, 2.0, 10.6, 0),
+            window(114.0, 2.0, 9.6, 1),
+            window(118.0, 2.0, 9.8, 2),
+        ])
+        .expect("three windows");
+        assert_eq!(o.cpu_per_request_ms, Some(118.0));
+        assert_eq!(o.requests_per_s, 9.8);
+        assert_eq!(
+            o.window_cpu_ms,
+            vec![135.0, 114.0, 118.0],
+            "as measured, in order"
+        );
+        assert_eq!(
+            (o.ok, o.failed),
+            (300, 3),
+            "every window's requests counted"
+        );
+        // Ranked at their speeds: 100 ms at 2.0 is 200, 150 ms at 1.0 is 150, 90 at 2.0 is 180.
+        let o = median_window(vec![
+            window(100.0, 2.0, 1.0, 0),
+            window(150.0, 1.0, 2.0, 0),
+            window(90.0, 2.0, 3.0, 0),
+        ])
+        .expect("three windows");
+        assert_eq!(o.requests_per_s, 3.0, "the 180 window");
+        // Two windows: the lower; a window without CPU is listed nowhere and never picked.
+        let mut blind = window(0.0, 2.0, 5.0, 4);
+        blind.cpu_per_request_ms = None;
+        let o = median_window(vec![
+            window(60.0, 2.0, 1.0, 0),
+            blind,
+            window(50.0, 2.0, 2.0, 0),
+        ])
+        .expect("windows");
+        assert_eq!(o.cpu_per_request_ms, Some(50.0));
+        assert_eq!(o.window_cpu_ms, vec![60.0, 50.0]);
+        assert_eq!(o.failed, 4);
+        // One window: as it is, with no window list.
+        let one = median_window(vec![window(70.0, 2.0, 1.0, 0)]).expect("one");
+        assert!(one.window_cpu_ms.is_empty());
+        assert!(median_window(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn a_probe_whose_windows_moved_is_noted() {
+        let probe = |windows: Vec<f64>| Observation {
+            probe: true,
+            concurrency: 64,
+            tokens_setting: 120,
+            window_cpu_ms: windows,
+            ..Observation::default()
+        };
+        let w = window_warnings(&[probe(vec![114.0, 118.0, 135.0])]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("114, 118, 135 ms") && w[0].contains("×1.18"),
+            "{w:?}"
+        );
+        // Within the band, one window, or a low level: nothing.
+        assert!(window_warnings(&[probe(vec![100.0, 110.0])]).is_empty());
+        assert!(window_warnings(&[probe(vec![100.0])]).is_empty());
+        let mut low = probe(vec![50.0, 100.0]);
+        low.probe = false;
+        assert!(window_warnings(&[low]).is_empty());
     }
 
     #[test]

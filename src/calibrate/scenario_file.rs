@@ -96,7 +96,8 @@ impl Calibration {
             },
             match self.cpu_from.as_str() {
                 "probe" => "probes, the loaded points",
-                "burst" => "probes, the loaded points; per token event and per read told apart by a burst: answers sent at once",
+                "burst" if self.cpu.per_read_us > 0.0 => "probes, the loaded points; per token event and per read told apart by a burst: answers sent at once",
+                "burst" => "probes, the loaded points; a burst (answers sent at once) found no CPU per read to tell apart",
                 _ => "low levels",
             }
         ));
@@ -185,6 +186,20 @@ impl Calibration {
                 opt(o.cpu_per_request_ms, 1),
                 opt(o.tokens_per_request, 1),
                 o.threads_peak
+            ));
+        }
+        for o in self
+            .observations
+            .iter()
+            .filter(|o| o.window_cpu_ms.len() > 1)
+        {
+            let cpu: Vec<String> = o.window_cpu_ms.iter().map(|c| format!("{c:.1}")).collect();
+            head.push_str(&format!(
+                "#   (the probe at {} users, {} tokens, in {} windows: CPU per answer {} ms; its row is the median window)\n",
+                o.concurrency,
+                o.tokens_setting,
+                o.window_cpu_ms.len(),
+                cpu.join(", ")
             ));
         }
         if !self.calls_per_request.is_empty() {

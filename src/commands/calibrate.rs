@@ -47,6 +47,11 @@ pub struct CalibrateArgs {
     /// users with every answer sent at once (the CPU of a token waited for on the socket).
     #[arg(long, default_value_t = 64)]
     pub probe: usize,
+    /// Measure each probe this many times, back to back (each its warm-up and duration); the
+    /// model takes the window with the median CPU per answer. A Python service's CPU per answer
+    /// moved by up to ×1.28 between two 10 s windows of one probe.
+    #[arg(long, default_value_t = 1)]
+    pub probe_runs: usize,
     /// The service's pool size when known (the probe's estimate is then only shown).
     #[arg(long)]
     pub pool: Option<usize>,
@@ -92,6 +97,9 @@ pub struct CalibrateArgs {
     #[arg(long, conflicts_with = "no_probe_check")]
     pub probe_fit: bool,
 }
+
+/// The most windows `--probe-runs` measures each probe in.
+const MAX_PROBE_RUNS: usize = 10;
 
 /// Calibrate starts the service itself: `--target` and `--target-cmd`, no `--target-pid`.
 fn check_target_flags(args: &CalibrateArgs) -> anyhow::Result<()> {
@@ -159,6 +167,18 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
         }
         p => Some(p),
     };
+    if !(1..=MAX_PROBE_RUNS).contains(&args.probe_runs) {
+        return Err(flag_err(
+            "--probe-runs",
+            format!("measure each probe 1 to {MAX_PROBE_RUNS} times, e.g. 3"),
+        ));
+    }
+    if probe.is_none() && args.probe_runs > 1 {
+        return Err(flag_err(
+            "--probe-runs",
+            "needs a probe to repeat: --probe 0 measures none (drop --probe-runs, or give --probe)",
+        ));
+    }
     if args.pool == Some(0) {
         return Err(flag_err("--pool", "must be at least 1 thread"));
     }
@@ -205,6 +225,7 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
         levels,
         tokens,
         probe,
+        probe_runs: args.probe_runs,
         pool: args.pool,
         variant,
         gil: !args.no_gil,
@@ -238,7 +259,10 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
         plan.tokens[0],
         plan.tokens[1],
         plan.probe
-            .map(|p| format!(", then a probe at {p} users"))
+            .map(|p| match plan.probe_runs {
+                1 => format!(", then a probe at {p} users"),
+                n => format!(", then a probe at {p} users measured {n} times"),
+            })
             .unwrap_or_default(),
         plan.scenario.time_scale,
         plan.out.display()

@@ -73,6 +73,8 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
         "5,100",
         "--probe",
         "24",
+        "--probe-runs",
+        "2",
         "-d",
         "2s",
         "--warmup",
@@ -84,6 +86,14 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
         "--probe-fit",
     ]);
     assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("then a probe at 24 users measured 2 times"),
+        "{err}"
+    );
+    assert!(
+        stdout.contains("(the probe at 24 users, 100 tokens, in 2 windows: CPU per answer "),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("has none to move: checked, not fitted"),
         "{stdout}"
