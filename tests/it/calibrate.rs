@@ -241,12 +241,26 @@ fn from_reads_the_phases_again(cal: &Path, url: &str) {
     let saved = cal.join("calibration.json");
     let fit = |v: &Value| v["cpu"]["per_request_us"].as_f64().expect("fit");
     let measured = fit(&read_json(&saved));
-    // Every saved figure tripled.
+    let windows = |v: &Value| -> Vec<Value> {
+        let observations = v["observations"].as_array().expect("observations");
+        observations
+            .iter()
+            .filter(|o| o["probe"] == true)
+            .map(|o| o["window_cpu_ms"].clone())
+            .collect()
+    };
+    let measured_windows = windows(&read_json(&saved));
+    // Every saved figure tripled, a probe's windows too.
     let tripled = || {
         let mut v = read_json(&saved);
         for o in v["observations"].as_array_mut().expect("observations") {
             let ms = o["cpu_per_request_ms"].as_f64().expect("figure");
             o["cpu_per_request_ms"] = Value::from(3.0 * ms);
+            if let Some(w) = o.get_mut("window_cpu_ms").and_then(Value::as_array_mut) {
+                for ms in w.iter_mut() {
+                    *ms = Value::from(3.0 * ms.as_f64().expect("ms"));
+                }
+            }
         }
         std::fs::write(&saved, v.to_string()).expect("write");
     };
@@ -268,6 +282,11 @@ fn from_reads_the_phases_again(cal: &Path, url: &str) {
     assert_eq!(from("6 read again"), 0);
     let again = fit(&read_json(&saved));
     assert!(within(again, measured, 0.001), "{again} against {measured}");
+    assert_eq!(
+        windows(&read_json(&saved)),
+        measured_windows,
+        "every window of a probe read again"
+    );
     // Without the phases' results, the saved figures.
     tripled();
     for phase in ["tokens-5", "tokens-100"] {
