@@ -80,9 +80,9 @@ fn observe_windows(runs: &[&VariantRun], tokens: u32) -> Option<Observation> {
 /// machine speed, is the median (the lower of the middle two for an even count), so that its
 /// req/s, latencies, threads and CPU stay one window's; its `ok` and `failed` count every
 /// window's requests, and `window_cpu_ms` keeps every window's CPU per answer as measured. One
-/// window is returned as it is; None for none. A single 10 s window of the seed's services at
-/// a 64-user probe moved by up to ×1.28 in CPU per answer from one window to the next, in one
-/// process as across fresh starts (session 18): one window carries that into the whole model.
+/// window is returned as it is; None for none. Four 10 s windows of the seed's services at a
+/// 64-user probe moved by up to ×1.30 in CPU per answer in one start of the service, and four
+/// fresh starts by up to ×1.28 (session 18): one window carries that into the whole model.
 pub fn median_window(mut windows: Vec<Observation>) -> Option<Observation> {
     if windows.len() < 2 {
         return windows.pop();

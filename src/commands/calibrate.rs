@@ -49,7 +49,7 @@ pub struct CalibrateArgs {
     pub probe: usize,
     /// Measure each probe this many times, back to back (each its warm-up and duration); the
     /// model takes the window with the median CPU per answer. A Python service's CPU per answer
-    /// moved by up to ×1.28 between two 10 s windows of one probe.
+    /// moved by up to ×1.30 between 10 s windows of one probe in one start of the service.
     #[arg(long, default_value_t = 1)]
     pub probe_runs: usize,
     /// The service's pool size when known (the probe's estimate is then only shown).
