@@ -47,8 +47,8 @@ pub struct CalibrateArgs {
     /// users with every answer sent at once (the CPU of a token waited for on the socket).
     #[arg(long, default_value_t = 64)]
     pub probe: usize,
-    /// Measure each probe this many times, back to back (each its warm-up and duration); the
-    /// model takes the window with the median CPU per answer. A Python service's CPU per answer
+    /// Measure each probe this many times (odd: 1, 3, 5 …), back to back (each its warm-up and
+    /// duration); the model takes the window with the median CPU per answer. A Python service's CPU per answer
     /// moved by up to ×1.30 between 10 s windows of one probe in one start of the service.
     #[arg(long, default_value_t = 1)]
     pub probe_runs: usize,
@@ -99,7 +99,7 @@ pub struct CalibrateArgs {
 }
 
 /// The most windows `--probe-runs` measures each probe in.
-const MAX_PROBE_RUNS: usize = 10;
+const MAX_PROBE_RUNS: usize = 9;
 
 /// Calibrate starts the service itself: `--target` and `--target-cmd`, no `--target-pid`.
 fn check_target_flags(args: &CalibrateArgs) -> anyhow::Result<()> {
@@ -167,10 +167,12 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
         }
         p => Some(p),
     };
-    if !(1..=MAX_PROBE_RUNS).contains(&args.probe_runs) {
+    if !(1..=MAX_PROBE_RUNS).contains(&args.probe_runs) || args.probe_runs.is_multiple_of(2) {
         return Err(flag_err(
             "--probe-runs",
-            format!("measure each probe 1 to {MAX_PROBE_RUNS} times, e.g. 3"),
+            format!(
+                "an odd number of windows from 1 to {MAX_PROBE_RUNS}, e.g. 3, so that one window is the median (with two, the model would take the cheaper one)"
+            ),
         ));
     }
     if probe.is_none() && args.probe_runs > 1 {

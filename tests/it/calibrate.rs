@@ -74,7 +74,7 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
         "--probe",
         "24",
         "--probe-runs",
-        "2",
+        "3",
         "-d",
         "2s",
         "--warmup",
@@ -87,11 +87,11 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("then a probe at 24 users measured 2 times"),
+        err.contains("then a probe at 24 users measured 3 times"),
         "{err}"
     );
     assert!(
-        stdout.contains("(the probe at 24 users, 100 tokens, in 2 windows: CPU per answer "),
+        stdout.contains("(the probe at 24 users, 100 tokens, in 3 windows: CPU per answer "),
         "{stdout}"
     );
     assert!(
@@ -128,6 +128,7 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
         .map(|p| read_json(&p))
         .collect();
     assert_eq!(truths.len(), 2, "one truth file per phase");
+    probes_in_three_windows(&cal, &out);
     let mean = |k: &str| {
         truths
             .iter()
@@ -231,6 +232,50 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
     assert_eq!(code, 0, "{err}");
     the_probe_measured_again(&out, &url, &cmd, dir.path());
     from_reads_the_phases_again(&out, &url);
+}
+
+/// `--probe-runs 3`: each phase measured its probe three times, back to back; the calibration
+/// keeps one probe per answer length, the median window, with every window's CPU per answer and
+/// every window's requests counted.
+fn probes_in_three_windows(cal: &Value, out: &Path) {
+    let probes: Vec<&Value> = cal["observations"]
+        .as_array()
+        .expect("observations")
+        .iter()
+        .filter(|o| o["probe"] == true)
+        .collect();
+    assert_eq!(probes.len(), 2, "one probe per answer length\n{cal:#}");
+    for (probe, phase) in probes.iter().zip(["tokens-5", "tokens-100"]) {
+        let result = read_json(&out.join(phase).join("result.json"));
+        let windows: Vec<&Value> = result["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .filter(|r| r["point"]["concurrency"] == 24)
+            .collect();
+        assert_eq!(windows.len(), 3, "{phase}: three windows of the probe");
+        let cpu: Vec<f64> = probe["window_cpu_ms"]
+            .as_array()
+            .expect("window_cpu_ms")
+            .iter()
+            .map(|v| v.as_f64().expect("ms"))
+            .collect();
+        assert_eq!(cpu.len(), 3, "{probe:#}");
+        let chosen = probe["cpu_per_request_ms"].as_f64().expect("cpu");
+        assert!(
+            cpu.iter().any(|c| (c - chosen).abs() < 1e-9),
+            "the row is one of its windows: {chosen} in {cpu:?}"
+        );
+        let ok: u64 = windows
+            .iter()
+            .map(|r| r["counters"]["ok"].as_u64().expect("ok"))
+            .sum();
+        assert_eq!(
+            probe["ok"].as_u64(),
+            Some(ok),
+            "{phase}: every window's requests"
+        );
+    }
 }
 
 /// `calibrate --from` reads each point again from its phase's `result.json` when it is kept
@@ -460,12 +505,27 @@ fn calibrate_refuses_bad_flags_before_any_load() {
         (["--probe", "8"], "--probe"),
         (["--variant", "nope"], "--variant"),
         (["--pool", "0"], "--pool"),
+        (["--probe-runs", "0"], "--probe-runs"),
+        (["--probe-runs", "2"], "--probe-runs"),
+        (["--probe-runs", "11"], "--probe-runs"),
     ] {
         let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
         let (code, _, err) = ragperf(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(&format!("{flag}:")), "{args:?}: {err}");
     }
+    // Nothing to repeat.
+    let args: Vec<&str> = base
+        .iter()
+        .chain(["--probe", "0", "--probe-runs", "3"].iter())
+        .copied()
+        .collect();
+    let (code, _, err) = ragperf(&args);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--probe-runs:") && err.contains("--probe 0"),
+        "{err}"
+    );
 }
 
 /// The GIL's share of an event loop's off-loop CPU, fitted by running the model at the probes
