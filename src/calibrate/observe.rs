@@ -77,7 +77,8 @@ fn observe_windows(runs: &[&VariantRun], tokens: u32) -> Option<Observation> {
 }
 
 /// A probe measured in several windows as one: the window whose CPU per answer, put at its
-/// machine speed, is the median (the lower of the middle two for an even count), so that its
+/// machine speed, is the median (`--probe-runs` is odd: for an even count this takes the lower
+/// of the middle two, the cheaper), so that its
 /// req/s, latencies, threads and CPU stay one window's; its `ok` and `failed` count every
 /// window's requests, and `window_cpu_ms` keeps every window's CPU per answer as measured. One
 /// window is returned as it is; None for none. Four 10 s windows of the seed's services at a
