@@ -173,10 +173,10 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
     // At the calibration's machine speed. This target spends CPU time (`--work time`), which
     // the machine's speed does not change, so putting a point at one speed moves it by exactly
     // its reading's ratio to the reference, and nothing else: each probe's figure in the model
-    // is the truth × that ratio. (The readings themselves are not held to the truth: in the
-    // debug build one calibration's six read 0.35 to 0.59, and on CI's machine the loaded
-    // probe's read ~25 % under the reference, which took the per-token slope at one speed to
-    // 371 µs against 590 spent.)
+    // is the truth × that ratio. (The readings themselves are not held to the truth: one run
+    // of this test read its six at 0.35 to 0.59, and on CI's machine the loaded probe's read
+    // ~25 % under the reference, which took the per-token slope at one speed to 371 µs against
+    // 590 spent.)
     probes_at_one_speed(&cal, per_request, per_token);
     // A pool of 10 that holds a thread for the whole stream: `sync` with --workers 10 (±20 %).
     assert_eq!(cal["shape"]["variant"], "sync", "{cal:#}");
