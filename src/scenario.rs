@@ -124,6 +124,14 @@ pub struct RequestConfig {
     /// pool), serially on its one thread and under the GIL; the body spends the rest. Only
     /// `sync-stream` has such a loop.
     pub cpu_request_loop_share: f64,
+    /// Share of every CPU section that would hold the GIL (per request, per token event, per
+    /// read; on an event loop or a pool thread) that its thread spends without it, before
+    /// taking it: the kernel's part of a CPython service's CPU, whose system calls (socket reads
+    /// and writes, the loop's poll, waking another thread) run with the GIL released. With it a
+    /// model under the GIL can use more than one core, as the service does (the seed's
+    /// streaming `def` endpoint: 1.00–1.05 cores at saturation, a quarter of it system time).
+    /// `ragperf calibrate` bounds it by the service's system share. Only with `gil`.
+    pub cpu_outside_gil_share: f64,
     /// Run every CPU section under one global lock, as CPython's GIL does (Q6).
     pub gil: bool,
     /// `inferenceConfig.maxTokens`.
@@ -151,6 +159,7 @@ impl Default for RequestConfig {
             cpu_parallel_share: 0.0,
             cpu_token_loop_share: 0.0,
             cpu_request_loop_share: 0.0,
+            cpu_outside_gil_share: 0.0,
             gil: false,
             max_tokens: 512,
             temperature: 0.1,
@@ -475,6 +484,11 @@ impl Scenario {
                 "request.cpu_request_loop_share",
                 r.cpu_request_loop_share,
                 "all in the endpoint's body",
+            ),
+            (
+                "request.cpu_outside_gil_share",
+                r.cpu_outside_gil_share,
+                "all of every section under the GIL",
             ),
         ] {
             if !(0.0..=1.0).contains(&v) {

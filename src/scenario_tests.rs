@@ -73,6 +73,9 @@ fn errors_name_the_field() {
     assert!(err("[request]\ncpu_offloop_share = -0.1").contains("request.cpu_offloop_share"));
     assert!(err("[request]\ncpu_token_loop_share = 1.2").contains("request.cpu_token_loop_share"));
     assert!(
+        err("[request]\ncpu_outside_gil_share = 1.5").contains("request.cpu_outside_gil_share")
+    );
+    assert!(
         err("[request]\ncpu_request_loop_share = -1").contains("request.cpu_request_loop_share")
     );
     assert!(

@@ -132,6 +132,11 @@ pub struct Calibration {
     /// Where an event loop's per-request CPU ran (`request.cpu_offloop_share` and
     /// `request.cpu_parallel_share`; both 0 unless the service is one event loop).
     pub cpu_placement: model::CpuPlacement,
+    /// For a thread pool under the GIL: the share of every CPU section outside it (the
+    /// kernel's share of the server's CPU, [`model::outside_gil_share`];
+    /// `request.cpu_outside_gil_share`); 0 for an event loop.
+    #[serde(default)]
+    pub outside_gil_share: f64,
     /// For an event loop with off-loop CPU: the threads that ran it at most (its executor;
     /// `load.max_blocking_threads`).
     pub offloop_threads: Option<usize>,
@@ -295,6 +300,10 @@ pub fn conclude(
         VariantKind::AsyncSingle => model::cpu_placement(&at_speed, &cpu),
         _ => model::CpuPlacement::default(),
     };
+    let outside_gil_share = match shape.variant {
+        VariantKind::AsyncSingle => 0.0,
+        _ => model::outside_gil_share(&at_speed),
+    };
     let offloop_threads = (cpu_placement.offloop + cpu_placement.parallel > 0.0)
         .then(|| model::offloop_threads(&at_speed))
         .flatten();
@@ -325,6 +334,7 @@ pub fn conclude(
         calls_per_request: calls,
         cpu_steps,
         cpu_placement,
+        outside_gil_share,
         offloop_threads,
         loop_shares,
         model_at_probes: None,

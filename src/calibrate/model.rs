@@ -54,6 +54,10 @@ pub struct Observation {
     /// busiest holder had (None: not sampled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gil_off_busiest_share: Option<f64>,
+    /// The kernel's share of the server's CPU over the point: its system time over its user
+    /// plus system time (None: not measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_share: Option<f64>,
     /// A probe measured in several windows (`--probe-runs`): each window's CPU per answer, ms,
     /// as measured and in the order measured. The other figures are the median window's
     /// ([`median_window`](super::observe::median_window)). Empty: one window.
@@ -433,6 +437,32 @@ pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
 fn placement_points(obs: &[Observation]) -> Vec<&Observation> {
     let has_probes = obs.iter().any(|o| o.probe);
     obs.iter().filter(|o| o.probe == has_probes).collect()
+}
+
+/// For a thread pool under the GIL (`sync`, `sync-stream`): the share of every CPU section its
+/// threads spend outside the GIL (`request.cpu_outside_gil_share`), the kernel's share of the
+/// server's CPU at the probes (the low levels without probes), their mean; 0 when none was
+/// measured. CPython makes its system calls (a socket read or write, the event loop's poll, the
+/// GIL's own hand-over) with the GIL released, so that CPU runs beside whoever holds it; the
+/// model holding all of it under its lock cannot use more than one core, where the service does.
+/// On the seed's streaming `def` endpoint a quarter of its CPU was system time (0.24–0.28 at 64
+/// to 200 users, both time scales) and it saturated at 1.00–1.05 cores; its model as
+/// calibrated in the seventh sitting served 11.5 req/s at time scale 1 with 64 users and
+/// 120-token answers, 12.2 with a tenth outside, 13.1 with a quarter, where the service served
+/// 12.8–13.9 (`reports/outside-gil/`).
+///
+/// Not for an event loop: there calibrate reads where the CPU ran from the server's threads
+/// ([`cpu_placement`]), which counts the kernel's part beyond one core already.
+pub fn outside_gil_share(obs: &[Observation]) -> f64 {
+    let shares: Vec<f64> = placement_points(obs)
+        .iter()
+        .filter_map(|o| o.system_share)
+        .filter(|s| s.is_finite())
+        .collect();
+    if shares.is_empty() {
+        return 0.0;
+    }
+    (shares.iter().sum::<f64>() / shares.len() as f64).clamp(0.0, 1.0)
 }
 
 /// py-spy's share of the GIL's samples held by other threads than the busiest, averaged over

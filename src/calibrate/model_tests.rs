@@ -365,3 +365,30 @@ fn a_burst_splits_the_paced_probes_token_cost_into_event_and_read() {
     let split = split_reads(&paced, &dearer);
     assert_eq!((split.per_token_us, split.per_read_us), (490.0, 0.0));
 }
+
+#[test]
+fn the_share_outside_the_gil_is_the_kernels_at_the_probes() {
+    let at = |probe: bool, system: Option<f64>| Observation {
+        probe,
+        system_share: system,
+        ..ob(if probe { 64 } else { 8 }, 120, 120.0, 80.0, 42)
+    };
+    // The seed's streaming `def` endpoint at time scale 1: 0.10 at 8 users, 0.25-0.29 at the
+    // probes; the probes' mean counts, not the low level's.
+    let obs = [
+        at(false, Some(0.10)),
+        at(true, Some(0.25)),
+        at(true, Some(0.29)),
+    ];
+    assert!((outside_gil_share(&obs) - 0.27).abs() < 1e-9);
+    // Without probes, the low levels'; a point that did not measure it is left out.
+    let obs = [
+        at(false, Some(0.10)),
+        at(false, Some(0.20)),
+        at(false, None),
+    ];
+    assert!((outside_gil_share(&obs) - 0.15).abs() < 1e-9);
+    // Nothing measured: none outside.
+    assert_eq!(outside_gil_share(&[at(true, None)]), 0.0);
+    assert_eq!(outside_gil_share(&[]), 0.0);
+}

@@ -25,6 +25,11 @@ impl Calibration {
         let loop_shares = self.loop_shares.unwrap_or_default();
         s.request.cpu_request_loop_share = two(loop_shares.request);
         s.request.cpu_token_loop_share = two(loop_shares.token);
+        s.request.cpu_outside_gil_share = if gil {
+            two(self.outside_gil_share)
+        } else {
+            0.0
+        };
         s.request.gil = gil;
         s.load.variants = vec![self.shape.variant.name().to_string()];
         s.load.max_blocking_threads = match self.shape.variant {
@@ -125,6 +130,19 @@ impl Calibration {
                          max_blocking_threads)"
                     ))
                     .unwrap_or_default()
+            )
+        } else if s.request.cpu_outside_gil_share > 0.0 {
+            format!(
+                "#   Where it ran is not split for a thread pool (its threads share one GIL), but \
+                 {:.0} % of every CPU section runs outside the GIL, before taking it: the kernel's \
+                 share of the server's CPU at the {} (its system time: CPython releases the GIL \
+                 for its system calls; cpu_outside_gil_share).\n",
+                100.0 * s.request.cpu_outside_gil_share,
+                if self.observations.iter().any(|o| o.probe) {
+                    "probes"
+                } else {
+                    "low levels"
+                }
             )
         } else {
             "#   Where it ran is not split for a thread pool: its threads share one GIL.\n".into()

@@ -118,6 +118,11 @@ pub struct CommonArgs {
     /// `ragperf calibrate` measures it. The other variants ignore it.
     #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
     pub cpu_request_loop_share: Option<f64>,
+    /// Share (0–1) of every CPU section under the GIL that its thread spends without it, before
+    /// taking it (a CPython thread's system calls release the GIL); `ragperf calibrate` bounds
+    /// it by the service's system time. Only with --gil.
+    #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
+    pub cpu_outside_gil_share: Option<f64>,
     /// Serialise every CPU section through one global lock, as CPython's GIL.
     #[arg(long)]
     pub gil: bool,
@@ -228,6 +233,9 @@ pub fn scenario(common: &CommonArgs) -> anyhow::Result<Scenario> {
     }
     if let Some(v) = common.cpu_request_loop_share {
         s.request.cpu_request_loop_share = v;
+    }
+    if let Some(v) = common.cpu_outside_gil_share {
+        s.request.cpu_outside_gil_share = v;
     }
     if common.gil {
         s.request.gil = true;

@@ -172,6 +172,10 @@ fn refuse_variant_knobs(common: &CommonArgs, s: &Scenario) -> anyhow::Result<()>
             "--cpu-request-loop-share",
             common.cpu_request_loop_share.is_some(),
         ),
+        (
+            "--cpu-outside-gil-share",
+            common.cpu_outside_gil_share.is_some(),
+        ),
     ] {
         if set {
             return Err(flag_err(

@@ -481,10 +481,14 @@ fn request_line(result: &RunResult) -> String {
                 ", {us} µs more per socket read of the stream that brings a token (one not already buffered)"
             ),
         },
-        if s.request.gil {
-            ", every CPU section under one global lock (GIL on)"
-        } else {
-            ""
+        match (s.request.gil, s.request.cpu_outside_gil_share) {
+            (false, _) => String::new(),
+            (true, share) if share > 0.0 => format!(
+                ", every CPU section under one global lock (GIL on) but {:.0} % of each, spent \
+                 before taking it (the kernel's part)",
+                100.0 * share
+            ),
+            (true, _) => ", every CPU section under one global lock (GIL on)".into(),
         }
     )
 }

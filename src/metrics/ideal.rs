@@ -47,13 +47,15 @@ fn cpu_s(s: &Scenario, tokens: f64) -> f64 {
 /// warm-up must cover it or the window opens before steady state.
 /// With `cpu_parallel_share`, that share of the per-request CPU runs beside the lock on the
 /// other cores, so the one lock carries only the rest (or the cores all of it, if that is
-/// longer); without the GIL an event loop also sheds `cpu_offloop_share`.
+/// longer), and of that only what `cpu_outside_gil_share` leaves it; without the GIL an event
+/// loop also sheds `cpu_offloop_share`.
 pub fn cpu_cycle_s(s: &Scenario, concurrency: usize, single_thread: bool, cores: usize) -> f64 {
     let cores = cores.max(1) as f64;
     let total = cpu_s(s, tokens(s, None));
     let work = s.request.cpu_work_us as f64 / 1e6;
     let per_request = if s.request.gil {
-        (total - work * s.request.cpu_parallel_share).max(total / cores)
+        let held = 1.0 - s.request.cpu_outside_gil_share.clamp(0.0, 1.0);
+        ((total - work * s.request.cpu_parallel_share) * held).max(total / cores)
     } else if single_thread {
         let shed = s.request.cpu_parallel_share + s.request.cpu_offloop_share;
         (total - work * shed).max(total / cores)
@@ -168,6 +170,13 @@ mod tests {
         // 110 ms per request: 200 users on one core (the GIL) take 22 s, on two cores 11 s.
         s.request.gil = true;
         assert!((cpu_cycle_s(&s, 200, false, 2) - 22.0).abs() < 1e-9);
+        // A fifth of every section outside the lock: it carries 88 ms per request (17.6 s);
+        // all but a tenth: the two cores' 11 s.
+        s.request.cpu_outside_gil_share = 0.2;
+        assert!((cpu_cycle_s(&s, 200, false, 2) - 17.6).abs() < 1e-9);
+        s.request.cpu_outside_gil_share = 0.9;
+        assert!((cpu_cycle_s(&s, 200, false, 2) - 11.0).abs() < 1e-9);
+        s.request.cpu_outside_gil_share = 0.0;
         s.request.gil = false;
         assert!((cpu_cycle_s(&s, 200, false, 2) - 11.0).abs() < 1e-9);
         assert!((cpu_cycle_s(&s, 200, true, 2) - 22.0).abs() < 1e-9);

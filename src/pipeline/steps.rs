@@ -12,8 +12,8 @@
 //! `sync-stream` runs the same steps cut into pool jobs; it uses the pieces below
 //! ([`embed_and_retrieve_blocking`], [`prepare`], [`token_cpu`], [`close_stream`]) directly.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::cpu;
@@ -55,8 +55,9 @@ pub struct RequestContext {
     /// Share of `cpu_work_us` a `sync-stream` service's event loop spends on every new request
     /// (reading it, dispatching its body), serially on its one thread.
     pub cpu_request_loop_share: f64,
-    /// The global lock of `gil = true` (shared with the blocking pool's off-loop work).
-    pub gil: Option<Arc<Mutex<()>>>,
+    /// The global lock of `gil = true` (shared with the blocking pool's off-loop work), with
+    /// the share of every section under it a thread spends outside it.
+    pub gil: Option<Arc<cpu::Gil>>,
     /// `inferenceConfig.maxTokens`.
     pub max_tokens: u32,
     /// `inferenceConfig.temperature`.
@@ -373,12 +374,7 @@ pub async fn run_async(
 /// wait included) added to the clock's CPU total. No tick: [`token_sink`] does all of it and
 /// ticks; `sync-stream` splits it between the pool thread and its event loop (whose pass holds
 /// the GIL already, so it passes none).
-pub(crate) fn token_cpu(
-    clock: &mut TokenClock,
-    delta: &str,
-    cpu_us: u64,
-    gil: Option<&std::sync::Mutex<()>>,
-) {
+pub(crate) fn token_cpu(clock: &mut TokenClock, delta: &str, cpu_us: u64, gil: Option<&cpu::Gil>) {
     if cpu_us > 0 {
         let t0 = Instant::now();
         let digest = cpu::token_work(delta, cpu_us, gil);

@@ -58,10 +58,41 @@ impl Shared {
         }
     }
 
-    /// [`Shared::loop_turn`], taking the GIL for it (a turn outside the loop's passes).
+    /// [`Shared::loop_turn`], taking the GIL for it (a turn outside the loop's passes) after
+    /// the turn's CPU outside it.
     fn turn_under_gil(&self, item: LoopItem) -> (Job, Origin) {
+        self.outside_gil(std::slice::from_ref(&item));
         let _gil = cpu::hold(self.ctx.gil.as_deref());
         self.loop_turn(item)
+    }
+
+    /// The loop's CPU for one item's turn, µs (all of it, in and outside the GIL).
+    fn turn_us(&self, item: &LoopItem) -> u64 {
+        match item {
+            LoopItem::Request(_) => self.loop_request_us,
+            LoopItem::Stream(_, true) => self.loop_token_us,
+            LoopItem::Stream(_, false) => 0,
+        }
+    }
+
+    /// Of `us` of the loop's CPU, what runs holding the GIL (all of it without one).
+    fn under_gil_us(&self, us: u64) -> u64 {
+        us - self
+            .ctx
+            .gil
+            .as_ref()
+            .map_or(0, |g| g.outside_us(us))
+            .min(us)
+    }
+
+    /// The part of these items' turns that runs outside the GIL (`cpu_outside_gil_share`: the
+    /// loop's poll and its sends release it), spent now on the loop's thread without it.
+    fn outside_gil(&self, items: &[LoopItem]) {
+        let Some(gil) = self.ctx.gil.as_deref() else {
+            return;
+        };
+        let us: u64 = items.iter().map(|i| gil.outside_us(self.turn_us(i))).sum();
+        std::hint::black_box(cpu::prompt_work("loop", us, None));
     }
 
     /// Closes the event loop's inbox: the loop ends once it has emptied it.
@@ -74,15 +105,16 @@ impl Shared {
         );
     }
 
-    /// The event loop's turn for one item, the caller holding the GIL: a new request's share of
-    /// the per-request CPU (then its body is queued), or a stream's share of its token's CPU
-    /// and the token sent (the clock ticks), then its next `next()` is queued.
+    /// The event loop's turn for one item, the caller holding the GIL (and having spent the
+    /// turn's part outside it): a new request's share of the per-request CPU (then its body is
+    /// queued), or a stream's share of its token's CPU and the token sent (the clock ticks),
+    /// then its next `next()` is queued.
     pub(super) fn loop_turn(&self, item: LoopItem) -> (Job, Origin) {
         match item {
             LoopItem::Request(ticket) => {
                 std::hint::black_box(cpu::prompt_work(
                     &ticket.question,
-                    self.loop_request_us,
+                    self.under_gil_us(self.loop_request_us),
                     None,
                 ));
                 (Job::Start(ticket), Origin::Loop)
@@ -97,7 +129,12 @@ impl Shared {
     /// out (the clock ticks). The caller holds the GIL.
     fn send_token(&self, mut open: Box<Open>, token: bool) -> Box<Open> {
         if token {
-            steps::token_cpu(&mut open.clock, "", self.loop_token_us, None);
+            steps::token_cpu(
+                &mut open.clock,
+                "",
+                self.under_gil_us(self.loop_token_us),
+                None,
+            );
             open.clock.token();
         }
         open
@@ -114,6 +151,8 @@ pub(super) fn event_loop(shared: &Arc<Shared>, inbox: &Receiver<LoopItem>) {
         // work (CPython makes a thread drop it then when another asks for it).
         let mut ready = vec![first];
         ready.extend(inbox.try_iter());
+        // The pass's CPU outside the GIL first: the poll that found them ready, the sends.
+        shared.outside_gil(&ready);
         let mut ready = ready.into_iter().peekable();
         while ready.peek().is_some() {
             if shared.abandon.load(Ordering::Relaxed) {

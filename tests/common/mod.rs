@@ -151,7 +151,11 @@ pub fn request_context(
         cpu_parallel_share: s.request.cpu_parallel_share,
         cpu_token_loop_share: s.request.cpu_token_loop_share,
         cpu_request_loop_share: s.request.cpu_request_loop_share,
-        gil: s.request.gil.then(|| Arc::new(std::sync::Mutex::new(()))),
+        gil: s.request.gil.then(|| {
+            Arc::new(ragperf::pipeline::cpu::Gil::new(
+                s.request.cpu_outside_gil_share,
+            ))
+        }),
         max_tokens: s.request.max_tokens,
         temperature: s.request.temperature,
     }

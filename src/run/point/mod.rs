@@ -25,6 +25,7 @@ use crate::metrics::gil::GilSampler;
 use crate::metrics::process::ProcessSampler;
 use crate::metrics::recorder::Recorder;
 use crate::metrics::server::{ServerFigures, ServerSampler};
+use crate::pipeline::cpu::Gil;
 use crate::pipeline::steps::RequestContext;
 use crate::pipeline::{Executor, ExecutorOptions, RequestRecord, start_executor};
 use crate::result::{LoadPoint, VariantRun};
@@ -72,7 +73,10 @@ fn start(
                 cpu_parallel_share: s.request.cpu_parallel_share,
                 cpu_token_loop_share: s.request.cpu_token_loop_share,
                 cpu_request_loop_share: s.request.cpu_request_loop_share,
-                gil: s.request.gil.then(|| Arc::new(std::sync::Mutex::new(()))),
+                gil: s
+                    .request
+                    .gil
+                    .then(|| Arc::new(Gil::new(s.request.cpu_outside_gil_share))),
                 max_tokens: s.request.max_tokens,
                 temperature: s.request.temperature,
             });
