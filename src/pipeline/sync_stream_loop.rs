@@ -61,7 +61,9 @@ impl Shared {
     /// [`Shared::loop_turn`], taking the GIL for it (a turn outside the loop's passes) after
     /// the turn's CPU outside it.
     fn turn_under_gil(&self, item: LoopItem) -> (Job, Origin) {
-        self.outside_gil(std::slice::from_ref(&item));
+        let mut item = [item];
+        self.outside_gil(&mut item);
+        let [item] = item;
         let _gil = cpu::hold(self.ctx.gil.as_deref());
         self.loop_turn(item)
     }
@@ -86,13 +88,21 @@ impl Shared {
     }
 
     /// The part of these items' turns that runs outside the GIL (`cpu_outside_gil_share`: the
-    /// loop's poll and its sends release it), spent now on the loop's thread without it.
-    fn outside_gil(&self, items: &[LoopItem]) {
+    /// loop's poll and its sends release it), spent now on the loop's thread without it; a
+    /// token's part counts in its stream's per-token CPU, like the rest of the turn.
+    fn outside_gil(&self, items: &mut [LoopItem]) {
         let Some(gil) = self.ctx.gil.as_deref() else {
             return;
         };
-        let us: u64 = items.iter().map(|i| gil.outside_us(self.turn_us(i))).sum();
-        std::hint::black_box(cpu::prompt_work("loop", us, None));
+        for item in items {
+            let us = gil.outside_us(self.turn_us(item));
+            match item {
+                LoopItem::Stream(open, _) => steps::token_cpu(&mut open.clock, "", us, None),
+                LoopItem::Request(ticket) => {
+                    std::hint::black_box(cpu::prompt_work(&ticket.question, us, None));
+                }
+            }
+        }
     }
 
     /// Closes the event loop's inbox: the loop ends once it has emptied it.
@@ -152,7 +162,7 @@ pub(super) fn event_loop(shared: &Arc<Shared>, inbox: &Receiver<LoopItem>) {
         let mut ready = vec![first];
         ready.extend(inbox.try_iter());
         // The pass's CPU outside the GIL first: the poll that found them ready, the sends.
-        shared.outside_gil(&ready);
+        shared.outside_gil(&mut ready);
         let mut ready = ready.into_iter().peekable();
         while ready.peek().is_some() {
             if shared.abandon.load(Ordering::Relaxed) {
