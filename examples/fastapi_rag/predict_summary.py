@@ -22,6 +22,7 @@ table the runs against that median: how far the service moves from itself at the
 which is as close as any model can be expected to come to a single run.
 """
 import json
+import math
 import pathlib
 import re
 import statistics
@@ -82,6 +83,9 @@ def model_row(endpoint, scale, cal):
         # Absent in calibrations written before ragperf measured where the CPU runs.
         f'| {cal.get("cpu_steps", 1)} | {100 * place.get("offloop", 0.0):.0f} % '
         f'| {100 * place.get("parallel", 0.0):.0f} % '
+        # The kernel's share, spent before taking the GIL (absent before ragperf measured it);
+        # rounded down to whole percent as the calibrated scenario writes it.
+        f'| {math.floor(100 * cal.get("outside_gil_share", 0.0)):.0f} % '
         # Starlette's event loop in front of a sync-streaming pool (absent before ragperf read it).
         f'| {loop_shares(cal)} |'
     )
@@ -265,8 +269,8 @@ lines = [
     "",
     "Models written by `ragperf calibrate`:",
     "",
-    "| endpoint | time scale | variant | CPU per request | CPU per token event | CPU per socket read | CPU steps | off the loop, GIL | in parallel | on the event loop (request / token) |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| endpoint | time scale | variant | CPU per request | CPU per token event | CPU per socket read | CPU steps | off the loop, GIL | in parallel | outside the GIL | on the event loop (request / token) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
     *models,
 ]
 if adjusted:
