@@ -741,10 +741,17 @@ fn calibrate_from_saved_observations_measures_nothing() {
 /// The model `calibrate --from` derives from a saved calibration of the seed's streaming `def`
 /// endpoint at `time_scale` (the calibrated scenario written beside it).
 fn seed_stream_sync_from(from: &Path, time_scale: &str) -> String {
-    let (code, _, err) = ragperf(&[
+    seed_model_from(from, "/chat/stream/sync", time_scale, &[])
+}
+
+/// The model `calibrate --from` derives from a saved calibration of the seed's SSE endpoint
+/// `path` at `time_scale`, with `extra` flags (the calibrated scenario written beside it).
+fn seed_model_from(from: &Path, path: &str, time_scale: &str, extra: &[&str]) -> String {
+    let target = format!("http://127.0.0.1:18080{path}");
+    let mut args = vec![
         "calibrate",
         "--target",
-        "http://127.0.0.1:18080/chat/stream/sync",
+        &target,
         "--protocol",
         "sse",
         "--time-scale",
@@ -752,7 +759,9 @@ fn seed_stream_sync_from(from: &Path, time_scale: &str) -> String {
         "--from",
         from.to_str().expect("utf-8 path"),
         "--no-probe-check",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let (code, _, err) = ragperf(&args);
     assert_eq!(code, 0, "{err}");
     let beside = from.parent().expect("a directory").join("calibrated.toml");
     std::fs::read_to_string(beside).expect("written beside")
@@ -825,46 +834,18 @@ fn a_pools_share_outside_the_gil_is_the_kernels_share_of_its_cpu() {
     // The seed's streaming `def` endpoint at time scale 1 (the seventh sitting, 2026-12-04): at
     // its 64-user probes (the median windows) 22 % of the server's CPU was system time with
     // 20-token answers and 28 % with 120-token ones; at 2 and 8 users 10-15 %.
-    let (dir, saved) = saved_calibration("seed-stream-sync-ts1-seventh.json");
+    let (_dir, saved) = saved_calibration("seed-stream-sync-ts1-seventh.json");
     let toml = seed_stream_sync_from(&saved, "1");
     assert!(toml.contains("variants = [\"sync-stream\"]"), "{toml}");
     let share = toml_number(&toml, "cpu_outside_gil_share");
     assert!((0.20..=0.32).contains(&share), "{share}\n{toml}");
     assert!(toml.contains("runs outside the GIL"), "{toml}");
     // Without the GIL there is nothing to be outside of.
-    let (code, _, err) = ragperf(&[
-        "calibrate",
-        "--target",
-        "http://127.0.0.1:18080/chat/stream/sync",
-        "--protocol",
-        "sse",
-        "--time-scale",
-        "1",
-        "--from",
-        saved.to_str().expect("utf-8 path"),
-        "--no-probe-check",
-        "--no-gil",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let toml = std::fs::read_to_string(dir.path().join("calibrated.toml")).expect("written");
+    let toml = seed_model_from(&saved, "/chat/stream/sync", "1", &["--no-gil"]);
     assert_eq!(toml_number(&toml, "cpu_outside_gil_share"), 0.0, "{toml}");
     // An event loop's CPU is placed by its threads instead (cpu_parallel_share): none here.
     let (_dir, saved) = saved_calibration("seed-stream-async-ts1.json");
-    let (code, _, err) = ragperf(&[
-        "calibrate",
-        "--target",
-        "http://127.0.0.1:18080/chat/stream",
-        "--protocol",
-        "sse",
-        "--time-scale",
-        "1",
-        "--from",
-        saved.to_str().expect("utf-8 path"),
-        "--no-probe-check",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let beside = saved.parent().expect("a directory").join("calibrated.toml");
-    let toml = std::fs::read_to_string(beside).expect("written");
+    let toml = seed_model_from(&saved, "/chat/stream", "1", &[]);
     assert!(toml.contains("variants = [\"async-single\"]"), "{toml}");
     assert_eq!(toml_number(&toml, "cpu_outside_gil_share"), 0.0, "{toml}");
 }
