@@ -130,7 +130,7 @@ pub struct RequestConfig {
     /// and writes, the loop's poll, waking another thread) run with the GIL released. With it a
     /// model under the GIL can use more than one core, as the service does (the seed's
     /// streaming `def` endpoint: 1.00–1.05 cores at saturation, a quarter of it system time).
-    /// `ragperf calibrate` bounds it by the service's system share. Only with `gil`.
+    /// `ragperf calibrate` sets it to the service's system share at its probes. Only with `gil`.
     pub cpu_outside_gil_share: f64,
     /// Run every CPU section under one global lock, as CPython's GIL does (Q6).
     pub gil: bool,
@@ -505,6 +505,16 @@ impl Scenario {
                     "is {} and request.cpu_parallel_share {}: together they are shares of one \
                      cpu_work_us and must add up to at most 1",
                     r.cpu_offloop_share, r.cpu_parallel_share
+                ),
+            ));
+        }
+        if r.cpu_outside_gil_share > 0.0 && !r.gil {
+            return Err(invalid(
+                "request.cpu_outside_gil_share",
+                format!(
+                    "is {} but request.gil is false: without the GIL every section already runs \
+                     without it; set request.gil = true (--gil) or the share to 0",
+                    r.cpu_outside_gil_share
                 ),
             ));
         }

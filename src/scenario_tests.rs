@@ -75,6 +75,13 @@ fn errors_name_the_field() {
     assert!(
         err("[request]\ncpu_outside_gil_share = 1.5").contains("request.cpu_outside_gil_share")
     );
+    // A share outside a lock that is not there: refused, naming the field and the fix.
+    let e = err("[request]\ncpu_outside_gil_share = 0.25");
+    assert!(
+        e.contains("request.cpu_outside_gil_share") && e.contains("request.gil = true"),
+        "{e}"
+    );
+    assert!(Scenario::from_toml("[request]\ngil = true\ncpu_outside_gil_share = 0.25").is_ok());
     assert!(
         err("[request]\ncpu_request_loop_share = -1").contains("request.cpu_request_loop_share")
     );

@@ -119,8 +119,8 @@ pub struct CommonArgs {
     #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
     pub cpu_request_loop_share: Option<f64>,
     /// Share (0–1) of every CPU section under the GIL that its thread spends without it, before
-    /// taking it (a CPython thread's system calls release the GIL); `ragperf calibrate` bounds
-    /// it by the service's system time. Only with --gil.
+    /// taking it (a CPython thread's system calls release the GIL); `ragperf calibrate` sets it
+    /// to the service's system share of its CPU. Only with --gil.
     #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
     pub cpu_outside_gil_share: Option<f64>,
     /// Serialise every CPU section through one global lock, as CPython's GIL.
