@@ -198,10 +198,7 @@ pub(super) fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
             .as_ref()
             .and_then(|s| s.gil.as_ref())
             .and_then(|g| g.off_busiest_share()),
-        system_share: r.server.as_ref().and_then(|s| {
-            let all = s.cpu_user_s + s.cpu_sys_s;
-            (all > 0.0 && s.cpu_sys_s.is_finite()).then(|| (s.cpu_sys_s / all).clamp(0.0, 1.0))
-        }),
+        system_share: r.server.as_ref().and_then(|s| s.system_share()),
         window_cpu_ms: Vec::new(),
     }
 }

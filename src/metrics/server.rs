@@ -184,6 +184,12 @@ impl ServerFigures {
         self.cpu_user_s + self.cpu_sys_s
     }
 
+    /// The kernel's share of that CPU (system over user plus system time); None without CPU.
+    pub fn system_share(&self) -> Option<f64> {
+        let all = self.cpu_s();
+        (all > 0.0 && self.cpu_sys_s.is_finite()).then(|| (self.cpu_sys_s / all).clamp(0.0, 1.0))
+    }
+
     /// Cores in use on average over the window (CPU seconds ÷ window); None for an empty window.
     pub fn cores(&self) -> Option<f64> {
         (self.window_s > 0.0).then(|| self.cpu_s() / self.window_s)

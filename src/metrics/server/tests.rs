@@ -350,3 +350,15 @@ fn a_live_sampler_records_the_machine_speed() {
         f.samples.len()
     );
 }
+
+#[test]
+fn the_system_share_is_the_kernels_part_of_the_cpu() {
+    let f = ServerFigures {
+        cpu_user_s: 3.0,
+        cpu_sys_s: 1.0,
+        ..ServerFigures::default()
+    };
+    assert_eq!(f.system_share(), Some(0.25));
+    // No CPU: no share, not 0.
+    assert_eq!(ServerFigures::default().system_share(), None);
+}
