@@ -77,9 +77,9 @@ impl Gil {
         }
     }
 
-    /// Of a section of `cpu_us`, what runs without the lock, µs.
+    /// Of a section of `cpu_us`, what runs without the lock, µs (at most `cpu_us`).
     pub fn outside_us(&self, cpu_us: u64) -> u64 {
-        (cpu_us as f64 * self.outside_share).round() as u64
+        ((cpu_us as f64 * self.outside_share).round() as u64).min(cpu_us)
     }
 }
 
@@ -109,7 +109,7 @@ const SLICE_US: f64 = 20.0;
 /// `prompt`, under `gil` when given — its outside share first without the lock, the rest
 /// holding it. Returns a digest so the optimiser cannot drop the work.
 pub fn prompt_work(prompt: &str, cpu_us: u64, gil: Option<&Gil>) -> [u8; 32] {
-    let outside = gil.map_or(0, |g| g.outside_us(cpu_us)).min(cpu_us);
+    let outside = gil.map_or(0, |g| g.outside_us(cpu_us));
     if outside > 0 {
         std::hint::black_box(spend(prompt, outside, None));
     }

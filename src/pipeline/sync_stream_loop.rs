@@ -60,10 +60,8 @@ impl Shared {
 
     /// [`Shared::loop_turn`], taking the GIL for it (a turn outside the loop's passes) after
     /// the turn's CPU outside it.
-    fn turn_under_gil(&self, item: LoopItem) -> (Job, Origin) {
-        let mut item = [item];
-        self.outside_gil(&mut item);
-        let [item] = item;
+    fn turn_under_gil(&self, mut item: LoopItem) -> (Job, Origin) {
+        self.outside_gil(std::slice::from_mut(&mut item));
         let _gil = cpu::hold(self.ctx.gil.as_deref());
         self.loop_turn(item)
     }
@@ -79,12 +77,7 @@ impl Shared {
 
     /// Of `us` of the loop's CPU, what runs holding the GIL (all of it without one).
     fn under_gil_us(&self, us: u64) -> u64 {
-        us - self
-            .ctx
-            .gil
-            .as_ref()
-            .map_or(0, |g| g.outside_us(us))
-            .min(us)
+        us - self.ctx.gil.as_ref().map_or(0, |g| g.outside_us(us))
     }
 
     /// The part of these items' turns that runs outside the GIL (`cpu_outside_gil_share`: the
