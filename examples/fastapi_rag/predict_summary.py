@@ -20,6 +20,12 @@ Where predict.sh measured a point more than once (REPEATS=N: measured-cN/, measu
 the first table holds the model against the median of the runs, figure by figure, and a third
 table the runs against that median: how far the service moves from itself at the same point,
 which is as close as any model can be expected to come to a single run.
+
+A last table says where the service's CPU went: per point, its CPU per answer and the cores it
+kept busy inside each run's measured window, beside the same figures at the calibration's probe
+(the loaded point the model's CPU was fitted on). A server bound by its CPU serves about
+cores / CPU per answer: a run that spent more per answer than the probe did, or kept fewer cores
+busy, is slower than the model for that reason, whatever the model does.
 """
 import json
 import math
@@ -147,6 +153,39 @@ def by_users(base, prefix):
     return [(c, [p for _, p in sorted(runs[c])]) for c in sorted(runs)]
 
 
+def window_cores(run):
+    """The server's CPU per second inside the measured window (cores kept busy), or None."""
+    edges = reprobe.window_edges(run)
+    if edges is None:
+        return None
+    samples = run["server"]["samples"]
+    c0, c1 = reprobe.cumulative_cpu_at(samples, edges[0]), reprobe.cumulative_cpu_at(samples, edges[1])
+    return None if c0 is None or c1 is None else (c1 - c0) / (edges[1] - edges[0])
+
+
+def cpu_row(endpoint, scale, c, cal, paths):
+    """The service's CPU per answer and cores in each run of a point, and at the probe."""
+    probe = reprobe.probe_of(cal)
+    ms = probe["cpu_per_request_ms"]
+    # Inside the probe's window, as the runs' figures are: its req/s x its CPU per answer.
+    at_probe = (
+        f'{ms:.0f} ms on {probe["requests_per_s"] * ms / 1000:.2f}'
+        f' ({probe["concurrency"]} users, {probe["tokens_setting"]} tokens)'
+    )
+    runs = []
+    for path in paths:
+        run = json.loads(path.read_text())["runs"][0]
+        failed = run["counters"]["failed"]
+        # Per successful answer: a failed one's CPU is counted, not its answer (marked).
+        rate = run["throughput"]["requests_per_s"]
+        busy = window_cores(run)
+        if busy is None or rate <= 0:
+            runs.append("—")
+            continue
+        runs.append(f"{busy / rate * 1000:.0f} ms on {busy:.2f}" + (f" ({failed} failed)" if failed else ""))
+    return f'| {endpoint} | {scale} | {c} | {at_probe} | {"; ".join(runs)} |'
+
+
 def spread(endpoint, paths):
     """{metric: (values, max/min, runs inside the goal against their median, runs)}, or None for
     a single run. A whole answer has no TTFT of its own."""
@@ -166,17 +205,19 @@ def spread(endpoint, paths):
     return out
 
 
-rows, adjusted, models, methods, spreads = [], [], [], set(), []
+rows, adjusted, models, methods, spreads, cpu_rows = [], [], [], set(), [], []
 for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
     base = cal_path.parent.parent
     scale, endpoint = base.parent.name[3:], base.name
-    models.append(model_row(endpoint, scale, json.loads(cal_path.read_text())))
+    cal = json.loads(cal_path.read_text())
+    models.append(model_row(endpoint, scale, cal))
     for c, runs in by_users(base, "measured"):
         p = base / f"predicted-c{c}" / "result.json"
         if not p.exists():
             continue
         key = {"endpoint": endpoint, "scale": scale, "c": c, "runs": len(runs)}
         rows.append({**key, **compare(endpoint, median_figures(runs), figures(p))})
+        cpu_rows.append(cpu_row(endpoint, scale, c, cal, runs))
         own = spread(endpoint, runs)
         if own:
             spreads.append({**key, **own})
@@ -309,6 +350,22 @@ if adjusted:
     ]
 if spreads:
     lines += spread_section(spreads)
+if cpu_rows:
+    lines += [
+        "",
+        "### Where the service's CPU went",
+        "",
+        "The server's CPU per answer and the cores it kept busy (its CPU per second) inside the "
+        "measured window: at the calibration's probe, the loaded point the model's CPU was fitted "
+        "on, and in each run of the point (in the order measured). A server bound by its CPU "
+        "serves about cores / CPU per answer, so a run that spent more per answer than the probe, "
+        "or kept fewer cores busy, is slower than the model for that reason. Answers here are the "
+        "point's (60–150 tokens at random), the probe's a fixed length.",
+        "",
+        "| endpoint | time scale | c | at the probe | the runs: CPU per answer on cores |",
+        "|---|---|---|---|---|",
+        *cpu_rows,
+    ]
 text = "\n".join(lines) + "\n"
 (out / "prediction.md").write_text(text)
 print(text)
