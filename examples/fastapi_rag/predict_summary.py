@@ -165,12 +165,16 @@ def window_cores(run):
 
 def cpu_row(endpoint, scale, c, cal, paths):
     """The service's CPU per answer and cores in each run of a point, and at the probe."""
-    probe = reprobe.probe_of(cal)
-    ms = probe["cpu_per_request_ms"]
+    # The probe observation at the longest answers (reprobe.probe_of, which exits without one).
+    probes = [o for o in cal["observations"] if o["probe"]]
+    probe = max(probes, key=lambda o: (o["tokens_setting"], o["concurrency"])) if probes else None
+    ms = probe and probe.get("cpu_per_request_ms")
     # Inside the probe's window, as the runs' figures are: its req/s x its CPU per answer.
     at_probe = (
         f'{ms:.0f} ms on {probe["requests_per_s"] * ms / 1000:.2f}'
         f' ({probe["concurrency"]} users, {probe["tokens_setting"]} tokens)'
+        if ms
+        else "— (no probe, or its CPU not read)"
     )
     runs = []
     for path in paths:
