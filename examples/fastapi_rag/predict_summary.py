@@ -153,21 +153,9 @@ def by_users(base, prefix):
     return [(c, [p for _, p in sorted(runs[c])]) for c in sorted(runs)]
 
 
-def window_cores(run):
-    """The server's CPU per second inside the measured window (cores kept busy), or None."""
-    edges = reprobe.window_edges(run)
-    if edges is None:
-        return None
-    samples = run["server"]["samples"]
-    c0, c1 = reprobe.cumulative_cpu_at(samples, edges[0]), reprobe.cumulative_cpu_at(samples, edges[1])
-    return None if c0 is None or c1 is None else (c1 - c0) / (edges[1] - edges[0])
-
-
 def cpu_row(endpoint, scale, c, cal, paths):
     """The service's CPU per answer and cores in each run of a point, and at the probe."""
-    # The probe observation at the longest answers (reprobe.probe_of, which exits without one).
-    probes = [o for o in cal["observations"] if o["probe"]]
-    probe = max(probes, key=lambda o: (o["tokens_setting"], o["concurrency"])) if probes else None
+    probe = reprobe.find_probe(cal)
     ms = probe and probe.get("cpu_per_request_ms")
     # Inside the probe's window, as the runs' figures are: its req/s x its CPU per answer.
     at_probe = (
@@ -182,7 +170,7 @@ def cpu_row(endpoint, scale, c, cal, paths):
         failed = run["counters"]["failed"]
         # Per successful answer: a failed one's CPU is counted, not its answer (marked).
         rate = run["throughput"]["requests_per_s"]
-        busy = window_cores(run)
+        busy = reprobe.window_cores(run)
         if busy is None or rate <= 0:
             runs.append("—")
             continue

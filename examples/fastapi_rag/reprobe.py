@@ -29,12 +29,19 @@ import re
 import sys
 
 
-def probe_of(cal):
-    """The probe observation at the longest answers (the one the CPU fit leans on most)."""
+def find_probe(cal):
+    """The probe observation at the longest answers (the one the CPU fit leans on most), or
+    None for a calibration without a probe (calibrate --probe 0)."""
     probes = [o for o in cal["observations"] if o["probe"]]
-    if not probes:
+    return max(probes, key=lambda o: (o["tokens_setting"], o["concurrency"])) if probes else None
+
+
+def probe_of(cal):
+    """find_probe, or exit saying there is none."""
+    probe = find_probe(cal)
+    if probe is None:
         sys.exit("reprobe.py: this calibration has no probe (calibrate --probe 0)")
-    return max(probes, key=lambda o: (o["tokens_setting"], o["concurrency"]))
+    return probe
 
 
 def scenario(cal_dir, out):
@@ -67,14 +74,21 @@ def window_cpu_per_answer_ms(run):
     figure for calibration (metrics::server::window_cpu_per_request_ms); None when the samples
     do not cover the window, nothing succeeded in it, or something failed."""
     rate = run["throughput"]["requests_per_s"]
+    busy = window_cores(run)
+    if busy is None or rate <= 0 or run["counters"]["failed"]:
+        return None
+    return busy / rate * 1000
+
+
+def window_cores(run):
+    """The server's CPU per second inside the measured window (the cores it kept busy), or None
+    when its samples do not cover the window."""
     edges = window_edges(run)
-    if edges is None or rate <= 0 or run["counters"]["failed"]:
+    if edges is None:
         return None
     (t0, t1), samples = edges, run["server"]["samples"]
     c0, c1 = cumulative_cpu_at(samples, t0), cumulative_cpu_at(samples, t1)
-    if c0 is None or c1 is None:
-        return None
-    return (c1 - c0) / (t1 - t0) / rate * 1000
+    return None if c0 is None or c1 is None else (c1 - c0) / (t1 - t0)
 
 
 def window_edges(run):
