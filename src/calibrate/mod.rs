@@ -11,7 +11,8 @@
 //!   scenario takes the probes' fit: a Python server spends less CPU per request under load
 //!   than at low load (measured on the seed's app: 101 ms at 2 users, 71 ms at 8, 49 ms at 64,
 //!   for 120-token answers — fewer idle wake-ups per event), and the loaded figure is the one
-//!   that predicts high loads. The low levels' fit is reported beside it;
+//!   that predicts high loads. The low levels' fit is reported beside it. For one event loop
+//!   the fit is read on the loop's thread, which bounds it ([`loop_cpu::event_loop_cpu`]);
 //! - **the kind**: threads that grow with the users mean a thread pool, threads that do not
 //!   mean one event loop; the probe's threads give the pool's size, and where its extra wait
 //!   falls (before the first token or spread over the stream) tells a held thread from
@@ -35,6 +36,7 @@
 //! in its report.
 
 mod at_probes;
+mod loop_cpu;
 pub(crate) mod model;
 mod observe;
 pub mod probe_fit;
@@ -113,7 +115,8 @@ pub struct Calibration {
     /// else the low levels'.
     pub cpu: CpuFit,
     /// Where `cpu` comes from: `probe`, `burst` (the probes' fit split by the bursts':
-    /// [`model::split_reads`]) or `low`.
+    /// [`model::split_reads`]), `loop` (an event loop's fit at the probes on its loop's thread:
+    /// [`loop_cpu::event_loop_cpu`]) or `low`.
     pub cpu_from: String,
     /// The fit over the low levels alone (shown beside the loaded one).
     pub cpu_low: Option<CpuFit>,
@@ -292,6 +295,15 @@ pub fn conclude(
         other => (cpu, other.0, None),
     };
     let shape = chosen_shape(plan, &observations);
+    // An event loop is bound by its loop's thread: at the probes, fit the CPU there and the
+    // rest per request.
+    let (cpu, cpu_from) = match (shape.variant, cpu_from) {
+        (VariantKind::AsyncSingle, "probe") => match loop_cpu::event_loop_cpu(&at_speed) {
+            Some(on_loop) => (on_loop, "loop"),
+            None => (cpu, cpu_from),
+        },
+        _ => (cpu, cpu_from),
+    };
     let calls = mean_calls(&low);
     let cpu_steps = model::cpu_steps(&calls);
     // Threads of a pool all run Python under one GIL: a thread's CPU says nothing about what
@@ -494,7 +506,7 @@ fn cpu_warnings(
     cpu_from: &str,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
-    if let (Some(low), "probe" | "burst") = (cpu_low, cpu_from) {
+    if let (Some(low), "probe" | "burst" | "loop") = (cpu_low, cpu_from) {
         // At a paced point every token event is a read (the probe's figure, split or not).
         let at = |f: &CpuFit| {
             f.per_request_us + (f.per_token_us + f.per_read_us) * plan.tokens[1] as f64

@@ -101,12 +101,13 @@ impl Calibration {
             },
             match self.cpu_from.as_str() {
                 "probe" => "probes, the loaded points",
+                "loop" => "probes, the loaded points; fitted on the event loop's thread, which bounds it: its CPU per answer (the busiest thread's) against the answer length, plus the CPU off it per request",
                 "burst" if self.cpu.per_read_us > 0.0 => "probes, the loaded points; per token event and per read told apart by a burst: answers sent at once",
                 "burst" => "probes, the loaded points; a burst (answers sent at once) found no CPU per read to tell apart",
                 _ => "low levels",
             }
         ));
-        if let (Some(low), "probe" | "burst") = (self.cpu_low, self.cpu_from.as_str()) {
+        if let (Some(low), "probe" | "burst" | "loop") = (self.cpu_low, self.cpu_from.as_str()) {
             head.push_str(&format!(
                 "#   (at the low levels: {:.0} us per request + {:.0} us per token event)\n",
                 low.per_request_us, low.per_token_us

@@ -768,6 +768,30 @@ fn seed_model_from(from: &Path, path: &str, time_scale: &str, extra: &[&str]) ->
 }
 
 #[test]
+fn an_async_endpoints_cpu_is_fitted_on_its_loops_thread() {
+    // The seed's `async def` endpoint at time scale 1 (the tenth sitting's calibration): at
+    // one machine speed the whole server spent ~152 ms per answer at 20 tokens and ~151 at 120
+    // at the probes, a fit with nothing per token; its loop's thread (the busiest: 31 % and
+    // 46 % of it) spent ~47 and ~69 ms, ~0.22 ms more per token.
+    let (_dir, saved) = saved_calibration("seed-stream-async-ts1-tenth.json");
+    let toml = seed_model_from(&saved, "/chat/stream", "1", &[]);
+    assert!(toml.contains("variants = [\"async-single\"]"), "{toml}");
+    assert!(toml.contains("fitted on the event loop's thread"), "{toml}");
+    let value = |key: &str| toml_number(&toml, key);
+    let (per_request, per_token) = (value("cpu_work_us"), value("cpu_per_token_us"));
+    assert!((180.0..=270.0).contains(&per_token), "{per_token}\n{toml}");
+    assert!(
+        (125_000.0..=150_000.0).contains(&per_request),
+        "{per_request}\n{toml}"
+    );
+    // What the model runs on its loop: the per-request CPU not placed off it, and the tokens'.
+    let off = value("cpu_parallel_share") + value("cpu_offloop_share");
+    let on_loop_ms = |tokens: f64| ((1.0 - off) * per_request + per_token * tokens) / 1000.0;
+    assert!((42.0..=52.0).contains(&on_loop_ms(20.0)), "{toml}");
+    assert!((63.0..=75.0).contains(&on_loop_ms(120.0)), "{toml}");
+}
+
+#[test]
 fn a_streaming_def_endpoints_event_loop_is_found_from_its_busiest_thread() {
     // The seed's streaming `def` endpoint at time scale 0.25 (session 8's observations): its
     // busiest thread, Starlette's event loop, carried 25 % of the CPU at 20 tokens and 31 % at
