@@ -19,7 +19,7 @@
 //! time, and served within 3 % of the service's rate. The loop's CPU per answer is the figure
 //! to get right.
 
-use super::model::{CpuFit, Observation, fit_cpu};
+use super::model::{CpuFit, Observation, fit_cpu, on_the_loop, placement_points};
 
 /// The CPU model fitted on the loop: the loop's CPU per answer (the busiest thread's share of
 /// the server's) against the answer length gives the CPU per token event and the loop's part
@@ -32,30 +32,28 @@ use super::model::{CpuFit, Observation, fit_cpu};
 /// None unless every point used has the busiest thread's figures and there are two answer
 /// lengths (with one, this fit says what the whole one does).
 pub fn event_loop_cpu(obs: &[Observation]) -> Option<CpuFit> {
-    let has_probes = obs.iter().any(|o| o.probe);
-    let used: Vec<&Observation> = obs.iter().filter(|o| o.probe == has_probes).collect();
-    let mut on_loop = Vec::with_capacity(used.len());
-    let mut off_ms = Vec::with_capacity(used.len());
-    for o in &used {
-        let cpu = o.cpu_per_request_ms.filter(|c| c.is_finite())?;
-        let busiest = o
-            .busiest_thread_share
-            .filter(|b| b.is_finite())?
-            .clamp(0.0, 1.0);
-        on_loop.push(Observation {
-            cpu_per_request_ms: Some(busiest * cpu),
-            ..(*o).clone()
-        });
-        off_ms.push((1.0 - busiest) * cpu);
-    }
-    let on = fit_cpu(&on_loop, has_probes)?;
-    let lengths = |o: &&Observation| o.tokens_per_request.map(f64::to_bits);
-    let mut distinct: Vec<u64> = used.iter().filter_map(lengths).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if on.points < 2 || distinct.len() < 2 {
+    let used = placement_points(obs);
+    // Every point, or none: a fit over some of them would not be the probes' any more.
+    let on_loop: Vec<Observation> = used
+        .iter()
+        .map(|&o| on_the_loop(o))
+        .collect::<Option<_>>()?;
+    let mut lengths: Vec<u64> = used
+        .iter()
+        .filter_map(|o| o.tokens_per_request.map(f64::to_bits))
+        .collect();
+    lengths.sort_unstable();
+    lengths.dedup();
+    if lengths.len() < 2 {
         return None;
     }
+    let on = fit_cpu(&on_loop, used.first()?.probe)?;
+    // What the loop did not run, per answer: the server's CPU less the loop's.
+    let off_ms: Vec<f64> = used
+        .iter()
+        .zip(&on_loop)
+        .filter_map(|(o, l)| Some(o.cpu_per_request_ms? - l.cpu_per_request_ms?))
+        .collect();
     let off_us = 1000.0 * off_ms.iter().sum::<f64>() / off_ms.len() as f64;
     let per_request_us = on.per_request_us + off_us;
     let worst_residual = used

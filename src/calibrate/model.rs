@@ -434,7 +434,7 @@ pub fn cpu_placement(obs: &[Observation], fit: &CpuFit) -> CpuPlacement {
 }
 
 /// The points [`cpu_placement`] reads: the probes, or the low levels when there is no probe.
-fn placement_points(obs: &[Observation]) -> Vec<&Observation> {
+pub(super) fn placement_points(obs: &[Observation]) -> Vec<&Observation> {
     let has_probes = obs.iter().any(|o| o.probe);
     obs.iter().filter(|o| o.probe == has_probes).collect()
 }
@@ -503,16 +503,9 @@ pub struct LoopShares {
 /// 0.34) and 2.4 ms per request of 12.2 (0.20).
 pub fn loop_shares(obs: &[Observation], fit: &CpuFit) -> Option<LoopShares> {
     let has_probes = obs.iter().any(|o| o.probe);
-    let on_loop: Vec<Observation> = obs
-        .iter()
-        .filter(|o| o.probe == has_probes)
-        .filter_map(|o| {
-            let busiest = o.busiest_thread_share?.clamp(0.0, 1.0);
-            Some(Observation {
-                cpu_per_request_ms: Some(busiest * o.cpu_per_request_ms?),
-                ..o.clone()
-            })
-        })
+    let on_loop: Vec<Observation> = placement_points(obs)
+        .into_iter()
+        .filter_map(on_the_loop)
         .collect();
     let loop_fit = fit_cpu(&on_loop, has_probes)?;
     if loop_fit.points < 2 {
@@ -528,6 +521,20 @@ pub fn loop_shares(obs: &[Observation], fit: &CpuFit) -> Option<LoopShares> {
     Some(LoopShares {
         request: share(loop_fit.per_request_us, fit.per_request_us),
         token: share(loop_fit.per_token_us, fit.per_token_us),
+    })
+}
+
+/// A point as its busiest thread (an event loop) saw it: its CPU per answer is the busiest
+/// thread's share of the server's. None without both figures.
+pub(super) fn on_the_loop(o: &Observation) -> Option<Observation> {
+    let busiest = o
+        .busiest_thread_share
+        .filter(|b| b.is_finite())?
+        .clamp(0.0, 1.0);
+    let cpu = o.cpu_per_request_ms.filter(|c| c.is_finite())?;
+    Some(Observation {
+        cpu_per_request_ms: Some(busiest * cpu),
+        ..o.clone()
     })
 }
 
