@@ -19,7 +19,7 @@
 //! time, and served within 3 % of the service's rate. The loop's CPU per answer is the figure
 //! to get right.
 
-use super::model::{CpuFit, Observation, fit_cpu, on_the_loop, placement_points};
+use super::model::{CpuFit, Observation, fit_cpu, on_the_loop, placement_points, worst_residual};
 
 /// The CPU model fitted on the loop: the loop's CPU per answer (the busiest thread's share of
 /// the server's) against the answer length gives the CPU per token event and the loop's part
@@ -56,23 +56,15 @@ pub fn event_loop_cpu(obs: &[Observation]) -> Option<CpuFit> {
         .collect();
     let off_us = 1000.0 * off_ms.iter().sum::<f64>() / off_ms.len() as f64;
     let per_request_us = on.per_request_us + off_us;
-    let worst_residual = used
+    let measured: Vec<(f64, f64)> = used
         .iter()
         .filter_map(|o| Some((o.tokens_per_request?, o.cpu_per_request_ms? * 1000.0)))
-        .map(|(tokens, measured)| {
-            let fitted = per_request_us + on.per_token_us * tokens;
-            if measured > 0.0 {
-                (fitted - measured).abs() / measured
-            } else {
-                0.0
-            }
-        })
-        .fold(0.0, f64::max);
+        .collect();
     Some(CpuFit {
         per_request_us,
         per_token_us: on.per_token_us,
         per_read_us: 0.0,
-        worst_residual,
+        worst_residual: worst_residual(&measured, per_request_us, on.per_token_us),
         points: on.points,
     })
 }

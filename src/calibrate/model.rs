@@ -123,24 +123,28 @@ pub fn fit_cpu(obs: &[Observation], probes: bool) -> Option<CpuFit> {
             0.0
         };
     }
-    let worst = pts
-        .iter()
+    Some(CpuFit {
+        per_request_us: a,
+        per_token_us: b,
+        per_read_us: 0.0,
+        worst_residual: worst_residual(&pts, a, b),
+        points: pts.len(),
+    })
+}
+
+/// The largest |fitted − measured| / measured over (tokens per request, CPU µs per request)
+/// points, for `per_request_us + per_token_us × tokens` (0 for a point that measured none).
+pub(super) fn worst_residual(pts: &[(f64, f64)], per_request_us: f64, per_token_us: f64) -> f64 {
+    pts.iter()
         .map(|(x, y)| {
-            let fitted = a + b * x;
+            let fitted = per_request_us + per_token_us * x;
             if *y > 0.0 {
                 (fitted - y).abs() / y
             } else {
                 0.0
             }
         })
-        .fold(0.0, f64::max);
-    Some(CpuFit {
-        per_request_us: a,
-        per_token_us: b,
-        per_read_us: 0.0,
-        worst_residual: worst,
-        points: pts.len(),
-    })
+        .fold(0.0, f64::max)
 }
 
 /// The paced probes' fit split by the bursts' (every answer sent at once): at a probe that did
