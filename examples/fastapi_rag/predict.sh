@@ -7,7 +7,10 @@
 #      time with the model's CPU scaled to the machine's speed while the point was measured
 #      (the machine's drift taken out: DRIFT=speed, the default; reprobe.py speed). DRIFT=reprobe
 #      measures the calibration's probe again before each point instead and scales by how the
-#      service's CPU per answer there moved (reprobe.py adjust); DRIFT=none skips it,
+#      service's CPU per answer there moved (reprobe.py adjust); DRIFT=own scales it to the
+#      CPU per answer the service spent at the point itself (the median over its runs;
+#      reprobe.py own): not a prediction, a diagnosis of the model given the right CPU;
+#      DRIFT=none skips it,
 # then one table of measured / predicted (predict_summary.py -> OUT/prediction.md, and a chart
 # when matplotlib is installed).
 #
@@ -47,7 +50,7 @@ PREDICT_ONLY=${PREDICT_ONLY:-}
 DRIFT=${DRIFT:-speed}
 REPEATS=${REPEATS:-1}
 case "$REPEATS" in ''|*[!0-9]*|0) echo "REPEATS: a whole number of runs per point, 1 or more, not '$REPEATS'"; exit 2 ;; esac
-case "$DRIFT" in speed|reprobe|none) ;; *) echo "DRIFT: speed, reprobe or none, not $DRIFT"; exit 2 ;; esac
+case "$DRIFT" in speed|reprobe|own|none) ;; *) echo "DRIFT: speed, reprobe, own or none, not $DRIFT"; exit 2 ;; esac
 PORT=${PORT:-18080}
 RAGPERF=${RAGPERF:-target/release/ragperf}
 if [ ! -x "$RAGPERF" ]; then
@@ -118,6 +121,15 @@ for scale in ${SCALES//,/ }; do
       if [ "$DRIFT" = speed ] && [ -f "$dir/measured-c$c/result.json" ] \
          && factor=$(python3 "$here/reprobe.py" speed "$dir/calibration" "$dir/measured-c$c/result.json" "$dir/adjusted-c$c.toml" 2>/dev/null); then
         echo "== $name, time scale $scale, c=$c: predicted with the CPU x $factor (the machine's speed during the point)"
+        "$RAGPERF" run --no-progress --scenario "$dir/adjusted-c$c.toml" -c "$c" \
+          -d "$d" --warmup "$w" --out "$dir/adjusted-c$c" > /dev/null
+      elif [ "$DRIFT" = own ] && [ -f "$dir/measured-c$c/result.json" ]; then
+        runs=("$dir/measured-c$c/result.json")
+        for k in $(seq 2 "$REPEATS"); do
+          [ -f "$dir/measured-c$c-r$k/result.json" ] && runs+=("$dir/measured-c$c-r$k/result.json")
+        done
+        factor=$(python3 "$here/reprobe.py" own "$dir/calibration" "$dir/adjusted-c$c.toml" "${runs[@]}")
+        echo "== $name, time scale $scale, c=$c: predicted with the CPU x $factor (the service's own at the point)"
         "$RAGPERF" run --no-progress --scenario "$dir/adjusted-c$c.toml" -c "$c" \
           -d "$d" --warmup "$w" --out "$dir/adjusted-c$c" > /dev/null
       elif [ "$DRIFT" = reprobe ] && [ -f "$dir/reprobe-c$c/result.json" ]; then

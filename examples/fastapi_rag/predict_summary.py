@@ -14,7 +14,10 @@ Where predict.sh also predicted a point with the model's CPU scaled to the machi
 machine's drift taken out. The scale is the calibration's machine speed over the speed read
 while the point was measured (DRIFT=speed), or with DRIFT=reprobe the service's CPU per answer
 at the calibration's probe measured again just before the point over its calibration figure
-(reprobe-cN/). The goal is judged on the first table only.
+(reprobe-cN/). With DRIFT=own the scale puts the model's CPU per answer at the service's own at
+the point (the median over its runs; adjusted-cN.toml says so in its first line): that table is a
+diagnosis of the model given the right CPU, not a prediction. The goal is judged on the first
+table only.
 
 Where predict.sh measured a point more than once (REPEATS=N: measured-cN/, measured-cN-r2/, ...),
 the first table holds the model against the median of the runs, figure by figure, and a third
@@ -143,6 +146,21 @@ def speed_drift(cal_dir, measured):
     return f"{then:.2f} → {now:.2f}: CPU **×{factor:.2f}**{flag}"
 
 
+def own_cpu(toml):
+    """The scale and what it came from, as text, when TOML is the model with the point's own CPU
+    (reprobe.py own, DRIFT=own); None otherwise."""
+    if not toml.exists():
+        return None
+    first = toml.read_text().split("\n", 1)[0]
+    m = re.fullmatch(r"# The CPU below scaled by ([\d.]+): (.*)\.", first)
+    if not m or not m.group(2).startswith(reprobe.OWN):
+        return None
+    runs = re.search(r"\(([^)]*) at (\d+) tokens\), over the model's ([\d.]+) ms", m.group(2))
+    if not runs:
+        return f"CPU **×{m.group(1)}**"
+    return f"{runs.group(3)} → {runs.group(1)} ({runs.group(2)} tokens): CPU **×{m.group(1)}**"
+
+
 def by_users(base, prefix):
     """[(users, [result.json of the first run, of run 2, ...])], fewest users first."""
     runs = {}
@@ -213,10 +231,17 @@ for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
         own = spread(endpoint, runs)
         if own:
             spreads.append({**key, **own})
-        # The drift-scaled model was scaled to the first run's machine: held against that run.
+        # The drift-scaled model was scaled to the first run's machine: held against that run;
+        # the model with the point's own CPU (DRIFT=own) was scaled to the runs' median: held
+        # against the median, as the first table is.
         m = runs[0]
         a = base / f"adjusted-c{c}" / "result.json"
         probe = drift(cal_path.parent, base / f"reprobe-c{c}" / "result.json")
+        own_note = own_cpu(base / f"adjusted-c{c}.toml")
+        if own_note and a.exists():
+            methods.add("own")
+            adjusted.append({**key, "probe": own_note, **compare(endpoint, median_figures(runs), figures(a))})
+            continue
         if probe:
             methods.add("reprobe")
         elif a.exists():
@@ -308,37 +333,52 @@ lines = [
 ]
 if adjusted:
     a_inside, a_total = counted(adjusted)
-    if methods == {"speed"}:
-        how = (
+    texts = {
+        "own": (
+            "The same model with its CPU per request, per token and per read scaled so that its "
+            "CPU per answer at the point's mean answer length is the one the service spent at "
+            "the point itself (the median over its runs): \"CPU\" is the model's CPU per answer "
+            "there, the runs' and the scale. Not a prediction (the CPU comes from the point's own "
+            "measurement): how far the model's structure (variant, pool, GIL, where the CPU runs) "
+            "is from the service once its CPU figure is right. Against the median of the runs, "
+            "as the first table.",
+            "CPU: the model's → the service's at the point",
+        ),
+        "speed": (
             "\"machine\" is its speed (rounds of ragperf's work function per µs of CPU, read "
             "beside the server's CPU) at calibration (every point's CPU was fitted at it) and "
             "while the point was measured, and the scale that puts the model's CPU at the "
             f"point's speed (✗: by more than {DRIFT:.0%}: the first table's ratios for that "
             "point test the machine as much as the model). The ratios below are against the "
             "same model with its CPU per request, per token and per read times that scale."
-        )
-        column = "machine: calibration → the point"
-    else:
-        how = (
+            + (" Against the first run of each point (the one whose machine it was scaled to)." if repeats else ""),
+            "machine: calibration → the point",
+        ),
+        "reprobe": (
             "Before each point the calibration's probe was measured again; \"probe\" is the "
             "service's CPU per answer there at calibration and just before the point (✗: moved "
             f"by more than {DRIFT:.0%}: the first table's ratios for that point test the "
             "machine as much as the model). The ratios below are against the same model with "
             "its CPU per request, per token and per read scaled by that change (the probe is "
             "at its own load, so the load's effect stays the model's to predict)."
-        )
-        column = "probe: calibrated → before the point"
-    if repeats:
-        how += " Against the first run of each point (the one whose machine it was scaled to)."
+            + (" Against the first run of each point (the one whose probe it was scaled to)." if repeats else ""),
+            "probe: calibrated → before the point",
+        ),
+    }
+    # One method per sitting as predict.sh runs; several (OUT put together by hand) are each said.
+    how = " ".join(texts[m][0] for m in sorted(methods))
+    column = texts[min(methods)][1] if len(methods) == 1 else "the scale and what it came from"
+    own_cpu_only = methods == {"own"}
     lines += [
         "",
-        "### The machine's drift taken out",
+        "### The model with each point's own CPU" if own_cpu_only else "### The machine's drift taken out",
         "",
         how + " Not the goal's measure: the first table is.",
         "",
         *table(adjusted, column),
         "",
-        f"{a_inside} of {a_total} ratios inside the goal with the drift taken out.",
+        f"{a_inside} of {a_total} ratios inside the goal "
+        + ("with each point's own CPU." if own_cpu_only else "with the drift taken out."),
     ]
 if spreads:
     lines += spread_section(spreads)

@@ -10,6 +10,10 @@ Usage:
   reprobe.py speed CALIBRATION_DIR MEASURED_RESULT_JSON OUT_TOML
       # the calibrated scenario with its CPU scaled to the machine's speed during a measured
       # point: the calibration's machine speed / the point's; prints the factor
+  reprobe.py own CALIBRATION_DIR OUT_TOML MEASURED_RESULT_JSON [MORE_RUNS_OF_THE_POINT ...]
+      # the calibrated scenario with its CPU scaled so that the model's CPU per answer at the
+      # runs' mean answer length is the service's, measured at the point (the median over its
+      # runs); prints the factor. Not a prediction: a diagnosis of the model given its CPU
 
 The scenario is the calibrated one with every answer the probe's fixed length (calibrate measures
 each phase at one length) and without its [request] and [load] tables (the model's CPU, GIL,
@@ -26,6 +30,7 @@ say how much slower or faster the machine ran while it was measured.
 import json
 import pathlib
 import re
+import statistics
 import sys
 
 
@@ -176,6 +181,45 @@ def speed(cal_dir, result, out):
     scaled(cal_dir, then / now, note, out)
 
 
+def model_cpu_ms(toml, tokens):
+    """The calibrated model's CPU per answer of TOKENS token events, ms: per request, plus per
+    token event and per socket read (one read per token event, as at the calibration's probes)."""
+
+    def key(name):
+        m = re.search(rf"^{name} = (\d+)$", toml, flags=re.M)
+        return int(m.group(1)) if m else 0
+
+    return (key("cpu_work_us") + tokens * (key("cpu_per_token_us") + key("cpu_per_read_us"))) / 1000
+
+
+OWN = "the point's own CPU per answer"
+
+
+def own(cal_dir, out, results):
+    """The calibrated scenario with the CPU per answer the service spent at the point (RESULTS:
+    its runs), at the runs' mean answer length."""
+    cpu, tokens = [], []
+    for result in results:
+        run = json.loads(pathlib.Path(result).read_text())["runs"][0]
+        ms = cpu_per_answer_ms(run)
+        if ms and run["counters"]["ok"]:
+            cpu.append(ms)
+            tokens.append(run["counters"]["tokens"] / run["counters"]["ok"])
+    if not cpu:
+        sys.exit(f"reprobe.py: no CPU per answer in {', '.join(map(str, results))} (no server figures or no answer)")
+    toml = (pathlib.Path(cal_dir) / "calibrated.toml").read_text()
+    length = sum(tokens) / len(tokens)
+    model = model_cpu_ms(toml, length)
+    if model <= 0:
+        sys.exit(f"reprobe.py: the model in {cal_dir}/calibrated.toml spends no CPU to scale")
+    want = statistics.median(cpu)
+    why = (
+        f"{OWN}, the median of {len(cpu)} runs ({', '.join(f'{x:.1f}' for x in cpu)} ms at "
+        f"{length:.0f} tokens), over the model's {model:.1f} ms"
+    )
+    scaled(cal_dir, want / model, why, out)
+
+
 def scaled(cal_dir, factor, why, out):
     """Writes the calibrated scenario with its CPU times FACTOR to OUT; prints the factor."""
     toml = (pathlib.Path(cal_dir) / "calibrated.toml").read_text()
@@ -200,5 +244,7 @@ if __name__ == "__main__":
         adjust(sys.argv[2], sys.argv[3], sys.argv[4])
     elif len(sys.argv) == 5 and sys.argv[1] == "speed":
         speed(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) >= 5 and sys.argv[1] == "own":
+        own(sys.argv[2], sys.argv[3], sys.argv[4:])
     else:
         sys.exit(__doc__)

@@ -14,8 +14,9 @@ Usage:
       # it (a thread pool's points), over that model with no CPU outside the GIL
       # (cpu_outside_gil_share = 0: own0-cN/)
 
-The model's CPU per answer at L tokens is cpu_work_us + L x (cpu_per_token_us + cpu_per_read_us):
-one socket read per token event, as at the calibration's probes.
+The scaling is examples/fastapi_rag/reprobe.py's `own` (predict.sh's DRIFT=own does the same in a
+sitting): the model's CPU per answer at L tokens is cpu_work_us + L x (cpu_per_token_us +
+cpu_per_read_us), one socket read per token event, as at the calibration's probes.
 """
 import json
 import pathlib
@@ -37,30 +38,10 @@ def measured_runs(point_dir, users):
 
 
 def scenario(point_dir, users, out):
-    runs = [json.loads(p.read_text())["runs"][0] for p in measured_runs(point_dir, users)]
-    cpu, tokens = [], []
-    for run in runs:
-        ms = reprobe.window_cpu_per_answer_ms(run)
-        if ms:
-            cpu.append(ms)
-            tokens.append(run["counters"]["tokens"] / max(1, run["counters"]["ok"]))
-    if not cpu:
-        sys.exit(f"own_cpu.py: no run at {users} users under {point_dir} has a CPU per answer")
-    toml = (pathlib.Path(point_dir) / "calibration" / "calibrated.toml").read_text()
-
-    def key(name):
-        m = re.search(rf"^{name} = (\d+)$", toml, flags=re.M)
-        return int(m.group(1)) if m else 0
-
-    length = statistics.fmean(tokens)
-    model_ms = (key("cpu_work_us") + length * (key("cpu_per_token_us") + key("cpu_per_read_us"))) / 1000
-    want = statistics.median(cpu)
-    why = (
-        f"the service's CPU per answer at {users} users, the median of {len(cpu)} runs "
-        f"({', '.join(f'{x:.0f}' for x in cpu)} ms at {length:.0f} tokens), over the model's "
-        f"{model_ms:.1f} ms"
-    )
-    reprobe.scaled(pathlib.Path(point_dir) / "calibration", want / model_ms, why, out)
+    runs = measured_runs(point_dir, users)
+    if not runs:
+        sys.exit(f"own_cpu.py: no run at {users} users under {point_dir}")
+    reprobe.own(pathlib.Path(point_dir) / "calibration", out, runs)
 
 
 def summary(sitting, out):

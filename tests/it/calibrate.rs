@@ -381,7 +381,8 @@ fn from_reads_the_phases_again(cal: &Path, url: &str) {
 
 /// `examples/fastapi_rag/reprobe.py` (predict.sh's last step): the calibration's probe as a
 /// scenario that a `--target` run accepts (answers of the probe's length, none of the model's
-/// settings), and the same service measured again spends what calibration measured (±30 %).
+/// settings), and the same service measured again spends what calibration measured (±30 %);
+/// the model scaled to the machine's speed, and to the CPU the service spent in a run.
 fn the_probe_measured_again(cal: &Path, url: &str, cmd: &str, dir: &Path) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastapi_rag/reprobe.py");
     let python = |args: &[&str]| {
@@ -501,6 +502,54 @@ fn the_probe_measured_again(cal: &Path, url: &str, cmd: &str, dir: &Path) {
     let saved = std::fs::read_to_string(cal.join("calibrated.toml")).expect("scenario");
     let work = |t: &str| toml_number(t, "cpu_work_us");
     // The factor is printed to three decimals.
+    assert!(
+        (work(&toml) - work(&saved) * factor).abs() <= work(&saved) * 0.001 + 1.0,
+        "{factor}: {} against {}",
+        work(&toml),
+        work(&saved)
+    );
+    // The model with the point's own CPU (predict.sh's DRIFT=own): its CPU per answer at the
+    // run's answer length (per request, plus per token event and per read for each token) put
+    // at the one the service spent in the run.
+    let own = dir.join("own.toml");
+    let out = python(&[
+        "own",
+        cal_dir,
+        own.to_str().expect("utf-8 path"),
+        result_json.to_str().expect("utf-8 path"),
+    ])
+    .expect("python3 ran once already");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let factor: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("own prints the factor");
+    let key = |t: &str, k: &str| {
+        t.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k} = ")))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let counters = &run["counters"];
+    let tokens =
+        counters["tokens"].as_f64().expect("tokens") / counters["ok"].as_f64().expect("ok");
+    let model_ms = (key(&saved, "cpu_work_us")
+        + tokens * (key(&saved, "cpu_per_token_us") + key(&saved, "cpu_per_read_us")))
+        / 1000.0;
+    assert!(
+        (factor - now / model_ms).abs() <= 0.001,
+        "{factor} against {now} ms over the model's {model_ms} ms at {tokens} tokens"
+    );
+    let toml = std::fs::read_to_string(&own).expect("the scenario with the point's own CPU");
+    assert!(
+        toml.starts_with("# The CPU below scaled by")
+            && toml.contains("the point's own CPU per answer"),
+        "{toml}"
+    );
     assert!(
         (work(&toml) - work(&saved) * factor).abs() <= work(&saved) * 0.001 + 1.0,
         "{factor}: {} against {}",
