@@ -47,16 +47,7 @@ GOAL = {"req/s": (0.85, 1.15), "e2e p50": (0.85, 1.15), "ttft p50": (0.7, 1.4)}
 DRIFT = 0.10
 
 
-def figures(path):
-    """req/s, e2e p50 and TTFT p50 of one result.json."""
-    r = json.loads(path.read_text())["runs"][0]
-    lat = r["latency_ms"]
-
-    def p50(k):
-        v = lat.get(k, {})
-        return v["p50"] if v.get("count") else None
-
-    return {"req/s": r["throughput"]["requests_per_s"], "e2e p50": p50("e2e"), "ttft p50": p50("ttft")}
+figures = reprobe.figures
 
 
 def median_figures(paths):

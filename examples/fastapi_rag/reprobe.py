@@ -34,6 +34,19 @@ import statistics
 import sys
 
 
+def figures(path):
+    """req/s, e2e p50 and TTFT p50 of one result.json (a p50 None where nothing was timed): the
+    figures predict.sh's goal judges."""
+    r = json.loads(pathlib.Path(path).read_text())["runs"][0]
+    lat = r["latency_ms"]
+
+    def p50(k):
+        v = lat.get(k, {})
+        return v["p50"] if v.get("count") else None
+
+    return {"req/s": r["throughput"]["requests_per_s"], "e2e p50": p50("e2e"), "ttft p50": p50("ttft")}
+
+
 def find_probe(cal):
     """The probe observation at the longest answers (the one the CPU fit leans on most), or
     None for a calibration without a probe (calibrate --probe 0)."""

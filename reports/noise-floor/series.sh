@@ -6,21 +6,14 @@
 #   RAGPERF=target/release/ragperf MINUTES=40 bash reports/noise-floor/series.sh OUT
 #   python3 reports/noise-floor/series.py OUT
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: series.sh OUT}
-rp=${RAGPERF:-$root/target/release/ragperf}
-here=$root/examples/fastapi_rag
-port=${PORT:-18080}
-uv="python3 -m uvicorn --app-dir $here app:app --host 127.0.0.1 --port $port --workers 1 --log-level warning"
+. "$(dirname "$0")/service.sh"
 mkdir -p "$out"
 end=$(( $(date +%s) + ${MINUTES:-40} * 60 ))
 k=0
 while [ "$(date +%s)" -lt "$end" ]; do
   k=$((k + 1))
   echo "$k $(date -u +%T) pyspeed $(python3 "$root/reports/noise-floor/pyspeed.py" 3)" >> "$out/pyspeed.txt"
-  "$rp" run --no-progress --time-scale 1 -c 100 -d 15s --warmup 12s \
-    --target "http://127.0.0.1:$port/chat/stream" --target-name stream-async --protocol sse \
-    --target-cmd "$uv" --target-ready "http://127.0.0.1:$port/health" --expect-citations \
-    --out "$out/run-$k" > /dev/null 2>&1
+  measure stream-async /chat/stream 1 100 12s 15s "$out/run-$k"
   echo "$k $(date -u +%T) rc=$?"
 done

@@ -6,16 +6,10 @@
 #   RAGPERF=target/release/ragperf bash reports/noise-floor/windows.sh OUT
 #   python3 reports/noise-floor/windows.py OUT
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: windows.sh OUT}
-rp=${RAGPERF:-$root/target/release/ragperf}
-here=$root/examples/fastapi_rag
-port=${PORT:-18080}
-uv="python3 -m uvicorn --app-dir $here app:app --host 127.0.0.1 --port $port --workers 1 --log-level warning"
+. "$(dirname "$0")/service.sh"
 run() { # name path scale users warm-up duration out
-  "$rp" run --no-progress --time-scale "$3" -c "$4" -d "$6" --warmup "$5" \
-    --target "http://127.0.0.1:$port$2" --target-name "$1" --protocol sse \
-    --target-cmd "$uv" --target-ready "http://127.0.0.1:$port/health" --expect-citations --out "$7" > /dev/null
+  measure "$@"
   echo "$(date -u +%T) $7 rc=$?"
 }
 for k in 1 2 3 4; do

@@ -466,27 +466,46 @@ fn the_probe_measured_again(cal: &Path, url: &str, cmd: &str, dir: &Path) {
         .expect("the probe at 100 tokens");
     assert_eq!(then, probe, "then is calibration's own figure");
     assert!(within(now, then, 0.3), "{figures}");
+    // reprobe.py's `speed` and `own` write the calibrated scenario with every CPU key times a
+    // factor they print (to three decimals).
+    let saved = std::fs::read_to_string(cal.join("calibrated.toml")).expect("scenario");
+    let work = |t: &str| toml_number(t, "cpu_work_us");
+    let scaled = |args: &[&str], written: &Path| -> (f64, String) {
+        let out = python(args).expect("python3 ran once already");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let factor: f64 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("it prints the factor");
+        let toml = std::fs::read_to_string(written).expect("the scaled scenario");
+        assert!(
+            (work(&toml) - work(&saved) * factor).abs() <= work(&saved) * 0.001 + 1.0,
+            "{args:?}, {factor}: {} against {}",
+            work(&toml),
+            work(&saved)
+        );
+        (factor, toml)
+    };
+    let run = &read_json(&result_json)["runs"][0];
     // The model at the machine's speed during a measured run (predict.sh's DRIFT=speed): the
-    // calibration's speed over the run's, every CPU key scaled by it.
+    // calibration's speed over the run's.
     let adjusted = dir.join("at-speed.toml");
-    let out = python(&[
-        "speed",
-        cal_dir,
-        result_json.to_str().expect("utf-8 path"),
-        adjusted.to_str().expect("utf-8 path"),
-    ])
-    .expect("python3 ran once already");
-    let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (factor, _) = scaled(
+        &[
+            "speed",
+            cal_dir,
+            result_json.to_str().expect("utf-8 path"),
+            adjusted.to_str().expect("utf-8 path"),
+        ],
+        &adjusted,
     );
-    let factor: f64 = printed.trim().parse().expect("speed prints the factor");
     let cal_speed = read_json(&cal.join("calibration.json"))["machine_speed"]
         .as_f64()
         .expect("machine_speed");
-    let run = &read_json(&result_json)["runs"][0];
     let readings: Vec<f64> = run["server"]["samples"]
         .as_array()
         .expect("samples")
@@ -498,36 +517,19 @@ fn the_probe_measured_again(cal: &Path, url: &str, cmd: &str, dir: &Path) {
         factor > 0.2 && factor < 5.0,
         "{factor} from {cal_speed} and {readings:?}"
     );
-    let toml = std::fs::read_to_string(&adjusted).expect("the scaled scenario");
-    let saved = std::fs::read_to_string(cal.join("calibrated.toml")).expect("scenario");
-    let work = |t: &str| toml_number(t, "cpu_work_us");
-    // The factor is printed to three decimals.
-    assert!(
-        (work(&toml) - work(&saved) * factor).abs() <= work(&saved) * 0.001 + 1.0,
-        "{factor}: {} against {}",
-        work(&toml),
-        work(&saved)
-    );
     // The model with the point's own CPU (predict.sh's DRIFT=own): its CPU per answer at the
     // run's answer length (per request, plus per token event and per read for each token) put
     // at the one the service spent in the run.
     let own = dir.join("own.toml");
-    let out = python(&[
-        "own",
-        cal_dir,
-        own.to_str().expect("utf-8 path"),
-        result_json.to_str().expect("utf-8 path"),
-    ])
-    .expect("python3 ran once already");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (factor, toml) = scaled(
+        &[
+            "own",
+            cal_dir,
+            own.to_str().expect("utf-8 path"),
+            result_json.to_str().expect("utf-8 path"),
+        ],
+        &own,
     );
-    let factor: f64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("own prints the factor");
     let key = |t: &str, k: &str| {
         t.lines()
             .find_map(|l| l.strip_prefix(&format!("{k} = ")))
@@ -544,17 +546,10 @@ fn the_probe_measured_again(cal: &Path, url: &str, cmd: &str, dir: &Path) {
         (factor - now / model_ms).abs() <= 0.001,
         "{factor} against {now} ms over the model's {model_ms} ms at {tokens} tokens"
     );
-    let toml = std::fs::read_to_string(&own).expect("the scenario with the point's own CPU");
     assert!(
         toml.starts_with("# The CPU below scaled by")
             && toml.contains("the point's own CPU per answer"),
         "{toml}"
-    );
-    assert!(
-        (work(&toml) - work(&saved) * factor).abs() <= work(&saved) * 0.001 + 1.0,
-        "{factor}: {} against {}",
-        work(&toml),
-        work(&saved)
     );
 }
 
