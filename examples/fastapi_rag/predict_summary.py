@@ -352,7 +352,7 @@ if adjusted:
             "machine as much as the model). The ratios below are against the same model with "
             "its CPU per request, per token and per read scaled by that change (the probe is "
             "at its own load, so the load's effect stays the model's to predict)."
-            + (" Against the first run of each point (the one whose probe it was scaled to)." if repeats else ""),
+            + (" Against the first run of each point (the one whose machine it was scaled to)." if repeats else ""),
             "probe: calibrated → before the point",
         ),
     }
