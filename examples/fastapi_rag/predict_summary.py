@@ -41,7 +41,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import reprobe  # noqa: E402
 
 out = pathlib.Path(sys.argv[1])
-GOAL = {"req/s": (0.85, 1.15), "e2e p50": (0.85, 1.15), "ttft p50": (0.7, 1.4)}
+GOAL = reprobe.GOAL
 # How far the service's CPU per answer at the probe may move from its calibration before the
 # point is flagged: beyond it the ratios test the machine as much as the model.
 DRIFT = 0.10

@@ -34,6 +34,21 @@ import statistics
 import sys
 
 
+# The goal predict.sh's tables judge: measured / predicted inside these bands.
+GOAL = {"req/s": (0.85, 1.15), "e2e p50": (0.85, 1.15), "ttft p50": (0.7, 1.4)}
+
+
+def point_runs(base, users):
+    """The result.json of every run predict.sh measured at USERS under BASE (an endpoint's
+    directory: measured-cN/, then measured-cN-r2/, ...), in the order measured."""
+    runs = []
+    for p in pathlib.Path(base).glob(f"measured-c{users}*/result.json"):
+        m = re.fullmatch(rf"measured-c{users}(?:-r(\d+))?", p.parent.name)
+        if m:
+            runs.append((int(m.group(1) or 1), p))
+    return [p for _, p in sorted(runs)]
+
+
 def figures(path):
     """req/s, e2e p50 and TTFT p50 of one result.json (a p50 None where nothing was timed): the
     figures predict.sh's goal judges."""

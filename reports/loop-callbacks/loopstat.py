@@ -56,7 +56,7 @@ def flusher():
 threading.Thread(target=flusher, daemon=True).start()
 sys.path.insert(0, sys.argv[1])
 if os.environ.get("LOOPSTAT_FREEZE"):
-    import app  # the heavy imports (LlamaIndex, botocore, pydantic) happen here
+    import app  # noqa: F401  (imported for its side effect: the heavy imports happen here)
     gc.collect()
     gc.freeze()
     print(f"gc.freeze(): {gc.get_freeze_count()} objects frozen", file=sys.stderr)

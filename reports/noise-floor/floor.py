@@ -46,7 +46,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "examples" / "fastapi_rag"))
 import reprobe  # noqa: E402
 
-GOAL = {"req/s": (0.85, 1.15), "e2e p50": (0.85, 1.15), "ttft p50": (0.7, 1.4)}
+GOAL = reprobe.GOAL
 
 
 # The figures predict.sh's goal judges, read as predict_summary.py reads them.
@@ -126,11 +126,7 @@ def model_ratios(reports):
             if not m:
                 continue
             c, base = int(m.group(1)), p.parent.parent
-            runs = [
-                figures(r)
-                for r in base.glob(f"measured-c{c}*/result.json")
-                if re.fullmatch(rf"measured-c{c}(-r\d+)?", r.parent.name)
-            ]
+            runs = [figures(r) for r in reprobe.point_runs(base, c)]
             if not runs:
                 continue
             predicted = figures(p)

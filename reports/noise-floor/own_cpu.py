@@ -18,7 +18,6 @@ The scaling is examples/fastapi_rag/reprobe.py's `own` (predict.sh's DRIFT=own d
 sitting): the model's CPU per answer at L tokens is cpu_work_us + L x (cpu_per_token_us +
 cpu_per_read_us), one socket read per token event, as at the calibration's probes.
 """
-import json
 import pathlib
 import re
 import statistics
@@ -29,12 +28,7 @@ import reprobe  # noqa: E402
 import floor  # noqa: E402  (same directory: figures, GOAL)
 
 
-def measured_runs(point_dir, users):
-    return [
-        p
-        for p in sorted(pathlib.Path(point_dir).glob(f"measured-c{users}*/result.json"))
-        if re.fullmatch(rf"measured-c{users}(-r\d+)?", p.parent.name)
-    ]
+measured_runs = reprobe.point_runs
 
 
 def scenario(point_dir, users, out):
