@@ -132,6 +132,15 @@ pub struct RequestConfig {
     /// streaming `def` endpoint: 1.00–1.05 cores at saturation, a quarter of it system time).
     /// `ragperf calibrate` sets it to the service's system share at its probes. Only with `gil`.
     pub cpu_outside_gil_share: f64,
+    /// The most of each second the GIL may be held (0.01 to 1; 1, the default: no cap), over
+    /// sustained use: a hold past its share stands idle, holding the lock, before releasing it
+    /// (a token bucket of CPU time that lets ~50 ms through at once). CPython's GIL has such a
+    /// ceiling: its hand-offs between threads leave it free while no thread runs Python. The
+    /// seed's streaming `def` endpoint, saturated, used 1.00–1.03 cores of which 0.76–0.80 user
+    /// time, with a system share of 22–28 %. `ragperf calibrate` sets it for a thread pool to
+    /// 1 − `cpu_outside_gil_share`: one core in all at saturation, split as the service splits
+    /// it. Only with `gil`.
+    pub gil_max_busy: f64,
     /// Run every CPU section under one global lock, as CPython's GIL does (Q6).
     pub gil: bool,
     /// `inferenceConfig.maxTokens`.
@@ -160,6 +169,7 @@ impl Default for RequestConfig {
             cpu_token_loop_share: 0.0,
             cpu_request_loop_share: 0.0,
             cpu_outside_gil_share: 0.0,
+            gil_max_busy: 1.0,
             gil: false,
             max_tokens: 512,
             temperature: 0.1,

@@ -82,6 +82,21 @@ fn errors_name_the_field() {
         "{e}"
     );
     assert!(Scenario::from_toml("[request]\ngil = true\ncpu_outside_gil_share = 0.25").is_ok());
+    // A cap on the GIL: a share of each second, and only with the GIL.
+    for bad in ["0", "1.5", "nan", "-0.5"] {
+        let e = err(&format!("[request]\ngil = true\ngil_max_busy = {bad}"));
+        assert!(
+            e.contains("request.gil_max_busy") && e.contains("0.01 to 1"),
+            "{e}"
+        );
+    }
+    let e = err("[request]\ngil_max_busy = 0.8");
+    assert!(
+        e.contains("request.gil_max_busy") && e.contains("request.gil = true"),
+        "{e}"
+    );
+    assert!(Scenario::from_toml("[request]\ngil = true\ngil_max_busy = 0.8").is_ok());
+    assert!(Scenario::from_toml("[request]\ngil_max_busy = 1").is_ok());
     assert!(
         err("[request]\ncpu_request_loop_share = -1").contains("request.cpu_request_loop_share")
     );

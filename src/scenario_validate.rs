@@ -162,6 +162,26 @@ impl Scenario {
                 ),
             ));
         }
+        if !(0.01..=1.0).contains(&r.gil_max_busy) {
+            return Err(invalid(
+                "request.gil_max_busy",
+                format!(
+                    "is {}; must be the most of each second the GIL may be held, from 0.01 to 1 \
+                     (1: no cap)",
+                    r.gil_max_busy
+                ),
+            ));
+        }
+        if r.gil_max_busy < 1.0 && !r.gil {
+            return Err(invalid(
+                "request.gil_max_busy",
+                format!(
+                    "is {} but request.gil is false: there is no GIL to cap; set request.gil = \
+                     true (--gil) or remove the cap (1)",
+                    r.gil_max_busy
+                ),
+            ));
+        }
         if r.embed_dimensions != self.qdrant.dimensions {
             return Err(invalid(
                 "request.embed_dimensions",

@@ -123,6 +123,11 @@ pub struct CommonArgs {
     /// to the service's system share of its CPU. Only with --gil.
     #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
     pub cpu_outside_gil_share: Option<f64>,
+    /// The most of each second (0.01–1, default 1: no cap) the GIL may be held over sustained
+    /// use, as CPython's, whose hand-offs between threads leave it idle; `ragperf calibrate`
+    /// sets it for a thread pool to 1 − its share outside the GIL. Only with --gil.
+    #[arg(long, value_parser = flags::share, allow_negative_numbers = true)]
+    pub gil_max_busy: Option<f64>,
     /// Serialise every CPU section through one global lock, as CPython's GIL.
     #[arg(long)]
     pub gil: bool,
@@ -236,6 +241,9 @@ pub fn scenario(common: &CommonArgs) -> anyhow::Result<Scenario> {
     }
     if let Some(v) = common.cpu_outside_gil_share {
         s.request.cpu_outside_gil_share = v;
+    }
+    if let Some(v) = common.gil_max_busy {
+        s.request.gil_max_busy = v;
     }
     if common.gil {
         s.request.gil = true;

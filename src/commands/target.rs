@@ -176,6 +176,7 @@ fn refuse_variant_knobs(common: &CommonArgs, s: &Scenario) -> anyhow::Result<()>
             "--cpu-outside-gil-share",
             common.cpu_outside_gil_share.is_some(),
         ),
+        ("--gil-max-busy", common.gil_max_busy.is_some()),
     ] {
         if set {
             return Err(flag_err(

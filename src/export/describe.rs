@@ -462,7 +462,7 @@ fn request_line(result: &RunResult) -> String {
         String::new()
     };
     format!(
-        "**Request**: top-k {}, {} µs of CPU work per request{on_loop}{spread}{}{}{}.",
+        "**Request**: top-k {}, {} µs of CPU work per request{on_loop}{spread}{}{}{}{}.",
         s.request.top_k,
         s.request.cpu_work_us,
         match (s.request.cpu_per_token_us, s.request.cpu_token_loop_share) {
@@ -489,6 +489,13 @@ fn request_line(result: &RunResult) -> String {
                 100.0 * share
             ),
             (true, _) => ", every CPU section under one global lock (GIL on)".into(),
+        },
+        match (s.request.gil, s.request.gil_max_busy) {
+            (true, busy) if busy < 1.0 => format!(
+                ", the lock held at most {:.0} % of each second of sustained use",
+                100.0 * busy
+            ),
+            _ => String::new(),
         }
     )
 }

@@ -47,15 +47,16 @@ fn cpu_s(s: &Scenario, tokens: f64) -> f64 {
 /// warm-up must cover it or the window opens before steady state.
 /// With `cpu_parallel_share`, that share of the per-request CPU runs beside the lock on the
 /// other cores, so the one lock carries only the rest (or the cores all of it, if that is
-/// longer), and of that only what `cpu_outside_gil_share` leaves it; without the GIL an event
-/// loop also sheds `cpu_offloop_share`.
+/// longer), and of that only what `cpu_outside_gil_share` leaves it, at `gil_max_busy` of each
+/// second at most; without the GIL an event loop also sheds `cpu_offloop_share`.
 pub fn cpu_cycle_s(s: &Scenario, concurrency: usize, single_thread: bool, cores: usize) -> f64 {
     let cores = cores.max(1) as f64;
     let total = cpu_s(s, tokens(s, None));
     let work = s.request.cpu_work_us as f64 / 1e6;
     let per_request = if s.request.gil {
         let held = 1.0 - s.request.cpu_outside_gil_share.clamp(0.0, 1.0);
-        ((total - work * s.request.cpu_parallel_share) * held).max(total / cores)
+        let busy = s.request.gil_max_busy.clamp(0.01, 1.0);
+        ((total - work * s.request.cpu_parallel_share) * held / busy).max(total / cores)
     } else if single_thread {
         let shed = s.request.cpu_parallel_share + s.request.cpu_offloop_share;
         (total - work * shed).max(total / cores)
@@ -174,6 +175,10 @@ mod tests {
         // all but a tenth: the two cores' 11 s.
         s.request.cpu_outside_gil_share = 0.2;
         assert!((cpu_cycle_s(&s, 200, false, 2) - 17.6).abs() < 1e-9);
+        // The lock held at most 0.8 of each second: its 88 ms take 110 ms (22 s).
+        s.request.gil_max_busy = 0.8;
+        assert!((cpu_cycle_s(&s, 200, false, 2) - 22.0).abs() < 1e-9);
+        s.request.gil_max_busy = 1.0;
         s.request.cpu_outside_gil_share = 0.9;
         assert!((cpu_cycle_s(&s, 200, false, 2) - 11.0).abs() < 1e-9);
         s.request.cpu_outside_gil_share = 0.0;

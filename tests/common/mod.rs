@@ -154,6 +154,7 @@ pub fn request_context(
         gil: s.request.gil.then(|| {
             Arc::new(ragperf::pipeline::cpu::Gil::new(
                 s.request.cpu_outside_gil_share,
+                s.request.gil_max_busy,
             ))
         }),
         max_tokens: s.request.max_tokens,

@@ -898,7 +898,7 @@ fn a_burst_tells_a_waited_for_token_from_a_buffered_one() {
 }
 
 #[test]
-fn a_pools_share_outside_the_gil_is_the_kernels_share_of_its_cpu() {
+fn a_pools_share_outside_the_gil_is_the_kernels_share_of_its_cpu_and_caps_the_gil() {
     // The seed's streaming `def` endpoint at time scale 1 (the seventh sitting, 2026-12-04): at
     // its 64-user probes (the median windows) 22 % of the server's CPU was system time with
     // 20-token answers and 28 % with 120-token ones; at 2 and 8 users 10-15 %.
@@ -908,12 +908,22 @@ fn a_pools_share_outside_the_gil_is_the_kernels_share_of_its_cpu() {
     let share = toml_number(&toml, "cpu_outside_gil_share");
     assert!((0.20..=0.32).contains(&share), "{share}\n{toml}");
     assert!(toml.contains("runs outside the GIL"), "{toml}");
-    // Without the GIL there is nothing to be outside of.
+    // The GIL's ceiling: the rest of one core, so the model saturates at one core in all.
+    let busy = toml_number(&toml, "gil_max_busy");
+    assert!(
+        (busy + share - 1.0).abs() < 0.011,
+        "{busy} + {share}\n{toml}"
+    );
+    assert!(toml.contains("held at most"), "{toml}");
+    // Without the GIL there is nothing to be outside of, nor to cap.
     let toml = seed_model_from(&saved, "/chat/stream/sync", "1", &["--no-gil"]);
     assert_eq!(toml_number(&toml, "cpu_outside_gil_share"), 0.0, "{toml}");
-    // An event loop's CPU is placed by its threads instead (cpu_parallel_share): none here.
+    assert_eq!(toml_number(&toml, "gil_max_busy"), 1.0, "{toml}");
+    // An event loop's CPU is placed by its threads instead (cpu_parallel_share): none here,
+    // and its one thread bounds it without a cap.
     let (_dir, saved) = saved_calibration("seed-stream-async-ts1.json");
     let toml = seed_model_from(&saved, "/chat/stream", "1", &[]);
     assert!(toml.contains("variants = [\"async-single\"]"), "{toml}");
     assert_eq!(toml_number(&toml, "cpu_outside_gil_share"), 0.0, "{toml}");
+    assert_eq!(toml_number(&toml, "gil_max_busy"), 1.0, "{toml}");
 }

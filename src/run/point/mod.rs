@@ -73,10 +73,12 @@ fn start(
                 cpu_parallel_share: s.request.cpu_parallel_share,
                 cpu_token_loop_share: s.request.cpu_token_loop_share,
                 cpu_request_loop_share: s.request.cpu_request_loop_share,
-                gil: s
-                    .request
-                    .gil
-                    .then(|| Arc::new(Gil::new(s.request.cpu_outside_gil_share))),
+                gil: s.request.gil.then(|| {
+                    Arc::new(Gil::new(
+                        s.request.cpu_outside_gil_share,
+                        s.request.gil_max_busy,
+                    ))
+                }),
                 max_tokens: s.request.max_tokens,
                 temperature: s.request.temperature,
             });
