@@ -145,6 +145,8 @@ fn faults_gil_and_slo_keep_the_accounting() {
     s.faults.converse_stream.throttle = 0.2;
     s.client.retry.max_attempts = 1;
     s.request.gil = true;
+    // The lock's ceiling too: a hold past it idles, and no request is lost to the idling.
+    s.request.gil_max_busy = 0.5;
     s.request.cpu_work_us = 500;
     let variants = [
         VariantKind::Sync,
