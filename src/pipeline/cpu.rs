@@ -134,9 +134,9 @@ pub struct Held<'a> {
 impl Drop for Held<'_> {
     /// Charges the hold's CPU time (its wall time without a thread CPU clock) to the cap's
     /// bucket, refilled at `max_busy` since it was last charged; when that leaves it in debt,
-    /// stands idle, still holding the lock, until it is even. The lock then cannot be held for
-    /// more than `max_busy` of any stretch longer than [`GIL_CAP_BURST_NS`] / `max_busy` — as
-    /// CPython's GIL, whose hand-offs between threads leave it free while nobody runs Python.
+    /// stands idle, still holding the lock, until it is even. Over any stretch of time the lock
+    /// is then held for at most `max_busy` of it plus [`GIL_CAP_BURST_NS`] of CPU — as CPython's
+    /// GIL, whose hand-offs between threads leave it free while nobody runs Python.
     fn drop(&mut self) {
         let Some(cap) = &self.gil.cap else {
             return;
