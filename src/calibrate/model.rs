@@ -469,6 +469,25 @@ pub fn outside_gil_share(obs: &[Observation]) -> f64 {
     (shares.iter().sum::<f64>() / shares.len() as f64).clamp(0.0, 1.0)
 }
 
+/// The server's cores and user cores (its cores less their system share), averaged over the
+/// probes that kept a core or more busy (within 5 %): what a saturated thread pool under the
+/// GIL spends, shown beside the cap `ragperf calibrate` writes (`request.gil_max_busy`). None
+/// when no probe was saturated.
+pub fn saturated_cores(obs: &[Observation]) -> Option<(f64, f64)> {
+    let saturated: Vec<(f64, f64)> = obs
+        .iter()
+        .filter(|o| o.probe)
+        .filter_map(|o| Some((o.server_cores?, o.system_share?)))
+        .filter(|(cores, _)| *cores >= 0.95)
+        .map(|(cores, system)| (cores, cores * (1.0 - system)))
+        .collect();
+    let n = saturated.len() as f64;
+    let (cores, user) = saturated
+        .iter()
+        .fold((0.0, 0.0), |(c, u), (a, b)| (c + a, u + b));
+    (n > 0.0).then(|| (cores / n, user / n))
+}
+
 /// py-spy's share of the GIL's samples held by other threads than the busiest, averaged over
 /// the points [`cpu_placement`] reads; None unless every one of them has it (then the split
 /// is measured, otherwise bounded).

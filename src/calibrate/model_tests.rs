@@ -392,3 +392,25 @@ fn the_share_outside_the_gil_is_the_kernels_at_the_probes() {
     assert_eq!(outside_gil_share(&[at(true, None)]), 0.0);
     assert_eq!(outside_gil_share(&[]), 0.0);
 }
+
+#[test]
+fn the_saturated_probes_cores_are_their_mean_and_user_cores_less_the_kernels_share() {
+    let at = |probe: bool, cores: f64, system: f64| Observation {
+        probe,
+        server_cores: Some(cores),
+        system_share: Some(system),
+        ..ob(if probe { 64 } else { 8 }, 120, 120.0, 80.0, 42)
+    };
+    // The twelfth sitting's streaming `def` probes at time scale 0.25 (1.00 and 1.02 cores,
+    // a fifth and a quarter system time); a low level and an unsaturated probe do not count.
+    let obs = [
+        at(false, 0.3, 0.1),
+        at(true, 0.8, 0.2),
+        at(true, 1.0, 0.2),
+        at(true, 1.02, 0.25),
+    ];
+    let (cores, user) = saturated_cores(&obs).expect("two saturated probes");
+    assert!((cores - 1.01).abs() < 1e-9, "{cores}");
+    assert!((user - (0.8 + 0.765) / 2.0).abs() < 1e-9, "{user}");
+    assert_eq!(saturated_cores(&obs[..2]), None);
+}

@@ -31,7 +31,7 @@ impl Calibration {
             0.0
         };
         // One core in all when saturated, split as the service splits it: the lock at most the
-        // rest of each second ([`Calibration::saturated_user_cores`] shows the probes' own).
+        // rest of each second ([`model::saturated_cores`] shows the probes' own).
         s.request.gil_max_busy = if s.request.cpu_outside_gil_share > 0.0 {
             ((1.0 - s.request.cpu_outside_gil_share) * 100.0).round() / 100.0
         } else {
@@ -48,27 +48,6 @@ impl Calibration {
             _ => None,
         };
         s
-    }
-
-    /// The probes' server cores and user cores (their CPU less its system share), averaged
-    /// over the probes that used a core or more (within 5 %): what a saturated thread pool
-    /// under the GIL spends. None when no probe was saturated.
-    fn saturated_user_cores(&self) -> Option<(f64, f64)> {
-        let saturated: Vec<(f64, f64)> = self
-            .observations
-            .iter()
-            .filter(|o| o.probe)
-            .filter_map(|o| Some((o.server_cores?, o.system_share?)))
-            .filter(|(cores, _)| *cores >= 0.95)
-            .map(|(cores, system)| (cores, cores * (1.0 - system)))
-            .collect();
-        let n = saturated.len() as f64;
-        (n > 0.0).then(|| {
-            let (c, u) = saturated
-                .iter()
-                .fold((0.0, 0.0), |(c, u), (a, b)| (c + a, u + b));
-            (c / n, u / n)
-        })
     }
 
     /// How the off-loop CPU was split, for the header.
@@ -177,7 +156,7 @@ impl Calibration {
                  1 - that share): one core in all when saturated, split as the service splits it \
                  (CPython's GIL stands free while it passes between threads){}.\n",
                 100.0 * s.request.gil_max_busy,
-                match self.saturated_user_cores() {
+                match model::saturated_cores(&self.observations) {
                     Some((cores, user)) => format!(
                         "; the saturated probes used {cores:.2} cores, {user:.2} of them user time"
                     ),

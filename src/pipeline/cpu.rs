@@ -146,23 +146,23 @@ impl Drop for Held<'_> {
             (Some(a), Some(b)) => b.saturating_sub(a) as f64,
             _ => now.duration_since(self.since_wall).as_nanos() as f64,
         };
-        let mut bucket = cap.bucket.lock().unwrap_or_else(|p| p.into_inner());
-        let (at, credit) = *bucket;
-        let refill = cap.max_busy * now.saturating_duration_since(at).as_nanos() as f64;
-        let credit = (credit + refill).min(GIL_CAP_BURST_NS) - held_ns;
-        if credit >= 0.0 {
+        let credit = {
+            let mut bucket = cap.bucket.lock().unwrap_or_else(|p| p.into_inner());
+            let (at, credit) = *bucket;
+            let refill = cap.max_busy * now.saturating_duration_since(at).as_nanos() as f64;
+            // A debt stays in the bucket: the idling below refills it by the next charge.
+            let credit = (credit + refill).min(GIL_CAP_BURST_NS) - held_ns;
             *bucket = (now, credit);
-            return;
+            credit
+        };
+        if credit < 0.0 {
+            let idle = Duration::from_nanos((-credit / cap.max_busy) as u64);
+            let start = Instant::now();
+            std::thread::sleep(idle);
+            self.gil
+                .idle_ns
+                .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
-        let idle = Duration::from_nanos((-credit / cap.max_busy) as u64);
-        std::thread::sleep(idle);
-        let after = Instant::now();
-        let slept = after.duration_since(now);
-        let refill = cap.max_busy * slept.as_nanos() as f64;
-        *bucket = (after, (credit + refill).min(GIL_CAP_BURST_NS));
-        self.gil
-            .idle_ns
-            .fetch_add(slept.as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
