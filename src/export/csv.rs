@@ -132,6 +132,11 @@ fn row(run: &VariantRun, partial: bool) -> Vec<String> {
     ];
     for h in HISTOGRAMS {
         match run.latency_ms.get(h) {
+            // A histogram with no sample has no percentiles: empty cells, never 0 ms.
+            Some(q) if q.count == 0 => {
+                cells.push("0".into());
+                cells.extend(std::iter::repeat_n(String::new(), STATS.len() - 1));
+            }
             Some(q) => cells.extend([
                 q.count.to_string(),
                 num(q.mean),

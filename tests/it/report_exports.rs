@@ -50,6 +50,29 @@ fn csv_has_one_row_per_run_and_a_stable_header() {
 }
 
 #[test]
+fn a_histogram_without_samples_is_empty_cells_in_the_csv_never_zero_ms() {
+    let mut result = fixture();
+    // A `--target` run has no embed, retrieve, cpu or generate spans: its histograms are empty.
+    result.runs[0]
+        .latency_ms
+        .insert("embed".into(), Default::default());
+    let text = csv::render(&result);
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    let row: Vec<&str> = lines.next().expect("a row").split(',').collect();
+    let cell = |name: &str| row[header.iter().position(|h| *h == name).expect(name)];
+    assert_eq!(cell("embed_count"), "0");
+    for stat in ["mean", "p50", "p90", "p99", "p999", "max"] {
+        assert_eq!(cell(&format!("embed_{stat}_ms")), "", "embed_{stat}_ms");
+    }
+    assert_ne!(
+        cell("e2e_p50_ms"),
+        "",
+        "a histogram with samples keeps its figures"
+    );
+}
+
+#[test]
 fn markdown_table_has_a_row_per_run_and_the_scenario() {
     let result = fixture();
     let md = markdown::render(&result);
