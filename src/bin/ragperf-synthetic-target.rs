@@ -4,10 +4,15 @@
 //! ```text
 //! ragperf-synthetic-target --port 8090 [--pool 8] [--cpu-per-request-us 4000] [--cpu-per-token-us 300]
 //!                          [--stats-file PATH] [--rounds-per-us R] [--work time|fixed]
+//!                          [--stream held|per-token]
 //! ```
 //!
-//! It behaves like a `def` endpoint on a bounded thread pool that holds a thread for the whole
-//! request: `POST /chat/stream` with `{"message": "…"}` embeds the question, searches Qdrant,
+//! It behaves like a `def` endpoint on a bounded thread pool. With `--stream held` (the
+//! default) a request holds a pool thread for the whole stream; with `--stream per-token` it
+//! holds one for the endpoint's body (embed, search, prompt, opening the stream) and then for
+//! each token event apart, going back to the end of the pool's queue between them, as
+//! Starlette iterates a sync generator (`iterate_in_threadpool`: one thread-pool call per
+//! `next()`). `POST /chat/stream` with `{"message": "…"}` embeds the question, searches Qdrant,
 //! spends `--cpu-per-request-us` of real computation (the prompt), opens a ConverseStream and
 //! spends `--cpu-per-token-us` on every token event before sending it as SSE in the seed's
 //! shape (`data: {"type":"token","content":…}`, then `data: {"type":"done","citations":[…]}`).
@@ -28,7 +33,9 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use ragperf::client::{BlockingClients, ChatRequest, ClientConfig, Endpoints, StreamEvent};
+use ragperf::client::{
+    BlockingClients, BlockingConverseStream, ChatRequest, ClientConfig, Endpoints, StreamEvent,
+};
 use ragperf::pipeline::cpu;
 use ragperf::pipeline::steps::build_prompt;
 use ragperf::scenario::Scenario;
@@ -41,6 +48,8 @@ struct Settings {
     cpu_per_request_us: u64,
     cpu_per_token_us: u64,
     fixed_work: bool,
+    /// `--stream per-token`: a pool call per token event, not a thread per stream.
+    per_token: bool,
 }
 
 fn parse_args() -> Result<Settings, String> {
@@ -52,6 +61,7 @@ fn parse_args() -> Result<Settings, String> {
         cpu_per_request_us: 4000,
         cpu_per_token_us: 300,
         fixed_work: false,
+        per_token: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -82,6 +92,13 @@ fn parse_args() -> Result<Settings, String> {
                     _ => return Err(format!("{flag}: expected time or fixed, got {value:?}")),
                 }
             }
+            "--stream" => {
+                s.per_token = match value.as_str() {
+                    "per-token" => true,
+                    "held" => false,
+                    _ => return Err(format!("{flag}: expected held or per-token, got {value:?}")),
+                }
+            }
             "--rounds-per-us" => {
                 s.rounds_per_us = Some(
                     value
@@ -95,7 +112,7 @@ fn parse_args() -> Result<Settings, String> {
             }
             _ => {
                 return Err(format!(
-                    "unknown flag {flag}; use --port, --pool, --cpu-per-request-us, --cpu-per-token-us, --stats-file, --rounds-per-us, --work"
+                    "unknown flag {flag}; use --port, --pool, --cpu-per-request-us, --cpu-per-token-us, --stats-file, --rounds-per-us, --work, --stream"
                 ));
             }
         }
@@ -107,10 +124,26 @@ fn parse_args() -> Result<Settings, String> {
     Ok(s)
 }
 
-/// Accepted connections waiting for a pool thread, and the pool's bookkeeping.
+/// What a pool thread runs: a new connection's request up to its open stream (and with
+/// `--stream held` the stream too), or one token event of an open stream.
+enum Job {
+    Start(TcpStream),
+    Next(Box<Open>),
+}
+
+/// A request whose stream is open: what its next token events need.
+struct Open {
+    out: TcpStream,
+    stream: BlockingConverseStream,
+    cites: Vec<String>,
+    /// The request's CPU outside its token events so far, µs (its body; the done event adds).
+    request_us: u64,
+}
+
+/// Jobs waiting for a pool thread, and the pool's bookkeeping.
 #[derive(Default)]
 struct Queue {
-    waiting: VecDeque<TcpStream>,
+    waiting: VecDeque<Job>,
     idle: usize,
     threads: usize,
 }
@@ -121,6 +154,8 @@ struct Service {
     cpu_per_token_us: u64,
     /// Spend the costs as a fixed number of rounds (`--work fixed`), not as CPU time.
     fixed_work: bool,
+    /// `--stream per-token`: every token event is a pool job of its own.
+    per_token: bool,
     /// CPU really spent in the two costs (thread CPU time around each), for `GET /stats`.
     spent: Spent,
 }
@@ -271,33 +306,33 @@ fn main() -> ExitCode {
         cpu_per_request_us: settings.cpu_per_request_us,
         cpu_per_token_us: settings.cpu_per_token_us,
         fixed_work: settings.fixed_work,
+        per_token: settings.per_token,
         spent: Spent::default(),
     });
     if let Some(path) = settings.stats_file.clone() {
         spawn_stats_file(service.clone(), path);
     }
-    let queue = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
+    let pool = Arc::new(Pool {
+        queue: Mutex::new(Queue::default()),
+        ready: Condvar::new(),
+        bound: settings.pool,
+    });
     eprintln!(
-        "ragperf-synthetic-target on 127.0.0.1:{} (pool {}, {} us per request, {} us per token)",
-        settings.port, settings.pool, settings.cpu_per_request_us, settings.cpu_per_token_us
+        "ragperf-synthetic-target on 127.0.0.1:{} (pool {}, {} us per request, {} us per token, {})",
+        settings.port,
+        settings.pool,
+        settings.cpu_per_request_us,
+        settings.cpu_per_token_us,
+        if settings.per_token {
+            "a pool call per token event"
+        } else {
+            "a thread held per stream"
+        }
     );
     let mut cpu_before = cpu::thread_cpu_us();
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
-        let (lock, ready) = &*queue;
-        let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
-        q.waiting.push_back(conn);
-        if q.waiting.len() > q.idle && q.threads < settings.pool {
-            q.threads += 1;
-            let (queue, service) = (queue.clone(), service.clone());
-            std::thread::Builder::new()
-                .name(format!("pool-{}", q.threads))
-                .spawn(move || worker(&queue, &service))
-                .map(|_| ())
-                .unwrap_or_else(|e| eprintln!("cannot start a pool thread: {e}"));
-        }
-        ready.notify_one();
-        drop(q);
+        submit(&pool, &service, Job::Start(conn), false);
         let now = cpu::thread_cpu_us();
         service
             .spent
@@ -308,37 +343,60 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn worker(queue: &(Mutex<Queue>, Condvar), service: &Service) {
-    let (lock, ready) = queue;
+/// The bounded pool: its queue of jobs and its bound.
+struct Pool {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    bound: usize,
+}
+
+/// Queues a job, adding a thread when no thread is idle for it and the bound allows, as
+/// anyio's worker threads grow. A pool thread handing in its stream's next call (`from_worker`)
+/// counts as idle: anyio's worker is back among the idle ones before the event loop makes that
+/// call.
+fn submit(pool: &Arc<Pool>, service: &Arc<Service>, job: Job, from_worker: bool) {
+    let mut q = pool.queue.lock().unwrap_or_else(|p| p.into_inner());
+    q.waiting.push_back(job);
+    let idle = q.idle + usize::from(from_worker);
+    if q.waiting.len() > idle && q.threads < pool.bound {
+        q.threads += 1;
+        let (pool, service) = (pool.clone(), service.clone());
+        std::thread::Builder::new()
+            .name(format!("pool-{}", q.threads))
+            .spawn(move || worker(&pool, &service))
+            .map(|_| ())
+            .unwrap_or_else(|e| eprintln!("cannot start a pool thread: {e}"));
+    }
+    pool.ready.notify_one();
+}
+
+fn worker(pool: &Arc<Pool>, service: &Arc<Service>) {
     loop {
-        let conn = {
-            let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let job = {
+            let mut q = pool.queue.lock().unwrap_or_else(|p| p.into_inner());
             q.idle += 1;
             while q.waiting.is_empty() {
-                q = ready.wait(q).unwrap_or_else(|p| p.into_inner());
+                q = pool.ready.wait(q).unwrap_or_else(|p| p.into_inner());
             }
             q.idle -= 1;
             q.waiting.pop_front()
         };
-        if let Some(conn) = conn {
-            // A broken connection ends that request only.
-            let _ = handle(conn, service);
+        // A broken connection ends that request only.
+        let open = match job {
+            Some(Job::Start(conn)) => begin(conn, service).ok().flatten().map(Box::new),
+            Some(Job::Next(open)) => next(open, service),
+            None => None,
+        };
+        let Some(mut open) = open else { continue };
+        if service.per_token {
+            // The call returned; the stream's next token is a new call at the queue's end.
+            submit(pool, service, Job::Next(open), true);
+        } else {
+            while let Some(more) = next(open, service) {
+                open = more;
+            }
         }
     }
-}
-
-fn handle(conn: TcpStream, service: &Service) -> std::io::Result<()> {
-    let start = cpu::thread_cpu_us();
-    let mut token_sections = 0u64;
-    let served = serve(conn, service, &mut token_sections);
-    if let Ok(true) = served {
-        let s = &service.spent;
-        let total = cpu::thread_cpu_us().saturating_sub(start);
-        s.section_request_us
-            .fetch_add(total.saturating_sub(token_sections), Ordering::Relaxed);
-        s.section_requests.fetch_add(1, Ordering::Relaxed);
-    }
-    served.map(|_| ())
 }
 
 /// Reads a request's head: its method, its path and its `content-length` (0 without one).
@@ -379,14 +437,16 @@ fn answer_get(out: &mut TcpStream, service: &Service, path: &str) -> std::io::Re
     )
 }
 
-/// Serves one connection; `Ok(true)` when it was a chat request answered to the end.
-fn serve(conn: TcpStream, service: &Service, token_sections: &mut u64) -> std::io::Result<bool> {
+/// Serves a connection up to its open stream: None when it was not a chat request or failed
+/// (answered either way). The body's CPU is kept in the [`Open`] it returns.
+fn begin(conn: TcpStream, service: &Service) -> std::io::Result<Option<Open>> {
+    let started = cpu::thread_cpu_us();
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut out = conn;
     let (method, path, length) = read_head(&mut reader)?;
     if method != "POST" {
         answer_get(&mut out, service, &path)?;
-        return Ok(false);
+        return Ok(None);
     }
     let mut body = vec![0u8; length.min(1 << 20)];
     reader.read_exact(&mut body)?;
@@ -397,16 +457,11 @@ fn serve(conn: TcpStream, service: &Service, token_sections: &mut u64) -> std::i
         out.write_all(
             b"HTTP/1.1 400 Bad Request\r\ncontent-length: 23\r\nconnection: close\r\n\r\nexpected {\"message\":..}",
         )?;
-        return Ok(false);
+        return Ok(None);
     };
     out.write_all(
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
     )?;
-    let event = |v: serde_json::Value| format!("data: {v}\n\n");
-    let fail = |out: &mut TcpStream, what: String| {
-        out.write_all(event(serde_json::json!({"type": "error", "message": what})).as_bytes())
-            .map(|_| false)
-    };
     let c = &service.clients;
     let vector = match c.embed.embed(&question) {
         Ok(r) => r.value,
@@ -427,34 +482,62 @@ fn serve(conn: TcpStream, service: &Service, token_sections: &mut u64) -> std::i
         max_tokens: 4096,
         temperature: 0.1,
     };
-    let mut stream = match c.bedrock.open_stream(&request) {
+    let stream = match c.bedrock.open_stream(&request) {
         Ok(s) => s,
         Err(e) => return fail(&mut out, format!("converse_stream: {e}")),
     };
-    loop {
-        // A token event's section: reading it, its cost, writing it.
-        let section = cpu::thread_cpu_us();
-        match stream.next_event() {
-            Ok(StreamEvent::Token(t)) => {
-                std::hint::black_box(timed(&spent.token_us, &spent.tokens, || {
-                    service.burn(&t, service.cpu_per_token_us)
-                }));
-                out.write_all(
-                    event(serde_json::json!({"type": "token", "content": t})).as_bytes(),
-                )?;
+    Ok(Some(Open {
+        out,
+        stream,
+        cites: passages.iter().map(|p| p.doc_id.clone()).collect(),
+        request_us: cpu::thread_cpu_us().saturating_sub(started),
+    }))
+}
+
+/// One SSE event in the seed's shape.
+fn event(v: serde_json::Value) -> String {
+    format!("data: {v}\n\n")
+}
+
+/// Answers an error event; the request ends there.
+fn fail<T>(out: &mut TcpStream, what: String) -> std::io::Result<Option<T>> {
+    out.write_all(event(serde_json::json!({"type": "error", "message": what})).as_bytes())?;
+    Ok(None)
+}
+
+/// One token event of an open stream (its read, its cost, its write), or its end: the open
+/// stream back while there is more, None when it ended (its request's CPU then counted) or
+/// broke.
+fn next(mut open: Box<Open>, service: &Service) -> Option<Box<Open>> {
+    let spent = &service.spent;
+    let section = cpu::thread_cpu_us();
+    match open.stream.next_event() {
+        Ok(StreamEvent::Token(t)) => {
+            std::hint::black_box(timed(&spent.token_us, &spent.tokens, || {
+                service.burn(&t, service.cpu_per_token_us)
+            }));
+            let sent = open
+                .out
+                .write_all(event(serde_json::json!({"type": "token", "content": t})).as_bytes());
+            let took = cpu::thread_cpu_us().saturating_sub(section);
+            spent.section_token_us.fetch_add(took, Ordering::Relaxed);
+            spent.section_tokens.fetch_add(1, Ordering::Relaxed);
+            sent.ok().map(|_| open)
+        }
+        Ok(StreamEvent::Done(_)) => {
+            let done = event(serde_json::json!({"type": "done", "citations": open.cites}));
+            if open.out.write_all(done.as_bytes()).is_ok() {
                 let took = cpu::thread_cpu_us().saturating_sub(section);
-                *token_sections += took;
-                spent.section_token_us.fetch_add(took, Ordering::Relaxed);
-                spent.section_tokens.fetch_add(1, Ordering::Relaxed);
+                spent
+                    .section_request_us
+                    .fetch_add(open.request_us + took, Ordering::Relaxed);
+                spent.section_requests.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(StreamEvent::Done(_)) => {
-                let cites: Vec<&str> = passages.iter().map(|p| p.doc_id.as_str()).collect();
-                out.write_all(
-                    event(serde_json::json!({"type": "done", "citations": cites})).as_bytes(),
-                )?;
-                return Ok(true);
-            }
-            Err(e) => return fail(&mut out, format!("stream: {e}")),
+            None
+        }
+        Err(e) => {
+            let _ = fail::<()>(&mut open.out, format!("stream: {e}"));
+            None
         }
     }
 }

@@ -41,6 +41,7 @@ pub(crate) mod model;
 mod observe;
 pub mod probe_fit;
 mod scenario_file;
+mod waits;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -129,6 +130,10 @@ pub struct Calibration {
     pub shape: Shape,
     /// Backend calls per request, averaged over the low-load points.
     pub calls_per_request: BTreeMap<String, f64>,
+    /// The waits the service saw per backend call (the mocks' statistics, every point) beside
+    /// what the scenario makes the model wait ([`waits::backend_waits`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backend_waits: Vec<waits::BackendWait>,
     /// Points the per-request CPU is spread over (`request.cpu_steps`): one per backend call
     /// before the generation, plus the prompt.
     pub cpu_steps: u8,
@@ -324,6 +329,8 @@ pub fn conclude(
         _ => None,
     };
     let mut warnings = call_warnings(&calls);
+    let backend_waits = waits::backend_waits(&plan.scenario, &observations);
+    warnings.extend(waits::wait_warnings(&backend_waits));
     warnings.extend(cpu_warnings(plan, cpu, cpu_low, cpu_from));
     warnings.extend(probe_warnings(&observations, read_split));
     warnings.extend(observe::window_warnings(&observations));
@@ -344,6 +351,7 @@ pub fn conclude(
         machine_speed,
         shape,
         calls_per_request: calls,
+        backend_waits,
         cpu_steps,
         cpu_placement,
         outside_gil_share,

@@ -63,6 +63,10 @@ pub struct Observation {
     /// ([`median_window`](super::observe::median_window)). Empty: one window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub window_cpu_ms: Vec<f64>,
+    /// The waits the mocks injected over the point (the whole run's), by operation (empty: no
+    /// mock statistics, or a calibration saved before they were kept).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub backend_wait_ms: std::collections::BTreeMap<String, super::waits::Wait>,
 }
 
 /// The CPU model: `cpu = per_request + per_token × tokens`.

@@ -200,6 +200,23 @@ pub(super) fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
             .and_then(|g| g.off_busiest_share()),
         system_share: r.server.as_ref().and_then(|s| s.system_share()),
         window_cpu_ms: Vec::new(),
+        backend_wait_ms: r
+            .mock
+            .as_ref()
+            .map(|m| {
+                m.injected_ms
+                    .iter()
+                    .filter(|(_, p)| p.count > 0)
+                    .map(|(op, p)| {
+                        let wait = super::waits::Wait {
+                            calls: p.count,
+                            mean_ms: p.mean,
+                        };
+                        (op.clone(), wait)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -250,6 +250,11 @@ impl Calibration {
                 calls.join(", ")
             ));
         }
+        if let Some(line) = super::waits::waits_line(&self.backend_waits) {
+            head.push_str(&format!(
+                "# Backend waits the service saw (the mocks' statistics, every point): {line}\n"
+            ));
+        }
         for w in &self.warnings {
             head.push_str(&format!("# Note: {w}\n"));
         }

@@ -1,0 +1,90 @@
+//! `ragperf calibrate` against a service with a known shape: `ragperf-synthetic-target
+//! --stream per-token` takes a pool thread for each token event apart, as Starlette iterates a
+//! sync generator, so calibration must find `sync-stream` and the pool's size (±20 %), and the
+//! backend waits the service saw must be the scenario's.
+
+use serde_json::Value;
+use target_support::ragperf;
+
+use crate::target_support;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+#[test]
+fn calibrate_finds_starlettes_sync_streaming_and_its_pool_from_a_target_with_a_call_per_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("cal");
+    let port = free_port();
+    let cmd = format!(
+        "{} --port {port} --pool 10 --cpu-per-request-us 5000 --cpu-per-token-us 200 --stream per-token",
+        env!("CARGO_BIN_EXE_ragperf-synthetic-target"),
+    );
+    let url = format!("http://127.0.0.1:{port}/chat/stream");
+    let (code, stdout, err) = ragperf(&[
+        "calibrate",
+        "--target",
+        &url,
+        "--target-cmd",
+        &cmd,
+        "--time-scale",
+        "0.05",
+        "--levels",
+        "1,4",
+        "--tokens",
+        "5,100",
+        "--probe",
+        "24",
+        "-d",
+        "2s",
+        "--warmup",
+        "1s",
+        "--no-probe-check",
+        "--no-progress",
+        "-o",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let cal: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("calibration.json")).expect("calibration.json"),
+    )
+    .expect("json");
+    eprintln!("shape: {}", cal["shape"]);
+    // A pool of 10 whose streams give their thread back between token events.
+    assert_eq!(cal["shape"]["variant"], "sync-stream", "{cal:#}");
+    let workers = cal["shape"]["workers"].as_u64().expect("a pool size");
+    assert!(
+        (8..=12).contains(&workers),
+        "pool {workers}, true 10\n{cal:#}"
+    );
+    let scenario = std::fs::read_to_string(out.join("calibrated.toml")).expect("scenario");
+    assert!(
+        scenario.contains("variants = [\"sync-stream\"]"),
+        "{scenario}"
+    );
+    // The waits the mocks injected are the scenario's (thousands of calls from its
+    // distributions): shown, each within 10 %, and no note about them.
+    assert!(
+        stdout.contains("Backend waits the service saw (the mocks' statistics, every point): "),
+        "{stdout}"
+    );
+    let waits = cal["backend_waits"].as_array().expect("backend_waits");
+    for op in ["embed", "qdrant_search", "converse_stream"] {
+        let w = waits
+            .iter()
+            .find(|w| w["op"] == op)
+            .unwrap_or_else(|| panic!("{op} in {waits:?}"));
+        let measured = w["measured_mean_ms"].as_f64().expect("measured");
+        let scenario = w["scenario_mean_ms"].as_f64().expect("the scenario's");
+        assert!(w["calls"].as_u64().is_some_and(|n| n >= 100), "{w}");
+        assert!(
+            (measured - scenario).abs() <= 0.1 * scenario,
+            "{op}: measured {measured:.2} ms, the scenario's {scenario:.2}"
+        );
+    }
+    assert!(!stdout.contains("the mocks injected"), "{stdout}");
+}
