@@ -50,7 +50,9 @@ pub struct CommonArgs {
     /// with no --scenario: 3s).
     #[arg(long, short = 'd', value_parser = parse_duration, allow_hyphen_values = true)]
     pub duration: Option<Duration>,
-    /// Unmeasured warm-up per variant, e.g. 2s (default: the connection ramp).
+    /// Unmeasured warm-up per variant, e.g. 2s (default: the connection ramp; a CPU-bound
+    /// closed loop: one round of every user through the CPU plus a service time; an open
+    /// loop: 1.5 service times; a --target: at least 2s).
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
     pub warmup: Option<Duration>,
     /// Closed loop: spread the users' first requests over this long, e.g. 0s (default: one

@@ -229,7 +229,12 @@ pub fn held_explanation(f: &Held, checks: &[Check]) -> String {
     let why = "The sync thread waited through the first-token wait and every gap between \
                chunks; the event loop ran other requests in those gaps. Same streams, same \
                latency; what differs is who waits: a blocked thread, or nobody.";
-    format!("{facts} {}", reading(checks, why))
+    // Whatever the verdict, what `sync` stands for: a thread that iterates its stream itself.
+    let scope = "This is a thread that iterates its stream itself, as ragperf's `sync` does; a \
+                 FastAPI `def` endpoint returning a StreamingResponse does not hold one: \
+                 Starlette iterates its generator one thread-pool call per chunk, and the \
+                 thread goes back to the pool between chunks (`sync-stream`, experiment X3).";
+    format!("{facts} {} {scope}", reading(checks, why))
 }
 
 /// Stream length and thread time per request of both variants.
