@@ -5,16 +5,9 @@
 use std::path::Path;
 
 use serde_json::Value;
-use target_support::ragperf;
+use target_support::{free_port, ragperf};
 
 use crate::target_support;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
 
 fn read_json(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
@@ -44,6 +37,42 @@ fn within(got: f64, want: f64, share: f64) -> bool {
     (got - want).abs() <= share * want
 }
 
+/// `ragperf calibrate` of a synthetic target at the tests' small scale: time scale 0.05, levels
+/// 1 and 4, answers of 5 and 100 tokens, a probe at 24 users, 2 s windows after 1 s of warm-up,
+/// then `extra`.
+pub fn calibrate_synthetic(
+    url: &str,
+    cmd: &str,
+    out: &Path,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let out = out.to_str().expect("utf-8 path");
+    let mut args = vec![
+        "calibrate",
+        "--target",
+        url,
+        "--target-cmd",
+        cmd,
+        "--time-scale",
+        "0.05",
+        "--levels",
+        "1,4",
+        "--tokens",
+        "5,100",
+        "--probe",
+        "24",
+        "-d",
+        "2s",
+        "--warmup",
+        "1s",
+        "--no-progress",
+        "-o",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    ragperf(&args)
+}
+
 #[test]
 fn calibrate_recovers_known_costs_pool_and_kind() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -59,32 +88,17 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
         dir.path().display()
     );
     let url = format!("http://127.0.0.1:{port}/chat/stream");
-    let (code, stdout, err) = ragperf(&[
-        "calibrate",
-        "--target",
+    let (code, stdout, err) = calibrate_synthetic(
         &url,
-        "--target-cmd",
         &cmd,
-        "--time-scale",
-        "0.05",
-        "--levels",
-        "1,4",
-        "--tokens",
-        "5,100",
-        "--probe",
-        "24",
-        "--probe-runs",
-        "3",
-        "-d",
-        "2s",
-        "--warmup",
-        "1s",
-        "--no-progress",
-        "-o",
-        out.to_str().expect("utf-8 path"),
-        // Asked of a pool, which has no event loop to fit: said, and checked only.
-        "--probe-fit",
-    ]);
+        &out,
+        &[
+            "--probe-runs",
+            "3",
+            // Asked of a pool, which has no event loop to fit: said, and checked only.
+            "--probe-fit",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains("then a probe at 24 users measured 3 times"),

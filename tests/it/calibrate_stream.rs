@@ -4,16 +4,9 @@
 //! backend waits the service saw must be the scenario's.
 
 use serde_json::Value;
-use target_support::ragperf;
+use target_support::free_port;
 
 use crate::target_support;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
 
 #[test]
 fn calibrate_finds_starlettes_sync_streaming_and_its_pool_from_a_target_with_a_call_per_token() {
@@ -25,29 +18,8 @@ fn calibrate_finds_starlettes_sync_streaming_and_its_pool_from_a_target_with_a_c
         env!("CARGO_BIN_EXE_ragperf-synthetic-target"),
     );
     let url = format!("http://127.0.0.1:{port}/chat/stream");
-    let (code, stdout, err) = ragperf(&[
-        "calibrate",
-        "--target",
-        &url,
-        "--target-cmd",
-        &cmd,
-        "--time-scale",
-        "0.05",
-        "--levels",
-        "1,4",
-        "--tokens",
-        "5,100",
-        "--probe",
-        "24",
-        "-d",
-        "2s",
-        "--warmup",
-        "1s",
-        "--no-probe-check",
-        "--no-progress",
-        "-o",
-        out.to_str().expect("utf-8 path"),
-    ]);
+    let (code, stdout, err) =
+        crate::calibrate::calibrate_synthetic(&url, &cmd, &out, &["--no-probe-check"]);
     assert_eq!(code, 0, "{err}");
     let cal: Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("calibration.json")).expect("calibration.json"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use target_support::{
-    ScriptServer, Step, assert_schema, dribble, head, ragperf, run_json, seed_stream,
+    ScriptServer, Step, assert_schema, dribble, free_port, head, ragperf, run_json, seed_stream,
 };
 
 fn run0(v: &Value) -> &Value {
@@ -295,13 +295,6 @@ fn bad_target_settings_exit_2_naming_the_flag() {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(&format!("{flag}:")), "{args:?}: {err}");
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
 }
 
 fn sse_server_script() -> String {

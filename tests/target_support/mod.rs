@@ -164,6 +164,14 @@ pub fn seed_stream(tokens: &[&str], line_end: &str) -> Vec<u8> {
 }
 
 /// Runs `ragperf` with `args`, returning (exit code, stdout, stderr).
+/// A port nothing listens on now (the OS picks it; a service started next binds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
 pub fn ragperf(args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ragperf"))
         .args(args)
