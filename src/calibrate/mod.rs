@@ -78,6 +78,9 @@ pub struct CalibrationPlan {
     /// Measured windows of each probe, back to back on the same service (`--probe-runs`, at
     /// least 1); the model takes the median window ([`observe::median_window`]).
     pub probe_runs: usize,
+    /// Each probe window on a fresh start of the service (`--probe-starts`): the median is
+    /// then over starts, not over windows of the start that measured the levels.
+    pub probe_starts: bool,
     /// A pool size the user knows.
     pub pool: Option<usize>,
     /// Force this variant instead of the detected one.
@@ -173,10 +176,14 @@ pub fn run(
         }
         let mut points: Vec<LoadPoint> =
             plan.levels.iter().map(|c| LoadPoint::closed(*c)).collect();
+        let mut restarts = Vec::new();
         if let Some(p) = plan.probe {
+            if plan.probe_starts {
+                restarts.extend(points.len()..points.len() + plan.probe_runs);
+            }
             points.extend(std::iter::repeat_n(LoadPoint::closed(p), plan.probe_runs));
         }
-        let result = phase(plan, stop, *tokens, false, points, &mut on_phase)?;
+        let result = phase(plan, stop, *tokens, false, points, restarts, &mut on_phase)?;
         observations.extend(observe::observe_phase(&result.runs, *tokens, plan.probe));
     }
     let mut bursts = Vec::new();
@@ -186,7 +193,7 @@ pub fn run(
                 break;
             }
             let point = vec![LoadPoint::closed(users)];
-            let result = phase(plan, stop, *tokens, true, point, &mut on_phase)?;
+            let result = phase(plan, stop, *tokens, true, point, Vec::new(), &mut on_phase)?;
             bursts.extend(result.runs.iter().map(|r| observe(r, *tokens, false)));
         }
     }
@@ -203,13 +210,14 @@ pub fn run(
 
 /// One phase: the service restarted and measured at `points` with answers of `tokens` — paced
 /// as the scenario says (`tokens-N/`), or all at once (`burst`: no wait between two token
-/// events, `burst-tokens-N/`).
+/// events, `burst-tokens-N/`) — and started again before each point in `restarts`.
 fn phase(
     plan: &CalibrationPlan,
     stop: &Arc<AtomicBool>,
     tokens: u32,
     burst: bool,
     points: Vec<LoadPoint>,
+    restarts: Vec<usize>,
     on_phase: &mut impl FnMut(&str, &crate::result::RunResult) -> Result<()>,
 ) -> Result<crate::result::RunResult> {
     let mut s = plan.scenario.clone();
@@ -225,6 +233,7 @@ fn phase(
     }
     let mut run_plan = RunPlan::new("calibrate", s, &[], points);
     run_plan.target = Some(target);
+    run_plan.restart_target_before = restarts;
     run_plan.mock_threads = plan.mock_threads;
     run_plan.progress = plan.progress;
     run_plan.sample_interval = Duration::from_millis(100);

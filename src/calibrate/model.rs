@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::pipeline::VariantKind;
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 /// What one calibration point measured.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -63,6 +67,10 @@ pub struct Observation {
     /// ([`median_window`](super::observe::median_window)). Empty: one window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub window_cpu_ms: Vec<f64>,
+    /// The starts of the service those windows measured (distinct server pids; one per window
+    /// with `--probe-starts`, else one). 0: one window, or not recorded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub window_starts: usize,
     /// The waits the mocks injected over the point (the whole run's), by operation (empty: no
     /// mock statistics, or a calibration saved before they were kept).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]

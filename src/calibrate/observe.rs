@@ -73,7 +73,14 @@ pub(super) fn observe_phase(
 
 /// A probe's windows (the runs at its users) as one observation.
 fn observe_windows(runs: &[&VariantRun], tokens: u32) -> Option<Observation> {
-    median_window(runs.iter().map(|r| observe(r, tokens, true)).collect())
+    let mut o = median_window(runs.iter().map(|r| observe(r, tokens, true)).collect())?;
+    // The starts of the service they measured (`--probe-starts`: one each), by its pid.
+    let pids: std::collections::BTreeSet<u32> = runs
+        .iter()
+        .filter_map(|r| r.server.as_ref().map(|s| s.pid))
+        .collect();
+    o.window_starts = if runs.len() > 1 { pids.len() } else { 0 };
+    Some(o)
 }
 
 /// A probe measured in several windows as one: the window whose CPU per answer, put at its
@@ -200,6 +207,7 @@ pub(super) fn observe(r: &VariantRun, tokens: u32, probe: bool) -> Observation {
             .and_then(|g| g.off_busiest_share()),
         system_share: r.server.as_ref().and_then(|s| s.system_share()),
         window_cpu_ms: Vec::new(),
+        window_starts: 0,
         backend_wait_ms: r
             .mock
             .as_ref()

@@ -231,8 +231,13 @@ impl Calibration {
             .filter(|o| o.window_cpu_ms.len() > 1)
         {
             let cpu: Vec<String> = o.window_cpu_ms.iter().map(|c| format!("{c:.1}")).collect();
+            let starts = match o.window_starts {
+                0 => String::new(),
+                1 => " of one start of the service".to_string(),
+                n => format!(" on {n} starts of the service"),
+            };
             head.push_str(&format!(
-                "#   (the probe at {} users, {} tokens, in {} windows: CPU per answer {} ms; its row is the median window)\n",
+                "#   (the probe at {} users, {} tokens, in {} windows{starts}: CPU per answer {} ms; its row is the median window)\n",
                 o.concurrency,
                 o.tokens_setting,
                 o.window_cpu_ms.len(),

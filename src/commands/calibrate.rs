@@ -52,6 +52,12 @@ pub struct CalibrateArgs {
     /// moved by up to ×1.30 between 10 s windows of one probe in one start of the service.
     #[arg(long, default_value_t = 1)]
     pub probe_runs: usize,
+    /// Measure each probe window on a fresh start of the service (stopped and started again
+    /// before it) instead of back to back in the start that measured the levels: the median is
+    /// then over starts of the service, which spend differently too (the seed's async endpoint:
+    /// 103 ms per answer in three windows of one start, 93-96 on three fresh starts).
+    #[arg(long)]
+    pub probe_starts: bool,
     /// The service's pool size when known (the probe's estimate is then only shown).
     #[arg(long)]
     pub pool: Option<usize>,
@@ -175,6 +181,12 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
             ),
         ));
     }
+    if probe.is_none() && args.probe_starts {
+        return Err(flag_err(
+            "--probe-starts",
+            "needs a probe to start the service for: --probe 0 measures none (drop --probe-starts, or give --probe)",
+        ));
+    }
     if probe.is_none() && args.probe_runs > 1 {
         return Err(flag_err(
             "--probe-runs",
@@ -228,6 +240,7 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
         tokens,
         probe,
         probe_runs: args.probe_runs,
+        probe_starts: args.probe_starts,
         pool: args.pool,
         variant,
         gil: !args.no_gil,
@@ -261,9 +274,11 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
         plan.tokens[0],
         plan.tokens[1],
         plan.probe
-            .map(|p| match plan.probe_runs {
-                1 => format!(", then a probe at {p} users"),
-                n => format!(", then a probe at {p} users measured {n} times"),
+            .map(|p| match (plan.probe_runs, plan.probe_starts) {
+                (1, false) => format!(", then a probe at {p} users"),
+                (1, true) => format!(", then a probe at {p} users on a fresh start"),
+                (n, false) => format!(", then a probe at {p} users measured {n} times"),
+                (n, true) => format!(", then a probe at {p} users measured {n} times, each on a fresh start"),
             })
             .unwrap_or_default(),
         plan.scenario.time_scale,

@@ -335,6 +335,7 @@ pub fn plan(
         target,
         scenario: s,
         sharding: Default::default(),
+        restart_target_before: Vec::new(),
     })
 }
 

@@ -56,6 +56,11 @@ pub struct RunPlan {
     pub target: Option<TargetPlan>,
     /// This process's shard and the common start (`--shard`, `--start-at`; none by default).
     pub sharding: crate::shard::Sharding,
+    /// Indices into `points` before which a target server ragperf started (`--target-cmd`) is
+    /// stopped and started again, so the point measures a fresh start of it (calibrate's
+    /// `--probe-starts`); its log goes to `target-server-N.log` beside the first. Empty: one
+    /// start for the whole run.
+    pub restart_target_before: Vec<usize>,
 }
 
 /// What runs the requests at one point: one of the built-in variants, or the target endpoint.
@@ -99,6 +104,7 @@ impl RunPlan {
             sample_interval: Duration::from_millis(10),
             target: None,
             sharding: crate::shard::Sharding::default(),
+            restart_target_before: Vec::new(),
         }
     }
 
@@ -218,6 +224,20 @@ fn endpoints(plan: &RunPlan, qdrant_url: String, bedrock_url: String) -> Endpoin
     }
 }
 
+/// The target plan for the `n`th start of its server: its log to `target-server-N.log`
+/// beside the first start's.
+fn restarted(t: &TargetPlan, n: usize) -> TargetPlan {
+    let mut t = t.clone();
+    if let ServerSource::Command { log, .. } = &mut t.server {
+        let stem = log
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "target-server".into());
+        *log = log.with_file_name(format!("{stem}-{n}.log"));
+    }
+    t
+}
+
 /// Runs the plan; `on_update` sees the result after every subject.
 pub fn execute(
     plan: &RunPlan,
@@ -243,7 +263,27 @@ pub fn execute(
     };
     let endpoints = endpoints(plan, qdrant_url, bedrock_url);
     let mut failure = None;
-    'points: for point in &plan.points {
+    let mut starts = 1;
+    'points: for (index, point) in plan.points.iter().enumerate() {
+        if let (true, Some(t)) = (
+            index > 0 && plan.restart_target_before.contains(&index),
+            &plan.target,
+        ) {
+            if let Some(s) = server.take() {
+                s.stop();
+            }
+            starts += 1;
+            match target::Server::start(&restarted(t, starts), &backend, stop) {
+                Ok(s) => server = Some(s),
+                Err(e) => {
+                    failure = Some(format!(
+                        "starting the target server again before {}: {e:#}",
+                        point.label()
+                    ));
+                    break 'points;
+                }
+            }
+        }
         for repetition in 0..plan.repeat.max(1) {
             for subject in &subjects {
                 if stop.load(Ordering::Relaxed) {

@@ -105,7 +105,9 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
         "{err}"
     );
     assert!(
-        stdout.contains("(the probe at 24 users, 100 tokens, in 3 windows: CPU per answer "),
+        stdout.contains(
+            "(the probe at 24 users, 100 tokens, in 3 windows of one start of the service: CPU per answer "
+        ),
         "{stdout}"
     );
     assert!(
@@ -607,6 +609,18 @@ fn calibrate_refuses_bad_flags_before_any_load() {
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("--probe-runs:") && err.contains("--probe 0"),
+        "{err}"
+    );
+    // No probe to start the service for.
+    let args: Vec<&str> = base
+        .iter()
+        .chain(["--probe", "0", "--probe-starts"].iter())
+        .copied()
+        .collect();
+    let (code, _, err) = ragperf(&args);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--probe-starts:") && err.contains("--probe 0"),
         "{err}"
     );
 }

@@ -18,9 +18,22 @@ fn calibrate_finds_starlettes_sync_streaming_and_its_pool_from_a_target_with_a_c
         env!("CARGO_BIN_EXE_ragperf-synthetic-target"),
     );
     let url = format!("http://127.0.0.1:{port}/chat/stream");
-    let (code, stdout, err) =
-        crate::calibrate::calibrate_synthetic(&url, &cmd, &out, &["--no-probe-check"]);
+    // Each probe window on a fresh start of the service.
+    let (code, stdout, err) = crate::calibrate::calibrate_synthetic(
+        &url,
+        &cmd,
+        &out,
+        &["--no-probe-check", "--probe-runs", "3", "--probe-starts"],
+    );
     assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("then a probe at 24 users measured 3 times, each on a fresh start"),
+        "{err}"
+    );
+    assert!(
+        stdout.contains("(the probe at 24 users, 100 tokens, in 3 windows on 3 starts of the service: CPU per answer "),
+        "{stdout}"
+    );
     let cal: Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("calibration.json")).expect("calibration.json"),
     )
@@ -59,4 +72,32 @@ fn calibrate_finds_starlettes_sync_streaming_and_its_pool_from_a_target_with_a_c
         );
     }
     assert!(!stdout.contains("the mocks injected"), "{stdout}");
+    // One server per probe window after the levels' start, each with its own log, and each
+    // window's result names a different process.
+    for tokens in [5, 100] {
+        let phase = out.join(format!("tokens-{tokens}"));
+        for log in [
+            "target-server.log",
+            "target-server-2.log",
+            "target-server-3.log",
+            "target-server-4.log",
+        ] {
+            assert!(phase.join(log).is_file(), "{}", phase.join(log).display());
+        }
+        let result: Value = serde_json::from_str(
+            &std::fs::read_to_string(phase.join("result.json")).expect("result.json"),
+        )
+        .expect("json");
+        let pids: std::collections::BTreeSet<u64> = result["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .map(|r| r["server"]["pid"].as_u64().expect("pid"))
+            .collect();
+        assert_eq!(
+            pids.len(),
+            4,
+            "the levels' start and three probe starts: {pids:?}"
+        );
+    }
 }
