@@ -143,6 +143,12 @@ fn model_at_probe(
     let mut s = scenario.clone();
     s.bedrock.output_tokens = Dist::fixed(tokens as f64);
     s.request.max_tokens = s.request.max_tokens.max(tokens);
+    // Warmed up as the service's probe was: the calibration's warm-up, at least its floor for
+    // these answers (from the service's side of the scenario, without the model's CPU).
+    let mut service = plan.scenario.clone();
+    service.bedrock.output_tokens = s.bedrock.output_tokens.clone();
+    service.request.max_tokens = s.request.max_tokens;
+    s.load.warmup = super::steady_warmup(&service);
     let variant = s
         .load
         .variants

@@ -39,6 +39,9 @@ impl Calibration {
         };
         s.request.gil = gil;
         s.load.variants = vec![self.shape.variant.name().to_string()];
+        // The calibration's warm-up was for its low loads; a prediction at higher ones gets
+        // ragperf's own, which covers a CPU-bound point's start-up burst.
+        s.load.warmup = None;
         s.load.max_blocking_threads = match self.shape.variant {
             VariantKind::AsyncSingle => self.offloop_threads,
             _ => base.load.max_blocking_threads,

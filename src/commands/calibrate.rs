@@ -70,9 +70,11 @@ pub struct CalibrateArgs {
     /// Measured time per point.
     #[arg(long, short = 'd', value_parser = parse_duration, default_value = "10s")]
     pub duration: Duration,
-    /// Unmeasured warm-up per point.
-    #[arg(long, value_parser = parse_duration, default_value = "5s")]
-    pub warmup: Duration,
+    /// Unmeasured warm-up per point (default: 5s, or 4 expected service times of the phase's
+    /// answers when that is longer: the first rounds of a CPU-bound service are not its steady
+    /// state). Given, it is taken as it is.
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
     /// Output directory: one result per answer length (tokens-N/), calibration.json, and the
     /// calibrated scenario.
     #[arg(long, short = 'o', default_value = "reports/calibrate")]
@@ -216,7 +218,7 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
         time_scale: args.time_scale,
         seed: args.seed,
         duration: Some(args.duration),
-        warmup: Some(args.warmup),
+        warmup: args.warmup,
         out: args.out.clone(),
         mock_threads: args.mock_threads,
         repeat: 1,
