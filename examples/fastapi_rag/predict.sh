@@ -99,10 +99,10 @@ for scale in ${SCALES//,/ }; do
         # Is the service still the one that was calibrated? On this machine type the same
         # service has spent 2.6x different CPU per request on different days and moved by
         # 20-26 % within one sitting, so the calibration's probe (its users, its answer length,
-        # calibrate's durations) is measured again just before each point.
-        read -r probe_c probe_tokens < <(python3 "$here/reprobe.py" scenario "$dir/calibration" "$dir/reprobe.toml")
+        # calibrate's warm-up and window) is measured again just before each point.
+        read -r probe_c probe_tokens probe_w probe_d < <(python3 "$here/reprobe.py" scenario "$dir/calibration" "$dir/reprobe.toml")
         echo "== $name, time scale $scale, c=$c: the calibration's probe again (c=$probe_c, $probe_tokens tokens)"
-        "$RAGPERF" run --no-progress --scenario "$dir/reprobe.toml" -c "$probe_c" -d 10s --warmup 5s \
+        "$RAGPERF" run --no-progress --scenario "$dir/reprobe.toml" -c "$probe_c" -d "$probe_d" --warmup "$probe_w" \
           "${target[@]}" --out "$dir/reprobe-c$c" > /dev/null
       fi
       if [ -z "$PREDICT_ONLY" ]; then

@@ -2,7 +2,7 @@
 """The calibration's probe, measured again: is the service still the one that was calibrated?
 
 Usage:
-  reprobe.py scenario CALIBRATION_DIR OUT_TOML        # the probe's scenario; prints "USERS TOKENS"
+  reprobe.py scenario CALIBRATION_DIR OUT_TOML        # the probe's scenario; prints "USERS TOKENS WARMUP DURATION"
   reprobe.py compare CALIBRATION_DIR RESULT_JSON      # the probe then and now (JSON)
   reprobe.py adjust CALIBRATION_DIR RESULT_JSON OUT_TOML
       # the calibrated scenario with its CPU per request and per token scaled by now / then;
@@ -77,6 +77,26 @@ def probe_of(cal):
     return probe
 
 
+def seconds(text):
+    """A humantime duration as ragperf writes it (e.g. "16s 757ms 869us"), in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+    parts = re.findall(r"([0-9.]+)\s*(ms|us|ns|h|m|s)", text or "")
+    return sum(float(n) * units[u] for n, u in parts) if parts else None
+
+
+def probe_durations(cal_dir, probe):
+    """The warm-up and window calibrate gave its probe, read from the probe's phase
+    (calibrate warms a point up for at least 4 service times of its answers), as ragperf
+    flags; calibrate's defaults (5s, 10s) when the phase is not kept beside it."""
+    phase = pathlib.Path(cal_dir) / f"tokens-{probe['tokens_setting']}" / "result.json"
+    try:
+        load = json.loads(phase.read_text())["scenario"]["load"]
+    except (OSError, ValueError, KeyError):
+        load = {}
+    warmup, duration = seconds(load.get("warmup")), seconds(load.get("duration"))
+    return f"{warmup or 5.0:.1f}s", f"{duration or 10.0:.1f}s"
+
+
 def scenario(cal_dir, out):
     cal_dir = pathlib.Path(cal_dir)
     probe = probe_of(json.loads((cal_dir / "calibration.json").read_text()))
@@ -89,7 +109,7 @@ def scenario(cal_dir, out):
     # ragperf refuses them there.
     toml = re.sub(r"\[(?:request|load)\]\n(?:[^\[\n][^\n]*\n)*", "", toml)
     pathlib.Path(out).write_text(toml)
-    print(probe["concurrency"], probe["tokens_setting"])
+    print(probe["concurrency"], probe["tokens_setting"], *probe_durations(cal_dir, probe))
 
 
 def cumulative_cpu_at(samples, t):

@@ -269,6 +269,9 @@ pub fn execute(
             index > 0 && plan.restart_target_before.contains(&index),
             &plan.target,
         ) {
+            if stop.load(Ordering::Relaxed) {
+                break 'points;
+            }
             if let Some(s) = server.take() {
                 s.stop();
             }

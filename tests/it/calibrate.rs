@@ -424,8 +424,8 @@ fn the_probe_measured_again(cal: &Path, url: &str, cmd: &str, dir: &Path) {
     );
     assert_eq!(
         stdout.trim(),
-        "24 100",
-        "the probe's users and answer length"
+        "24 100 1.0s 2.0s",
+        "the probe's users, answer length, warm-up and window"
     );
     let scenario = std::fs::read_to_string(&toml).expect("reprobe.toml");
     assert!(
