@@ -148,7 +148,7 @@ fn model_at_probe(
     let mut service = plan.scenario.clone();
     service.bedrock.output_tokens = s.bedrock.output_tokens.clone();
     service.request.max_tokens = s.request.max_tokens;
-    s.load.warmup = super::steady_warmup(&service);
+    s.load.warmup = super::warmup::steady_warmup(&service);
     let variant = s
         .load
         .variants
