@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use mock_services::latency::Dist;
 
-use super::{Calibration, CalibrationPlan, model, probe_fit};
+use super::{Calibration, CalibrationPlan, placement, probe_fit};
 use crate::pipeline::VariantKind;
 use crate::result::LoadPoint;
 use crate::run::RunPlan;
@@ -40,11 +40,12 @@ pub fn check_at_probes(
         ));
     }
     let model = cal.clone();
-    let at = |split: Option<model::CpuPlacement>| trial_at(plan, stop, &model, users, &aims, split);
+    let at =
+        |split: Option<placement::CpuPlacement>| trial_at(plan, stop, &model, users, &aims, split);
     let (chosen, trials, how) = if fit {
         probe_fit::search(measured, |offloop| {
             let parallel = (measured.offloop + measured.parallel - offloop).max(0.0);
-            at(Some(model::CpuPlacement { offloop, parallel }))
+            at(Some(placement::CpuPlacement { offloop, parallel }))
         })?
     } else {
         let t = at(None)?;
@@ -106,7 +107,7 @@ fn trial_at(
     cal: &Calibration,
     users: usize,
     aims: &[probe_fit::Figures],
-    split: Option<model::CpuPlacement>,
+    split: Option<placement::CpuPlacement>,
 ) -> Result<probe_fit::Trial> {
     let mut s = cal.scenario(&plan.scenario, plan.gil);
     if let Some(split) = split {

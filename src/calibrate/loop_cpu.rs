@@ -19,7 +19,8 @@
 //! time, and served within 3 % of the service's rate. The loop's CPU per answer is the figure
 //! to get right.
 
-use super::model::{CpuFit, Observation, fit_cpu, on_the_loop, placement_points, worst_residual};
+use super::model::{CpuFit, Observation, fit_cpu, worst_residual};
+use super::placement::{on_the_loop, placement_points};
 
 /// The CPU model fitted on the loop: the loop's CPU per answer (the busiest thread's share of
 /// the server's) against the answer length gives the CPU per token event and the loop's part

@@ -1,6 +1,7 @@
 //! Unit tests of `src/calibrate/loop_cpu.rs`: the event loop's CPU fit on numbers.
 
-use super::super::model::{cpu_placement, fit_cpu};
+use super::super::model::fit_cpu;
+use super::super::placement::cpu_placement;
 use super::*;
 
 /// A point of 64 users (`probe`) or 8 with `tokens`-long answers: the server's CPU per answer

@@ -39,6 +39,7 @@ mod at_probes;
 mod loop_cpu;
 pub(crate) mod model;
 mod observe;
+mod placement;
 pub mod probe_fit;
 mod scenario_file;
 mod waits;
@@ -145,9 +146,9 @@ pub struct Calibration {
     pub cpu_steps: u8,
     /// Where an event loop's per-request CPU ran (`request.cpu_offloop_share` and
     /// `request.cpu_parallel_share`; both 0 unless the service is one event loop).
-    pub cpu_placement: model::CpuPlacement,
+    pub cpu_placement: placement::CpuPlacement,
     /// For a thread pool under the GIL: the share of every CPU section outside it (the
-    /// kernel's share of the server's CPU, [`model::outside_gil_share`];
+    /// kernel's share of the server's CPU, [`placement::outside_gil_share`];
     /// `request.cpu_outside_gil_share`); 0 for an event loop.
     #[serde(default)]
     pub outside_gil_share: f64,
@@ -157,7 +158,7 @@ pub struct Calibration {
     /// For Starlette's sync streaming: the shares of the CPU its event loop spent
     /// (`request.cpu_request_loop_share`, `request.cpu_token_loop_share`; None for the other
     /// shapes or when they cannot be told).
-    pub loop_shares: Option<model::LoopShares>,
+    pub loop_shares: Option<placement::LoopShares>,
     /// The model run at the probes ([`check_at_probes`]): how well it reproduces them, and
     /// with `--probe-fit` the splits tried for an event loop; None when none ran.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -327,18 +328,18 @@ pub fn conclude(
     // Threads of a pool all run Python under one GIL: a thread's CPU says nothing about what
     // ran outside it. Only beside an event loop's one thread is the rest known to be parallel.
     let cpu_placement = match shape.variant {
-        VariantKind::AsyncSingle => model::cpu_placement(&at_speed, &cpu),
-        _ => model::CpuPlacement::default(),
+        VariantKind::AsyncSingle => placement::cpu_placement(&at_speed, &cpu),
+        _ => placement::CpuPlacement::default(),
     };
     let outside_gil_share = match shape.variant {
         VariantKind::AsyncSingle => 0.0,
-        _ => model::outside_gil_share(&at_speed),
+        _ => placement::outside_gil_share(&at_speed),
     };
     let offloop_threads = (cpu_placement.offloop + cpu_placement.parallel > 0.0)
-        .then(|| model::offloop_threads(&at_speed))
+        .then(|| placement::offloop_threads(&at_speed))
         .flatten();
     let loop_shares = match shape.variant {
-        VariantKind::SyncStream => model::loop_shares(&at_speed, &cpu),
+        VariantKind::SyncStream => placement::loop_shares(&at_speed, &cpu),
         _ => None,
     };
     let mut warnings = call_warnings(&calls);

@@ -8,7 +8,7 @@
 //!
 //! **The fit (`--probe-fit`).** An event loop's CPU off its thread is split by what was
 //! measured (py-spy's share of the GIL's samples, or the part beyond one core,
-//! [`super::model::cpu_placement`]): what ran outside the GIL goes to `cpu_parallel_share`, the
+//! [`super::placement::cpu_placement`]): what ran outside the GIL goes to `cpu_parallel_share`, the
 //! rest to `cpu_offloop_share`. On the seed's async endpoint that split leaves the model too
 //! fast at its own probes: with py-spy seeing the executor's threads hold the GIL in ~1 % of its
 //! samples, the model of 64 users with 120-token answers at time scale 1 served 14.4 req/s where
@@ -27,7 +27,8 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::model::{CpuPlacement, Observation};
+use super::model::Observation;
+use super::placement::CpuPlacement;
 
 /// Model within this much of the service at the probe ([`excess`], a log ratio: ~3 %): no
 /// more trials.

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 
-use super::{Calibration, model};
+use super::{Calibration, placement};
 use crate::pipeline::VariantKind;
 use crate::scenario::Scenario;
 
@@ -31,7 +31,7 @@ impl Calibration {
             0.0
         };
         // One core in all when saturated, split as the service splits it: the lock at most the
-        // rest of each second ([`model::saturated_cores`] shows the probes' own).
+        // rest of each second ([`placement::saturated_cores`] shows the probes' own).
         s.request.gil_max_busy = if s.request.cpu_outside_gil_share > 0.0 {
             ((1.0 - s.request.cpu_outside_gil_share) * 100.0).round() / 100.0
         } else {
@@ -55,7 +55,7 @@ impl Calibration {
 
     /// How the off-loop CPU was split, for the header.
     fn gil_source(&self) -> String {
-        match model::gil_off_busiest_share(&self.observations) {
+        match placement::gil_off_busiest_share(&self.observations) {
             Some(share) => format!(
                 "measured with py-spy: the other threads held the GIL in {:.1} % of its samples",
                 100.0 * share
@@ -159,7 +159,7 @@ impl Calibration {
                  1 - that share): one core in all when saturated, split as the service splits it \
                  (CPython's GIL stands free while it passes between threads){}.\n",
                 100.0 * s.request.gil_max_busy,
-                match model::saturated_cores(&self.observations) {
+                match placement::saturated_cores(&self.observations) {
                     Some((cores, user)) => format!(
                         "; the saturated probes used {cores:.2} cores, {user:.2} of them user time"
                     ),
