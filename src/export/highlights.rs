@@ -17,6 +17,8 @@ const LOW_EFFICIENCY: f64 = 0.8;
 const SAME_SHARE: f64 = 0.05;
 /// Tokens found already buffered when their stream was read are called out from this share on.
 const BUFFERED_SHARE: f64 = 0.1;
+/// A model's GIL held idle by its cap is called out from this share of the window on.
+const GIL_IDLE_SHARE: f64 = 0.05;
 /// A p99 this many times the lightest point's is the sweep's knee.
 const KNEE_FACTOR: f64 = 2.0;
 
@@ -310,6 +312,9 @@ fn observations(run: &VariantRun, runs: &[&VariantRun], out: &mut Vec<String>) {
     if let Some(fact) = buffered_tokens(runs) {
         facts.push(fact);
     }
+    if let Some(fact) = gil_cap_idle(runs) {
+        facts.push(fact);
+    }
     let sent: u64 = runs.iter().map(|r| r.counters.sent).sum();
     let failed: u64 = runs.iter().map(|r| r.counters.failed).sum();
     if failed > 0 {
@@ -360,6 +365,30 @@ fn buffered_tokens(runs: &[&VariantRun]) -> Option<String> {
             "{:.0}% of its streams' tokens were already buffered {when} ({reads} socket reads \
              for {tokens} tokens): {why}",
             100.0 * buffered
+        )
+    })
+}
+
+/// A model whose GIL stood held and idle to keep under its cap (`request.gil_max_busy`) for at
+/// least [`GIL_IDLE_SHARE`] of its window: the cap, not the cores, bounded its Python — as a
+/// CPython service's GIL, whose hand-offs leave it free while nobody runs Python.
+fn gil_cap_idle(runs: &[&VariantRun]) -> Option<String> {
+    let capped: Vec<(f64, f64)> = runs
+        .iter()
+        .filter_map(|r| Some((r.gil_cap_idle_s?, r.process.window_s)))
+        .collect();
+    let idle: f64 = capped.iter().map(|c| c.0).sum();
+    let window: f64 = capped.iter().map(|c| c.1).sum();
+    if window <= 0.0 {
+        return None;
+    }
+    // One lock idles one hold at a time: at most the window (give or take its edges).
+    let share = (idle / window).min(1.0);
+    (share >= GIL_IDLE_SHARE).then(|| {
+        format!(
+            "its GIL stood held and idle {:.0}% of the time (warm-up and drain included) to keep \
+             under its cap (`request.gil_max_busy`): the cap, not the cores, bounded its Python",
+            100.0 * share
         )
     })
 }

@@ -331,6 +331,10 @@ fn merge_run(sorted: &[&(PathBuf, RunResult)], k: usize) -> anyhow::Result<Varia
         None
     };
     out.server = None;
+    // Each host's GIL is its own: their idle times are not one lock's.
+    if runs.len() > 1 {
+        out.gil_cap_idle_s = None;
+    }
     out.drive = sum_drive(&runs, window_s);
     out.shards = shard_parts(sorted, &runs);
     Ok(out)

@@ -116,6 +116,11 @@ impl Gil {
         ((cpu_us as f64 * self.outside_share).round() as u64).min(cpu_us)
     }
 
+    /// Whether the lock has a cap (`request.gil_max_busy` below 1).
+    pub fn capped(&self) -> bool {
+        self.cap.is_some()
+    }
+
     /// Wall time the lock has stood held and idle to keep under its cap, µs.
     pub fn idle_us(&self) -> u64 {
         self.idle_ns.load(Ordering::Relaxed) / 1_000

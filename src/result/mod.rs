@@ -283,6 +283,12 @@ pub struct VariantRun {
     /// result, the window common to every shard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<crate::shard::WindowClock>,
+    /// A model whose GIL has a cap (`request.gil_max_busy` below 1): the wall time the lock
+    /// stood held and idle to keep under it, seconds, over the OS sampler's window
+    /// (`process.window_s`: warm-up and drain included). Absent without a cap, in older results
+    /// and in a result merged from several shards (each host's lock is its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gil_cap_idle_s: Option<f64>,
     /// Merged results: each shard's own figures (host, counters, throughput, process, mocks),
     /// in shard order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

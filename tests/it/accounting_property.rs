@@ -162,6 +162,14 @@ fn faults_gil_and_slo_keep_the_accounting() {
     );
     let result = common::run(&plan);
     check(&result);
+    // Every run of a capped lock says how long it idled (0 is a measurement too).
+    assert!(
+        result
+            .runs
+            .iter()
+            .all(|r| r.gil_cap_idle_s.is_some_and(|s| s >= 0.0)),
+        "every capped run counts its lock's idle time"
+    );
     // --slo goodput is in the table and in summary.md (and so in index.html's table); each
     // repetition's row says which it is.
     let table = export::table::render(&result);
@@ -186,4 +194,42 @@ fn faults_gil_and_slo_keep_the_accounting() {
             .iter()
             .all(|r| r.throughput.goodput_per_s.is_some())
     );
+}
+
+#[test]
+fn a_capped_gil_counts_the_time_it_stood_idle_and_the_report_says_so() {
+    // 20 ms of CPU per request under a lock held at most 10 % of each second: four users want
+    // far more than the 100 ms a second (plus the 50 ms burst) it allows, so it idles most of
+    // the window; without a cap there is nothing to count.
+    let mut s = common::fast_seed_scenario();
+    s.load.warmup = None;
+    s.load.ramp = None;
+    s.load.duration = Some(Duration::from_millis(1500));
+    s.load.drain_timeout = Some(Duration::from_millis(500));
+    s.request.gil = true;
+    s.request.gil_max_busy = 0.1;
+    s.request.cpu_work_us = 20_000;
+    let plan = common::plan_with_flags(
+        s.clone(),
+        &[VariantKind::Sync],
+        vec![common::closed(4)],
+        &[],
+    );
+    let result = common::run(&plan);
+    check(&result);
+    let run = &result.runs[0];
+    let idle = run
+        .gil_cap_idle_s
+        .expect("a capped lock counts its idle time");
+    let window = run.process.window_s;
+    assert!(
+        idle > 0.3 * window && idle < 1.2 * window,
+        "idle {idle:.2} s of a {window:.2} s window"
+    );
+    let reasons = export::highlights::highlights(&result).reasons.join("\n");
+    assert!(reasons.contains("its GIL stood held and idle"), "{reasons}");
+    s.request.gil_max_busy = 1.0;
+    let plan = common::plan_with_flags(s, &[VariantKind::Sync], vec![common::closed(4)], &[]);
+    let result = common::run(&plan);
+    assert_eq!(result.runs[0].gil_cap_idle_s, None);
 }

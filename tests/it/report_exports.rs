@@ -157,3 +157,32 @@ fn streams_that_found_their_tokens_buffered_are_called_out() {
     result.runs[i].counters.stream_reads = tokens + 6;
     assert!(!at(&result).contains("already buffered"));
 }
+
+#[test]
+fn a_gil_held_idle_by_its_cap_is_called_out() {
+    // The fixture's `sync` run at c=6 as if its GIL had a cap: idle a tenth of its window is
+    // said; 1 % is not; no cap (absent) neither.
+    let mut result = fixture();
+    let at = |result: &ragperf::result::RunResult| {
+        ragperf::export::highlights::highlights(result)
+            .reasons
+            .join("\n")
+    };
+    let i = result
+        .runs
+        .iter()
+        .position(|r| r.variant == "sync" && r.point.concurrency == 6)
+        .expect("the fixture's sync run at c=6");
+    let window = result.runs[i].process.window_s;
+    assert!(window > 0.0, "the fixture's run has a sampler window");
+    assert!(!at(&result).contains("held and idle"));
+    result.runs[i].gil_cap_idle_s = Some(0.1 * window);
+    let reasons = at(&result);
+    assert!(
+        reasons.contains("`sync` at c=6")
+            && reasons.contains("its GIL stood held and idle 10% of the time"),
+        "{reasons}"
+    );
+    result.runs[i].gil_cap_idle_s = Some(0.01 * window);
+    assert!(!at(&result).contains("held and idle"));
+}

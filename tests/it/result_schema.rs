@@ -14,6 +14,9 @@ fn a_real_result_matches_the_schema_and_round_trips() {
     s.load.requests = Some(6);
     s.faults.converse_stream.throttle = 0.2;
     s.client.retry.max_attempts = 1;
+    // A capped GIL, so the run carries `gil_cap_idle_s` for the schema to check.
+    s.request.gil = true;
+    s.request.gil_max_busy = 0.9;
     let result = common::run(&common::plan(
         s,
         &[VariantKind::Sync, VariantKind::Async],
@@ -31,6 +34,13 @@ fn a_real_result_matches_the_schema_and_round_trips() {
         errors.is_empty(),
         "schema violations:\n{}",
         errors.join("\n")
+    );
+
+    assert!(
+        written["runs"]
+            .as_array()
+            .is_some_and(|runs| runs.iter().all(|r| r["gil_cap_idle_s"].is_number())),
+        "every run of a capped GIL carries gil_cap_idle_s"
     );
 
     // A file that is not ours is rejected with a schema message.

@@ -44,12 +44,20 @@ pub(super) struct At<'a> {
     pub server_pid: Option<u32>,
 }
 
+/// A started subject: its executor, the name prefixes of its threads, and a model's GIL (read
+/// after the run for the time its cap kept it idle).
+struct Started {
+    executor: Box<dyn Executor>,
+    prefixes: Vec<String>,
+    gil: Option<Arc<Gil>>,
+}
+
 fn start(
     at: &At,
     phases: &Phases,
     epoch: Instant,
     done: mpsc::Sender<RequestRecord>,
-) -> Result<(Box<dyn Executor>, Vec<String>)> {
+) -> Result<Started> {
     let s = &at.plan.scenario;
     let opts = ExecutorOptions {
         workers: s.load.workers,
@@ -59,6 +67,12 @@ fn start(
     };
     Ok(match at.subject {
         Subject::Variant(kind) => {
+            let gil = s.request.gil.then(|| {
+                Arc::new(Gil::new(
+                    s.request.cpu_outside_gil_share,
+                    s.request.gil_max_busy,
+                ))
+            });
             let ctx = Arc::new(RequestContext {
                 epoch,
                 endpoints: at.endpoints.clone(),
@@ -73,24 +87,21 @@ fn start(
                 cpu_parallel_share: s.request.cpu_parallel_share,
                 cpu_token_loop_share: s.request.cpu_token_loop_share,
                 cpu_request_loop_share: s.request.cpu_request_loop_share,
-                gil: s.request.gil.then(|| {
-                    Arc::new(Gil::new(
-                        s.request.cpu_outside_gil_share,
-                        s.request.gil_max_busy,
-                    ))
-                }),
+                gil: gil.clone(),
                 max_tokens: s.request.max_tokens,
                 temperature: s.request.temperature,
             });
-            (
-                start_executor(kind, ctx, &opts, done)?,
-                kind.thread_prefixes(),
-            )
+            Started {
+                executor: start_executor(kind, ctx, &opts, done)?,
+                prefixes: kind.thread_prefixes(),
+                gil,
+            }
         }
-        Subject::Target(t) => (
-            Box::new(TargetExecutor::start(t.spec.clone(), epoch, &opts, done)?),
-            vec![THREAD_PREFIX.to_string()],
-        ),
+        Subject::Target(t) => Started {
+            executor: Box::new(TargetExecutor::start(t.spec.clone(), epoch, &opts, done)?),
+            prefixes: vec![THREAD_PREFIX.to_string()],
+            gil: None,
+        },
     })
 }
 
@@ -213,7 +224,11 @@ pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<Option<VariantRun>>
     let epoch = Instant::now();
     let epoch_wall = SystemTime::now();
     let (tx, rx) = mpsc::channel();
-    let (executor, prefixes) = start(at, &phases, epoch, tx)?;
+    let Started {
+        executor,
+        prefixes,
+        gil,
+    } = start(at, &phases, epoch, tx)?;
     let (sampler, server_sampler) = samplers(at, prefixes)?;
     if load_at.is_some_and(|t| !start::wait_until(t, stop)) {
         executor.shutdown(Duration::from_millis(500));
@@ -252,6 +267,8 @@ pub(super) fn run(at: &At, stop: &Arc<AtomicBool>) -> Result<Option<VariantRun>>
         mock_stats: at.backend.stats(),
         mock_cpu_before,
         epoch_wall,
+        // Read after the shutdown: a hold still idling then has added its time.
+        gil_cap_idle_s: gil.filter(|g| g.capped()).map(|g| g.idle_us() as f64 / 1e6),
     };
     Ok(Some(summarise(at, measured)))
 }

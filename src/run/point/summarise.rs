@@ -30,6 +30,8 @@ pub(super) struct Measured {
     pub(super) mock_cpu_before: Option<f64>,
     /// The wall clock at the run's epoch (the monotonic → wall-clock mapping).
     pub(super) epoch_wall: SystemTime,
+    /// A model's GIL with a cap: the wall time it stood held and idle to keep under it, s.
+    pub(super) gil_cap_idle_s: Option<f64>,
 }
 
 /// Rates over the measured window, all from one population: the successful work done inside
@@ -237,6 +239,7 @@ pub(super) fn summarise(at: &At, mut m: Measured) -> VariantRun {
             m.outcome.window_end_us,
             at.plan.sharding.start_at,
         )),
+        gil_cap_idle_s: m.gil_cap_idle_s,
         shards: Vec::new(),
         drive: m.outcome,
     }
