@@ -207,10 +207,13 @@ def spread(endpoint, paths):
 
 
 rows, adjusted, models, methods, spreads, cpu_rows = [], [], [], set(), [], []
+probe_users, low_users = set(), set()
 for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
     base = cal_path.parent.parent
     scale, endpoint = base.parent.name[3:], base.name
     cal = json.loads(cal_path.read_text())
+    for o in cal.get("observations", []):
+        (probe_users if o.get("probe") else low_users).add(o["concurrency"])
     models.append(model_row(endpoint, scale, cal))
     for c, runs in by_users(base, "measured"):
         p = base / f"predicted-c{c}" / "result.json"
@@ -308,8 +311,9 @@ measured_is = (
 lines = [
     "## The calibrated model against the real service",
     "",
-    "Calibrated at c ≤ 8 plus a probe at 64 (and, where the probe did not queue, a burst at "
-    "8: answers sent at once); each cell: measured / predicted = ratio "
+    f"Calibrated at c ≤ {max(low_users, default=0)} plus a probe at "
+    f"{' or '.join(map(str, sorted(probe_users))) or 'none'} (and, where the probe did not "
+    "queue, a burst at 8: answers sent at once); each cell: measured / predicted = ratio "
     "(goal 0.85–1.15 for req/s and e2e p50, 0.7–1.4 for TTFT p50; ✗ outside)" + measured_is + ".",
     "",
     *table(rows),
