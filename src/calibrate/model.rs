@@ -386,6 +386,19 @@ pub fn cpu_steps(calls_per_request: &std::collections::BTreeMap<String, f64>) ->
     (1 + calls).min(crate::scenario::MAX_CPU_STEPS)
 }
 
+/// A point for the unit tests: users, answer length, tokens per request, CPU ms, peak threads.
+#[cfg(test)]
+pub(super) fn ob(c: usize, tokens: u32, tpr: f64, cpu_ms: f64, threads: u64) -> Observation {
+    Observation {
+        concurrency: c,
+        tokens_setting: tokens,
+        tokens_per_request: Some(tpr),
+        cpu_per_request_ms: Some(cpu_ms),
+        threads_peak: threads,
+        ..Observation::default()
+    }
+}
+
 #[cfg(test)]
 #[path = "model_tests.rs"]
 mod tests;

@@ -3,17 +3,6 @@
 
 use super::*;
 
-fn ob(c: usize, tokens: u32, tpr: f64, cpu_ms: f64, threads: u64) -> Observation {
-    Observation {
-        concurrency: c,
-        tokens_setting: tokens,
-        tokens_per_request: Some(tpr),
-        cpu_per_request_ms: Some(cpu_ms),
-        threads_peak: threads,
-        ..Observation::default()
-    }
-}
-
 #[test]
 fn fit_recovers_both_costs() {
     // 5 ms per request + 0.4 ms per token, at 20 and 120 tokens, two levels each.

@@ -2,17 +2,7 @@
 //! module stays a readable size.
 
 use super::*;
-
-fn ob(c: usize, tokens: u32, tpr: f64, cpu_ms: f64, threads: u64) -> Observation {
-    Observation {
-        concurrency: c,
-        tokens_setting: tokens,
-        tokens_per_request: Some(tpr),
-        cpu_per_request_ms: Some(cpu_ms),
-        threads_peak: threads,
-        ..Observation::default()
-    }
-}
+use crate::calibrate::model::ob;
 
 #[test]
 fn the_cpu_beside_the_busiest_thread_is_off_the_loop_and_beyond_one_core_parallel() {

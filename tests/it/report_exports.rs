@@ -126,36 +126,43 @@ fn html_results_table_keeps_every_column_and_the_errors_visible() {
     assert!(rows[1].contains("4 throttled") && rows[1].contains("2 abandoned"));
 }
 
+/// The highlights' "Why" lines, one string.
+fn reasons(result: &ragperf::result::RunResult) -> String {
+    ragperf::export::highlights::highlights(result)
+        .reasons
+        .join("\n")
+}
+
+/// The fixture's `sync` run at c=6, the one the highlight tests change.
+fn sync_at_c6(result: &ragperf::result::RunResult) -> usize {
+    result
+        .runs
+        .iter()
+        .position(|r| r.variant == "sync" && r.point.concurrency == 6)
+        .expect("the fixture's sync run at c=6")
+}
+
 #[test]
 fn streams_that_found_their_tokens_buffered_are_called_out() {
     // The fixture's `sync` run at c=6 as if it had counted its socket reads: one read per 4
     // tokens is 75 % found buffered; one per token (the stream's end included) is nothing to
     // say; no count (older results) neither.
     let mut result = fixture();
-    let at = |result: &ragperf::result::RunResult| {
-        ragperf::export::highlights::highlights(result)
-            .reasons
-            .join("\n")
-    };
-    let i = result
-        .runs
-        .iter()
-        .position(|r| r.variant == "sync" && r.point.concurrency == 6)
-        .expect("the fixture's sync run at c=6");
+    let i = sync_at_c6(&result);
     let tokens = result.runs[i].counters.tokens;
-    assert!(!at(&result).contains("already buffered"));
+    assert!(!reasons(&result).contains("already buffered"));
     result.runs[i].counters.stream_reads = tokens / 4;
-    let reasons = at(&result);
+    let said = reasons(&result);
     assert!(
-        reasons.contains("`sync` at c=6")
-            && reasons.contains(
+        said.contains("`sync` at c=6")
+            && said.contains(
                 "75% of its streams' tokens were already buffered when their stream was read"
             )
-            && reasons.contains(&format!("{} socket reads for {tokens} tokens", tokens / 4)),
-        "{reasons}"
+            && said.contains(&format!("{} socket reads for {tokens} tokens", tokens / 4)),
+        "{said}"
     );
     result.runs[i].counters.stream_reads = tokens + 6;
-    assert!(!at(&result).contains("already buffered"));
+    assert!(!reasons(&result).contains("already buffered"));
 }
 
 #[test]
@@ -163,26 +170,17 @@ fn a_gil_held_idle_by_its_cap_is_called_out() {
     // The fixture's `sync` run at c=6 as if its GIL had a cap: idle a tenth of its window is
     // said; 1 % is not; no cap (absent) neither.
     let mut result = fixture();
-    let at = |result: &ragperf::result::RunResult| {
-        ragperf::export::highlights::highlights(result)
-            .reasons
-            .join("\n")
-    };
-    let i = result
-        .runs
-        .iter()
-        .position(|r| r.variant == "sync" && r.point.concurrency == 6)
-        .expect("the fixture's sync run at c=6");
+    let i = sync_at_c6(&result);
     let window = result.runs[i].process.window_s;
     assert!(window > 0.0, "the fixture's run has a sampler window");
-    assert!(!at(&result).contains("held and idle"));
+    assert!(!reasons(&result).contains("held and idle"));
     result.runs[i].gil_cap_idle_s = Some(0.1 * window);
-    let reasons = at(&result);
+    let said = reasons(&result);
     assert!(
-        reasons.contains("`sync` at c=6")
-            && reasons.contains("its GIL stood held and idle 10% of the time"),
-        "{reasons}"
+        said.contains("`sync` at c=6")
+            && said.contains("its GIL stood held and idle 10% of the time"),
+        "{said}"
     );
     result.runs[i].gil_cap_idle_s = Some(0.01 * window);
-    assert!(!at(&result).contains("held and idle"));
+    assert!(!reasons(&result).contains("held and idle"));
 }
