@@ -190,7 +190,8 @@ impl Calibration {
         }
         head.push_str(
             "#\n# Measured (server CPU per answer inside each point's measured window; over the whole run, \
-             per generation the mock served, where the window could not be read):\n",
+             per generation the mock served, where the window could not be read; cores: the server's \
+             CPU per second of the point):\n",
         );
         if let Some(speed) = self.machine_speed {
             head.push_str(&format!(
@@ -199,7 +200,9 @@ impl Calibration {
                  {speed:.3}, the median: the CPU it would have spent at one speed)\n"
             ));
         }
-        head.push_str("#   users  tokens  probe   req/s  e2e p50 ms  ttft p50 ms  cpu ms/req  tokens/req  threads");
+        head.push_str(
+            "#   users  tokens  probe   req/s  e2e p50 ms  ttft p50 ms  cpu ms/req  cores  tokens/req  threads",
+        );
         head.push_str(if self.machine_speed.is_some() {
             "  speed\n"
         } else {
@@ -212,7 +215,7 @@ impl Calibration {
                 None => String::new(),
             };
             head.push_str(&format!(
-                "#   {:>5}  {:>6}  {:>5}  {:>6.1}  {:>10}  {:>11}  {:>10}  {:>10}  {:>7}{speed}\n",
+                "#   {:>5}  {:>6}  {:>5}  {:>6.1}  {:>10}  {:>11}  {:>10}  {:>5}  {:>10}  {:>7}{speed}\n",
                 o.concurrency,
                 o.tokens_setting,
                 match (burst, o.probe) {
@@ -224,6 +227,7 @@ impl Calibration {
                 opt(o.e2e_p50_ms, 0),
                 opt(o.ttft_p50_ms, 0),
                 opt(o.cpu_per_request_ms, 1),
+                opt(o.server_cores, 2),
                 opt(o.tokens_per_request, 1),
                 o.threads_peak
             ));

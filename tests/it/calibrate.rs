@@ -115,6 +115,17 @@ fn calibrate_recovers_known_costs_pool_and_kind() {
         "{stdout}"
     );
     let cal = read_json(&out.join("calibration.json"));
+    // The header's table shows each point's cores, as calibration.json has them.
+    assert!(stdout.contains("cpu ms/req  cores  tokens/req"), "{stdout}");
+    for o in cal["observations"].as_array().expect("observations") {
+        let cores = o["server_cores"]
+            .as_f64()
+            .expect("every point's cores measured");
+        assert!(
+            stdout.contains(&format!("  {cores:.2}  ")),
+            "{cores:.2} in {stdout}"
+        );
+    }
     // The model as calibrated, run once at each probe and held against it (not fitted: a pool).
     let check = &cal["model_at_probes"];
     assert_eq!(check["fitted"], false, "{check:#}");
