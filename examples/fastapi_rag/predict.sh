@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Does the model predict the real stack? For every endpoint of app.py and every time scale:
-#   1. `ragperf calibrate` the endpoint at low loads (c = 2, 8, plus a probe at 64),
+#   1. `ragperf calibrate` the endpoint at low loads (c = 2, 8, plus a probe at 64; calibrate
+#      measures an event loop that 64 users did not saturate again with 128),
 #   then for each of c = 50, 100, 200:
 #   2. measure the point (`ragperf run --target`),
 #   3. predict it with the calibrated scenario alone (`ragperf run --scenario`), and a second

@@ -207,13 +207,17 @@ def spread(endpoint, paths):
 
 
 rows, adjusted, models, methods, spreads, cpu_rows = [], [], [], set(), [], []
-probe_users, low_users = set(), set()
+probe_users, low_users, deepened = set(), set(), []
 for cal_path in sorted(out.glob("ts-*/*/calibration/calibration.json")):
     base = cal_path.parent.parent
     scale, endpoint = base.parent.name[3:], base.name
     cal = json.loads(cal_path.read_text())
     for o in cal.get("observations", []):
         (probe_users if o.get("probe") else low_users).add(o["concurrency"])
+    if cal.get("deeper_probe"):
+        d = cal["deeper_probe"]
+        probe_users.add(d["first_users"])
+        deepened.append(f"{endpoint} at time scale {scale}: {d['first_users']} → {d['users']}")
     models.append(model_row(endpoint, scale, cal))
     for c, runs in by_users(base, "measured"):
         p = base / f"predicted-c{c}" / "result.json"
@@ -313,7 +317,14 @@ lines = [
     "",
     f"Calibrated at c ≤ {max(low_users, default=0)} plus a probe at "
     f"{' or '.join(map(str, sorted(probe_users))) or 'none'} (and, where the probe did not "
-    "queue, a burst at 8: answers sent at once); each cell: measured / predicted = ratio "
+    "queue, a burst at 8: answers sent at once"
+    + (
+        "; where an event loop's probe did not saturate it, the levels and a probe at twice "
+        f"the users measured again: {', '.join(deepened)}"
+        if deepened
+        else ""
+    )
+    + "); each cell: measured / predicted = ratio "
     "(goal 0.85–1.15 for req/s and e2e p50, 0.7–1.4 for TTFT p50; ✗ outside)" + measured_is + ".",
     "",
     *table(rows),

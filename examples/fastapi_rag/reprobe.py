@@ -88,7 +88,11 @@ def probe_durations(cal_dir, probe):
     """The warm-up and window calibrate gave its probe, read from the probe's phase
     (calibrate warms a point up for at least 4 service times of its answers), as ragperf
     flags; calibrate's defaults (5s, 10s) when the phase is not kept beside it."""
-    phase = pathlib.Path(cal_dir) / f"tokens-{probe['tokens_setting']}" / "result.json"
+    # A deeper probe's pass (calibrate measured an event loop again) is under probe-U/.
+    cal = json.loads((pathlib.Path(cal_dir) / "calibration.json").read_text())
+    deeper = cal.get("deeper_probe")
+    pass_dir = f"probe-{deeper['users']}" if deeper else "."
+    phase = pathlib.Path(cal_dir) / pass_dir / f"tokens-{probe['tokens_setting']}" / "result.json"
     try:
         load = json.loads(phase.read_text())["scenario"]["load"]
     except (OSError, ValueError, KeyError):

@@ -21,6 +21,11 @@
 //!   burst phase ([`burst_users`]) measures the highest low level again with every answer sent
 //!   at once, and the paced probes' CPU per token beyond the burst's is what a token waited for
 //!   on the socket costs ([`model::split_reads`]) — a cost a stream that queues seldom pays;
+//! - **a deeper probe**, for one event loop whose probe at the longer answers did not saturate
+//!   it (e2e p50 under [`deeper::LOOP_SATURATED`] × the highest level's): the paced phases are
+//!   measured again with a probe at twice the users (`OUT/probe-U/tokens-N/`) and the model
+//!   takes that pass, the first kept beside it ([`deeper`]) — a loop's CPU per answer falls
+//!   until it is saturated;
 //! - **the machine's speed** beside each point's CPU (`server.samples[].speed`): the fits take
 //!   every point's CPU at the median speed of the points ([`observe::at_reference_speed`]), so
 //!   a point measured while the shared machine ran slow does not make the model dear;
@@ -36,6 +41,8 @@
 //! in its report.
 
 mod at_probes;
+mod deeper;
+pub use deeper::{DeeperProbe, pass_dir};
 mod loop_cpu;
 pub(crate) mod model;
 mod observe;
@@ -103,6 +110,9 @@ pub struct CalibrationPlan {
     /// For an event loop: fit the GIL's share of its off-loop CPU by running the model at the
     /// probes ([`probe_fit`]); false keeps the split as measured.
     pub probe_fit: bool,
+    /// For an event loop whose probe did not saturate it: measure the paced phases again with
+    /// a probe at twice the users ([`deeper`]); false (`--no-deeper-probe`) keeps the first.
+    pub deeper_probe: bool,
 }
 
 /// What calibration found.
@@ -118,6 +128,11 @@ pub struct Calibration {
     /// ran.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bursts: Vec<Observation>,
+    /// The first pass, when its probe did not saturate an event loop and the paced phases were
+    /// measured again with a probe at twice the users (`observations` are then the second
+    /// pass's, written under `probe-U/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deeper_probe: Option<deeper::DeeperProbe>,
     /// The CPU model written to the scenario: the probes' fit when there are probes (a Python
     /// server's CPU per request falls with load, so the loaded figure predicts high loads),
     /// else the low levels'.
@@ -173,22 +188,31 @@ pub fn run(
     stop: &Arc<AtomicBool>,
     mut on_phase: impl FnMut(&str, &crate::result::RunResult) -> Result<()>,
 ) -> Result<Calibration> {
-    let mut observations = Vec::new();
-    for tokens in &plan.tokens {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let mut points: Vec<LoadPoint> =
-            plan.levels.iter().map(|c| LoadPoint::closed(*c)).collect();
-        let mut restarts = Vec::new();
-        if let Some(p) = plan.probe {
-            if plan.probe_starts {
-                restarts.extend(points.len()..points.len() + plan.probe_runs);
-            }
-            points.extend(std::iter::repeat_n(LoadPoint::closed(p), plan.probe_runs));
-        }
-        let result = phase(plan, stop, *tokens, false, points, restarts, &mut on_phase)?;
-        observations.extend(observe::observe_phase(&result.runs, *tokens, plan.probe));
+    let mut observations = paced_pass(plan, stop, plan.probe, "", &mut on_phase)?;
+    let mut deeper_probe = None;
+    let deepen = plan
+        .probe
+        .filter(|_| plan.deeper_probe && !stop.load(Ordering::Relaxed));
+    if let Some((first_users, first_stretch)) = deepen
+        .and_then(|_| deeper::needed(chosen_shape(plan, &observations).variant, &observations))
+    {
+        let users = 2 * first_users;
+        let d = deeper::DeeperProbe {
+            first_users,
+            users,
+            first_stretch,
+            first_pass: Vec::new(),
+        };
+        eprintln!(
+            "ragperf calibrate: the event loop's probe at {first_users} users took only {first_stretch:.2}x as long as the highest low level (under {}x): the levels and a probe at {users} users again",
+            deeper::LOOP_SATURATED
+        );
+        let dir = deeper::pass_dir(Some(&d));
+        let second = paced_pass(plan, stop, Some(users), &dir, &mut on_phase)?;
+        deeper_probe = Some(deeper::DeeperProbe {
+            first_pass: std::mem::replace(&mut observations, second),
+            ..d
+        });
     }
     let mut bursts = Vec::new();
     if let Some(users) = burst_users(plan, &observations) {
@@ -197,7 +221,17 @@ pub fn run(
                 break;
             }
             let point = vec![LoadPoint::closed(users)];
-            let result = phase(plan, stop, *tokens, true, point, Vec::new(), &mut on_phase)?;
+            let label = phase_label(*tokens, true);
+            let result = phase(
+                plan,
+                stop,
+                *tokens,
+                true,
+                &label,
+                point,
+                Vec::new(),
+                &mut on_phase,
+            )?;
             bursts.extend(result.runs.iter().map(|r| observe(r, *tokens, false)));
         }
     }
@@ -207,19 +241,54 @@ pub fn run(
             plan.out.display()
         );
     }
-    let mut cal = conclude(plan, observations, bursts)?;
+    let mut cal = conclude(plan, observations, bursts)?.with_deeper_probe(deeper_probe);
     check_at_probes(plan, stop, &mut cal)?;
     Ok(cal)
 }
 
+/// The paced phases (each answer length: the levels, then `probe`'s windows), their results
+/// written under `dir` (`""` or a deeper probe's `probe-U/`).
+fn paced_pass(
+    plan: &CalibrationPlan,
+    stop: &Arc<AtomicBool>,
+    probe: Option<usize>,
+    dir: &str,
+    on_phase: &mut impl FnMut(&str, &crate::result::RunResult) -> Result<()>,
+) -> Result<Vec<Observation>> {
+    let mut observations = Vec::new();
+    for tokens in &plan.tokens {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut points: Vec<LoadPoint> =
+            plan.levels.iter().map(|c| LoadPoint::closed(*c)).collect();
+        let mut restarts = Vec::new();
+        if let Some(p) = probe {
+            if plan.probe_starts {
+                restarts.extend(points.len()..points.len() + plan.probe_runs);
+            }
+            points.extend(std::iter::repeat_n(LoadPoint::closed(p), plan.probe_runs));
+        }
+        let label = format!("{dir}{}", phase_label(*tokens, false));
+        let result = phase(
+            plan, stop, *tokens, false, &label, points, restarts, on_phase,
+        )?;
+        observations.extend(observe::observe_phase(&result.runs, *tokens, probe));
+    }
+    Ok(observations)
+}
+
 /// One phase: the service restarted and measured at `points` with answers of `tokens` — paced
 /// as the scenario says (`tokens-N/`), or all at once (`burst`: no wait between two token
-/// events, `burst-tokens-N/`) — and started again before each point in `restarts`.
+/// events, `burst-tokens-N/`) — and started again before each point in `restarts`; its results
+/// under `label`.
+#[allow(clippy::too_many_arguments)]
 fn phase(
     plan: &CalibrationPlan,
     stop: &Arc<AtomicBool>,
     tokens: u32,
     burst: bool,
+    label: &str,
     points: Vec<LoadPoint>,
     restarts: Vec<usize>,
     on_phase: &mut impl FnMut(&str, &crate::result::RunResult) -> Result<()>,
@@ -231,10 +300,9 @@ fn phase(
         s.bedrock.itl_ms = Dist::fixed(0.0);
     }
     s.load.warmup = steady_warmup(&s);
-    let label = phase_label(tokens, burst);
     let mut target = plan.target.clone();
     if let crate::run::ServerSource::Command { log, .. } = &mut target.server {
-        *log = plan.out.join(&label).join("target-server.log");
+        *log = plan.out.join(label).join("target-server.log");
     }
     let mut run_plan = RunPlan::new("calibrate", s, &[], points);
     run_plan.target = Some(target);
@@ -242,7 +310,7 @@ fn phase(
     run_plan.mock_threads = plan.mock_threads;
     run_plan.progress = plan.progress;
     run_plan.sample_interval = Duration::from_millis(100);
-    crate::run::execute(&run_plan, stop, |r| on_phase(&label, r))
+    crate::run::execute(&run_plan, stop, |r| on_phase(label, r))
         .with_context(|| format!("calibration phase {label}"))
 }
 
@@ -347,6 +415,7 @@ pub fn conclude(
     warnings.extend(waits::wait_warnings(&backend_waits));
     warnings.extend(cpu_warnings(plan, cpu, cpu_low, cpu_from));
     warnings.extend(probe_warnings(&observations, read_split));
+    warnings.extend(deeper::shallow_warning(shape.variant, &observations));
     warnings.extend(observe::window_warnings(&observations));
     let failed: u64 = observations.iter().map(|o| o.failed).sum();
     if failed > 0 {
@@ -359,6 +428,7 @@ pub fn conclude(
         time_scale: plan.scenario.time_scale,
         observations,
         bursts,
+        deeper_probe: None,
         cpu,
         cpu_from: cpu_from.into(),
         cpu_low,

@@ -350,7 +350,7 @@ fn streaming_variant(obs: &[Observation], reasons: &mut Vec<String>) -> VariantK
 }
 
 /// The probe of the longest answers (whose requests hold the pool longest).
-fn longest_probe(obs: &[Observation]) -> Option<&Observation> {
+pub fn longest_probe(obs: &[Observation]) -> Option<&Observation> {
     obs.iter()
         .filter(|o| o.probe)
         .max_by_key(|o| (o.tokens_setting, o.concurrency))

@@ -14,17 +14,19 @@ use crate::result::VariantRun;
 /// the phase's label and returns its result, or None when it was not kept), so a model derived
 /// again also follows a change in how a point is read (such as the CPU of the measured window
 /// in place of the whole run's). An observation whose phase has no result, or no run at its
-/// users, is kept as saved. Returns the observations and how many were read again.
+/// users, is kept as saved. The phases are under `dir` (`""`, or a deeper probe's `probe-U/`).
+/// Returns the observations and how many were read again.
 pub fn reobserve(
     saved: Vec<Observation>,
     burst: bool,
+    dir: &str,
     read: &mut impl FnMut(&str) -> Result<Option<crate::result::RunResult>>,
 ) -> Result<(Vec<Observation>, usize)> {
     let mut phases: BTreeMap<String, Option<crate::result::RunResult>> = BTreeMap::new();
     let mut again = 0;
     let mut out = Vec::with_capacity(saved.len());
     for o in saved {
-        let label = phase_label(o.tokens_setting, burst);
+        let label = format!("{dir}{}", phase_label(o.tokens_setting, burst));
         if !phases.contains_key(&label) {
             let result = read(&label)?;
             phases.insert(label.clone(), result);

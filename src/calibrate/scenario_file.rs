@@ -193,6 +193,14 @@ impl Calibration {
              per generation the mock served, where the window could not be read; cores: the server's \
              CPU per second of the point):\n",
         );
+        if let Some(d) = &self.deeper_probe {
+            head.push_str(&format!(
+                "#   (probe \"first\": the first pass's probes at {} users, which did not saturate the \
+                 event loop; the levels and the probe were measured again with {} users, under \
+                 probe-{}/, the rows the model takes)\n",
+                d.first_users, d.users, d.users
+            ));
+        }
         if let Some(speed) = self.machine_speed {
             head.push_str(&format!(
                 "#   (speed: the machine's, in rounds of ragperf's work function per us of CPU, \
@@ -208,8 +216,11 @@ impl Calibration {
         } else {
             "\n"
         });
-        let rows = self.observations.iter().map(|o| (o, false));
-        for (o, burst) in rows.chain(self.bursts.iter().map(|o| (o, true))) {
+        // The first pass's probes (a deeper probe measured the pass again), then the model's.
+        let first = self.deeper_probe.iter().flat_map(|d| &d.first_pass);
+        let rows = first.filter(|o| o.probe).map(|o| (o, "first"));
+        let rows = rows.chain(self.observations.iter().map(|o| (o, "")));
+        for (o, kind) in rows.chain(self.bursts.iter().map(|o| (o, "burst"))) {
             let speed = match self.machine_speed {
                 Some(_) => format!("  {:>5}", opt(o.speed, 3)),
                 None => String::new(),
@@ -218,10 +229,9 @@ impl Calibration {
                 "#   {:>5}  {:>6}  {:>5}  {:>6.1}  {:>10}  {:>11}  {:>10}  {:>5}  {:>10}  {:>7}{speed}\n",
                 o.concurrency,
                 o.tokens_setting,
-                match (burst, o.probe) {
-                    (true, _) => "burst",
-                    (false, true) => "yes",
-                    (false, false) => "",
+                match (kind, o.probe) {
+                    ("", true) => "yes",
+                    (k, _) => k,
                 },
                 o.requests_per_s,
                 opt(o.e2e_p50_ms, 0),

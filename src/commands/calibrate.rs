@@ -104,6 +104,13 @@ pub struct CalibrateArgs {
     /// part beyond one core).
     #[arg(long, conflicts_with = "no_probe_check")]
     pub probe_fit: bool,
+    /// Keep the first probe of an event loop (`async-single`) that did not saturate it. By
+    /// default, when the probe's requests at the longer answers took under 1.8x as long as at
+    /// the highest level (e2e p50), the levels and a probe at twice the users are measured again
+    /// (under OUT/probe-U/) and the model takes that pass: a loop's CPU per answer falls until it
+    /// is saturated.
+    #[arg(long)]
+    pub no_deeper_probe: bool,
 }
 
 /// The most windows `--probe-runs` measures each probe in.
@@ -251,6 +258,7 @@ pub fn calibration_plan(args: &CalibrateArgs) -> anyhow::Result<CalibrationPlan>
         progress: !args.no_progress && std::io::stderr().is_terminal(),
         probe_check: !args.no_probe_check,
         probe_fit: args.probe_fit,
+        deeper_probe: !args.no_deeper_probe,
     })
 }
 
@@ -307,18 +315,25 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
 
 /// `--from`: the model of `from`'s observations, written beside it (or to `--write`).
 fn rederive(args: &CalibrateArgs, plan: &CalibrationPlan, from: &Path) -> Result<ExitCode> {
-    let (saved, bursts) = read_saved(from, plan)?;
+    let Saved {
+        observations: saved,
+        bursts,
+        deeper_probe,
+        ..
+    } = read_saved(from, plan)?;
     let dir = from.parent().unwrap_or_else(|| Path::new(""));
     let mut read = |label: &str| read_phase(&dir.join(label).join("result.json"));
     let points = saved.len() + bursts.len();
-    let (saved, paced_again) = crate::calibrate::reobserve(saved, false, &mut read)?;
-    let (bursts, bursts_again) = crate::calibrate::reobserve(bursts, true, &mut read)?;
+    // A deeper probe's pass (the one the model takes) is under probe-U/.
+    let paced_dir = crate::calibrate::pass_dir(deeper_probe.as_ref());
+    let (saved, paced_again) = crate::calibrate::reobserve(saved, false, &paced_dir, &mut read)?;
+    let (bursts, bursts_again) = crate::calibrate::reobserve(bursts, true, "", &mut read)?;
     eprintln!(
         "ragperf calibrate: the model of the {points} points in {} (nothing measured; {} read again from the phases' result.json beside it)",
         from.display(),
         paced_again + bursts_again
     );
-    let mut cal = crate::calibrate::conclude(plan, saved, bursts)?;
+    let mut cal = crate::calibrate::conclude(plan, saved, bursts)?.with_deeper_probe(deeper_probe);
     let stop = crate::interrupt::stop_flag();
     crate::calibrate::check_at_probes(plan, &stop, &mut cal)?;
     let write = args.write.clone().unwrap_or_else(|| {
@@ -355,11 +370,13 @@ struct Saved {
     observations: Vec<Observation>,
     #[serde(default)]
     bursts: Vec<Observation>,
+    #[serde(default)]
+    deeper_probe: Option<crate::calibrate::DeeperProbe>,
 }
 
 /// The observations saved in `path` by an earlier calibration, checked against the plan: the
 /// same service and time scale when the file records them, and at least one point.
-fn read_saved(path: &Path, plan: &CalibrationPlan) -> Result<(Vec<Observation>, Vec<Observation>)> {
+fn read_saved(path: &Path, plan: &CalibrationPlan) -> Result<Saved> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| {
         flag_err(
@@ -393,7 +410,7 @@ fn read_saved(path: &Path, plan: &CalibrationPlan) -> Result<(Vec<Observation>, 
             format!("{shown} holds no observations (an interrupted calibration writes none)"),
         ));
     }
-    Ok((saved.observations, saved.bursts))
+    Ok(saved)
 }
 
 /// Writes `calibration.json` and the calibrated scenario, and prints the scenario's summary.

@@ -24,6 +24,7 @@ mod target_support;
 
 mod accounting_property;
 mod calibrate;
+mod calibrate_deeper;
 mod calibrate_stream;
 mod cli_bad_input;
 mod cli_errors;
