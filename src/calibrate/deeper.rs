@@ -14,8 +14,9 @@
 //! [`LOOP_SATURATED`].
 //!
 //! Not for a thread pool: the seed's streaming `def` endpoint probed at 128 users instead of 64
-//! spent 48 ms per answer where the points it was to predict spent 40–45 (time scale 0.25), and
-//! its model ran 14–30 % slow; its unqueued probes have the burst phase instead.
+//! spent 48 ms per answer where the points it was to predict spent 41, 41 and 46 (medians at 50,
+//! 100 and 200 users, time scale 0.25), and the service served 1.14–1.30× its model's req/s;
+//! its unqueued probes have the burst phase instead.
 
 use serde::{Deserialize, Serialize};
 
