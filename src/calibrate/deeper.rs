@@ -6,9 +6,10 @@
 //! more events each turn of it handles. The seed's `async def` endpoint at time scale 1 (the
 //! fifteenth sitting): 103 ms per 120-token answer at a 64-user probe whose requests took 1.24×
 //! as long as at 8 users (1.15 cores), 93 ms at a 128-user probe (1.98×, 1.36 cores), 87–92 ms at
-//! the 100 and 200 users the calibration was to predict. The 64-user model was 16–22 % slow
-//! there; the 128-user one read 9 of 9 inside the goal, twice (`--probe 128`, in a second sitting
-//! with fresh points too). Every time-scale-1 calibration of that endpoint in 15 sittings
+//! the 100 and 200 users the calibration was to predict. The service served 1.22–1.23× the
+//! 64-user model's req/s there; the 128-user one read 9 of 9 inside the goal, twice (`--probe
+//! 128`, in a second sitting with fresh points too), and the eighteenth sitting, with this rule,
+//! 18 of 18 at both time scales. Every time-scale-1 calibration of that endpoint in 15 sittings
 //! stretched its 64-user probe by 1.13–1.72×; at time scale 0.25, where 64 users saturate it and
 //! the model read 9 of 9, by 2.9–5.1×, and the two 128-user probes by 1.95 and 1.98×. Hence
 //! [`LOOP_SATURATED`].
@@ -43,8 +44,8 @@ pub struct DeeperProbe {
     pub first_pass: Vec<Observation>,
 }
 
-/// Where a pass with a probe at `users` writes its phases, under the calibration's `--out`: ""
-/// for the first pass (`tokens-N/`), `probe-U/` for a deeper one (`probe-U/tokens-N/`).
+/// Where a pass writes its phases, under the calibration's `--out`: "" for the first pass
+/// (`tokens-N/`; `deeper` None), `probe-U/` for a deeper one (`probe-U/tokens-N/`).
 pub fn pass_dir(deeper: Option<&DeeperProbe>) -> String {
     deeper.map_or_else(String::new, |d| format!("probe-{}/", d.users))
 }

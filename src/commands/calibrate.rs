@@ -43,8 +43,10 @@ pub struct CalibrateArgs {
     pub tokens: Vec<u32>,
     /// Users of the probe after each phase's levels: above a pool's cap its threads stop
     /// growing, and its CPU per request is the loaded figure the scenario uses (0: no probe).
-    /// For Starlette's sync streaming whose probe did not queue, a burst phase measures the same
-    /// users with every answer sent at once (the CPU of a token waited for on the socket).
+    /// For Starlette's sync streaming whose probe did not queue, a burst phase measures the
+    /// highest level again with every answer sent at once (the CPU of a token waited for on the
+    /// socket); an event loop it did not saturate is measured again with twice the users (see
+    /// --no-deeper-probe).
     #[arg(long, default_value_t = 64)]
     pub probe: usize,
     /// Measure each probe this many times (odd: 1, 3, 5 …), back to back (each its warm-up and
