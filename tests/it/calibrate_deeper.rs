@@ -15,24 +15,54 @@ fn read_json(p: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
 }
 
-#[test]
-fn an_event_loop_its_probe_did_not_saturate_is_measured_again_with_twice_the_users() {
+/// What [`calibrate_light_loop`] ran: its temporary directory (kept alive), the calibration's
+/// `--out`, the target's URL, and calibrate's exit code, stdout and stderr.
+struct Calibrated {
+    _dir: tempfile::TempDir,
+    out: std::path::PathBuf,
+    url: String,
+    code: i32,
+    stdout: String,
+    err: String,
+}
+
+/// A calibration, taken as one event loop (`--variant async-single`) and with `extra`, of a
+/// synthetic target with ~0.6 ms of CPU per 100-token answer and a thread for each of 64
+/// streams: 48 users keep it under a core, and nobody waits for a thread.
+fn calibrate_light_loop(extra: &[&str]) -> Calibrated {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("cal");
     let port = free_port();
-    // ~0.6 ms of CPU per 100-token answer and a thread for each of 64 streams: 48 users keep
-    // it under a core, and nobody waits for a thread.
     let cmd = format!(
         "{} --port {port} --pool 64 --cpu-per-request-us 100 --cpu-per-token-us 5",
         env!("CARGO_BIN_EXE_ragperf-synthetic-target"),
     );
     let url = format!("http://127.0.0.1:{port}/chat/stream");
-    let (code, stdout, err) = crate::calibrate::calibrate_synthetic(
-        &url,
-        &cmd,
-        &out,
-        &["--no-probe-check", "--variant", "async-single"],
-    );
+    let args: Vec<&str> = ["--no-probe-check", "--variant", "async-single"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    let (code, stdout, err) = crate::calibrate::calibrate_synthetic(&url, &cmd, &out, &args);
+    Calibrated {
+        _dir: dir,
+        out,
+        url,
+        code,
+        stdout,
+        err,
+    }
+}
+
+#[test]
+fn an_event_loop_its_probe_did_not_saturate_is_measured_again_with_twice_the_users() {
+    let Calibrated {
+        _dir,
+        out,
+        url,
+        code,
+        stdout,
+        err,
+    } = calibrate_light_loop(&[]);
     assert_eq!(code, 0, "{err}");
     let cal = read_json(&out.join("calibration.json"));
     assert_eq!(cal["shape"]["variant"], "async-single", "{cal:#}");
@@ -122,33 +152,37 @@ fn an_event_loop_its_probe_did_not_saturate_is_measured_again_with_twice_the_use
 
 #[test]
 fn no_deeper_probe_keeps_the_first_and_says_the_loop_was_not_saturated() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("cal");
-    let port = free_port();
-    let cmd = format!(
-        "{} --port {port} --pool 64 --cpu-per-request-us 100 --cpu-per-token-us 5",
-        env!("CARGO_BIN_EXE_ragperf-synthetic-target"),
-    );
-    let url = format!("http://127.0.0.1:{port}/chat/stream");
-    let (code, stdout, err) = crate::calibrate::calibrate_synthetic(
-        &url,
-        &cmd,
-        &out,
-        &[
-            "--no-probe-check",
-            "--variant",
-            "async-single",
-            "--no-deeper-probe",
-        ],
-    );
+    let Calibrated {
+        _dir,
+        out,
+        code,
+        stdout,
+        err,
+        ..
+    } = calibrate_light_loop(&["--no-deeper-probe"]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("a probe at 48 users again"), "{err}");
     assert!(!out.join("probe-48").exists());
     let cal = read_json(&out.join("calibration.json"));
     assert!(cal.get("deeper_probe").is_none(), "{cal:#}");
-    // Its probe did not queue, and the notes say so.
-    assert!(
-        stdout.contains("at 100 tokens the probe's requests did not queue"),
-        "{stdout}"
+    // The notes say how far the kept probe was from saturation: under 1.25× "did not queue",
+    // under 1.8× "not saturated", above that nothing (a loaded machine can stretch it).
+    let e2e = |users: u64| {
+        cal["observations"]
+            .as_array()
+            .expect("observations")
+            .iter()
+            .find(|o| o["concurrency"] == users && o["tokens_setting"] == 100)
+            .and_then(|o| o["e2e_p50_ms"].as_f64())
+            .expect("an e2e p50")
+    };
+    let stretch = e2e(24) / e2e(4);
+    let unqueued = stdout.contains("at 100 tokens the probe's requests did not queue");
+    let shallow = stdout.contains("the event loop's probe at 24 users took only");
+    assert_eq!(unqueued, stretch < 1.25, "{stretch}\n{stdout}");
+    assert_eq!(
+        shallow,
+        (1.25..1.8).contains(&stretch),
+        "{stretch}\n{stdout}"
     );
 }
