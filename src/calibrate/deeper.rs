@@ -47,7 +47,41 @@ pub struct DeeperProbe {
 /// Where a pass writes its phases, under the calibration's `--out`: "" for the first pass
 /// (`tokens-N/`; `deeper` None), `probe-U/` for a deeper one (`probe-U/tokens-N/`).
 pub fn pass_dir(deeper: Option<&DeeperProbe>) -> String {
-    deeper.map_or_else(String::new, |d| format!("probe-{}/", d.users))
+    deeper.map_or_else(String::new, |d| probe_dir(d.users))
+}
+
+fn probe_dir(users: usize) -> String {
+    format!("probe-{users}/")
+}
+
+/// When an event loop's probe did not saturate it ([`needed`]; a probe, `plan.deeper_probe`, not
+/// stopped): the paced phases measured again with twice the users under `probe-U/`.
+/// `observations` become the second pass's, and the first is returned in the record.
+pub(super) fn measure_again(
+    plan: &super::CalibrationPlan,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    observations: &mut Vec<Observation>,
+    on_phase: &mut impl FnMut(&str, &crate::result::RunResult) -> anyhow::Result<()>,
+) -> anyhow::Result<Option<DeeperProbe>> {
+    if plan.probe.is_none() || !plan.deeper_probe || stop.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Ok(None);
+    }
+    let variant = super::chosen_shape(plan, observations).variant;
+    let Some((first_users, first_stretch)) = needed(variant, observations) else {
+        return Ok(None);
+    };
+    let users = 2 * first_users;
+    eprintln!(
+        "ragperf calibrate: the event loop's probe at {first_users} users took only {first_stretch:.2}x as long as the highest low level (under {LOOP_SATURATED}x): the levels and a probe at {users} users again"
+    );
+    let second = super::paced_pass(plan, stop, Some(users), &probe_dir(users), on_phase)?;
+    Ok(Some(DeeperProbe {
+        first_users,
+        users,
+        first_stretch,
+        first_pass: std::mem::replace(observations, second),
+    }))
 }
 
 /// The probe at the longest answers over the highest low level at them: its users and how many

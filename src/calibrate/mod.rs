@@ -189,31 +189,7 @@ pub fn run(
     mut on_phase: impl FnMut(&str, &crate::result::RunResult) -> Result<()>,
 ) -> Result<Calibration> {
     let mut observations = paced_pass(plan, stop, plan.probe, "", &mut on_phase)?;
-    let mut deeper_probe = None;
-    let deepen = plan
-        .probe
-        .filter(|_| plan.deeper_probe && !stop.load(Ordering::Relaxed));
-    if let Some((first_users, first_stretch)) = deepen
-        .and_then(|_| deeper::needed(chosen_shape(plan, &observations).variant, &observations))
-    {
-        let users = 2 * first_users;
-        let d = deeper::DeeperProbe {
-            first_users,
-            users,
-            first_stretch,
-            first_pass: Vec::new(),
-        };
-        eprintln!(
-            "ragperf calibrate: the event loop's probe at {first_users} users took only {first_stretch:.2}x as long as the highest low level (under {}x): the levels and a probe at {users} users again",
-            deeper::LOOP_SATURATED
-        );
-        let dir = deeper::pass_dir(Some(&d));
-        let second = paced_pass(plan, stop, Some(users), &dir, &mut on_phase)?;
-        deeper_probe = Some(deeper::DeeperProbe {
-            first_pass: std::mem::replace(&mut observations, second),
-            ..d
-        });
-    }
+    let deeper_probe = deeper::measure_again(plan, stop, &mut observations, &mut on_phase)?;
     let mut bursts = Vec::new();
     if let Some(users) = burst_users(plan, &observations) {
         for tokens in &plan.tokens {
